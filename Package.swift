@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// The data flow, as targets: DaxRig holds all host logic (kernel -> image ->
+/// machine -> run -> results); `daxrig` only parses arguments and prints; the guest
+/// agent is the guest's PID 1 and shares only DaxRigProtocol with the host.
+let package = Package(
+    name: "daxrig",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "daxrig", targets: ["daxrig"]),
+        .executable(name: "daxrig-agent", targets: ["GuestAgent"]),
+        .library(name: "DaxRig", targets: ["DaxRig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibvirt",
+            pkgConfig: "libvirt",
+            providers: [.apt(["libvirt-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "DaxRigProtocol"),
+        .target(
+            name: "DaxRig",
+            dependencies: ["CLibvirt", "CCrypto", "DaxRigProtocol"]
+        ),
+        .executableTarget(
+            name: "daxrig",
+            dependencies: [
+                "DaxRig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "GuestAgent",
+            dependencies: ["DaxRigProtocol"],
+            // PID 1 of the guest has no libraries around it: link everything in.
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
+        ),
+        .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigProtocol"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DaxRig", "DaxRigProtocol"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

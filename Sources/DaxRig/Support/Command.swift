@@ -1,0 +1,193 @@
+import Foundation
+
+/// One external program to run: the kernel's make, git, tar, the guest tools' ldd.
+///
+/// daxrig drives many host tools; every one goes through here so that a missing
+/// tool always names the Debian package to install, and a failure always carries
+/// the command line and the tail of what it printed.
+public struct Command: Sendable, CustomStringConvertible {
+    public var executable: String
+    public var arguments: [String]
+    /// Added to (and overriding) daxrig's own environment.
+    public var environment: [String: String]
+    public var directory: String?
+
+    public init(_ executable: String, _ arguments: [String] = [], environment: [String: String] = [:], directory: String? = nil) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.directory = directory
+    }
+
+    public var description: String {
+        ([executable] + arguments).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+    }
+
+    public enum Stream: Sendable { case standardOutput, standardError }
+
+    public struct Output: Sendable {
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
+    }
+
+    /// Runs to completion and returns everything it printed; throws unless it exits 0.
+    @discardableResult
+    public func run(input: String? = nil) throws -> Output {
+        let output = try runAllowingFailure(input: input)
+        guard output.status == 0 else {
+            throw CommandError.failed(command: description, status: output.status,
+                                      output: Self.tail(output.standardError.isEmpty ? output.standardOutput : output.standardError))
+        }
+        return output
+    }
+
+    /// Runs to completion; a non-zero exit is returned, not thrown.
+    public func runAllowingFailure(input: String? = nil, onLine: (@Sendable (String, Stream) -> Void)? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.locate(executable))
+        process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let outPipe = Pipe(), errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        let inPipe = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+        let collected = LineCollector(onLine: onLine)
+        let group = DispatchGroup()
+        for (handle, stream) in [(outPipe.fileHandleForReading, Stream.standardOutput), (errPipe.fileHandleForReading, .standardError)] {
+            group.enter()
+            DispatchQueue.global().async {
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    collected.append(data, stream)
+                }
+                collected.finish(stream)
+                group.leave()
+            }
+        }
+        do {
+            try process.run()
+        } catch {
+            throw CommandError.couldNotStart(command: description, reason: "\(error)")
+        }
+        if let input {
+            inPipe.fileHandleForWriting.write(Data(input.utf8))
+            try? inPipe.fileHandleForWriting.close()
+        }
+        process.waitUntilExit()
+        group.wait()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return Output(status: status, standardOutput: collected.text(.standardOutput), standardError: collected.text(.standardError))
+    }
+
+    /// Finds a program on PATH (plus the sbin directories a root shell would have).
+    public static func locate(_ name: String) throws -> String {
+        if name.contains("/") {
+            guard FileManager.default.isExecutableFile(atPath: name) else { throw CommandError.missing(tool: name, package: HostPackages.package(for: name)) }
+            return name
+        }
+        if let found = which(name) { return found }
+        throw CommandError.missing(tool: name, package: HostPackages.package(for: name))
+    }
+
+    public static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let dirs = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        for dir in dirs {
+            let candidate = dir + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    static func tail(_ text: String, lines: Int = 20) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Splits a child's output into lines as it arrives, for progress and for the log.
+private final class LineCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffers: [Command.Stream: Data] = [:]
+    private var texts: [Command.Stream: Data] = [.standardOutput: Data(), .standardError: Data()]
+    private let onLine: (@Sendable (String, Command.Stream) -> Void)?
+
+    init(onLine: (@Sendable (String, Command.Stream) -> Void)?) { self.onLine = onLine }
+
+    func append(_ data: Data, _ stream: Command.Stream) {
+        lock.lock()
+        texts[stream, default: Data()].append(data)
+        var lines: [String] = []
+        if onLine != nil {
+            var buffer = buffers[stream, default: Data()]
+            buffer.append(data)
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                buffer = Data(buffer[buffer.index(after: newline)...])
+            }
+            buffers[stream] = buffer
+        }
+        lock.unlock()
+        for line in lines { onLine?(line, stream) }
+    }
+
+    func finish(_ stream: Command.Stream) {
+        lock.lock()
+        let rest = buffers[stream] ?? Data()
+        buffers[stream] = Data()
+        lock.unlock()
+        if !rest.isEmpty { onLine?(String(decoding: rest, as: UTF8.self), stream) }
+    }
+
+    func text(_ stream: Command.Stream) -> String {
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: texts[stream] ?? Data(), as: UTF8.self)
+    }
+}
+
+/// Why an external program could not do its part.
+public enum CommandError: Error, CustomStringConvertible, Equatable {
+    /// The program is not installed; `package` is the Debian package that has it.
+    case missing(tool: String, package: String?)
+    /// The program exists but the system refused to start it.
+    case couldNotStart(command: String, reason: String)
+    /// The program ran and exited non-zero; `output` is the tail of what it printed.
+    case failed(command: String, status: Int32, output: String)
+
+    public var description: String {
+        switch self {
+        case let .missing(tool, package?):
+            return "\(tool) is not installed: install the Debian package '\(package)' (apt-get install \(package)), or run scripts/setup.sh"
+        case let .missing(tool, nil):
+            return "\(tool) is not installed or not on PATH"
+        case let .couldNotStart(command, reason):
+            return "could not start \(command): \(reason)"
+        case let .failed(command, status, output):
+            return "\(command) exited with status \(status)" + (output.isEmpty ? "" : ":\n\(output)")
+        }
+    }
+}
+
+/// Which Debian package provides each host tool daxrig runs. scripts/setup.sh installs
+/// the same list; keep the two in step.
+public enum HostPackages {
+    public static let byTool: [String: String] = [
+        "make": "make", "gcc": "gcc", "flex": "flex", "bison": "bison", "bc": "bc",
+        "ccache": "ccache", "pahole": "dwarves", "git": "git", "tar": "tar", "xz": "xz-utils",
+        "rsync": "rsync", "cpio": "cpio", "strip": "binutils", "ldd": "libc-bin",
+        "qemu-system-x86_64": "qemu-system-x86", "libvirtd": "libvirt-daemon-system",
+        "virtlogd": "libvirt-daemon-system", "virt-xml-validate": "libxml2-utils",
+        "ndctl": "ndctl", "mkfs.xfs": "xfsprogs", "mkfs.ext4": "e2fsprogs", "busybox": "busybox-static",
+        "python3": "python3",
+    ]
+
+    public static func package(for tool: String) -> String? {
+        byTool[(tool as NSString).lastPathComponent]
+    }
+}

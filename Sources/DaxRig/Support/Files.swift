@@ -1,0 +1,59 @@
+import Foundation
+
+/// The few file operations every stage needs, with errors that name the path.
+public enum Files {
+    public static func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path)
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    public static func read(_ path: String) throws -> String {
+        do { return try String(contentsOfFile: path, encoding: .utf8) }
+        catch { throw FileError.unreadable(path: path, reason: error.localizedDescription) }
+    }
+
+    public static func write(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
+    }
+
+    /// Writes to a temporary sibling and renames, so a reader never sees half a file.
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        do { try data.write(to: url, options: .atomic) }
+        catch { throw FileError.unwritable(path: path, reason: error.localizedDescription) }
+    }
+
+    public static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// A fresh directory under `parent`, named uniquely; the caller removes it.
+    public static func temporaryDirectory(in parent: URL, prefix: String) throws -> URL {
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let url = parent.appendingPathComponent("\(prefix)\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    public static func size(_ path: String) -> UInt64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
+    }
+}
+
+/// A file daxrig needed could not be read or written.
+public enum FileError: Error, CustomStringConvertible, Equatable {
+    case unreadable(path: String, reason: String)
+    case unwritable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): return "cannot read \(path): \(reason)"
+        case let .unwritable(path, reason): return "cannot write \(path): \(reason)"
+        }
+    }
+}

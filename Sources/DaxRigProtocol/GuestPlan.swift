@@ -1,0 +1,48 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What the host asks of one guest boot. It travels as /daxrig/plan.json inside a
+/// small cpio archive that the host appends to the cached image for each run, so the
+/// image itself never changes with the plan.
+public struct GuestPlan: Codable, Sendable, Equatable {
+    /// Where the plan sits in the guest's root file system.
+    public static let path = "/daxrig/plan.json"
+
+    /// The pmem device(s) to prepare, in order; the first is mounted at `mountPoint`.
+    public var pmem: PmemSetup
+    /// argv of the command to run with the pmem mounted; empty runs nothing.
+    public var command: [String]
+    public var environment: [String: String]
+    /// Extra plan text for later stages (workload specs); opaque to the boot layer.
+    public var payload: String?
+
+    public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:], payload: String? = nil) {
+        self.pmem = pmem
+        self.command = command
+        self.environment = environment
+        self.payload = payload
+    }
+}
+
+/// How the guest turns its raw NFIT namespace into a DAX file system.
+public struct PmemSetup: Codable, Sendable, Equatable {
+    /// none: leave the namespace raw (no ndctl, no mkfs, nothing mounted).
+    public enum FileSystem: String, Codable, Sendable, CaseIterable {
+        case ext4, xfs, none
+    }
+
+    public var fileSystem: FileSystem
+    public var mountPoint: String
+    /// Keep an existing namespace and file system (a second boot on the same backing
+    /// file, for persistence checks) instead of reformatting.
+    public var reuse: Bool
+
+    public init(fileSystem: FileSystem = .xfs, mountPoint: String = "/mnt/pmem", reuse: Bool = false) {
+        self.fileSystem = fileSystem
+        self.mountPoint = mountPoint
+        self.reuse = reuse
+    }
+}
