@@ -29,7 +29,10 @@ let package = Package(
         .target(name: "DaxRigProtocol"),
         .target(
             name: "DaxRig",
-            dependencies: ["CLibvirt", "CCrypto", "DaxRigProtocol"]
+            dependencies: ["CLibvirt", "CCrypto", "DaxRigProtocol"],
+            // The defaults live once, under kernels/ and images/; Defaults/ links to them
+            // so that they are compiled into daxrig and a bare binary still has them.
+            resources: [.embedInCode("Defaults/pmem-dax.config")]
         ),
         .executableTarget(
             name: "daxrig",
@@ -42,7 +45,11 @@ let package = Package(
             name: "GuestAgent",
             dependencies: ["DaxRigProtocol"],
             // PID 1 of the guest has no libraries around it: link everything in.
-            linkerSettings: [.unsafeFlags(["-static-executable"])]
+            linkerSettings: [.unsafeFlags([
+                "-static-executable",
+                // FoundationEssentials' own static dependencies, which autolinking misses here.
+                "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
+            ])]
         ),
         .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigProtocol"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DaxRig", "DaxRigProtocol"]),

@@ -1,0 +1,103 @@
+import Foundation
+
+/// What a finished build leaves in the cache, described by its manifest.json.
+public struct KernelManifest: Sendable, Codable, Equatable {
+    public struct PatchRecord: Sendable, Codable, Equatable {
+        public var name: String
+        public var sha256: String
+    }
+
+    public struct Timings: Sendable, Codable, Equatable {
+        /// Extracting, syncing or checking out, and resetting the work tree.
+        public var sourceSeconds: Double
+        public var patchSeconds: Double
+        public var configSeconds: Double
+        public var makeSeconds: Double
+        public var totalSeconds: Double
+    }
+
+    public var key: String
+    public var release: String
+    public var source: KernelSource
+    public var sourceIdentity: KernelSource.Identity
+    public var patches: [PatchRecord]
+    public var patchSeries: String?
+    public var configBase: String
+    public var fragments: [String]
+    /// Every requested option, after merging, as CONFIG_X=V.
+    public var requested: [String]
+    public var configSHA256: String
+    public var compiler: String
+    public var arch: String
+    /// Files make compiled in this build (0 when everything was up to date).
+    public var compiledFiles: Int
+    public var ccache: Bool
+    public var timings: Timings
+    public var created: Date
+}
+
+/// A kernel in the cache: its directory and what is in it.
+public struct KernelArtifacts: Sendable {
+    public var directory: URL
+    public var manifest: KernelManifest
+    /// True when this call found the kernel in the cache and ran no make.
+    public var cacheHit: Bool
+
+    public var bzImage: String { directory.appendingPathComponent("bzImage").path }
+    public var config: String { directory.appendingPathComponent("config").path }
+    public var systemMap: String { directory.appendingPathComponent("System.map").path }
+    public var buildLog: String { directory.appendingPathComponent("build.log").path }
+
+    static func load(_ directory: URL, cacheHit: Bool) throws -> KernelArtifacts {
+        let data = try Data(contentsOf: directory.appendingPathComponent("manifest.json"))
+        return KernelArtifacts(directory: directory, manifest: try JSONCoding.decoder.decode(KernelManifest.self, from: data), cacheHit: cacheHit)
+    }
+}
+
+/// The kernels in the cache: listing them and finding one by key or path.
+public struct KernelStore: Sendable {
+    public let cache: Cache
+
+    public init(cache: Cache = .default) { self.cache = cache }
+
+    public func list() -> [KernelArtifacts] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: cache.kernels.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") }
+            .compactMap { try? KernelArtifacts.load(cache.kernels.appendingPathComponent($0), cacheHit: true) }
+            .sorted { $0.manifest.created < $1.manifest.created }
+    }
+
+    public func artifacts(for key: KernelKey) -> KernelArtifacts? {
+        let directory = cache.kernels.appendingPathComponent(key.value)
+        return try? KernelArtifacts.load(directory, cacheHit: true)
+    }
+
+    /// A bzImage for `reference`: a path to a bzImage or to a kernel directory, or a
+    /// cached kernel's key or unique key prefix.
+    public func resolveImage(_ reference: String) throws -> String {
+        if Files.isDirectory(reference), Files.exists(reference + "/bzImage") { return reference + "/bzImage" }
+        if Files.exists(reference), !Files.isDirectory(reference) { return reference }
+        let matches = list().filter { $0.manifest.key.hasPrefix(reference) }
+        switch matches.count {
+        case 1: return matches[0].bzImage
+        case 0: throw KernelBuildError.unknownKernel(reference: reference, known: list().map(\.manifest.key))
+        default: throw KernelBuildError.ambiguousKernel(reference: reference, matches: matches.map(\.manifest.key))
+        }
+    }
+}
+
+/// JSON as daxrig writes it everywhere: sorted keys, ISO-8601 dates.
+public enum JSONCoding {
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

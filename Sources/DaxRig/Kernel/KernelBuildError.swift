@@ -1,0 +1,28 @@
+/// Why a kernel could not be built or found.
+public enum KernelBuildError: Error, CustomStringConvertible, Equatable {
+    /// The source path does not exist or is not a kernel tree.
+    case sourceMissing(path: String, hint: String)
+    /// The git ref does not name a commit in the repository.
+    case badRef(repository: String, ref: String)
+    /// `make` failed; `errors` are the first error lines, `log` the full log's path.
+    case makeFailed(step: String, errors: String, log: String)
+    /// No cached kernel matches the reference given to --kernel.
+    case unknownKernel(reference: String, known: [String])
+    case ambiguousKernel(reference: String, matches: [String])
+
+    public var description: String {
+        switch self {
+        case let .sourceMissing(path, hint):
+            return "kernel source \(path) not found: \(hint)"
+        case let .badRef(repository, ref):
+            return "\(ref) is not a commit in \(repository) (check the branch, tag or hash; `git -C \(repository) log --oneline -1 \(ref)`)"
+        case let .makeFailed(step, errors, log):
+            return "kernel \(step) failed:\n\(errors.isEmpty ? "(no compiler error found; see the log)" : errors)\nfull log: \(log)"
+        case let .unknownKernel(reference, known):
+            return "no kernel \(reference): give a bzImage path, a kernel directory, or a cached key"
+                + (known.isEmpty ? " (the cache is empty: run `daxrig kernel build`)" : " (cached: \(known.joined(separator: ", ")))")
+        case let .ambiguousKernel(reference, matches):
+            return "\(reference) matches several cached kernels: \(matches.joined(separator: ", ")); give more of the key"
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+
+/// Turns a build request into a kernel in the cache: a hit returns at once; a miss
+/// prepares the workspace, applies the series, resolves and verifies the config,
+/// runs make out of tree, and stores the artifacts atomically.
+public struct KernelBuilder: Sendable {
+    public let cache: Cache
+    public let progress: ProgressSink
+
+    public init(cache: Cache = .default, progress: ProgressSink = SilentProgress()) {
+        self.cache = cache
+        self.progress = progress
+    }
+
+    /// The key a request builds to, computed without touching the work tree.
+    public func key(for request: KernelBuildRequest) throws -> (KernelKey, KernelSource.Identity, String) {
+        let identity = try request.source.identity(cache: cache)
+        let compiler = try Toolchain.compilerVersion()
+        let key = KernelKey.compute(source: identity, patches: request.patches, config: request.config,
+                                    compiler: compiler, arch: Toolchain.arch)
+        return (key, identity, compiler)
+    }
+
+    public func build(_ request: KernelBuildRequest) throws -> KernelArtifacts {
+        let started = Date()
+        let (key, identity, compiler) = try key(for: request)
+        if let hit = KernelStore(cache: cache).artifacts(for: key) { return hit }
+
+        // One builder per key; the second process waits and then finds the hit.
+        let keyLock = try cache.lock("kernel-\(key.value)")
+        defer { keyLock.release() }
+        if let hit = KernelStore(cache: cache).artifacts(for: key) { return hit }
+        let treeLock = try cache.lock("tree-\(identity.lineage)")
+        defer { treeLock.release() }
+
+        let workspace = Workspace(cache: cache, lineage: identity.lineage)
+        var clock = Date()
+        func lap() -> Double { defer { clock = Date() }; return Date().timeIntervalSince(clock) }
+
+        let pristine = try workspace.preparePristine(request.source, identity: identity, progress: progress)
+        let sourceSeconds = lap()
+        if let series = request.patches { try workspace.apply(series, pristine: pristine, progress: progress) }
+        let patchSeconds = lap()
+
+        let logDirectory = try cache.directory(cache.root.appendingPathComponent("logs"))
+        let logPath = logDirectory.appendingPathComponent("build-\(key.value).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+
+        let dotConfig = try resolveConfig(request.config, workspace: workspace, log: log, logPath: logPath)
+        let configSeconds = lap()
+        let (compiled, ccache) = try make(workspace: workspace, config: dotConfig, key: key, log: log, logPath: logPath)
+        let makeSeconds = lap()
+
+        let release = (try? Files.read(workspace.build + "/include/config/kernel.release"))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+        let manifest = KernelManifest(
+            key: key.value, release: release, source: request.source, sourceIdentity: identity,
+            patches: request.patches?.patches.map { .init(name: $0.name, sha256: $0.hash) } ?? [],
+            patchSeries: request.patches?.directory,
+            configBase: request.config.base.description, fragments: request.fragments.map(\.name),
+            requested: request.config.options.map(\.description),
+            configSHA256: ContentHash.of(dotConfig), compiler: compiler, arch: Toolchain.arch,
+            compiledFiles: compiled, ccache: ccache,
+            timings: .init(sourceSeconds: sourceSeconds, patchSeconds: patchSeconds, configSeconds: configSeconds,
+                           makeSeconds: makeSeconds, totalSeconds: Date().timeIntervalSince(started)),
+            created: Date())
+        try log.synchronize()
+        return try store(manifest, workspace: workspace, logPath: logPath)
+    }
+
+    /// Base config, then the requests, then olddefconfig, in the workspace's config
+    /// directory; then checks that every request survived.
+    func resolveConfig(_ config: RequestedConfig, workspace: Workspace, log: FileHandle, logPath: String) throws -> String {
+        progress.phase("config", "\(config.base) + \(config.options.count) requested options, olddefconfig")
+        let dir = workspace.configDirectory
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        switch config.base {
+        case .tinyconfig: try runMake(["tinyconfig"], workspace: workspace, output: dir, log: log, logPath: logPath, step: "tinyconfig")
+        case .defconfig: try runMake(["defconfig"], workspace: workspace, output: dir, log: log, logPath: logPath, step: "defconfig")
+        case let .file(path, _):
+            try Files.write(try Files.read(path), to: dir + "/.config")
+        }
+        let base = try Files.read(dir + "/.config")
+        try Files.write(config.apply(to: base), to: dir + "/.config")
+        try runMake(["olddefconfig"], workspace: workspace, output: dir, log: log, logPath: logPath, step: "olddefconfig")
+        let text = try Files.read(dir + "/.config")
+        let final = DotConfig(text: text)
+        let unmet = final.unmet(config)
+        if !unmet.isEmpty {
+            throw ConfigError.unmet(unmet.map { item in
+                UnmetOption(option: item.option, actual: item.actual,
+                            dependencies: Kconfig.entry(for: item.option.symbol, in: workspace.source, config: final))
+            })
+        }
+        return text
+    }
+
+    /// make bzImage in the reused build directory. The .config is replaced only when
+    /// it changed, so an unchanged config costs kbuild nothing.
+    func make(workspace: Workspace, config: String, key: KernelKey, log: FileHandle, logPath: String) throws -> (compiled: Int, ccache: Bool) {
+        try FileManager.default.createDirectory(atPath: workspace.build, withIntermediateDirectories: true)
+        let target = workspace.build + "/.config"
+        if (try? Files.read(target)) != config { try Files.write(config, to: target) }
+        let ccache = Command.which("ccache") != nil
+        let expected = KernelStore(cache: cache).list()
+            .filter { $0.manifest.sourceIdentity.lineage == workspace.directory.lastPathComponent }
+            .map(\.manifest.compiledFiles).max()
+        progress.phase("compile", "make -j\(Toolchain.cores) bzImage in \(workspace.build)" + (ccache ? " (ccache)" : ""))
+        let counter = Counter()
+        try runMake(["bzImage"], workspace: workspace, output: workspace.build, log: log, logPath: logPath, step: "build", ccache: ccache) { line in
+            switch MakeOutput.classify(line) {
+            case let .compiled(file):
+                self.progress.count(done: counter.increment(), expected: expected, item: file)
+            case let .phase(name, detail):
+                self.progress.phase(name, detail)
+            case .other:
+                break
+            }
+        }
+        progress.finish()
+        return (counter.value, ccache)
+    }
+
+    private func runMake(_ targets: [String], workspace: Workspace, output: String, log: FileHandle, logPath: String,
+                         step: String, ccache: Bool = false, onLine: (@Sendable (String) -> Void)? = nil) throws {
+        var arguments = ["-C", workspace.source, "O=" + output, "-j\(Toolchain.cores)",
+                         "KBUILD_BUILD_USER=daxrig", "KBUILD_BUILD_HOST=daxrig"]
+        // Set (even empty), LOCALVERSION stops setlocalversion from appending "+" for
+        // the workspace's own git repository: the release names the kernel, not our tree.
+        var environment: [String: String] = ["LOCALVERSION": ProcessInfo.processInfo.environment["LOCALVERSION"] ?? ""]
+        if ccache {
+            arguments.append("CC=ccache gcc")
+            // Paths below the cache root hash as relative, so ccache hits across trees.
+            environment["CCACHE_BASEDIR"] = cache.root.path
+        }
+        let logLock = NSLock()
+        let handle = log
+        let result = try Command("make", arguments + targets, environment: environment).runAllowingFailure { line, _ in
+            logLock.lock()
+            handle.write(Data((line + "\n").utf8))
+            logLock.unlock()
+            onLine?(line)
+        }
+        if result.status != 0 {
+            progress.finish()
+            let text = result.standardOutput + "\n" + result.standardError
+            throw KernelBuildError.makeFailed(step: step, errors: MakeOutput.firstErrors(in: text), log: logPath)
+        }
+    }
+
+    /// Copies the artifacts into a temporary directory and renames it into place, so
+    /// the cache holds a whole kernel or none.
+    private func store(_ manifest: KernelManifest, workspace: Workspace, logPath: String) throws -> KernelArtifacts {
+        let staging = try Files.temporaryDirectory(in: cache.kernels, prefix: ".staging-")
+        do {
+            let files = [("arch/x86/boot/bzImage", "bzImage"), (".config", "config"), ("System.map", "System.map")]
+            for (from, to) in files {
+                try FileManager.default.copyItem(atPath: workspace.build + "/" + from, toPath: staging.appendingPathComponent(to).path)
+            }
+            try FileManager.default.copyItem(atPath: logPath, toPath: staging.appendingPathComponent("build.log").path)
+            try Files.write(JSONCoding.encoder.encode(manifest), to: staging.appendingPathComponent("manifest.json").path)
+            let final = cache.kernels.appendingPathComponent(manifest.key)
+            Files.remove(final.path)
+            try FileManager.default.moveItem(at: staging, to: final)
+            Files.remove(logPath)
+            return try KernelArtifacts.load(final, cacheHit: false)
+        } catch {
+            Files.remove(staging.path)
+            throw error
+        }
+    }
+}
+
+/// A count shared with make's output callback.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    func increment() -> Int { lock.lock(); defer { lock.unlock() }; count += 1; return count }
+}

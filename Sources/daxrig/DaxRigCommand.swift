@@ -1,0 +1,11 @@
+import ArgumentParser
+import DaxRig
+
+@main
+struct DaxRigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daxrig",
+        abstract: "Build patched kernels, boot them with emulated pmem, and measure FS/DAX page-table sharing.",
+        subcommands: [KernelCommand.self]
+    )
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import DaxRig
+import Foundation
+
+struct KernelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel",
+        abstract: "Build kernels into daxrig's cache, and list them.",
+        subcommands: [Build.self, List.self]
+    )
+
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build a kernel (or find it in the cache) and print its release and artifact directory.")
+
+        @OptionGroup var kernel: KernelOptions
+        @Flag(help: "Print the manifest as JSON on stdout.") var json = false
+
+        func run() throws {
+            let artifacts = try CLI.guarded { try KernelBuilder(progress: TerminalProgress()).build(kernel.request()) }
+            if json {
+                print(String(decoding: try JSONCoding.encoder.encode(artifacts.manifest), as: UTF8.self))
+            } else {
+                let m = artifacts.manifest
+                print("kernel \(m.release) [\(m.key)] \(artifacts.cacheHit ? "cache hit" : String(format: "built in %.0f s, %d files compiled", m.timings.totalSeconds, m.compiledFiles))")
+                print(artifacts.directory.path)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the cached kernels with their inputs.")
+        @Flag(help: "Print the manifests as a JSON array.") var json = false
+
+        func run() throws {
+            let kernels = KernelStore().list()
+            if json {
+                print(String(decoding: try JSONCoding.encoder.encode(kernels.map(\.manifest)), as: UTF8.self))
+                return
+            }
+            if kernels.isEmpty { print("no kernels cached yet: run `daxrig kernel build`"); return }
+            for kernel in kernels {
+                let m = kernel.manifest
+                let patches = m.patches.isEmpty ? "no patches" : "\(m.patches.count) patches (\(m.patchSeries ?? ""))"
+                print("\(m.key)  \(m.release)  \(m.source)  \(patches)  \(m.configBase)+\(m.fragments.map { ($0 as NSString).lastPathComponent }.joined(separator: ","))  \(String(format: "%.0fs", m.timings.totalSeconds))")
+            }
+        }
+    }
+}
+
+/// The options that pick a kernel to build; shared by every command that builds one.
+struct KernelOptions: ParsableArguments {
+    @Option(help: "Kernel source: a tarball or a kernel tree directory (default: Debian's linux-source-6.1 tarball).")
+    var source: String?
+    @Option(help: "A git repository to build from (with --ref); daxrig checks it out on its own.")
+    var git: String?
+    @Option(help: "The branch, tag or commit to build from --git.")
+    var ref: String?
+    @Option(help: "A patch series directory (a 'series' file plus patches).")
+    var patches: String?
+    @Option(help: "Base config: tinyconfig, defconfig, or a .config file.")
+    var base: String = "tinyconfig"
+    @Option(name: .customLong("fragment"), help: "A config fragment; repeatable, applied in order (default: the built-in pmem-dax.config).")
+    var fragments: [String] = []
+    @Option(name: .customLong("set"), help: "Override one option: CONFIG_X=y|m|n|value; repeatable, applied last.")
+    var overrides: [String] = []
+
+    func request() throws -> KernelBuildRequest {
+        if git != nil, source != nil { throw ValidationError("give either --source or --git, not both") }
+        if (git == nil) != (ref == nil) { throw ValidationError("--git and --ref go together") }
+        let kernelSource: KernelSource
+        if let git, let ref {
+            kernelSource = .git(repository: git, ref: ref)
+        } else if let source {
+            kernelSource = Files.isDirectory(source) ? .directory(path: source) : .tarball(path: source)
+        } else {
+            kernelSource = .default
+        }
+        return KernelBuildRequest(
+            source: kernelSource,
+            patches: try patches.map { try PatchSeries.load(directory: $0) },
+            base: try ConfigBase.parse(base),
+            fragments: fragments.isEmpty ? [.pmemDax] : try fragments.map { try ConfigFragment.load($0) },
+            overrides: try overrides.map { try ConfigOption.parseAssignment($0) })
+    }
+}
+
+/// How the CLI turns library errors into messages and exit codes.
+enum CLI {
+    /// Runs `body`; a daxrig error is printed as its message (no Swift dump) and exits 2
+    /// for bad input, 3 for infrastructure, 1 for a failed build.
+    static func guarded<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(exitCode(for: error))
+        }
+    }
+
+    static func exitCode(for error: Error) -> Int32 {
+        switch error {
+        case is ConfigError, is PatchError, is FileError: return 2
+        case let error as KernelBuildError:
+            if case .makeFailed = error { return 1 }
+            return 2
+        case is CommandError: return 3
+        default: return 3
+        }
+    }
+}

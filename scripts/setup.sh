@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 machine for daxrig: installs the missing packages and starts
+# libvirt's daemons (there may be no systemd). Safe to run again; says what it does.
+set -euo pipefail
+
+# Kernel builds; guest boots (QEMU through libvirt); the guest image's tools; tests.
+packages=(
+  gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils
+  qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils
+  ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3
+)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (it installs packages and starts libvirtd)" >&2
+  exit 2
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all ${#packages[@]} packages present"
+fi
+
+# libvirt: virtlogd collects QEMU's logs, libvirtd serves qemu:///system.
+if ! pgrep -x virtlogd >/dev/null; then
+  echo "setup: starting virtlogd"
+  virtlogd -d
+fi
+if ! pgrep -x libvirtd >/dev/null; then
+  echo "setup: starting libvirtd"
+  libvirtd -d
+fi
+for _ in $(seq 50); do
+  [ -S /var/run/libvirt/libvirt-sock ] && break
+  sleep 0.2
+done
+[ -S /var/run/libvirt/libvirt-sock ] || { echo "setup: libvirtd did not come up (see /var/log/libvirt/)" >&2; exit 3; }
+echo "setup: libvirtd is up (qemu:///system)"
