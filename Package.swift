@@ -51,7 +51,7 @@ let package = Package(
                 "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
             ])]
         ),
-        .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigProtocol"]),
+        .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigProtocol"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DaxRig", "DaxRigProtocol"]),
     ],
     swiftLanguageModes: [.v6]

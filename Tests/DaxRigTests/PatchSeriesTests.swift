@@ -97,4 +97,12 @@ import Testing
         #expect(hunk?.hasPrefix("hunk #1 @@ -57,3 +57,4 @@") == true)
         #expect(error.description.contains("reset to its pristine state"))
     }
+
+    @Test func corruptPatchIsToldApartFromOneThatDoesNotFit() {
+        let patch = PatchSeries.Entry(name: "0001-x.patch", path: "/s/0001-x.patch", stripLevel: 1, text: "--- a/f\n+++ b/f\n@@ -1,3 +1,3 @@\n x\n", hash: "h")
+        let error = Workspace.applyError(patch: patch, gitOutput: "error: corrupt patch at line 8\n")
+        guard case let .doesNotApply(_, file, hunk, _) = error else { Issue.record("wrong error \(error)"); return }
+        #expect(file == "(none: the patch file is corrupt at line 8)")
+        #expect(hunk == nil)
+    }
 }

@@ -79,6 +79,11 @@ public struct Workspace: Sendable {
         var file = "?"
         var hunkText: String?
         for line in gitOutput.split(separator: "\n") {
+            // "error: corrupt patch at line 8": the patch file itself is malformed.
+            if line.hasPrefix("error: corrupt patch at line ") {
+                file = "(none: the patch file is corrupt at line \(line.split(separator: " ").last ?? "?"))"
+                break
+            }
             // "error: patch failed: mm/memory.c:1234" names the hunk's old start line.
             if line.hasPrefix("error: patch failed: "), let colon = line.lastIndex(of: ":") {
                 file = String(line[line.index(line.startIndex, offsetBy: "error: patch failed: ".count)..<colon])
