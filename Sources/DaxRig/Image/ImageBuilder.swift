@@ -1,0 +1,144 @@
+import DaxRigProtocol
+import Foundation
+
+/// A guest image in the cache: Cache.images/<key>/initramfs.cpio and manifest.json.
+public struct GuestImage: Sendable {
+    public var key: String
+    public var directory: URL
+    /// The initramfs (uncompressed newc cpio): the stripped agent as /init plus the tools.
+    public var initramfs: String { directory.appendingPathComponent("initramfs.cpio").path }
+    public var manifestPath: String { directory.appendingPathComponent("manifest.json").path }
+    public var manifest: ImageManifest
+    /// True when the image was already in the cache and nothing was packed.
+    public var cacheHit: Bool
+}
+
+/// Builds guest images from a recipe and the agent binary, cached by content.
+///
+/// The image never contains the run plan: a run appends its plan as a second small
+/// cpio archive (`writeRunInitrd`), so one cached image serves every run, and the
+/// kernel unpacks both archives in order into the same rootfs.
+public struct ImageBuilder: Sendable {
+    public let cache: Cache
+    public let progress: ProgressSink
+    public let host: HostLookup
+
+    public init(cache: Cache = .default, progress: ProgressSink = SilentProgress(), host: HostLookup = .system) {
+        self.cache = cache
+        self.progress = progress
+        self.host = host
+    }
+
+    /// The image for the built-in recipe and the agent next to the running executable
+    /// (`AgentBinary.locate()`), unless paths are given.
+    public func build(recipePath: String? = nil, agentPath: String? = nil) throws -> GuestImage {
+        let recipe = try recipePath.map { try ImageRecipe.load(path: $0) } ?? .builtIn
+        return try build(recipe: recipe, agent: agentPath ?? AgentBinary.locate())
+    }
+
+    /// Strips a copy of the agent, resolves the recipe, and returns the cached image for
+    /// that content, packing it first if it is not there yet. Safe to call from several
+    /// processes at once: one packs while the others wait for its lock.
+    public func build(recipe: ImageRecipe, agent: String) throws -> GuestImage {
+        let started = Date()
+        let images = try cache.directory(cache.images)
+        Self.removeAbandonedStaging(in: images)
+        let staging = try Files.temporaryDirectory(in: images, prefix: ".tmp-")
+        defer { Files.remove(staging.path) }
+
+        let stripped = staging.appendingPathComponent(AgentBinary.productName).path
+        guard Files.exists(agent) else { throw ImageError.agentNotFound(searched: [agent]) }
+        try Command("strip", ["-o", stripped, agent]).run()
+        let agentBytes = try Data(contentsOf: URL(fileURLWithPath: stripped))
+        Files.remove(stripped)
+
+        let contents = try ImageContents.resolve(recipe, agent: agentBytes, agentSource: agent, host: host)
+        let key = try contents.key()
+        let final = images.appendingPathComponent(key)
+        if let hit = cached(key: key) { return hit }
+
+        let lock = try cache.lock("image-\(key)")
+        defer { lock.release() }
+        if let hit = cached(key: key) { return hit }
+
+        progress.phase("image", "packing \(recipe.source) with \(agent) (key \(key))")
+        let archive = try contents.archive()
+        let bytes = try archive.bytes()
+        try Files.write(bytes, to: staging.appendingPathComponent("initramfs.cpio").path)
+        let manifest = ImageManifest(key: key, contents: contents, members: try archive.members(), agent: agent,
+                                     agentSize: agentBytes.count, totalSize: bytes.count)
+        try Files.write(try Self.encoder.encode(manifest), to: staging.appendingPathComponent("manifest.json").path)
+        // Holding the lock and still no hit: whatever is there is not a finished image.
+        Files.remove(final.path)
+        do {
+            try FileManager.default.moveItem(at: staging, to: final)
+        } catch {
+            throw FileError.unwritable(path: final.path, reason: error.localizedDescription)
+        }
+        progress.phase("image", "packed \(manifest.entries.count) entries, \(bytes.count / 1024) KiB in "
+            + String(format: "%.1f s", Date().timeIntervalSince(started)))
+        return GuestImage(key: key, directory: final, manifest: manifest, cacheHit: false)
+    }
+
+    /// Staging directories of builds that were killed: anything over an hour old (a
+    /// build takes seconds, so none of them is still in use).
+    static func removeAbandonedStaging(in images: URL) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: images.path)) ?? []
+        for name in names where name.hasPrefix(".tmp-") {
+            let path = images.appendingPathComponent(name).path
+            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+            if let modified, Date().timeIntervalSince(modified) > 3600 { Files.remove(path) }
+        }
+    }
+
+    /// The cached image for `key`, if it is complete.
+    public func cached(key: String) -> GuestImage? {
+        let directory = cache.images.appendingPathComponent(key)
+        guard Files.exists(directory.appendingPathComponent("initramfs.cpio").path),
+              let data = try? Data(contentsOf: directory.appendingPathComponent("manifest.json")),
+              let manifest = try? Self.decoder.decode(ImageManifest.self, from: data),
+              manifest.key == key else { return nil }
+        return GuestImage(key: key, directory: directory, manifest: manifest, cacheHit: true)
+    }
+
+    /// The initrd for one run: the image's bytes, then a second archive holding only the
+    /// plan at `GuestPlan.path`. Written to a temporary sibling and renamed into `path`.
+    public static func writeRunInitrd(image: GuestImage, plan: GuestPlan, to path: String) throws {
+        let planBytes = try planArchive(plan)
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temporary = path + ".tmp-\(getpid())"
+        Files.remove(temporary)
+        do {
+            try FileManager.default.copyItem(atPath: image.initramfs, toPath: temporary)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: planBytes)
+            try handle.close()
+            guard rename(temporary, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        } catch {
+            Files.remove(temporary)
+            throw FileError.unwritable(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The per-run archive on its own: /daxrig/ and /daxrig/plan.json.
+    public static func planArchive(_ plan: GuestPlan) throws -> Data {
+        let json = try encoder.encode(plan)
+        let directory = (GuestPlan.path as NSString).deletingLastPathComponent
+        return try CpioArchive([.directory(directory), .file(GuestPlan.path, json, permissions: 0o644)]).bytes()
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}

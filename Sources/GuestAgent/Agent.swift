@@ -1,0 +1,136 @@
+import DaxRigProtocol
+import FoundationEssentials
+import Glibc
+
+/// The guest's PID 1: mount, report, prepare pmem, run the plan's command, power off.
+///
+/// PID 1 must never exit (the kernel panics) and must never leave the guest hanging:
+/// every path, failures included, ends in `PowerOff.now`.
+final class Agent {
+    private let console: Console
+    private var channel: Channel?
+
+    init(console: Console) {
+        self.console = console
+    }
+
+    func run() -> Never {
+        // A closed channel or pipe must give EPIPE, not kill init.
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            try boot()
+        } catch let failure as AgentFailure {
+            fail(failure)
+        } catch {
+            fail(AgentFailure("agent", "\(error)"))
+        }
+        PowerOff.now(channel: channel, console: console)
+    }
+
+    private func boot() throws {
+        let mountStarted = Clock.now()
+        let mounted = try Mounts.mountEarly()
+        Console.ensureStandardDescriptors()
+        let mountSeconds = Clock.now() - mountStarted
+        // Kernel boot vs. waiting for the channel, when `started` comes late.
+        let mountedAt = Clock.uptime()
+
+        let channel = try Channel.open(console: console)
+        self.channel = channel
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafePointer(to: &name.release) {
+            String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+        }
+        channel.send(.started(uptime: Clock.uptime(), kernelRelease: release))
+        channel.send(.step(name: "mount-early", detail: mounted.joined(separator: ", ") + "; at uptime \(mountedAt) s",
+                           seconds: mountSeconds))
+
+        waitForRandomPool(channel: channel)
+        let plan = try readPlan()
+        if plan.pmem.fileSystem != .none {
+            let ready = try PmemPreparer(setup: plan.pmem) { channel.send($0) }.prepare()
+            channel.send(.pmemReady(device: ready.device, mountPoint: ready.mountPoint, mountOptions: ready.mountOptions))
+        }
+        if plan.command.isEmpty {
+            // A boot-and-prepare-only plan: that much succeeded, and the host still gets
+            // the verdict message it waits for.
+            channel.send(.step(name: "command", detail: "the plan has no command", seconds: 0))
+            channel.send(.exited(status: 0, signal: nil, seconds: 0))
+        } else {
+            try runCommand(plan, channel: channel)
+        }
+    }
+
+    /// The tools need random bytes: ndctl and mkfs make UUIDs, and libuuid retries a
+    /// not-yet-ready getrandom for a second per UUID (ndctl took 5.5 s that way). A
+    /// blocking read of /dev/random makes the kernel gather jitter entropy at once,
+    /// about a second under TCG; with a virtio-rng device it returns immediately.
+    private func waitForRandomPool(channel: Channel) {
+        let started = Clock.now()
+        let fd = open("/dev/random", O_RDONLY | O_CLOEXEC)
+        var byte: UInt8 = 0
+        if fd >= 0 {
+            while read(fd, &byte, 1) < 0 && errno == EINTR {}
+            close(fd)
+        }
+        let seconds = Clock.now() - started
+        channel.send(.step(name: "random", detail: seconds > 0.05
+            ? "waited for the kernel's random pool (CRNG); a virtio-rng device in the domain avoids the wait"
+            : "kernel random pool ready", seconds: seconds))
+    }
+
+    private func readPlan() throws -> GuestPlan {
+        guard FileIO.exists(GuestPlan.path) else {
+            throw AgentFailure("plan", "no plan at \(GuestPlan.path): the host appends it to the initrd "
+                + "(ImageBuilder.writeRunInitrd); was the image given without it?")
+        }
+        let bytes = try staged("plan") { try FileIO.readBytes(GuestPlan.path) }
+        do {
+            return try JSONDecoder().decode(GuestPlan.self, from: Data(bytes))
+        } catch {
+            throw AgentFailure("plan", "\(GuestPlan.path) is not a GuestPlan this agent understands: \(error); "
+                + "rebuild the image so host and agent share one DaxRigProtocol")
+        }
+    }
+
+    private func runCommand(_ plan: GuestPlan, channel: Channel) throws {
+        try staged("command") { try FileIO.makeDirectories(GuestPlan.reportsDirectory) }
+        let environment = ChildProcess.environment(adding: [GuestPlan.reportsEnvironmentVariable: GuestPlan.reportsDirectory]
+            .merging(plan.environment) { _, planned in planned })
+        let (termination, seconds) = try ChildProcess.run(plan.command, environment: environment, stage: "command") { stream, bytes in
+            channel.send(.output(stream: stream, data: Data(bytes)))
+        }
+        sendReports(channel: channel)
+        switch termination {
+        case let .exited(code):
+            channel.send(.exited(status: code, signal: nil, seconds: seconds))
+        case let .signaled(signal):
+            // The shell's convention, so a status alone still says "killed".
+            channel.send(.exited(status: 128 + signal, signal: signal, seconds: seconds))
+        }
+    }
+
+    /// Reports go out before `exited`: the host stops listening at the verdict.
+    private func sendReports(channel: Channel) {
+        let directory = GuestPlan.reportsDirectory
+        for name in FileIO.listDirectory(directory) {
+            var info = stat()
+            guard stat("\(directory)/\(name)", &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            do {
+                channel.send(.report(name: name, text: try FileIO.readText("\(directory)/\(name)")))
+            } catch {
+                channel.send(.step(name: "report", detail: "could not read report \(name): \(error)", seconds: 0))
+            }
+        }
+    }
+
+    private func fail(_ failure: AgentFailure) {
+        console.say("FAILED at \(failure.stage): \(failure.message)")
+        if let channel {
+            channel.send(.failed(stage: failure.stage, message: failure.message))
+        } else {
+            console.say("no results channel: the host learns of this failure from the serial log only")
+        }
+    }
+}

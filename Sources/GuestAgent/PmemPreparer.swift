@@ -1,0 +1,185 @@
+import DaxRigProtocol
+import FoundationEssentials
+import Glibc
+
+/// Turns the raw NFIT namespace into a mounted DAX file system, and proves DAX is on.
+///
+/// A label-less NFIT namespace is "raw" and cannot do DAX; converting it to fsdax
+/// writes a pfn info block into the namespace itself, so the conversion (and a file
+/// system made after it) survives into the next boot on the same backing file. That
+/// is what `reuse` relies on.
+struct PmemPreparer {
+    struct Ready {
+        var device: String
+        var mountPoint: String
+        var mountOptions: String
+    }
+
+    static let namespace = "namespace0.0"
+
+    let setup: PmemSetup
+    /// Where step messages go (the channel).
+    let report: (AgentMessage) -> Void
+
+    func prepare() throws -> Ready {
+        let fileSystem = setup.fileSystem
+        let mountPoint = Self.normalized(setup.mountPoint)
+        var device: String?
+        var hasFileSystem = false
+
+        if setup.reuse {
+            let started = Clock.now()
+            let existing = try? Self.currentNamespace()
+            if let existing, existing.mode == "fsdax", let blockdev = existing.blockdev {
+                device = "/dev/\(blockdev)"
+                hasFileSystem = Self.hasFileSystem(fileSystem, on: "/dev/\(blockdev)")
+            }
+            let found = device.map { "\(Self.namespace) is fsdax (\($0)), " + (hasFileSystem ? "\(fileSystem.rawValue) found: keeping it" : "no \(fileSystem.rawValue) on it: formatting") }
+                ?? "\(Self.namespace) is \(existing?.mode ?? "absent"), not fsdax: converting and formatting"
+            report(.step(name: "reuse", detail: found, seconds: Clock.now() - started))
+        }
+
+        if device == nil {
+            let argv = ["ndctl", "create-namespace", "-f", "-e", Self.namespace, "-m", "fsdax", "-a", "2M"]
+            let output: String, seconds: Double
+            do {
+                (output, seconds) = try ChildProcess.capture(argv, stage: "pmem")
+            } catch let failure as AgentFailure {
+                let namespaces = FileIO.listDirectory("/sys/bus/nd/devices").filter { $0.hasPrefix("namespace") }
+                throw AgentFailure("pmem", failure.message + (namespaces.isEmpty
+                    ? "\n(no nvdimm namespace in /sys/bus/nd/devices: the guest has no nvdimm (domain <memory model='nvdimm'>) or the kernel lacks ACPI_NFIT/LIBNVDIMM)"
+                    : "\n(namespaces: \(namespaces.joined(separator: ", ")))"))
+            }
+            let created = Self.decodeNamespaces(output).first
+            device = "/dev/\(created?.blockdev ?? "pmem0")"
+            report(.step(name: "namespace", detail: Self.compact(output), seconds: seconds))
+        }
+        let blockDevice = device ?? "/dev/pmem0"
+        try Self.waitForDevice(blockDevice)
+
+        if !hasFileSystem {
+            let argv = Self.mkfsCommand(fileSystem, device: blockDevice)
+            let size = Self.deviceMiB(blockDevice)
+            do {
+                let (_, seconds) = try ChildProcess.capture(argv, stage: "pmem")
+                report(.step(name: "mkfs", detail: argv.joined(separator: " ") + (size.map { " (\($0) MiB)" } ?? ""), seconds: seconds))
+            } catch let failure as AgentFailure {
+                var message = failure.message
+                if let size { message += "\n(\(blockDevice) is \(size) MiB" + (fileSystem == .xfs ? "; xfs with su=2m needs at least about 576 MiB: give the guest a larger nvdimm)" : ")") }
+                throw AgentFailure("pmem", message)
+            }
+        }
+
+        let mountStarted = Clock.now()
+        try staged("pmem") { try FileIO.makeDirectories(mountPoint) }
+        do {
+            try Mounts.mount(.init(source: blockDevice, target: mountPoint, type: fileSystem.rawValue, flags: 0, options: "dax"))
+        } catch let failure as AgentFailure {
+            throw AgentFailure("pmem", failure.message + "; the kernel log (serial console) says why, e.g. \"DAX unsupported by block device\" for a namespace that is not fsdax")
+        }
+        report(.step(name: "mount", detail: "\(blockDevice) on \(mountPoint) type \(fileSystem.rawValue) -o dax",
+                     seconds: Clock.now() - mountStarted))
+
+        let checkStarted = Clock.now()
+        let options = try Self.verifyDAX(mountPoint: mountPoint)
+        report(.step(name: "dax-check", detail: "/proc/mounts: \(options); statx: STATX_ATTR_DAX set",
+                     seconds: Clock.now() - checkStarted))
+        return Ready(device: blockDevice, mountPoint: mountPoint, mountOptions: options)
+    }
+
+    static func mkfsCommand(_ fileSystem: PmemSetup.FileSystem, device: String) -> [String] {
+        switch fileSystem {
+        case .ext4: return ["mkfs.ext4", "-F", "-q", "-b", "4096", device]
+        // su=2m makes allocations 2 MiB-aligned, so DAX faults can map whole PMDs.
+        case .xfs, .none: return ["mkfs.xfs", "-f", "-q", "-d", "su=2m,sw=1", "-m", "reflink=0", device]
+        }
+    }
+
+    /// Both checks must pass: the mount option says DAX was asked for and accepted,
+    /// statx says a new file really is accessed through DAX.
+    static func verifyDAX(mountPoint: String) throws -> String {
+        guard let entry = Mounts.table().last(where: { $0.mountPoint == mountPoint }) else {
+            throw AgentFailure("pmem", "\(mountPoint) is not in /proc/mounts after mounting it")
+        }
+        let options = entry.options.joined(separator: ",")
+        // ext4 and xfs on 6.x show "dax=always"; older kernels and ext2 show plain "dax".
+        guard entry.options.contains("dax=always") || entry.options.contains("dax") else {
+            throw AgentFailure("pmem", "DAX check failed: /proc/mounts shows \(entry.source) on \(mountPoint) "
+                + "without dax (options: \(options)); the kernel fell back to the page cache")
+        }
+        let probe = mountPoint + "/.daxrig-dax-probe"
+        let fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw AgentFailure("pmem", "cannot create \(probe) for the DAX check: \(errnoText())") }
+        close(fd)
+        defer { unlink(probe) }
+        let attributes = try SystemCalls.statxAttributes(probe)
+        guard attributes.supported & SystemCalls.attributeDAX != 0 else {
+            throw AgentFailure("pmem", "DAX check failed: statx on \(probe) does not report STATX_ATTR_DAX at all "
+                + "(stx_attributes_mask 0x\(String(attributes.supported, radix: 16))); the kernel is older than 5.8?")
+        }
+        guard attributes.attributes & SystemCalls.attributeDAX != 0 else {
+            throw AgentFailure("pmem", "DAX check failed: /proc/mounts shows \(options) but statx says \(probe) "
+                + "is not DAX (stx_attributes 0x\(String(attributes.attributes, radix: 16)))")
+        }
+        return options
+    }
+
+    struct Namespace: Decodable {
+        var dev: String?
+        var mode: String?
+        var blockdev: String?
+    }
+
+    /// ndctl prints one JSON object for a single namespace and an array for several.
+    static func decodeNamespaces(_ output: String) -> [Namespace] {
+        let data = Data(output.utf8)
+        if let many = try? JSONDecoder().decode([Namespace].self, from: data) { return many }
+        if let one = try? JSONDecoder().decode(Namespace.self, from: data) { return [one] }
+        return []
+    }
+
+    /// `ndctl list` also waits for the nvdimm bus to finish probing, which a fresh
+    /// boot may still be doing when init starts.
+    static func currentNamespace() throws -> Namespace? {
+        let (output, _) = try ChildProcess.capture(["ndctl", "list", "-N", "-n", namespace], stage: "pmem")
+        return decodeNamespaces(output).first { $0.dev == namespace }
+    }
+
+    /// Superblock magic: "XFSB" at byte 0 for xfs, 0xEF53 at byte 1080 for ext2/3/4.
+    static func hasFileSystem(_ fileSystem: PmemSetup.FileSystem, on device: String) -> Bool {
+        guard let head = try? FileIO.readPrefix(device, count: 2048), head.count == 2048 else { return false }
+        switch fileSystem {
+        case .xfs: return head[0..<4].elementsEqual("XFSB".utf8)
+        case .ext4: return head[1080] == 0x53 && head[1081] == 0xEF
+        case .none: return false
+        }
+    }
+
+    /// /sys/block/<dev>/size counts 512-byte sectors.
+    static func deviceMiB(_ device: String) -> Int? {
+        let name = device.split(separator: "/").last.map(String.init) ?? device
+        guard let text = try? FileIO.readText("/sys/block/\(name)/size"), let sectors = Int(text.trimmedWhitespace) else { return nil }
+        return sectors / 2048
+    }
+
+    static func waitForDevice(_ device: String, seconds: Double = 10) throws {
+        let deadline = Clock.now() + seconds
+        while !FileIO.exists(device) {
+            if Clock.now() > deadline {
+                throw AgentFailure("pmem", "\(device) did not appear within \(Int(seconds)) s after ndctl")
+            }
+            Clock.sleep(seconds: 0.02)
+        }
+    }
+
+    static func normalized(_ path: String) -> String {
+        var path = path.hasPrefix("/") ? path : "/" + path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
+    /// ndctl's pretty-printed JSON on one line, for a step detail.
+    static func compact(_ text: String) -> String {
+        text.split(separator: "\n").map { $0.trimmedWhitespace }.joined(separator: " ")
+    }
+}

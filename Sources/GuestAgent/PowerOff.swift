@@ -1,0 +1,32 @@
+import DaxRigProtocol
+import Glibc
+
+/// The agent's only way out. libvirt sees the power-off and ends the domain, which is
+/// how the host knows the run is over.
+enum PowerOff {
+    static func now(channel: Channel?, console: Console) -> Never {
+        let started = Clock.now()
+        // Leftover workers would keep the pmem mount busy.
+        ChildProcess.terminateAll()
+        sync()
+        // Every pmem file system, whoever mounted it (the agent, or a workload) and even
+        // if the DAX check failed after mounting: a clean unmount is what the next boot
+        // on the same backing file (reuse) finds.
+        var details: [String] = []
+        for entry in Mounts.table().reversed() where entry.source.hasPrefix("/dev/pmem") {
+            details.append(Mounts.unmount(entry.mountPoint))
+        }
+        sync()
+        channel?.send(.step(name: "shutdown", detail: (["processes ended", "synced"] + details).joined(separator: "; "),
+                            seconds: Clock.now() - started))
+        channel?.send(.poweringOff)
+        // Under KVM the host reads the port on another thread than the one that acts on
+        // the power-off: give it a moment to drain what was just written.
+        Clock.sleep(seconds: 0.2)
+        _ = SystemCalls.reboot(SystemCalls.powerOffCommand)
+        console.say("power off refused: \(errnoText()); halting instead")
+        _ = SystemCalls.reboot(SystemCalls.haltCommand)
+        console.say("halt refused: \(errnoText()); waiting for the host to end the domain")
+        while true { pause() }
+    }
+}

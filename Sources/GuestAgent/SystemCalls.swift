@@ -1,0 +1,44 @@
+import Glibc
+
+/// The few C calls Swift's Glibc module does not import: it is built without
+/// _GNU_SOURCE, so <sys/reboot.h> and statx(2) are invisible. Both are plain glibc
+/// functions with integer and pointer arguments, which the Swift calling convention
+/// passes exactly as C does on x86_64 and arm64.
+enum SystemCalls {
+    @_silgen_name("reboot")
+    private static func c_reboot(_ command: Int32) -> Int32
+
+    @_silgen_name("statx")
+    private static func c_statx(_ dirfd: Int32, _ path: UnsafePointer<CChar>, _ flags: Int32,
+                                _ mask: UInt32, _ buffer: UnsafeMutableRawPointer) -> Int32
+
+    /// LINUX_REBOOT_CMD_POWER_OFF (RB_POWER_OFF) and LINUX_REBOOT_CMD_HALT (RB_HALT_SYSTEM).
+    static let powerOffCommand: Int32 = 0x4321_FEDC
+    static let haltCommand: Int32 = Int32(bitPattern: 0xCDEF_0123)
+
+    /// Only returns if the kernel refused.
+    static func reboot(_ command: Int32) -> Int32 { c_reboot(command) }
+
+    /// STATX_ATTR_DAX: the file is accessed through DAX right now (not just flagged for it).
+    static let attributeDAX: UInt64 = 0x0020_0000
+
+    struct StatxAttributes {
+        /// stx_attributes: which attributes the file has.
+        var attributes: UInt64
+        /// stx_attributes_mask: which attributes this file system reports at all.
+        var supported: UInt64
+    }
+
+    /// statx(2) for the attribute words only. struct statx is 256 bytes; stx_attributes
+    /// sits at offset 8 and stx_attributes_mask at 56 (include/uapi/linux/stat.h).
+    static func statxAttributes(_ path: String) throws -> StatxAttributes {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 256)
+        let basicStats: UInt32 = 0x07FF
+        let result = path.withCString { c_statx(AT_FDCWD, $0, 0, basicStats, buffer) }
+        guard result == 0 else { throw AgentFailure("pmem", "statx \(path): \(errnoText())") }
+        return StatxAttributes(attributes: buffer.load(fromByteOffset: 8, as: UInt64.self),
+                               supported: buffer.load(fromByteOffset: 56, as: UInt64.self))
+    }
+}

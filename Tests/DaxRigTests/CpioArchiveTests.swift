@@ -1,0 +1,122 @@
+import DaxRigProtocol
+import Foundation
+import Testing
+@testable import DaxRig
+
+/// The cpio writer, checked against the real GNU cpio: what it lists and what it
+/// extracts must be exactly what went in.
+@Suite struct CpioArchiveTests {
+    static let script = Data("#!/bin/sh\necho hello\n".utf8)
+    static let odd = Data((0..<1001).map { UInt8($0 % 251) })  // not a multiple of 4: padding
+
+    static let entries: [CpioEntry] = [
+        .directory("/etc"),
+        .directory("/tmp", permissions: 0o1777),
+        .file("/bin/hello", script, permissions: 0o755),
+        .file("/etc/data.bin", odd, permissions: 0o640),
+        .file("/etc/empty", Data(), permissions: 0o600),
+        .symlink("/bin/sh", to: "hello"),
+        .symlink("/etc/mtab", to: "/proc/self/mounts"),
+        .characterDevice("/dev/console", major: 5, minor: 1, permissions: 0o600),
+    ]
+
+    func write(_ data: Data, in directory: URL, name: String = "test.cpio") throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try data.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func listedByCpioWithParentsAndNoLeadingSlash() throws {
+        let dir = try Files.temporaryDirectory(in: FileManager.default.temporaryDirectory, prefix: "cpio-")
+        defer { Files.remove(dir.path) }
+        let path = try write(try CpioArchive(Self.entries).bytes(), in: dir)
+        let listing = try Command("cpio", ["-t", "--quiet", "-F", path]).run().standardOutput
+            .split(separator: "\n").map(String.init)
+        #expect(listing == ["bin", "bin/hello", "bin/sh", "dev", "dev/console", "etc", "etc/data.bin",
+                            "etc/empty", "etc/mtab", "tmp"])
+    }
+
+    @Test func extractsToIdenticalFilesLinksModesAndDevices() throws {
+        let dir = try Files.temporaryDirectory(in: FileManager.default.temporaryDirectory, prefix: "cpio-")
+        defer { Files.remove(dir.path) }
+        let path = try write(try CpioArchive(Self.entries).bytes(), in: dir)
+        let root = dir.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try Command("cpio", ["-idm", "--quiet", "-F", path], directory: root.path).run()
+
+        func at(_ path: String) -> String { root.path + path }
+        #expect(FileManager.default.contents(atPath: at("/bin/hello")) == Self.script)
+        #expect(FileManager.default.contents(atPath: at("/etc/data.bin")) == Self.odd)
+        #expect(FileManager.default.contents(atPath: at("/etc/empty")) == Data())
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: at("/bin/sh")) == "hello")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: at("/etc/mtab")) == "/proc/self/mounts")
+
+        func mode(_ path: String) -> mode_t {
+            var info = stat()
+            return lstat(at(path), &info) == 0 ? info.st_mode : 0
+        }
+        #expect(mode("/bin/hello") == S_IFREG | 0o755)
+        #expect(mode("/etc/data.bin") == S_IFREG | 0o640)
+        #expect(mode("/etc/empty") == S_IFREG | 0o600)
+        #expect(mode("/tmp") == S_IFDIR | 0o1777)
+        #expect(mode("/bin") == S_IFDIR | 0o755)  // added as a parent
+        if getuid() == 0 {  // only root may mknod
+            var info = stat()
+            #expect(lstat(at("/dev/console"), &info) == 0)
+            #expect(info.st_mode == S_IFCHR | 0o600)
+            #expect(info.st_rdev == (5 << 8 | 1))
+        }
+    }
+
+    @Test func sameInputsInAnyOrderGiveTheSameBytes() throws {
+        let forward = try CpioArchive(Self.entries).bytes()
+        let backward = try CpioArchive(Self.entries.reversed()).bytes()
+        #expect(forward == backward)
+        #expect(try CpioArchive(Self.entries).bytes() == forward)
+        #expect(forward.count % 512 == 0)
+        #expect(forward.prefix(6) == Data("070701".utf8))
+        #expect(forward.range(of: Data("TRAILER!!!".utf8)) != nil)
+    }
+
+    @Test func sameMemberTwiceIsFineButADifferentOneIsAConflict() throws {
+        var archive = CpioArchive()
+        try archive.add(.file("/lib/libc.so.6", Self.script))
+        try archive.add(.file("lib/libc.so.6", Self.script))  // a library two tools share
+        #expect(throws: CpioError.self) { try archive.add(.file("/lib/libc.so.6", Self.odd)) }
+        #expect(throws: CpioError.badPath("/bin/../etc")) { try archive.add(.directory("/bin/../etc")) }
+        #expect(throws: CpioError.badPath("/")) { try archive.add(.directory("/")) }
+        // A member under something that is not a directory.
+        let broken = try CpioArchive([.symlink("/lib64", to: "usr/lib64"), .file("/lib64/ld.so", Self.script)])
+        #expect(throws: CpioError.self) { try broken.bytes() }
+    }
+
+    /// The run initrd: the image archive and the plan archive back to back; each part
+    /// is a complete archive that cpio lists on its own.
+    @Test func runInitrdAppendsThePlanArchive() throws {
+        let dir = try Files.temporaryDirectory(in: FileManager.default.temporaryDirectory, prefix: "cpio-")
+        defer { Files.remove(dir.path) }
+        let image = try CpioArchive(Self.entries).bytes()
+        let plan = GuestPlan(pmem: PmemSetup(fileSystem: .ext4), command: ["/bin/sh", "-c", "true"])
+        let planBytes = try ImageBuilder.planArchive(plan)
+        #expect(planBytes.count % 512 == 0)
+        let tail = try write(planBytes, in: dir, name: "plan.cpio")
+        let listing = try Command("cpio", ["-t", "--quiet", "-F", tail]).run().standardOutput
+        #expect(listing == "daxrig\ndaxrig/plan.json\n")
+
+        let root = dir.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try Command("cpio", ["-idm", "--quiet", "-F", tail], directory: root.path).run()
+        let decoded = try JSONDecoder().decode(GuestPlan.self, from: Data(contentsOf: root.appendingPathComponent("daxrig/plan.json")))
+        #expect(decoded == plan)
+
+        let imageDir = try Files.temporaryDirectory(in: dir, prefix: "image-")
+        try image.write(to: imageDir.appendingPathComponent("initramfs.cpio"))
+        let manifestStub = try ImageBuilder.decoder.decode(ImageManifest.self, from: Data("""
+            {"key":"k","recipe":"r","agent":"a","agentSize":0,"entries":[],"fileBytes":0,"totalSize":0,"created":"2025-01-01T00:00:00Z"}
+            """.utf8))
+        let guest = GuestImage(key: "k", directory: imageDir, manifest: manifestStub, cacheHit: true)
+        let runInitrd = dir.appendingPathComponent("run/initrd.cpio").path
+        try ImageBuilder.writeRunInitrd(image: guest, plan: plan, to: runInitrd)
+        #expect(FileManager.default.contents(atPath: runInitrd) == image + planBytes)
+    }
+}
