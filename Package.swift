@@ -32,7 +32,7 @@ let package = Package(
             dependencies: ["CLibvirt", "CCrypto", "DaxRigProtocol"],
             // The defaults live once, under kernels/ and images/; Defaults/ links to them
             // so that they are compiled into daxrig and a bare binary still has them.
-            resources: [.embedInCode("Defaults/pmem-dax.config")]
+            resources: [.embedInCode("Defaults/pmem-dax.config"), .embedInCode("Defaults/guest.recipe")]
         ),
         .executableTarget(
             name: "daxrig",
