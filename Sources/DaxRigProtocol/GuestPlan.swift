@@ -10,6 +10,11 @@ import Foundation
 public struct GuestPlan: Codable, Sendable, Equatable {
     /// Where the plan sits in the guest's root file system.
     public static let path = "/daxrig/plan.json"
+    /// Where the command may leave reports: after it exits, the agent sends each regular
+    /// file there (sorted by name) as `AgentMessage.report(name: file name, text:)`,
+    /// before `exited`. The command finds the path in $DAXRIG_REPORTS too.
+    public static let reportsDirectory = "/daxrig/reports"
+    public static let reportsEnvironmentVariable = "DAXRIG_REPORTS"
 
     /// The pmem device(s) to prepare, in order; the first is mounted at `mountPoint`.
     public var pmem: PmemSetup
