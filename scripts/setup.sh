@@ -28,6 +28,15 @@ else
   echo "setup: all ${#packages[@]} packages present"
 fi
 
+# /dev/kvm as Debian's udev rule leaves it (root:kvm 0660). Some machines have it
+# root-only; libvirt then finds its cached QEMU capabilities (probed with KVM) at odds
+# with what its qemu user may open, re-probes QEMU on every call, and each domain
+# start costs about a minute.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" != "kvm:660" ]; then
+  echo "setup: /dev/kvm is $(stat -c "%U:%G %a" /dev/kvm); setting Debian's usual root:kvm 0660 so libvirt's capability cache stays valid"
+  chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
+
 # libvirt: virtlogd collects QEMU's logs, libvirtd serves qemu:///system.
 if ! pgrep -x virtlogd >/dev/null; then
   echo "setup: starting virtlogd"

@@ -1,0 +1,85 @@
+import DaxRigProtocol
+import Foundation
+
+/// The host end of the agent's virtio-serial channel: QEMU listens on a unix socket
+/// (libvirt channel, bind mode) and we connect and read AgentMessage lines.
+final class AgentConnection {
+    private var fd: Int32 = -1
+    private var buffer: [UInt8] = []
+    private(set) var closed = false
+
+    /// Connects to `path`, retrying until `deadline`: QEMU creates the socket while
+    /// the domain starts.
+    init(path: String, deadline: Date) throws {
+        while true {
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw AgentConnectionError.socket(path: path, errno: errno) }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let capacity = MemoryLayout.size(ofValue: address.sun_path)
+            guard path.utf8.count < capacity else { throw AgentConnectionError.pathTooLong(path: path) }
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                raw.copyBytes(from: path.utf8)
+                raw[path.utf8.count] = 0
+            }
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if result == 0 { return }
+            let error = errno
+            close(fd)
+            fd = -1
+            if Date() >= deadline { throw AgentConnectionError.connect(path: path, errno: error) }
+            usleep(20_000)
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// The next message, waiting at most until `deadline`; nil on timeout or when the
+    /// guest closed the channel (see `closed`). A line that is not a message is
+    /// returned as a `.failed` from stage "channel" so it is never silently lost.
+    func next(until deadline: Date) -> AgentMessage? {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                if line.isEmpty { continue }
+                do {
+                    return try AgentMessage.decode(line: line)
+                } catch {
+                    return .failed(stage: "channel", message: "unreadable line from the agent: \(String(decoding: line.prefix(200), as: UTF8.self))")
+                }
+            }
+            if closed { return nil }
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { return nil }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(min(remaining, 0.25) * 1000) + 1)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { if Date() >= deadline { return nil } else { continue } }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = read(fd, &chunk, chunk.count)
+            if count > 0 {
+                buffer.append(contentsOf: chunk[..<count])
+            } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                closed = true
+            }
+        }
+    }
+}
+
+/// The results channel could not be opened.
+enum AgentConnectionError: Error, CustomStringConvertible {
+    case socket(path: String, errno: Int32)
+    case connect(path: String, errno: Int32)
+    case pathTooLong(path: String)
+
+    var description: String {
+        switch self {
+        case let .socket(path, code): "cannot create a socket for the agent channel \(path): \(String(cString: strerror(code)))"
+        case let .connect(path, code): "cannot connect to the agent channel \(path) that QEMU should have created: \(String(cString: strerror(code)))"
+        case let .pathTooLong(path): "the agent channel path \(path) is too long for a unix socket; set DAXRIG_CACHE to a shorter directory"
+        }
+    }
+}

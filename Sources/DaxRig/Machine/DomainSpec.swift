@@ -1,0 +1,144 @@
+import DaxRigProtocol
+import Foundation
+
+/// One emulated nvdimm: a file on the host that the guest sees as persistent memory.
+public struct NvdimmSpec: Sendable, Equatable {
+    public var backingFile: String
+    public var sizeBytes: UInt64
+    /// The host mapping's alignment; 2 MiB so the guest can map it with PMDs.
+    public var alignBytes: UInt64
+    /// A label area (namespace labels). Without one the guest sees one raw namespace
+    /// covering the device, which ndctl converts to fsdax in place.
+    public var labelBytes: UInt64?
+
+    public init(backingFile: String, sizeBytes: UInt64, alignBytes: UInt64 = 2 << 20, labelBytes: UInt64? = nil) {
+        self.backingFile = backingFile
+        self.sizeBytes = sizeBytes
+        self.alignBytes = alignBytes
+        self.labelBytes = labelBytes
+    }
+}
+
+/// How the guest's CPUs are run.
+public enum Accelerator: String, Sendable, Codable {
+    /// Hardware virtualization (libvirt type 'kvm').
+    case kvm
+    /// QEMU's software emulation (libvirt type 'qemu').
+    case tcg
+}
+
+/// A transient guest: direct kernel boot, nvdimms, a serial console into a file and a
+/// virtio-serial channel for the agent. Rendered as libvirt domain XML.
+public struct DomainSpec: Sendable, Equatable {
+    public var name: String
+    public var accelerator: Accelerator
+    public var memoryMiB: Int
+    public var vcpus: Int
+    public var kernel: String
+    public var initrd: String
+    public var commandLine: String
+    public var nvdimms: [NvdimmSpec]
+    public var consoleLog: String
+    public var agentSocket: String
+
+    public init(name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int, kernel: String, initrd: String,
+                commandLine: String, nvdimms: [NvdimmSpec], consoleLog: String, agentSocket: String) {
+        self.name = name
+        self.accelerator = accelerator
+        self.memoryMiB = memoryMiB
+        self.vcpus = vcpus
+        self.kernel = kernel
+        self.initrd = initrd
+        self.commandLine = commandLine
+        self.nvdimms = nvdimms
+        self.consoleLog = consoleLog
+        self.agentSocket = agentSocket
+    }
+
+    /// "daxrig-<pid>-<random>": unique on the host, and recognisably ours.
+    public static func uniqueName() -> String {
+        "daxrig-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// The domain XML. What an nvdimm needs (DESIGN.md): maxMemory with a slot per
+    /// device, a NUMA cell, ACPI (the NFIT), and the device itself, access shared.
+    public func xml() -> String {
+        let nvdimmKiB = nvdimms.reduce(UInt64(0)) { $0 + $1.sizeBytes / 1024 }
+        let memoryKiB = UInt64(memoryMiB) * 1024
+        var lines = [
+            "<domain type='\(accelerator == .kvm ? "kvm" : "qemu")'>",
+            "  <name>\(Self.escape(name))</name>",
+            "  <memory unit='KiB'>\(memoryKiB)</memory>",
+        ]
+        if !nvdimms.isEmpty {
+            lines.append("  <maxMemory slots='\(max(nvdimms.count, 1))' unit='KiB'>\(memoryKiB + nvdimmKiB)</maxMemory>")
+        }
+        lines += [
+            "  <vcpu>\(vcpus)</vcpu>",
+            "  <os>",
+            "    <type arch='x86_64' machine='pc'>hvm</type>",
+            "    <kernel>\(Self.escape(kernel))</kernel>",
+            "    <initrd>\(Self.escape(initrd))</initrd>",
+            "    <cmdline>\(Self.escape(commandLine))</cmdline>",
+            "  </os>",
+            "  <features><acpi/></features>",
+            "  <cpu>",
+            "    <numa><cell id='0' cpus='0-\(vcpus - 1)' memory='\(memoryKiB)' unit='KiB'/></numa>",
+            "  </cpu>",
+            "  <clock offset='utc'/>",
+            "  <on_poweroff>destroy</on_poweroff>",
+            "  <on_reboot>destroy</on_reboot>",
+            "  <on_crash>destroy</on_crash>",
+            "  <devices>",
+            "    <serial type='file'><source path='\(Self.escape(consoleLog))'/><target port='0'/></serial>",
+            "    <channel type='unix'>",
+            "      <source mode='bind' path='\(Self.escape(agentSocket))'/>",
+            "      <target type='virtio' name='\(AgentMessage.channelName)'/>",
+            "    </channel>",
+        ]
+        for nvdimm in nvdimms {
+            lines += [
+                "    <memory model='nvdimm' access='shared'>",
+                "      <source>",
+                "        <path>\(Self.escape(nvdimm.backingFile))</path>",
+                "        <alignsize unit='KiB'>\(nvdimm.alignBytes / 1024)</alignsize>",
+                // Marks the file as persistent memory: libvirt then does not preallocate
+                // (touch) the whole backing file at every start, and it stays sparse.
+                "        <pmem/>",
+                "      </source>",
+                "      <target>",
+                "        <size unit='KiB'>\(nvdimm.sizeBytes / 1024)</size>",
+                "        <node>0</node>",
+            ]
+            if let label = nvdimm.labelBytes {
+                lines.append("        <label><size unit='KiB'>\(label / 1024)</size></label>")
+            }
+            lines += ["      </target>", "    </memory>"]
+        }
+        lines += [
+            "    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
+            "    <memballoon model='none'/>",
+            "  </devices>",
+            // Our files live under root's cache, which the qemu user cannot reach: run
+            // this domain's QEMU as root and leave file ownership alone.
+            "  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>",
+            "</domain>",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func escape(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "'": result += "&apos;"
+            case "\"": result += "&quot;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+}

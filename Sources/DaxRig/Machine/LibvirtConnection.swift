@@ -1,0 +1,112 @@
+import CLibvirt
+import Foundation
+
+/// An open connection to libvirtd (qemu:///system unless $DAXRIG_LIBVIRT_URI says
+/// otherwise). Domains daxrig creates are tied to it: they are started with
+/// AUTODESTROY, so libvirtd destroys them when this connection closes, even if
+/// daxrig is killed with SIGKILL.
+public final class LibvirtConnection: @unchecked Sendable {
+    let pointer: virConnectPtr
+    public let uri: String
+
+    public static var defaultURI: String {
+        ProcessInfo.processInfo.environment["DAXRIG_LIBVIRT_URI"].flatMap { $0.isEmpty ? nil : $0 } ?? "qemu:///system"
+    }
+
+    public init(uri: String = LibvirtConnection.defaultURI) throws {
+        LibvirtError.silenceDefaultPrinting
+        guard let pointer = virConnectOpen(uri) else {
+            throw LibvirtError.last("connect to \(uri)", hint: "Is libvirtd running? scripts/setup.sh starts it (virtlogd -d; libvirtd -d).")
+        }
+        self.pointer = pointer
+        self.uri = uri
+    }
+
+    deinit { virConnectClose(pointer) }
+
+    /// libvirt's and the hypervisor's (QEMU's) versions, as "9.0.0" and "7.2.0".
+    public func versions() throws -> (libvirt: String, hypervisor: String) {
+        var library: UInt = 0, hypervisor: UInt = 0
+        guard virConnectGetLibVersion(pointer, &library) == 0 else { throw LibvirtError.last("read libvirt's version") }
+        guard virConnectGetVersion(pointer, &hypervisor) == 0 else { throw LibvirtError.last("read QEMU's version") }
+        func text(_ v: UInt) -> String { "\(v / 1_000_000).\(v / 1000 % 1000).\(v % 1000)" }
+        return (text(library), text(hypervisor))
+    }
+
+    /// Starts a transient domain from `xml`, destroyed by libvirtd if this connection goes.
+    public func createTransient(xml: String) throws -> LibvirtDomain {
+        guard let domain = virDomainCreateXML(pointer, xml, UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue)) else {
+            throw LibvirtError.last("start a domain")
+        }
+        return LibvirtDomain(pointer: domain, connection: self)
+    }
+
+    /// Names of the running domains, to check that none of ours is left behind.
+    public func activeDomainNames() throws -> [String] {
+        var list: UnsafeMutablePointer<virDomainPtr?>?
+        let count = virConnectListAllDomains(pointer, &list, UInt32(VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue))
+        guard count >= 0, let list else { throw LibvirtError.last("list domains") }
+        defer { free(list) }
+        return (0..<Int(count)).compactMap { index in
+            guard let domain = list[index] else { return nil }
+            defer { virDomainFree(domain) }
+            return virDomainGetName(domain).map { String(cString: $0) }
+        }
+    }
+}
+
+/// A domain daxrig started.
+public final class LibvirtDomain: @unchecked Sendable {
+    let pointer: virDomainPtr
+    /// Held so the connection (and with it AUTODESTROY) lives as long as the domain.
+    let connection: LibvirtConnection
+    public let name: String
+
+    init(pointer: virDomainPtr, connection: LibvirtConnection) {
+        self.pointer = pointer
+        self.connection = connection
+        name = virDomainGetName(pointer).map { String(cString: $0) } ?? "?"
+    }
+
+    deinit { virDomainFree(pointer) }
+
+    /// libvirt's state of the domain; a transient domain that ended no longer exists,
+    /// which reads as `.gone`.
+    public enum State: Sendable, Equatable {
+        case running, paused, shuttingDown, shutOff, crashed, gone, other(Int32)
+    }
+
+    public func state() -> State {
+        var state: Int32 = 0, reason: Int32 = 0
+        guard virDomainGetState(pointer, &state, &reason, 0) == 0 else { return .gone }
+        switch UInt32(state) {
+        case VIR_DOMAIN_RUNNING.rawValue, VIR_DOMAIN_BLOCKED.rawValue: return .running
+        case VIR_DOMAIN_PAUSED.rawValue, VIR_DOMAIN_PMSUSPENDED.rawValue: return .paused
+        case VIR_DOMAIN_SHUTDOWN.rawValue: return .shuttingDown
+        case VIR_DOMAIN_SHUTOFF.rawValue: return .shutOff
+        case VIR_DOMAIN_CRASHED.rawValue: return .crashed
+        default: return .other(state)
+        }
+    }
+
+    public var isActive: Bool { virDomainIsActive(pointer) == 1 }
+
+    /// Stops the domain at once. A domain that already ended is not an error.
+    public func destroy() throws {
+        if virDomainDestroy(pointer) != 0 {
+            let error = LibvirtError.last("destroy domain \(name)")
+            if error.isNoDomain || error.isNotRunning { return }
+            throw error
+        }
+    }
+
+    /// Polls until the domain stopped, at most `timeout` seconds; true if it did.
+    public func waitUntilStopped(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if !isActive { return true }
+            usleep(50_000)
+        }
+        return !isActive
+    }
+}

@@ -1,0 +1,38 @@
+import CLibvirt
+
+/// A libvirt call that failed, with libvirt's own message and what to do about it.
+public struct LibvirtError: Error, CustomStringConvertible, Equatable {
+    /// What daxrig was doing ("connect to qemu:///system", "start domain daxrig-...").
+    public var operation: String
+    /// virErrorNumber and virErrorDomain, for telling cases apart.
+    public var code: Int32
+    public var domain: Int32
+    public var message: String
+    public var hint: String?
+
+    public var description: String {
+        "libvirt: cannot \(operation): \(message)" + (hint.map { "\n\($0)" } ?? "")
+    }
+
+    /// The calling thread's last libvirt error (libvirt keeps them per thread).
+    static func last(_ operation: String, hint: String? = nil) -> LibvirtError {
+        guard let error = virGetLastError() else {
+            return LibvirtError(operation: operation, code: -1, domain: -1, message: "unknown error", hint: hint)
+        }
+        let message = error.pointee.message.map { String(cString: $0) } ?? "unknown error"
+        var hint = hint
+        if hint == nil, error.pointee.code == Int32(VIR_ERR_SYSTEM_ERROR.rawValue) || error.pointee.code == Int32(VIR_ERR_NO_CONNECT.rawValue),
+           message.contains("libvirt-sock") || message.contains("Failed to connect") {
+            hint = "Is libvirtd running? scripts/setup.sh starts it (virtlogd -d; libvirtd -d)."
+        }
+        return LibvirtError(operation: operation, code: error.pointee.code, domain: error.pointee.domain, message: message, hint: hint)
+    }
+
+    /// libvirt prints every error on stderr by default; daxrig reports them itself.
+    static let silenceDefaultPrinting: Void = {
+        virSetErrorFunc(nil) { _, _ in }
+    }()
+
+    var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }
+    var isNotRunning: Bool { code == Int32(VIR_ERR_OPERATION_INVALID.rawValue) }
+}

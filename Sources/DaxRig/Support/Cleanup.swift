@@ -1,0 +1,63 @@
+import Foundation
+
+/// Undo actions for what a run creates (domains, backing files, mounts, temporary
+/// directories), run on every exit path: normal return, thrown error, and SIGINT or
+/// SIGTERM. Nothing a run made may outlive it unless the user asked (--keep).
+public final class Cleanup: @unchecked Sendable {
+    public static let shared = Cleanup()
+
+    private let lock = NSLock()
+    private var actions: [(id: Int, label: String, action: @Sendable () -> Void)] = []
+    private var nextID = 0
+    private var signalSources: [DispatchSourceSignal] = []
+
+    /// Registers `action`; returns a token to run or drop it early. Actions run last-in, first-out.
+    @discardableResult
+    public func add(_ label: String, _ action: @escaping @Sendable () -> Void) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        nextID += 1
+        actions.append((nextID, label, action))
+        return nextID
+    }
+
+    /// Runs the action now (once) and forgets it.
+    public func run(_ id: Int) {
+        lock.lock()
+        let found = actions.firstIndex { $0.id == id }.map { actions.remove(at: $0) }
+        lock.unlock()
+        found?.action()
+    }
+
+    /// Forgets the action without running it (what it would undo is kept on purpose).
+    public func drop(_ id: Int) {
+        lock.lock(); defer { lock.unlock() }
+        actions.removeAll { $0.id == id }
+    }
+
+    /// Runs every pending action, newest first.
+    public func runAll() {
+        lock.lock()
+        let pending = actions.reversed()
+        actions.removeAll()
+        lock.unlock()
+        for entry in pending { entry.action() }
+    }
+
+    /// On SIGINT or SIGTERM: run every pending action, then exit 130 or 143 as a
+    /// shell would. Call once, early, from the CLI.
+    public func installSignalHandlers() {
+        lock.lock(); defer { lock.unlock() }
+        guard signalSources.isEmpty else { return }
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [self] in
+                FileHandle.standardError.write(Data("\ndaxrig: \(signalNumber == SIGINT ? "interrupted" : "terminated"), cleaning up\n".utf8))
+                runAll()
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+}

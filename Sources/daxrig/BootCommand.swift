@@ -1,0 +1,64 @@
+import ArgumentParser
+import DaxRig
+import DaxRigProtocol
+import Foundation
+
+struct BootCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boot",
+        abstract: "Boot a kernel with emulated pmem and run a command in the guest.",
+        discussion: """
+            The command runs with the pmem mounted (DAX confirmed) at /mnt/pmem; its output is streamed
+            and daxrig exits with its status. Other endings have their own status: 110 kernel crash
+            (panic, oops, BUG), 111 boot failure before the agent started, 112 agent failure (pmem
+            setup), 124 timeout, 125 infrastructure (libvirt, QEMU). The console log is kept for
+            every ending but success.
+            """)
+
+    @Option(help: "A cached kernel key (or prefix), a kernel directory or a bzImage (default: build or reuse the default kernel).")
+    var kernel: String?
+    @Option(help: "Size of the emulated nvdimm (binary units).") var pmem = "2G"
+    @Option(help: "File system on the pmem: ext4, xfs, or none (raw namespace, nothing mounted).") var fs = "xfs"
+    @Option(help: "Guest memory.") var memory = "512M"
+    @Option(help: "Guest vCPUs.") var cpus = 2
+    @Option(help: "Seconds before the guest is destroyed and the run reported as a timeout.") var timeout: Double = 120
+    @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
+    @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false
+    @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
+
+    func run() throws {
+        Cleanup.shared.installSignalHandlers()
+        let progress = TerminalProgress()
+        guard let fileSystem = PmemSetup.FileSystem(rawValue: fs) else {
+            throw ValidationError("--fs takes ext4, xfs or none, not '\(fs)'")
+        }
+        let (kernelPath, image, pmemBytes, memoryBytes) = try CLI.guarded { () -> (String, GuestImage, UInt64, UInt64) in
+            let kernelPath = try kernel.map { try KernelStore().resolveImage($0) }
+                ?? KernelBuilder(progress: progress).build(.default).bzImage
+            return (kernelPath, try ImageBuilder(progress: progress).build(), try ByteSize.parse(pmem), try ByteSize.parse(memory))
+        }
+        let request = BootRequest(
+            kernel: kernelPath, plan: GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: command),
+            pmemSizes: [pmemBytes], memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep)
+        let result = try CLI.guarded {
+            try GuestRunner(progress: progress).boot(request, image: image) { stream, data in
+                (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(data)
+            }
+        }
+        progress.finish()
+        let report = BootReport(result)
+        if json {
+            print(String(decoding: try JSONCoding.encoder.encode(report), as: UTF8.self))
+        }
+        for finding in result.findings where !finding.kind.isCrash || result.outcome != .kernelCrash(finding) {
+            FileHandle.standardError.write(Data("daxrig: kernel \(finding.description)\n".utf8))
+        }
+        if result.outcome != .commandExited(status: 0, signal: nil) {
+            FileHandle.standardError.write(Data("daxrig: \(result.outcome)\n".utf8))
+        }
+        if let log = result.consoleLog {
+            FileHandle.standardError.write(Data("daxrig: console log kept at \(log)\n".utf8))
+        }
+        throw ExitCode(result.outcome.exitStatus)
+    }
+}
