@@ -22,6 +22,7 @@ struct BootCommand: ParsableCommand {
     @Option(help: "Guest memory.") var memory = "512M"
     @Option(help: "Guest vCPUs.") var cpus = 2
     @Option(help: "Seconds before the guest is destroyed and the run reported as a timeout.") var timeout: Double = 120
+    @Option(help: "Extra kernel command-line arguments, appended to daxrig's own.") var append: String?
     @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
     @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
@@ -39,7 +40,8 @@ struct BootCommand: ParsableCommand {
         }
         let request = BootRequest(
             kernel: kernelPath, plan: GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: command),
-            pmemSizes: [pmemBytes], memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep)
+            pmemSizes: [pmemBytes], memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep,
+            extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
         let result = try CLI.guarded {
             try GuestRunner(progress: progress).boot(request, image: image) { stream, data in
                 (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(data)

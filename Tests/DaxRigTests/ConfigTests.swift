@@ -86,4 +86,10 @@ import Testing
                                                            symbolValues: [("HAVE_ARCH_KASAN", "y"), ("SLUB", "n"), ("SLAB", "n")]))
         #expect(unmet.description == "CONFIG_KASAN: requested y (--set), got not set; lib/Kconfig.kasan:34 depends on: HAVE_ARCH_KASAN && SLUB || SLAB [HAVE_ARCH_KASAN=y, SLUB=n, SLAB=n]")
     }
+
+    @Test func helpTextThatStartsWithIfIsNotAnIfBlock() throws {
+        // lib/Kconfig.debug of 6.1: help texts before LKDTM have lines beginning "if ...".
+        let entry = try #require(KconfigEntry.parse(symbol: "LKDTM", fileText: try Fixtures.text("Kconfig.debug"), path: "lib/Kconfig.debug"))
+        #expect(entry.dependsOn == ["RUNTIME_TESTING_MENU", "DEBUG_FS"])
+    }
 }

@@ -31,7 +31,33 @@ enum Rig {
     }
 
     /// Runs the built daxrig CLI.
-    static func run(_ arguments: [String]) throws -> Command.Output {
-        try Command(daxrig, arguments).runAllowingFailure()
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Command.Output {
+        try Command(daxrig, arguments, environment: environment).runAllowingFailure()
+    }
+
+    /// Runs the daxrig CLI as a child we can signal; returns it started.
+    static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: daxrig)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    /// Domains a daxrig process with this pid left running (our names carry the pid).
+    static func domainsLeft(by pid: Int32) throws -> [String] {
+        try LibvirtConnection().activeDomainNames().filter { $0.hasPrefix("daxrig-\(pid)-") }
+    }
+
+    /// Files a daxrig process with this pid left in the run area (run-<pid>-...).
+    static func runFilesLeft(by pid: Int32, allowing allowed: Set<String> = []) -> [String] {
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: cache.runs.path)) ?? []
+        return runs.filter { $0.hasPrefix("run-\(pid)-") }.flatMap { dir -> [String] in
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: cache.runs.appendingPathComponent(dir).path)) ?? []
+            return files.filter { !allowed.contains($0) }.map { dir + "/" + $0 }
+        }
     }
 }

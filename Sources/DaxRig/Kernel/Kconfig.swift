@@ -39,9 +39,26 @@ public struct KconfigEntry: Sendable, Equatable {
         /// The stack of enclosing conditions; a menu frame collects its own `depends on`.
         var frames: [(kind: String, conditions: [String])] = []
         var inMenuHeader = false
+        /// Help text is free prose ("if the kernel..."); it runs until a line indented
+        /// less than its first line.
+        var helpIndent: Int?
+        var afterHelp = false
         var i = 0
         while i < joined.count {
-            let line = joined[i].text.trimmingCharacters(in: .whitespaces)
+            let raw = joined[i].text
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if afterHelp || helpIndent != nil {
+                if line.isEmpty { i += 1; continue }
+                let indent = Self.indentation(raw)
+                if afterHelp { helpIndent = indent; afterHelp = false; i += 1; continue }
+                if let help = helpIndent, indent >= help { i += 1; continue }
+                helpIndent = nil
+            }
+            if line == "help" || line == "---help---" {
+                afterHelp = true
+                i += 1
+                continue
+            }
             let words = line.split(separator: " ", maxSplits: 1).map(String.init)
             let keyword = words.first ?? ""
             switch keyword {
@@ -64,6 +81,7 @@ public struct KconfigEntry: Sendable, Equatable {
                     while j < joined.count {
                         let body = joined[j].text.trimmingCharacters(in: .whitespaces)
                         let first = body.split(separator: " ").first.map(String.init) ?? ""
+                        if first == "help" || first == "---help---" { break }
                         if ["config", "menuconfig", "choice", "endchoice", "menu", "endmenu", "if", "endif", "source", "comment"].contains(first) { break }
                         if let expr = dependsExpression(body) { own.append(expr) }
                         j += 1
@@ -79,6 +97,15 @@ public struct KconfigEntry: Sendable, Equatable {
             i += 1
         }
         return nil
+    }
+
+    /// Columns of leading white space, tabs to the next multiple of 8 as Kconfig counts.
+    static func indentation(_ line: String) -> Int {
+        var column = 0
+        for character in line {
+            if character == " " { column += 1 } else if character == "\t" { column = (column / 8 + 1) * 8 } else { break }
+        }
+        return column
     }
 
     private static func dependsExpression(_ line: String) -> String? {

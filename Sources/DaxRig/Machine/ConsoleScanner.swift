@@ -43,26 +43,23 @@ public enum ConsoleScanner {
 
     /// Every finding in `log`, each with up to `context` following lines as its excerpt.
     public static func scan(_ log: String, context: Int = 12) -> [ConsoleFinding] {
-        let lines = log.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            // Serial output may carry carriage returns.
-            line.last == "\r" ? line.dropLast() : line
-        }
+        // Serial output ends lines with "\r\n", which Swift reads as one Character.
+        let lines = log.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         var findings: [ConsoleFinding] = []
         var index = 0
         while index < lines.count {
             let line = lines[index]
-            if let kind = patterns.first(where: { line.contains($0.0) })?.1 {
+            if var kind = patterns.first(where: { line.contains($0.0) })?.1 {
+                // A report runs to its "---[ end trace" marker when there is one nearby;
+                // it is one finding, named by its most specific line (a BUG whose block
+                // says "Oops:" is an oops).
+                let horizon = min(lines.count, index + 60)
+                let marker = (index + 1..<horizon).first { lines[$0].contains("---[ end ") }
+                if kind == .bug, let marker, lines[index...marker].contains(where: { $0.contains("Oops:") }) { kind = .oops }
                 let end = min(lines.count, index + 1 + context)
                 let excerpt = lines[index..<end].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
                 findings.append(ConsoleFinding(kind: kind, line: index + 1, excerpt: excerpt))
-                // A trace belongs to the finding that began it: skip to its end marker
-                // when there is one nearby; otherwise look at every following line.
-                let horizon = min(lines.count, index + 60)
-                if let marker = (index + 1..<horizon).first(where: { lines[$0].contains("---[ end ") }) {
-                    index = marker + 1
-                } else {
-                    index += 1
-                }
+                index = marker.map { $0 + 1 } ?? index + 1
                 continue
             }
             index += 1

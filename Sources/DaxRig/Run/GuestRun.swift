@@ -115,15 +115,19 @@ public struct GuestRunner: Sendable {
             let log = (try? Files.read(consoleLog)) ?? ""
             let findings = ConsoleScanner.scan(log)
             var outcome = outcome
-            // The console outranks the channel: a crash is a crash even if the command
-            // managed to report an exit status first.
-            if let crash = findings.first(where: { $0.kind.isCrash }) {
-                switch outcome {
-                case .infrastructure: break
-                default: outcome = .kernelCrash(crash)
-                }
-            } else if case .bootFailure(let reason, _) = outcome {
-                outcome = .bootFailure(reason: reason, excerpt: Self.tail(log, lines: 15))
+            let crash = findings.first { $0.kind.isCrash }
+            switch outcome {
+            case .infrastructure, .timeout:
+                break
+            case let .bootFailure(reason, _):
+                // Linux ends a failed boot with a panic ("No working init found"): that
+                // panic is how the boot failed, not a crash under test.
+                outcome = .bootFailure(reason: crash.map { $0.excerpt.split(whereSeparator: \.isNewline).first.map(String.init) ?? reason } ?? reason,
+                                       excerpt: crash?.excerpt ?? Self.tail(log, lines: 15))
+            default:
+                // The console outranks the channel: a crash is a crash even if the command
+                // managed to report an exit status first.
+                if let crash { outcome = .kernelCrash(crash) }
             }
             return BootResult(outcome: outcome, findings: findings, consoleLog: consoleLog, runDirectory: directory.path,
                               accelerator: accelerator.rawValue, kernelRelease: release, phases: phases,
@@ -231,7 +235,7 @@ public struct GuestRunner: Sendable {
     }
 
     static func tail(_ text: String, lines: Int) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+        text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).suffix(lines).joined(separator: "\n")
     }
 }
 

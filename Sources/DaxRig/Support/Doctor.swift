@@ -1,0 +1,77 @@
+import Foundation
+
+/// One prerequisite of daxrig, checked on this host.
+public struct DoctorCheck: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case ok, warning, failed }
+
+    public var name: String
+    public var status: Status
+    public var detail: String
+    /// What to do when it is not ok.
+    public var fix: String?
+}
+
+/// Checks everything a run needs, cheapest first, and says how to fix what is missing.
+public enum Doctor {
+    public static func run(cache: Cache = .default) -> [DoctorCheck] {
+        var checks: [DoctorCheck] = []
+        func tool(_ name: String, _ purpose: String, optional: Bool = false) {
+            if let path = Command.which(name) {
+                checks.append(.init(name: name, status: .ok, detail: "\(path) (\(purpose))", fix: nil))
+            } else {
+                let package = HostPackages.package(for: name) ?? name
+                checks.append(.init(name: name, status: optional ? .warning : .failed, detail: "not found (\(purpose))",
+                                    fix: "apt-get install \(package), or run scripts/setup.sh"))
+            }
+        }
+
+        for name in ["make", "gcc", "flex", "bison", "bc", "git", "tar", "strip"] { tool(name, "kernel builds") }
+        tool("ccache", "faster rebuilds", optional: true)
+        let tarball = KernelSource.debianTarball
+        checks.append(Files.exists(tarball)
+            ? .init(name: "kernel source", status: .ok, detail: "\(tarball) (\(ByteSize.format(Files.size(tarball))))", fix: nil)
+            : .init(name: "kernel source", status: .failed, detail: "\(tarball) is missing", fix: "apt-get install linux-source-6.1, or run scripts/setup.sh"))
+        for name in ["busybox", "ndctl", "mkfs.ext4", "mkfs.xfs"] { tool(name, "guest image") }
+        tool("qemu-system-x86_64", "the guest's machine")
+        tool("virt-xml-validate", "domain XML checks in the tests", optional: true)
+
+        do {
+            let connection = try LibvirtConnection()
+            let versions = try connection.versions()
+            checks.append(.init(name: "libvirt", status: .ok, detail: "\(connection.uri): libvirt \(versions.libvirt), QEMU \(versions.hypervisor)", fix: nil))
+        } catch {
+            checks.append(.init(name: "libvirt", status: .failed, detail: "\(error)", fix: "run scripts/setup.sh (it starts virtlogd and libvirtd)"))
+        }
+
+        if Files.exists("/dev/kvm") {
+            var st = stat()
+            stat("/dev/kvm", &st)
+            let groupName = getgrgid(st.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(st.st_gid)"
+            let mode = st.st_mode & 0o777
+            if groupName == "kvm" && mode & 0o060 == 0o060 {
+                checks.append(.init(name: "/dev/kvm permissions", status: .ok, detail: "group kvm, mode \(String(mode, radix: 8))", fix: nil))
+            } else {
+                checks.append(.init(name: "/dev/kvm permissions", status: .warning,
+                                    detail: "group \(groupName), mode \(String(mode, radix: 8)): libvirt re-probes QEMU on every call, each boot costs about a minute",
+                                    fix: "run scripts/setup.sh (it sets Debian's usual root:kvm 0660)"))
+            }
+        }
+        if let kernel = KernelStore(cache: cache).list().last {
+            let probe = Accelerator.probeKVM(kernel: kernel.bzImage)
+            checks.append(.init(name: "KVM", status: probe.works ? .ok : .warning,
+                                detail: probe.works ? "works (\(probe.detail))" : "does not work: \(probe.detail); guests run under TCG",
+                                fix: probe.works ? nil : "nothing to do on a nested machine; on a real host check /dev/kvm and the BIOS virtualization setting"))
+        } else {
+            checks.append(.init(name: "KVM", status: .warning, detail: "not tried yet: it is tried by booting a kernel, and none is built",
+                                fix: "run `daxrig kernel build`, then `daxrig doctor` again"))
+        }
+
+        do {
+            let agent = try AgentBinary.locate()
+            checks.append(.init(name: "guest agent", status: .ok, detail: agent, fix: nil))
+        } catch {
+            checks.append(.init(name: "guest agent", status: .failed, detail: "\(error)", fix: "run `swift build` in the daxrig checkout"))
+        }
+        return checks
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import DaxRig
+
+/// On console logs captured from daxrig boots of the default kernel.
+@Suite struct ConsoleScannerTests {
+    @Test func cleanBootHasNoFindings() throws {
+        let log = try Fixtures.text("console-clean.log")
+        #expect(log.contains("Run /init as init process"))
+        #expect(ConsoleScanner.scan(log).isEmpty)
+    }
+
+    @Test func sysrqCrashIsAPanicWithItsMessage() throws {
+        let findings = ConsoleScanner.scan(try Fixtures.text("console-panic.log"))
+        #expect(findings.map(\.kind) == [.panic])
+        #expect(findings[0].excerpt.hasSuffix("Kernel panic - not syncing: sysrq triggered crash\n[    2.575160] Kernel Offset: disabled") || findings[0].excerpt.contains("sysrq triggered crash"))
+        #expect(findings[0].kind.isCrash)
+    }
+
+    @Test func nullDereferenceIsOneOopsThenThePanicItCauses() throws {
+        let findings = ConsoleScanner.scan(try Fixtures.text("console-oops.log"))
+        #expect(findings.map(\.kind) == [.oops, .panic])
+        #expect(findings[0].excerpt.hasPrefix("[    2.477100] BUG: kernel NULL pointer dereference"))
+        #expect(findings[0].line == 219)
+        #expect(findings[1].excerpt.hasPrefix("[    2.482118] Kernel panic - not syncing: Fatal exception"))
+    }
+
+    @Test func warningIsFoundAndIsNotACrash() throws {
+        let findings = ConsoleScanner.scan(try Fixtures.text("console-warn.log"))
+        #expect(findings.map(\.kind) == [.warning])
+        #expect(findings[0].excerpt.contains("lkdtm"))
+        #expect(!findings[0].kind.isCrash)
+    }
+
+    @Test func accountingBugsGetTheirOwnKinds() {
+        let log = """
+            [   12.1] BUG: non-zero pgtables_bytes on freeing mm: 4096
+            [   12.2] BUG: Bad rss-counter state mm:000000001d6a5e3b type:MM_FILEPAGES val:512
+            [   12.3] BUG: Bad page state in process worker  pfn:1a2b3
+            [   12.4] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [worker:123]
+            [   12.5] INFO: task worker:77 blocked for more than 120 seconds.
+            [   12.6] BUG: KASAN: use-after-free in dax_iomap_pmd_fault+0x1/0x2
+            """
+        #expect(ConsoleScanner.scan(log).map(\.kind) == [.pgtablesBytes, .rssCounter, .badPageState, .softLockup, .hungTask, .kasan])
+    }
+
+    @Test func carriageReturnsFromTheSerialLineAreDropped() {
+        let findings = ConsoleScanner.scan("ok\r\n[ 1.0] Kernel panic - not syncing: x\r\n[ 1.1] end\r\n")
+        #expect(findings.first?.excerpt == "[ 1.0] Kernel panic - not syncing: x\n[ 1.1] end")
+        #expect(findings.first?.line == 2)
+    }
+}
+
+@Suite struct BootOutcomeTests {
+    @Test func everyOutcomeHasItsOwnExitStatus() {
+        let finding = ConsoleFinding(kind: .panic, line: 1, excerpt: "x")
+        let outcomes: [BootOutcome] = [
+            .commandExited(status: 0, signal: nil), .commandExited(status: 3, signal: nil), .kernelCrash(finding),
+            .bootFailure(reason: "r", excerpt: ""), .agentFailure(stage: "pmem", message: "m"),
+            .timeout(seconds: 5, lastPhase: "command"), .infrastructure("libvirt"),
+        ]
+        #expect(Set(outcomes.map(\.exitStatus)).count == outcomes.count)
+        #expect(Set(outcomes.map(\.name)).count == outcomes.count)
+    }
+
+    @Test func sizesParseInBinaryUnitsAndRejectGarbage() throws {
+        #expect(try ByteSize.parse("2G") == 2 << 30)
+        #expect(try ByteSize.parse("512MiB") == 512 << 20)
+        #expect(try ByteSize.parse("4096") == 4096)
+        #expect(try ByteSize.parse("1t") == 1 << 40)
+        #expect(throws: ByteSizeError(text: "2X")) { try ByteSize.parse("2X") }
+        #expect(throws: ByteSizeError.self) { try ByteSize.parse("G") }
+        #expect(throws: ByteSizeError.self) { try ByteSize.parse("99999999999T") }
+        #expect(ByteSize.format(2 << 30) == "2 GiB")
+        #expect(ByteSize.format(1536 << 20) == "1.5 GiB")
+    }
+}

@@ -1,0 +1,67 @@
+import DaxRigProtocol
+import Foundation
+import Testing
+@testable import DaxRig
+
+@Suite struct DomainSpecTests {
+    func spec(nvdimms: [NvdimmSpec], kernel: String = "/k/bzImage", commandLine: String = "console=ttyS0") -> DomainSpec {
+        DomainSpec(name: "daxrig-1-test", accelerator: .tcg, memoryMiB: 512, vcpus: 2, kernel: kernel, initrd: "/k/initrd.cpio",
+                   commandLine: commandLine, nvdimms: nvdimms, consoleLog: "/r/console.log", agentSocket: "/r/agent.sock")
+    }
+
+    /// libvirt's own schema check (libxml2-utils' virt-xml-validate with libvirt's RNG).
+    func validate(_ xml: String) throws -> Command.Output {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("domain.xml").path
+        try xml.write(toFile: path, atomically: true, encoding: .utf8)
+        return try Command("virt-xml-validate", [path, "domain"]).runAllowingFailure()
+    }
+
+    @Test func oneNvdimmDomainIsValidAndHasWhatAnNvdimmNeeds() throws {
+        let xml = spec(nvdimms: [NvdimmSpec(backingFile: "/r/pmem0.img", sizeBytes: 2 << 30)]).xml()
+        let result = try validate(xml)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(xml.contains("<domain type='qemu'>"))
+        #expect(xml.contains("<maxMemory slots='1' unit='KiB'>\(512 * 1024 + 2 * 1024 * 1024)</maxMemory>"))
+        #expect(xml.contains("<cell id='0' cpus='0-1' memory='524288' unit='KiB'/>"))
+        #expect(xml.contains("<features><acpi/></features>"))
+        #expect(xml.contains("<memory model='nvdimm' access='shared'>"))
+        #expect(xml.contains("<alignsize unit='KiB'>2048</alignsize>"))
+        #expect(xml.contains("<pmem/>"))
+        #expect(xml.contains("<target type='virtio' name='\(AgentMessage.channelName)'/>"))
+        #expect(!xml.contains("<label>") || xml.contains("seclabel"))
+    }
+
+    @Test func twoNvdimmsGetTwoSlotsAndTheirSizesInMaxMemory() throws {
+        let xml = spec(nvdimms: [NvdimmSpec(backingFile: "/r/a.img", sizeBytes: 1 << 30),
+                                 NvdimmSpec(backingFile: "/r/b.img", sizeBytes: 4 << 30, labelBytes: 128 << 10)]).xml()
+        let result = try validate(xml)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(xml.contains("<maxMemory slots='2' unit='KiB'>\(512 * 1024 + 5 * 1024 * 1024)</maxMemory>"))
+        #expect(xml.components(separatedBy: "<memory model='nvdimm'").count == 3)
+        #expect(xml.contains("<label><size unit='KiB'>128</size></label>"))
+    }
+
+    @Test func withoutNvdimmsThereIsNoMaxMemory() throws {
+        let xml = spec(nvdimms: []).xml()
+        #expect(try validate(xml).status == 0)
+        #expect(!xml.contains("maxMemory"))
+    }
+
+    @Test func pathsAndCommandLineAreEscaped() throws {
+        let xml = spec(nvdimms: [NvdimmSpec(backingFile: "/r/it's <&> \"odd\".img", sizeBytes: 1 << 30)],
+                       kernel: "/k/a&b/bzImage", commandLine: "console=ttyS0 x=\"a<b\" y='c'").xml()
+        let result = try validate(xml)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(xml.contains("/r/it&apos;s &lt;&amp;&gt; &quot;odd&quot;.img"))
+        #expect(xml.contains("<kernel>/k/a&amp;b/bzImage</kernel>"))
+        #expect(xml.contains("x=&quot;a&lt;b&quot; y=&apos;c&apos;"))
+    }
+
+    @Test func uniqueNamesAreOursAndDistinct() {
+        let names = (0..<50).map { _ in DomainSpec.uniqueName() }
+        #expect(Set(names).count == 50)
+        #expect(names.allSatisfy { $0.hasPrefix("daxrig-\(getpid())-") })
+    }
+}
