@@ -95,6 +95,8 @@ final class Agent {
     }
 
     private func runCommand(_ plan: GuestPlan, channel: Channel) throws {
+        // Tells the host the command phase began, pmem or not (a timeout names it).
+        channel.send(.step(name: "command", detail: plan.command.joined(separator: " "), seconds: 0))
         try staged("command") { try FileIO.makeDirectories(GuestPlan.reportsDirectory) }
         let environment = ChildProcess.environment(adding: [GuestPlan.reportsEnvironmentVariable: GuestPlan.reportsDirectory]
             .merging(plan.environment) { _, planned in planned })

@@ -17,7 +17,8 @@ struct BootCommand: ParsableCommand {
 
     @Option(help: "A cached kernel key (or prefix), a kernel directory or a bzImage (default: build or reuse the default kernel).")
     var kernel: String?
-    @Option(help: "Size of the emulated nvdimm (binary units).") var pmem = "2G"
+    @Option(help: "Size of an emulated nvdimm (binary units); repeat for more nvdimms. The first is mounted.")
+    var pmem: [String] = ["2G"]
     @Option(help: "File system on the pmem: ext4, xfs, or none (raw namespace, nothing mounted).") var fs = "xfs"
     @Option(help: "Guest memory.") var memory = "512M"
     @Option(help: "Guest vCPUs.") var cpus = 2
@@ -33,14 +34,14 @@ struct BootCommand: ParsableCommand {
         guard let fileSystem = PmemSetup.FileSystem(rawValue: fs) else {
             throw ValidationError("--fs takes ext4, xfs or none, not '\(fs)'")
         }
-        let (kernelPath, image, pmemBytes, memoryBytes) = try CLI.guarded { () -> (String, GuestImage, UInt64, UInt64) in
+        let (kernelPath, image, pmemBytes, memoryBytes) = try CLI.guarded { () -> (String, GuestImage, [UInt64], UInt64) in
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) }
                 ?? KernelBuilder(progress: progress).build(.default).bzImage
-            return (kernelPath, try ImageBuilder(progress: progress).build(), try ByteSize.parse(pmem), try ByteSize.parse(memory))
+            return (kernelPath, try ImageBuilder(progress: progress).build(), try pmem.map { try ByteSize.parse($0) }, try ByteSize.parse(memory))
         }
         let request = BootRequest(
             kernel: kernelPath, plan: GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: command),
-            pmemSizes: [pmemBytes], memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep,
+            pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep,
             extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
         let result = try CLI.guarded {
             try GuestRunner(progress: progress).boot(request, image: image) { stream, data in
@@ -52,7 +53,8 @@ struct BootCommand: ParsableCommand {
         if json {
             print(String(decoding: try JSONCoding.encoder.encode(report), as: UTF8.self))
         }
-        for finding in result.findings where !finding.kind.isCrash || result.outcome != .kernelCrash(finding) {
+        // Findings the outcome's own message does not already show.
+        for finding in result.findings where !result.outcome.shows(finding) {
             FileHandle.standardError.write(Data("daxrig: kernel \(finding.description)\n".utf8))
         }
         if result.outcome != .commandExited(status: 0, signal: nil) {

@@ -67,7 +67,7 @@ public struct ImageBuilder: Sendable {
         try Files.write(bytes, to: staging.appendingPathComponent("initramfs.cpio").path)
         let manifest = ImageManifest(key: key, contents: contents, members: try archive.members(), agent: agent,
                                      agentSize: agentBytes.count, totalSize: bytes.count)
-        try Files.write(try Self.encoder.encode(manifest), to: staging.appendingPathComponent("manifest.json").path)
+        try Files.write(try JSONCoding.encoder.encode(manifest), to: staging.appendingPathComponent("manifest.json").path)
         // Holding the lock and still no hit: whatever is there is not a finished image.
         Files.remove(final.path)
         do {
@@ -96,7 +96,7 @@ public struct ImageBuilder: Sendable {
         let directory = cache.images.appendingPathComponent(key)
         guard Files.exists(directory.appendingPathComponent("initramfs.cpio").path),
               let data = try? Data(contentsOf: directory.appendingPathComponent("manifest.json")),
-              let manifest = try? Self.decoder.decode(ImageManifest.self, from: data),
+              let manifest = try? JSONCoding.decoder.decode(ImageManifest.self, from: data),
               manifest.key == key else { return nil }
         return GuestImage(key: key, directory: directory, manifest: manifest, cacheHit: true)
     }
@@ -124,21 +124,9 @@ public struct ImageBuilder: Sendable {
 
     /// The per-run archive on its own: /daxrig/ and /daxrig/plan.json.
     public static func planArchive(_ plan: GuestPlan) throws -> Data {
-        let json = try encoder.encode(plan)
+        let json = try JSONCoding.encoder.encode(plan)
         let directory = (GuestPlan.path as NSString).deletingLastPathComponent
         return try CpioArchive([.directory(directory), .file(GuestPlan.path, json, permissions: 0o644)]).bytes()
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
 }

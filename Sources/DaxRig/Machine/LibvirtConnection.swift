@@ -41,6 +41,18 @@ public final class LibvirtConnection: @unchecked Sendable {
         return LibvirtDomain(pointer: domain, connection: self)
     }
 
+    /// Destroys the domain called `name` if it exists: the cleanup for a domain whose
+    /// start may still be under way when the user presses Ctrl-C.
+    public func destroyDomain(named name: String) throws {
+        guard let domain = virDomainLookupByName(pointer, name) else { return }
+        defer { virDomainFree(domain) }
+        if virDomainDestroy(domain) != 0 {
+            let error = LibvirtError.last("destroy domain \(name)")
+            if error.isNoDomain || error.isNotRunning { return }
+            throw error
+        }
+    }
+
     /// Names of the running domains, to check that none of ours is left behind.
     public func activeDomainNames() throws -> [String] {
         var list: UnsafeMutablePointer<virDomainPtr?>?

@@ -36,6 +36,16 @@ public enum BootOutcome: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether this outcome's message already carries `finding` (a crash it is about,
+    /// or the panic that ended a failed boot).
+    public func shows(_ finding: ConsoleFinding) -> Bool {
+        switch self {
+        case let .kernelCrash(crash): crash == finding
+        case .bootFailure: finding.kind.isCrash
+        default: false
+        }
+    }
+
     public var name: String {
         switch self {
         case let .commandExited(status, _): status == 0 ? "passed" : "command-failed"

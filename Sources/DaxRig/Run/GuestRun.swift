@@ -160,15 +160,15 @@ public struct GuestRunner: Sendable {
         progress.phase("boot", "\(spec.name): \(accelerator.rawValue), \(request.memoryMiB) MiB, pmem \(request.pmemSizes.map { "\($0 >> 20) MiB" }.joined(separator: " + "))")
         let deadline = Date().addingTimeInterval(request.timeout)
         let connection: LibvirtConnection
-        let domain: LibvirtDomain
-        do {
-            connection = try LibvirtConnection()
-            domain = try connection.createTransient(xml: spec.xml())
-        } catch {
-            return finish(.infrastructure("\(error)"))
+        do { connection = try LibvirtConnection() } catch { return finish(.infrastructure("\(error)")) }
+        // Registered before the start, by name: Ctrl-C may come while libvirt is still
+        // starting the domain, before there is a handle to destroy.
+        let destroy = Cleanup.shared.add("destroy domain \(spec.name)") { [name = spec.name] in
+            try? connection.destroyDomain(named: name)
         }
-        let destroy = Cleanup.shared.add("destroy domain \(spec.name)") { try? domain.destroy() }
         defer { Cleanup.shared.run(destroy) }
+        let domain: LibvirtDomain
+        do { domain = try connection.createTransient(xml: spec.xml()) } catch { return finish(.infrastructure("\(error)")) }
         lap("start")
 
         let agent: AgentConnection
@@ -198,6 +198,7 @@ public struct GuestRunner: Sendable {
                 phase = "agent setup"
                 progress.phase("agent", "started on \(kernelRelease)")
             case let .step(name, detail, _):
+                if name == "command" { phase = "command" }
                 progress.phase(name, detail)
             case let .pmemReady(device, mountPoint, options):
                 mountOptions = options
