@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils
   qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils
-  ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3
+  ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 tini
 )
 
 if [ "$(id -u)" != 0 ]; then
@@ -42,9 +42,12 @@ if ! pgrep -x virtlogd >/dev/null; then
   echo "setup: starting virtlogd"
   virtlogd -d
 fi
+# libvirtd double-forks QEMU, so a finished QEMU is reaped by PID 1. Without
+# systemd, PID 1 may reap late, and libvirt waits on the zombie (1.2 s per domain
+# here). Under `tini -s` (a child subreaper) orphaned QEMUs are reaped at once.
 if ! pgrep -x libvirtd >/dev/null; then
-  echo "setup: starting libvirtd"
-  libvirtd -d
+  echo "setup: starting libvirtd (under tini -s, which reaps its QEMUs)"
+  setsid tini -s -- libvirtd >/var/log/daxrig-libvirtd.log 2>&1 </dev/null &
 fi
 for _ in $(seq 50); do
   [ -S /var/run/libvirt/libvirt-sock ] && break
