@@ -35,7 +35,7 @@ python3 -c "print(f'cold ratio, daxrig including extraction / plain make: {$cold
 # 2. Cache hit, median of 5.
 hits=()
 for _ in 1 2 3 4 5; do t0=$(now); "$daxrig" kernel build >/dev/null; t1=$(now); hits+=("$(secs "$t0" "$t1")"); done
-python3 -c "import statistics;print(f'cache hit, median of 5: {statistics.median([${hits[*]// /,}]):.2f} s (goal <= 1 s)')"
+python3 -c "import statistics;print(f'cache hit, median of 5: {statistics.median([$(IFS=,; echo "${hits[*]}")]):.2f} s (goal <= 1 s)')"
 
 # 3. One new patch touching one .c file (new contents each run, so never cached).
 series=$scratch/series && mkdir -p "$series"

@@ -184,7 +184,7 @@ public enum HostPackages {
         "qemu-system-x86_64": "qemu-system-x86", "libvirtd": "libvirt-daemon-system",
         "virtlogd": "libvirt-daemon-system", "virt-xml-validate": "libxml2-utils",
         "ndctl": "ndctl", "mkfs.xfs": "xfsprogs", "mkfs.ext4": "e2fsprogs", "busybox": "busybox-static",
-        "python3": "python3",
+        "python3": "python3", "tini": "tini",
     ]
 
     public static func package(for tool: String) -> String? {
