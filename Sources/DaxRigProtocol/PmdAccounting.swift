@@ -1,0 +1,85 @@
+/// What one workload measured, and the page-table arithmetic on it. The traps this
+/// arithmetic avoids are in DESIGN.md ("Measuring PMD sharing"): deltas, never
+/// absolutes; counters refreshed (vm/stat_refresh) before each read; every worker
+/// alive at each snapshot; PTE fallbacks counted apart, from per-process VmPTE.
+public struct PmdAccounting: Sendable, Equatable, Codable {
+    public static let pageSize: UInt64 = 4096
+    public static let pmdSpan: UInt64 = 2 << 20
+    public static let pudSpan: UInt64 = 1 << 30
+
+    public var processes: Int
+    public var mappingBytes: UInt64
+    /// Global PageTables bytes: before forking, with every worker alive and nothing
+    /// mapped (control), with everything mapped, and after every worker exited.
+    public var preFork: UInt64
+    public var control: UInt64
+    public var mapped: UInt64
+    public var final: UInt64
+    /// Per worker, VmPTE after mapping and faulting minus before mapping.
+    public var vmPTEDeltas: [UInt64]
+    /// Per worker, minor faults taken during the fault phase.
+    public var faults: [UInt64]
+
+    public init(processes: Int, mappingBytes: UInt64, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64,
+                vmPTEDeltas: [UInt64], faults: [UInt64]) {
+        self.processes = processes
+        self.mappingBytes = mappingBytes
+        self.preFork = preFork
+        self.control = control
+        self.mapped = mapped
+        self.final = final
+        self.vmPTEDeltas = vmPTEDeltas
+        self.faults = faults
+    }
+
+    /// PUD ranges (1 GiB) the mapping covers; one PMD table page each, per process
+    /// when unshared.
+    public var pudRanges: UInt64 { (mappingBytes + Self.pudSpan - 1) / Self.pudSpan }
+
+    /// PMD table pages the workload would cost with no sharing: N x ceil(S / 1 GiB).
+    public var expectedUnsharedPMDPages: UInt64 { UInt64(processes) * pudRanges }
+
+    /// VmPTE pages a process needs when it maps with PMDs only: one PMD table per PUD
+    /// range, plus one PUD table when the mapping opens a fresh 512 GiB slot (VmPTE,
+    /// mm_pgtables_bytes, counts PUD, PMD and PTE tables alike). The baseline that
+    /// counts PTE fallbacks out of the per-process VmPTE delta.
+    public func pmdModeTablePages(freshPUDTable: Bool) -> UInt64 { pudRanges + (freshPUDTable ? 1 : 0) }
+
+    /// PTE table pages per worker: VmPTE delta pages beyond the PMD-mode baseline. Each
+    /// 2 MiB region that fell back to PTEs costs one.
+    public func fallbackPages(freshPUDTable: Bool) -> [UInt64] {
+        let baseline = pmdModeTablePages(freshPUDTable: freshPUDTable)
+        return vmPTEDeltas.map { delta in
+            let pages = delta / Self.pageSize
+            return pages > baseline ? pages - baseline : 0
+        }
+    }
+
+    /// Global page-table pages the mapping cost (mapped minus control).
+    public var pageTablePagesDelta: Int64 { (Int64(mapped) - Int64(control)) / Int64(Self.pageSize) }
+
+    /// PMD table pages measured: the global delta less PTE fallback pages. In 6.1 a PUD
+    /// table comes from a bare get_zeroed_page() (include/asm-generic/pgalloc.h) and is
+    /// not in NR_PAGETABLE, so unlike VmPTE the global counter has no PUD pages to take out.
+    public func measuredPMDPages(freshPUDTable: Bool) -> Int64 {
+        let fallbacks = fallbackPages(freshPUDTable: freshPUDTable).reduce(0, +)
+        return pageTablePagesDelta - Int64(fallbacks)
+    }
+
+    /// Unshared pages over measured pages: 1 without sharing, N with perfect sharing.
+    public func sharingRatio(freshPUDTable: Bool) -> Double {
+        let measured = measuredPMDPages(freshPUDTable: freshPUDTable)
+        return measured > 0 ? Double(expectedUnsharedPMDPages) / Double(measured) : Double.infinity
+    }
+
+    /// Page-table bytes left after every worker exited, against before forking.
+    public var leakBytes: Int64 { Int64(final) - Int64(preFork) }
+
+    /// The first worker's faults and the median of the others': a sharer finds the PMD
+    /// table populated and takes about one fault where the first took one per 2 MiB.
+    public var firstWorkerFaults: UInt64? { faults.first }
+    public var laterWorkersMedianFaults: UInt64? {
+        let later = faults.dropFirst().sorted()
+        return later.isEmpty ? nil : later[later.count / 2]
+    }
+}
