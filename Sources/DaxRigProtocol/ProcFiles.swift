@@ -12,7 +12,7 @@ public struct MemInfo: Sendable, Equatable, Codable {
         var bytes: [String: UInt64] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            let fields = line[line.index(after: colon)...].split(separator: " ")
+            let fields = line[line.index(after: colon)...].split(whereSeparator: \.isWhitespace)
             guard let number = fields.first.flatMap({ UInt64($0) }) else { continue }
             bytes[String(line[..<colon])] = fields.count > 1 && fields[1] == "kB" ? number * 1024 : number
         }
@@ -44,7 +44,7 @@ public struct VmStat: Sendable, Equatable, Codable {
     public init(text: String) {
         var counters: [String: UInt64] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
-            let fields = line.split(separator: " ")
+            let fields = line.split(whereSeparator: \.isWhitespace)
             if fields.count == 2, let value = UInt64(fields[1]) { counters[String(fields[0])] = value }
         }
         self.counters = counters
