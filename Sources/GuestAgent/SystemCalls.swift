@@ -1,7 +1,7 @@
 import Glibc
 
 /// The few C calls Swift's Glibc module does not import: it is built without
-/// _GNU_SOURCE, so <sys/reboot.h> and statx(2) are invisible. Both are plain glibc
+/// _GNU_SOURCE, so <sys/reboot.h>, statx(2) and fallocate(2) are invisible. Both are plain glibc
 /// functions with integer and pointer arguments, which the Swift calling convention
 /// passes exactly as C does on x86_64 and arm64.
 enum SystemCalls {
@@ -11,6 +11,12 @@ enum SystemCalls {
     @_silgen_name("statx")
     private static func c_statx(_ dirfd: Int32, _ path: UnsafePointer<CChar>, _ flags: Int32,
                                 _ mask: UInt32, _ buffer: UnsafeMutableRawPointer) -> Int32
+
+    @_silgen_name("fallocate")
+    private static func c_fallocate(_ fd: Int32, _ mode: Int32, _ offset: Int64, _ length: Int64) -> Int32
+
+    /// Allocates the file's blocks up front, so DAX faults find extents to map with PMDs.
+    static func fallocate(_ fd: Int32, length: Int64) -> Int32 { c_fallocate(fd, 0, 0, length) }
 
     /// LINUX_REBOOT_CMD_POWER_OFF (RB_POWER_OFF) and LINUX_REBOOT_CMD_HALT (RB_HALT_SYSTEM).
     static let powerOffCommand: Int32 = 0x4321_FEDC

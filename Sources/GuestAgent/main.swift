@@ -4,6 +4,9 @@ import Glibc
 // recognize as arguments: as PID 1, arguments are ignored.
 if getpid() == 1 {
     Agent(console: Console()).run()
+} else if EarlyStart.arguments.count >= 2, EarlyStart.arguments[1] == "workload" {
+    // Run by the agent as the plan's command: /init workload.
+    exit(Workload.run())
 } else {
     exit(CheckMode.run(arguments: EarlyStart.arguments))
 }

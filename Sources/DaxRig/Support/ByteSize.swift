@@ -17,6 +17,11 @@ public enum ByteSize {
         return result
     }
 
+    /// A signed size, for deltas: "-8 KiB", "+1.5 MiB", "0 B".
+    public static func formatSigned(_ bytes: Int64) -> String {
+        bytes == 0 ? "0 B" : (bytes < 0 ? "-" : "+") + format(bytes.magnitude)
+    }
+
     public static func format(_ bytes: UInt64) -> String {
         for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] as [(String, UInt64)] where bytes >= 1 << shift {
             let value = Double(bytes) / Double(UInt64(1) << shift)

@@ -1,0 +1,65 @@
+import DaxRigProtocol
+import Foundation
+
+/// What a kernel is expected to do with a workload; each is one subtest.
+public enum Expectation: String, Sendable, Codable, CaseIterable {
+    /// PMD tables shared: measured PMD pages <= ceil(S / 1 GiB) + tolerance.
+    case shares
+    /// Not shared: about N x ceil(S / 1 GiB) PMD pages.
+    case `private`
+    /// No 2 MiB region fell back to PTEs.
+    case noFallback = "no-fallback"
+    /// Page tables all freed once every worker exited.
+    case noLeak = "no-leak"
+    /// Every pattern word read back as written; every worker mapped and exited 0.
+    case dataIntact = "data-intact"
+    /// The kernel reported nothing (no Oops, BUG, WARNING, accounting bug).
+    case kernelLogClean = "kernel-log-clean"
+}
+
+/// One expectation judged on one workload, with the numbers behind the verdict.
+public struct Verdict: Sendable, Codable, Equatable {
+    public var expectation: Expectation
+    public var passed: Bool
+    public var detail: String
+}
+
+public enum Judge {
+    /// PMD pages above ceil(S / 1 GiB) still counted as shared: a worker's own stray
+    /// table, counter noise.
+    public static let sharingTolerance: Int64 = 2
+    /// Page-table bytes the parent itself may gain between the first and last snapshot.
+    public static let leakTolerance: Int64 = 4 * 4096
+
+    public static func judge(_ expectation: Expectation, report: WorkloadReport, findings: [ConsoleFinding]) -> Verdict {
+        let a = report.accounting
+        let measured = a.measuredPMDPages(freshPUDTable: report.spec.pudAligned)
+        let fallbacks = a.fallbackPages(freshPUDTable: report.spec.pudAligned).reduce(0, +)
+        switch expectation {
+        case .shares:
+            let bound = Int64(a.pudRanges) + sharingTolerance
+            return Verdict(expectation: expectation, passed: measured <= bound,
+                           detail: "\(measured) PMD table pages measured for \(a.processes) processes; shared means <= \(bound) (unshared would be \(a.expectedUnsharedPMDPages))")
+        case .private:
+            let expected = Int64(a.expectedUnsharedPMDPages)
+            let low = expected - max(2, expected / 10)
+            return Verdict(expectation: expectation, passed: measured >= low && measured <= expected + sharingTolerance,
+                           detail: "\(measured) PMD table pages measured; private means about \(expected) (\(a.processes) x \(a.pudRanges))")
+        case .noFallback:
+            return Verdict(expectation: expectation, passed: fallbacks == 0,
+                           detail: "\(fallbacks) PTE fallback pages (2 MiB regions mapped with PTEs) over all workers")
+        case .noLeak:
+            return Verdict(expectation: expectation, passed: abs(a.leakBytes) <= leakTolerance,
+                           detail: "PageTables after all workers exited minus before forking: \(a.leakBytes) bytes")
+        case .dataIntact:
+            let mismatches = report.workers.reduce(UInt64(0)) { $0 + $1.mismatches }
+            let failedMaps = report.workers.filter { $0.mapErrno != 0 }.count
+            let failedExits = report.workers.filter { $0.exitStatus != 0 }.count
+            return Verdict(expectation: expectation, passed: mismatches == 0 && failedMaps == 0 && failedExits == 0,
+                           detail: "\(mismatches) pattern words wrong, \(failedMaps) failed mmaps, \(failedExits) workers exited non-zero")
+        case .kernelLogClean:
+            return Verdict(expectation: expectation, passed: findings.isEmpty,
+                           detail: findings.isEmpty ? "no kernel reports" : findings.map { "\($0.kind.rawValue) at console line \($0.line)" }.joined(separator: ", "))
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import DaxRigProtocol
+import Foundation
+
+/// A workload and what it is expected to show on the kernel under test.
+public struct WorkloadCase: Sendable, Equatable {
+    public var spec: WorkloadSpec
+    public var expectations: [Expectation]
+
+    public init(spec: WorkloadSpec, expectations: [Expectation]) {
+        self.spec = spec
+        self.expectations = expectations
+    }
+
+    /// What unpatched 6.1 does (DESIGN.md): hugetlbfs shares, FS/DAX does not; all of
+    /// them clean. S = 1 GiB at a 1 GiB address, one write per 2 MiB.
+    public static func defaults(processes: [Int] = [1, 10, 100, 1000],
+                                backings: [WorkloadSpec.Backing] = [.fsdaxXfs, .fsdaxExt4, .hugetlbfs],
+                                mappingBytes: UInt64 = 1 << 30) -> [WorkloadCase] {
+        backings.flatMap { backing in
+            processes.map { n in
+                let sharing: [Expectation] = n == 1 ? [] : [backing == .hugetlbfs ? .shares : .private]
+                return WorkloadCase(spec: WorkloadSpec(name: "\(backing.rawValue)-n\(n)", backing: backing, processes: n, mappingBytes: mappingBytes),
+                                    expectations: sharing + [.noLeak, .dataIntact, .kernelLogClean])
+            }
+        }
+    }
+}
+
+/// One workload's outcome: the guest's report (when it got that far), the verdicts.
+public struct WorkloadResult: Sendable {
+    public var workload: WorkloadCase
+    public var report: WorkloadReport?
+    public var verdicts: [Verdict]
+    /// Why there is no report (the boot's outcome), when there is none.
+    public var error: String?
+
+    public var passed: Bool { report != nil && verdicts.allSatisfy(\.passed) }
+}
+
+/// Runs workload cases: one boot per pmem file system, the cases of a boot one
+/// after another in the same guest.
+public struct WorkloadRunner: Sendable {
+    public let runner: GuestRunner
+
+    public init(runner: GuestRunner) { self.runner = runner }
+
+    /// Guest memory for a boot: a base, the huge pages a hugetlbfs case reserves, and
+    /// room per worker (page tables, task, stack) for the largest N.
+    public static func memoryMiB(for cases: [WorkloadCase]) -> Int {
+        let huge = cases.filter { $0.spec.backing == .hugetlbfs || $0.spec.backing == .tmpfs }.map(\.spec.mappingBytes).max() ?? 0
+        let workers = cases.map(\.spec.processes).max() ?? 1
+        let bytes = (512 << 20) + huge + UInt64(workers) * (256 << 10)
+        return Int((bytes + (64 << 20) - 1) >> 20) / 64 * 64
+    }
+
+    public func run(_ cases: [WorkloadCase], kernel: String, image: GuestImage, timeout: Double = 900,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [WorkloadResult] {
+        // Group by the pmem file system the FS/DAX cases need; other cases ride along.
+        var groups: [(PmemSetup.FileSystem, [WorkloadCase])] = []
+        for item in cases {
+            let fs = item.spec.backing.pmemFileSystem ?? groups.first?.0 ?? .xfs
+            if let at = groups.firstIndex(where: { $0.0 == fs }) { groups[at].1.append(item) } else { groups.append((fs, [item])) }
+        }
+        var results: [WorkloadResult] = []
+        for (fs, group) in groups {
+            let payload = String(decoding: try JSONEncoder().encode(group.map(\.spec)), as: UTF8.self)
+            // The largest file plus 1 GiB of room for the file system, in whole GiB, 2 GiB at least.
+            let gib: UInt64 = 1 << 30
+            let largest: UInt64 = group.map(\.spec.mappingBytes).max() ?? 0
+            let pmemBytes: UInt64 = max(2 * gib, (largest + gib + gib - 1) / gib * gib)
+            let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: fs), command: ["/init", "workload"], payload: payload),
+                                      pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group), timeout: timeout)
+            let boot = try runner.boot(request, image: image, output: output)
+            let reports = boot.reports.compactMap { try? JSONDecoder().decode(WorkloadReport.self, from: Data($0.text.utf8)) }
+            for item in group {
+                if let report = reports.first(where: { $0.spec == item.spec }) {
+                    let verdicts = item.expectations.map { Judge.judge($0, report: report, findings: boot.findings) }
+                    results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil))
+                } else {
+                    results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
+                                                  error: "no report: \(boot.outcome)" + (boot.consoleLog.map { " (console log: \($0))" } ?? "")))
+                }
+            }
+        }
+        return results
+    }
+}

@@ -1,0 +1,121 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One many-process mapping workload, as the host asks the guest to run it.
+public struct WorkloadSpec: Codable, Sendable, Equatable {
+    /// What the mapped file lives on.
+    public enum Backing: String, Codable, Sendable, CaseIterable {
+        /// FS/DAX: a file on the pmem mount (xfs or ext4), mapped straight onto pmem.
+        case fsdaxXfs = "fsdax-xfs", fsdaxExt4 = "fsdax-ext4"
+        /// The control that shares PMD tables on unpatched kernels: 2 MiB huge pages.
+        case hugetlbfs
+        /// Page cache on tmpfs: the second control (4 KiB pages, PTE tables).
+        case tmpfs
+
+        /// The pmem file system this backing needs the guest to have mounted, if any.
+        public var pmemFileSystem: PmemSetup.FileSystem? {
+            switch self {
+            case .fsdaxXfs: .xfs
+            case .fsdaxExt4: .ext4
+            case .hugetlbfs, .tmpfs: nil
+            }
+        }
+    }
+
+    public enum Access: String, Codable, Sendable, CaseIterable {
+        /// One write per 2 MiB: one fault per PMD-sized region.
+        case writePer2M = "write-per-2m"
+        /// One read per 2 MiB of a sparse file: the huge zero page, no pmem used.
+        case readSparse = "read-sparse"
+        /// A write to every 4 KiB page.
+        case every4K = "every-4k"
+    }
+
+    public var name: String
+    public var backing: Backing
+    public var processes: Int
+    public var mappingBytes: UInt64
+    /// Map at a 1 GiB-aligned address, so the mapping covers whole PUD ranges (the
+    /// precondition for sharing PMD tables); false maps 2 MiB past it.
+    public var pudAligned: Bool
+    public var access: Access
+    /// MAP_SHARED_VALIDATE | MAP_SYNC (FS/DAX only).
+    public var mapSync: Bool
+
+    public init(name: String, backing: Backing, processes: Int, mappingBytes: UInt64, pudAligned: Bool = true,
+                access: Access = .writePer2M, mapSync: Bool = false) {
+        self.name = name
+        self.backing = backing
+        self.processes = processes
+        self.mappingBytes = mappingBytes
+        self.pudAligned = pudAligned
+        self.access = access
+        self.mapSync = mapSync
+    }
+
+    /// The address every worker maps at: 1 TiB, the start of a fresh 512 GiB slot (so
+    /// each worker allocates exactly one PUD table for it), plus 2 MiB when unaligned.
+    public var mapAddress: UInt64 { (1 << 40) + (pudAligned ? 0 : 2 << 20) }
+}
+
+/// What the guest measured for one workload.
+public struct WorkloadReport: Codable, Sendable, Equatable {
+    public struct Worker: Codable, Sendable, Equatable {
+        public var vmPTEBefore: UInt64
+        public var vmPTEAfter: UInt64
+        public var faults: UInt64
+        public var faultNanoseconds: UInt64
+        /// Pattern words found wrong when verifying other workers' stripes.
+        public var mismatches: UInt64
+        /// errno of a failed mmap (0 when it mapped), and the worker's exit status.
+        public var mapErrno: Int32
+        public var exitStatus: Int32
+
+        public init(vmPTEBefore: UInt64, vmPTEAfter: UInt64, faults: UInt64, faultNanoseconds: UInt64, mismatches: UInt64,
+                    mapErrno: Int32, exitStatus: Int32) {
+            self.vmPTEBefore = vmPTEBefore
+            self.vmPTEAfter = vmPTEAfter
+            self.faults = faults
+            self.faultNanoseconds = faultNanoseconds
+            self.mismatches = mismatches
+            self.mapErrno = mapErrno
+            self.exitStatus = exitStatus
+        }
+    }
+
+    public var spec: WorkloadSpec
+    /// Global PageTables bytes (after vm/stat_refresh) at the four snapshots.
+    public var preFork: UInt64
+    public var control: UInt64
+    public var mapped: UInt64
+    public var final: UInt64
+    public var workers: [Worker]
+    /// Words of each stripe written and verified, for the record.
+    public var patternWords: UInt64
+    public var seconds: Double
+    /// Anything the guest wants the host to know (could not refresh counters, ...).
+    public var notes: [String]
+
+    public init(spec: WorkloadSpec, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64, workers: [Worker],
+                patternWords: UInt64, seconds: Double, notes: [String]) {
+        self.spec = spec
+        self.preFork = preFork
+        self.control = control
+        self.mapped = mapped
+        self.final = final
+        self.workers = workers
+        self.patternWords = patternWords
+        self.seconds = seconds
+        self.notes = notes
+    }
+
+    public var accounting: PmdAccounting {
+        PmdAccounting(processes: spec.processes, mappingBytes: spec.mappingBytes, preFork: preFork, control: control,
+                      mapped: mapped, final: final,
+                      vmPTEDeltas: workers.map { $0.vmPTEAfter > $0.vmPTEBefore ? $0.vmPTEAfter - $0.vmPTEBefore : 0 },
+                      faults: workers.map(\.faults))
+    }
+}

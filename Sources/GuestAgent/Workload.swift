@@ -1,0 +1,334 @@
+import DaxRigProtocol
+import FoundationEssentials
+import Glibc
+
+/// `/init workload`: runs the plan's workloads (its payload, a JSON array of
+/// WorkloadSpec) one after another and leaves one WorkloadReport JSON per workload in
+/// the reports directory, which the agent sends to the host.
+///
+/// Measuring page tables has traps (DESIGN.md): the global counter is read only
+/// after vm/stat_refresh and only while every worker is alive and waiting at a
+/// barrier; per-process VmPTE is read before and after mapping, never as an absolute.
+enum Workload {
+    static func run() -> Int32 {
+        do {
+            let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
+            guard let payload = plan.payload else { throw AgentFailure("workload", "the plan has no workloads in its payload") }
+            let specs = try JSONDecoder().decode([WorkloadSpec].self, from: Data(payload.utf8))
+            try FileIO.makeDirectories(GuestPlan.reportsDirectory)
+            for (index, spec) in specs.enumerated() {
+                let megabytes = spec.mappingBytes >> 20
+                let what = "\(spec.backing.rawValue), \(spec.processes) processes x \(megabytes) MiB"
+                print("workload \(index + 1)/\(specs.count): \(spec.name): " + what)
+                let report = try WorkloadRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
+                var data = try JSONEncoder().encode(report)
+                data.append(UInt8(ascii: "\n"))
+                let number = String(index)
+                let padded = String(repeating: "0", count: max(0, 3 - number.count)) + number
+                let path = "\(GuestPlan.reportsDirectory)/\(padded)-\(spec.name).json"
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                guard fd >= 0, FileIO.writeAll(fd, [UInt8](data)) else { throw AgentFailure("workload", "cannot write \(path): \(errnoText())") }
+                close(fd)
+            }
+            return 0
+        } catch let failure as AgentFailure {
+            print("workload failed at \(failure.stage): \(failure.message)")
+            return 1
+        } catch {
+            print("workload failed: \(error)")
+            return 1
+        }
+    }
+}
+
+/// One workload: prepare the file, fork the workers, snapshot, verify, tear down.
+struct WorkloadRun {
+    let spec: WorkloadSpec
+    let mountPoint: String
+
+    /// Per worker, in a shared anonymous mapping: the fields of WorkloadReport.Worker.
+    static let recordWords = 8
+
+    func run() throws -> WorkloadReport {
+        let started = Clock.now()
+        var notes: [String] = []
+        let path = try prepareFile(notes: &notes)
+        let n = spec.processes
+        guard n >= 1, n <= 10_000 else { throw AgentFailure("workload", "processes must be 1...10000, not \(n)") }
+
+        let recordsBytes = n * Self.recordWords * 8
+        guard let records = mmap(nil, recordsBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+              records != MAP_FAILED else { throw AgentFailure("workload", "mmap of the shared records: \(errnoText())") }
+        defer { munmap(records, recordsBytes) }
+        let words = records.bindMemory(to: UInt64.self, capacity: n * Self.recordWords)
+
+        // Barriers: workers write a byte to `ready` and block reading their phase's
+        // `go` pipe; the parent reads N bytes, takes its snapshot, writes N bytes.
+        // Phase 0 has two pipes: worker 0 maps and faults alone first, so the others'
+        // faults show what they found already populated (one fault each when the PMD
+        // table is shared) instead of a race for it.
+        let phases = 4
+        let ready = try Pipe()
+        let first = try Pipe()
+        let go = try (0..<phases).map { _ in try Pipe() }
+        let stripe = (spec.mappingBytes / UInt64(n)) & ~UInt64(4095)
+        let writable = spec.access != .readSparse
+
+        let preFork = try Counters.pageTables(notes: &notes)
+        var children: [pid_t] = []
+        for index in 0..<n {
+            let pid = fork()
+            if pid < 0 { throw AgentFailure("workload", "fork of worker \(index): \(errnoText())") }
+            if pid == 0 {
+                let record = words + index * Self.recordWords
+                var gates = go.map(\.read)
+                if index == 0 { gates[0] = first.read }
+                let status = Worker(spec: spec, path: path, index: index, stripe: stripe, record: record,
+                                    ready: ready.write, go: gates).run()
+                _exit(status)
+            }
+            children.append(pid)
+        }
+        ready.await(n)
+        let control = try Counters.pageTables(notes: &notes)
+        first.release(1)                   // worker 0 maps and faults alone
+        ready.await(1)
+        go[0].release(n - 1)               // then every other worker
+        ready.await(n - 1)
+        let mapped = try Counters.pageTables(notes: &notes)
+        go[1].release(n)                   // write own stripe
+        ready.await(n)
+        go[2].release(n)                   // verify others, unmap
+        ready.await(n)
+        go[3].release(n)                   // exit
+        var statuses: [Int32] = []
+        for pid in children {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            statuses.append((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+        }
+        let final = try Counters.pageTables(notes: &notes)
+        if spec.backing != .tmpfs { unlink(path) }
+
+        let workers = (0..<n).map { index -> WorkloadReport.Worker in
+            let r = words + index * Self.recordWords
+            return .init(vmPTEBefore: r[0], vmPTEAfter: r[1], faults: r[2], faultNanoseconds: r[3], mismatches: r[4],
+                         mapErrno: Int32(truncatingIfNeeded: r[5]), exitStatus: statuses[index])
+        }
+        if !writable { notes.append("read-only access: no data pattern written or verified") }
+        return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
+                              patternWords: writable ? stripe / 4096 : 0, seconds: Clock.now() - started, notes: notes)
+    }
+
+    /// Creates the file to map on the backing, sized to the mapping.
+    private func prepareFile(notes: inout [String]) throws -> String {
+        let path: String
+        switch spec.backing {
+        case .fsdaxXfs, .fsdaxExt4:
+            let wanted = spec.backing.pmemFileSystem!.rawValue
+            guard let mount = Mounts.table().first(where: { $0.mountPoint == mountPoint }), mount.type == wanted else {
+                throw AgentFailure("workload", "\(spec.backing.rawValue) needs \(wanted) with DAX at \(mountPoint); the guest has "
+                    + (Mounts.table().first { $0.mountPoint == mountPoint }.map { $0.type } ?? "nothing") + " there")
+            }
+            path = mountPoint + "/daxrig-\(spec.name)"
+        case .hugetlbfs:
+            let target = "/mnt/huge"
+            try FileIO.makeDirectories(target)
+            if !Mounts.table().contains(where: { $0.mountPoint == target }) {
+                guard mount("none", target, "hugetlbfs", 0, "pagesize=2M") == 0 else {
+                    throw AgentFailure("workload", "mount hugetlbfs on \(target): \(errnoText())")
+                }
+            }
+            let pages = (spec.mappingBytes + (2 << 20) - 1) / (2 << 20)
+            try Counters.write("/proc/sys/vm/nr_hugepages", "\(pages)")
+            let total = MemInfo(text: try FileIO.readText("/proc/meminfo")).bytes["HugePages_Total"] ?? 0
+            guard total >= pages else {
+                throw AgentFailure("workload", "the guest could reserve \(total) of \(pages) 2 MiB huge pages: give it more memory")
+            }
+            path = target + "/daxrig-\(spec.name)"
+        case .tmpfs:
+            path = "/tmp/daxrig-\(spec.name)"
+        }
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw AgentFailure("workload", "create \(path): \(errnoText())") }
+        defer { close(fd) }
+        let size = off_t(spec.mappingBytes)
+        if spec.access == .readSparse || spec.backing == .hugetlbfs || spec.backing == .tmpfs {
+            guard ftruncate(fd, size) == 0 else { throw AgentFailure("workload", "ftruncate \(path): \(errnoText())") }
+        } else {
+            let result = SystemCalls.fallocate(fd, length: Int64(size))
+            guard result == 0 else { throw AgentFailure("workload", "fallocate \(spec.mappingBytes >> 20) MiB in \(path): \(errnoText())") }
+        }
+        return path
+    }
+}
+
+/// One forked worker. Runs in the child only; returns its exit status.
+struct Worker {
+    let spec: WorkloadSpec
+    let path: String
+    let index: Int
+    let stripe: UInt64
+    let record: UnsafeMutablePointer<UInt64>
+    let ready: Int32
+    let go: [Int32]
+
+    func run() -> Int32 {
+        let length = Int(spec.mappingBytes)
+        let writable = spec.access != .readSparse
+        let fd = open(path, writable ? O_RDWR : O_RDONLY)
+        rehearse()
+        barrier(0)
+        record[0] = Counters.vmPTE()
+        let faultsBefore = Counters.minorFaults()
+        let t0 = Clock.monotonicNanoseconds()
+        var flags = MAP_SHARED | 0x100000  // MAP_FIXED_NOREPLACE: the same fresh address in every worker
+        if spec.mapSync { flags = 0x03 | 0x80000 | 0x100000 }  // MAP_SHARED_VALIDATE | MAP_SYNC
+        let base = mmap(UnsafeMutableRawPointer(bitPattern: UInt(spec.mapAddress)), length,
+                        writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, 0)
+        var mapped: UnsafeMutablePointer<UInt8>?
+        if let base, base != MAP_FAILED {
+            mapped = base.bindMemory(to: UInt8.self, capacity: length)
+            record[5] = 0
+        } else {
+            record[5] = UInt64(errno)
+        }
+        var sum: UInt64 = 0
+        if let bytes = mapped {
+            switch spec.access {
+            case .writePer2M: for offset in stride(from: 0, to: length, by: 2 << 20) { bytes[offset] = 1 }
+            case .readSparse: for offset in stride(from: 0, to: length, by: 2 << 20) { sum &+= UInt64(bytes[offset]) }
+            case .every4K: for offset in stride(from: 0, to: length, by: 4096) { bytes[offset] = 1 }
+            }
+        }
+        record[3] = Clock.monotonicNanoseconds() - t0
+        record[2] = Counters.minorFaults() - faultsBefore
+        record[1] = Counters.vmPTE()
+        record[6] = sum
+        barrier(1)
+        // Integrity: each worker writes its own pattern, one word per 4 KiB of its
+        // stripe; after everyone wrote, checks its successor's stripe in full and the
+        // first word of up to 64 other stripes.
+        let n = spec.processes
+        if writable, let bytes = mapped, stripe >= 8 {
+            let words = UnsafeMutableRawPointer(bytes)
+            for page in stride(from: UInt64(0), to: stripe, by: 4096) {
+                let offset = UInt64(index) * stripe + page
+                words.storeBytes(of: Self.pattern(worker: index, offset: offset), toByteOffset: Int(offset), as: UInt64.self)
+            }
+            barrier(2)
+            var mismatches: UInt64 = 0
+            let successor = (index + 1) % n
+            for page in stride(from: UInt64(0), to: stripe, by: 4096) {
+                let offset = UInt64(successor) * stripe + page
+                if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: successor, offset: offset) { mismatches += 1 }
+            }
+            let step = max(1, n / 64)
+            for other in stride(from: 0, to: n, by: step) where other != index && other != successor {
+                let offset = UInt64(other) * stripe
+                if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: other, offset: offset) { mismatches += 1 }
+            }
+            record[4] = mismatches
+        } else {
+            barrier(2)
+        }
+        if let bytes = mapped { munmap(bytes, length) }
+        if fd >= 0 { close(fd) }
+        barrier(3)
+        return record[5] == 0 && record[4] == 0 ? 0 : 1
+    }
+
+    /// A forked worker faults its own text, data and the shared record page anew and
+    /// grows page tables for them; doing all of it once here, before the control
+    /// snapshot, keeps that out of the mapping's deltas (DESIGN.md: the forked
+    /// baseline is larger than a PMD page). Same calls, same loop, on 4 MiB of
+    /// anonymous memory.
+    private func rehearse() {
+        for field in 0..<WorkloadRun.recordWords { record[field] = 0 }
+        let length = 4 << 20
+        var sum = Counters.vmPTE() &+ Counters.minorFaults() &+ Clock.monotonicNanoseconds()
+        if let scratch = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), scratch != MAP_FAILED {
+            let bytes = scratch.bindMemory(to: UInt8.self, capacity: length)
+            for offset in stride(from: 0, to: length, by: 4096) { bytes[offset] = 1; sum &+= UInt64(bytes[offset]) }
+            UnsafeMutableRawPointer(bytes).storeBytes(of: Self.pattern(worker: index, offset: 0), as: UInt64.self)
+            sum &+= UnsafeMutableRawPointer(bytes).load(as: UInt64.self)
+            munmap(scratch, length)
+        }
+        record[7] = sum
+        record[0] = Counters.vmPTE()
+    }
+
+    /// Signals this worker reached the phase, then waits for the parent's go.
+    private func barrier(_ phase: Int) {
+        var byte: UInt8 = 1
+        while write(ready, &byte, 1) < 0 && errno == EINTR {}
+        while read(go[phase], &byte, 1) < 0 && errno == EINTR {}
+    }
+
+    static func pattern(worker: Int, offset: UInt64) -> UInt64 {
+        (UInt64(worker) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ offset
+    }
+}
+
+/// A pipe used as a barrier between the workload and its workers.
+struct Pipe {
+    let read: Int32
+    let write: Int32
+
+    init() throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw AgentFailure("workload", "pipe: \(errnoText())") }
+        read = fds[0]
+        write = fds[1]
+    }
+
+    /// Reads `count` bytes: every worker has arrived.
+    func await(_ count: Int) {
+        var remaining = count
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while remaining > 0 {
+            let got = Glibc.read(read, &buffer, min(remaining, buffer.count))
+            if got > 0 { remaining -= got } else if got < 0 && errno != EINTR { return }
+        }
+    }
+
+    /// Writes `count` bytes: lets every worker go.
+    func release(_ count: Int) {
+        let bytes = [UInt8](repeating: 1, count: count)
+        _ = FileIO.writeAll(write, bytes)
+    }
+}
+
+/// The counters a workload reads.
+enum Counters {
+    /// Global PageTables after folding the per-CPU deltas (vm/stat_refresh); without
+    /// the refresh a read can be off by hundreds of KB.
+    static func pageTables(notes: inout [String]) throws -> UInt64 {
+        do {
+            try write("/proc/sys/vm/stat_refresh", "1")
+        } catch {
+            if !notes.contains(where: { $0.hasPrefix("vm/stat_refresh") }) { notes.append("vm/stat_refresh unavailable: counters may lag") }
+        }
+        guard let value = MemInfo(text: try FileIO.readText("/proc/meminfo")).pageTables else {
+            throw AgentFailure("workload", "/proc/meminfo has no PageTables line")
+        }
+        return value
+    }
+
+    static func vmPTE() -> UInt64 {
+        (try? FileIO.readText("/proc/self/status")).flatMap { ProcStatus(text: $0).vmPTE } ?? 0
+    }
+
+    static func minorFaults() -> UInt64 {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return UInt64(usage.ru_minflt)
+    }
+
+    static func write(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY)
+        guard fd >= 0 else { throw AgentFailure("workload", "open \(path): \(errnoText())") }
+        defer { close(fd) }
+        guard FileIO.writeAll(fd, Array(text.utf8)) else { throw AgentFailure("workload", "write \(path): \(errnoText())") }
+    }
+}

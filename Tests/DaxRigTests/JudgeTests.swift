@@ -1,0 +1,57 @@
+import DaxRigProtocol
+import Testing
+@testable import DaxRig
+
+/// Verdicts on figures recorded by `daxrig run` on unpatched 6.1 (N = 10, S = 1 GiB).
+@Suite struct JudgeTests {
+    func report(_ backing: WorkloadSpec.Backing, control: UInt64 = 600_000, mappedPages: UInt64, vmPTEDelta: UInt64 = 8192,
+                faults: [UInt64], mismatches: UInt64 = 0, final: UInt64 = 500_000) -> WorkloadReport {
+        let workers = faults.map { WorkloadReport.Worker(vmPTEBefore: 40_960, vmPTEAfter: 40_960 + vmPTEDelta, faults: $0,
+                                                         faultNanoseconds: 1, mismatches: mismatches, mapErrno: 0, exitStatus: 0) }
+        return WorkloadReport(spec: WorkloadSpec(name: "t", backing: backing, processes: faults.count, mappingBytes: 1 << 30),
+                              preFork: 500_000, control: control, mapped: control + mappedPages * 4096, final: final,
+                              workers: workers, patternWords: 26214, seconds: 1, notes: [])
+    }
+
+    @Test func hugetlbfsSharesAndFsdaxIsPrivate() {
+        let huge = report(.hugetlbfs, mappedPages: 1, faults: [512] + Array(repeating: 1, count: 9))
+        let dax = report(.fsdaxXfs, mappedPages: 10, faults: Array(repeating: 512, count: 10))
+        #expect(Judge.judge(.shares, report: huge, findings: []).passed)
+        #expect(!Judge.judge(.private, report: huge, findings: []).passed)
+        #expect(Judge.judge(.private, report: dax, findings: []).passed)
+        let shares = Judge.judge(.shares, report: dax, findings: [])
+        #expect(!shares.passed)
+        #expect(shares.detail == "10 PMD table pages measured for 10 processes; shared means <= 3 (unshared would be 10)")
+    }
+
+    @Test func fallbacksLeaksDataAndTheLogAreJudgedOnTheirOwnNumbers() {
+        let fellBack = report(.fsdaxExt4, mappedPages: 10 + 240, vmPTEDelta: 8192 + 24 * 4096, faults: Array(repeating: 512, count: 10))
+        let fallback = Judge.judge(.noFallback, report: fellBack, findings: [])
+        #expect(!fallback.passed)
+        #expect(fallback.detail.hasPrefix("240 PTE fallback pages"))
+        #expect(Judge.judge(.private, report: fellBack, findings: []).passed)
+
+        #expect(!Judge.judge(.noLeak, report: report(.fsdaxXfs, mappedPages: 10, faults: [512], final: 500_000 + 8 * 4096), findings: []).passed)
+        #expect(Judge.judge(.noLeak, report: report(.fsdaxXfs, mappedPages: 10, faults: [512]), findings: []).passed)
+        #expect(!Judge.judge(.dataIntact, report: report(.fsdaxXfs, mappedPages: 10, faults: [512, 512], mismatches: 3), findings: []).passed)
+        let warning = ConsoleFinding(kind: .warning, line: 7, excerpt: "WARNING: x")
+        let log = Judge.judge(.kernelLogClean, report: report(.fsdaxXfs, mappedPages: 1, faults: [512]), findings: [warning])
+        #expect(!log.passed)
+        #expect(log.detail == "warning at console line 7")
+    }
+
+    @Test func defaultCasesExpectWhatUnpatched61Does() {
+        let cases = WorkloadCase.defaults()
+        #expect(cases.count == 12)
+        #expect(cases.filter { $0.spec.backing == .hugetlbfs && $0.spec.processes > 1 }.allSatisfy { $0.expectations.contains(.shares) })
+        #expect(cases.filter { $0.spec.backing != .hugetlbfs && $0.spec.processes > 1 }.allSatisfy { $0.expectations.contains(.private) })
+        #expect(cases.allSatisfy { $0.expectations.contains(.dataIntact) && $0.expectations.contains(.kernelLogClean) && $0.expectations.contains(.noLeak) })
+    }
+
+    @Test func guestMemoryGrowsWithHugePagesAndWorkers() {
+        let small = WorkloadRunner.memoryMiB(for: [WorkloadCase(spec: WorkloadSpec(name: "a", backing: .fsdaxXfs, processes: 1, mappingBytes: 1 << 30), expectations: [])])
+        let huge = WorkloadRunner.memoryMiB(for: [WorkloadCase(spec: WorkloadSpec(name: "b", backing: .hugetlbfs, processes: 1000, mappingBytes: 1 << 30), expectations: [])])
+        #expect(small == 576)  // 512 MiB + 256 KiB for the worker, in whole 64 MiB
+        #expect(huge >= 512 + 1024 + 250)
+    }
+}

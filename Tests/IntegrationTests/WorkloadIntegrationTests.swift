@@ -1,0 +1,37 @@
+import DaxRig
+import DaxRigProtocol
+import Foundation
+import Testing
+
+/// Real workloads in a guest of the default (unpatched 6.1) kernel.
+@Suite(.serialized) struct WorkloadIntegrationTests {
+    @Test func hugetlbfsSharesFsdaxDoesNotAndSharesOnFsdaxFailsWithTheNumbers() throws {
+        let kernel = try Rig.defaultKernel()
+        let image = try ImageBuilder(cache: Rig.cache).build()
+        let gib: UInt64 = 1 << 30
+        let cases = [
+            WorkloadCase(spec: WorkloadSpec(name: "huge", backing: .hugetlbfs, processes: 10, mappingBytes: gib),
+                         expectations: [.shares, .noLeak, .dataIntact, .kernelLogClean]),
+            WorkloadCase(spec: WorkloadSpec(name: "dax-private", backing: .fsdaxXfs, processes: 10, mappingBytes: gib),
+                         expectations: [.private, .noFallback, .noLeak, .dataIntact, .kernelLogClean]),
+            // What the FS/DAX sharing patch must make true; unpatched, it must fail.
+            WorkloadCase(spec: WorkloadSpec(name: "dax-shares", backing: .fsdaxXfs, processes: 10, mappingBytes: gib),
+                         expectations: [.shares]),
+        ]
+        let results = try WorkloadRunner(runner: GuestRunner(cache: Rig.cache)).run(cases, kernel: kernel.bzImage, image: image, timeout: 300) { _, _ in }
+        #expect(results.count == 3)
+        let huge = try #require(results[0].report)
+        #expect(results[0].passed, "\(results[0].verdicts)")
+        #expect(huge.accounting.measuredPMDPages(freshPUDTable: true) <= 1 + Judge.sharingTolerance)
+        #expect(huge.accounting.laterWorkersMedianFaults.map { $0 <= 2 } == true)
+        #expect(huge.accounting.firstWorkerFaults == 512)
+
+        #expect(results[1].passed, "\(results[1].verdicts)")
+        #expect(results[1].report?.accounting.measuredPMDPages(freshPUDTable: true) == 10)
+
+        let shares = try #require(results[2].verdicts.first)
+        #expect(!shares.passed)
+        #expect(shares.detail.hasPrefix("10 PMD table pages measured for 10 processes; shared means <= 3"))
+        #expect(!results[2].passed)
+    }
+}
