@@ -21,6 +21,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Mapping size per process (binary units).") var size = "1G"
     @Option(help: "Seconds per boot before it is reported as a timeout.") var timeout: Double = 900
     @Flag(help: "Print the results as JSON.") var json = false
+    @Flag(help: "Print the results as KTAP v1 (what tools/testing/kunit/kunit.py parse reads).") var ktap = false
 
     func run() throws {
         Cleanup.shared.installSignalHandlers()
@@ -46,6 +47,8 @@ struct RunCommand: ParsableCommand {
         progress.finish()
         if json {
             print(String(decoding: try JSONCoding.encoder.encode(results.map(ResultRow.init)), as: UTF8.self))
+        } else if ktap {
+            print(KTAP.render(results), terminator: "")
         } else {
             print(ResultTable.render(results))
         }

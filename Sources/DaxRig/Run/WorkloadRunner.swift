@@ -35,6 +35,13 @@ public struct WorkloadResult: Sendable {
     public var error: String?
 
     public var passed: Bool { report != nil && verdicts.allSatisfy(\.passed) }
+
+    public init(workload: WorkloadCase, report: WorkloadReport?, verdicts: [Verdict], error: String?) {
+        self.workload = workload
+        self.report = report
+        self.verdicts = verdicts
+        self.error = error
+    }
 }
 
 /// Runs workload cases: one boot per pmem file system, the cases of a boot one
