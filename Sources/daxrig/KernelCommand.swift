@@ -102,7 +102,7 @@ enum CLI {
 
     static func exitCode(for error: Error) -> Int32 {
         switch error {
-        case is ConfigError, is PatchError, is FileError: return 2
+        case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError: return 2
         case let error as KernelBuildError:
             if case .makeFailed = error { return 1 }
             return 2

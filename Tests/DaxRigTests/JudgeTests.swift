@@ -55,3 +55,38 @@ import Testing
         #expect(huge >= 512 + 1024 + 250)
     }
 }
+
+@Suite struct WorkloadFitTests {
+    let gib: UInt64 = 1 << 30
+
+    func item(_ backing: WorkloadSpec.Backing, n: Int, size: UInt64) -> WorkloadCase {
+        WorkloadCase(spec: WorkloadSpec(name: "w", backing: backing, processes: n, mappingBytes: size), expectations: [])
+    }
+
+    @Test func defaultRunFitsThisKindOfMachine() throws {
+        try WorkloadRunner.check(WorkloadCase.defaults(), hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
+    }
+
+    @Test func hugePagesBeyondTheHostAreRefusedWithTheNumbers() {
+        do {
+            try WorkloadRunner.check([item(.hugetlbfs, n: 10, size: 32 * gib)], hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
+            Issue.record("32 GiB of huge pages fit in 22 GiB")
+        } catch {
+            #expect("\(error)".contains("guest memory needs 32.6 GiB for 10 processes x 32 GiB on hugetlbfs"))
+            #expect("\(error)".contains("this host has 22 GiB of memory available"))
+        }
+    }
+
+    @Test func tmpfsPageTablesCountAndPmemNeedsDisk() {
+        // 10,000 processes x 1 GiB on tmpfs: 2 MiB of PTE tables each, 19.5 GiB.
+        #expect(throws: WorkloadError.self) {
+            try WorkloadRunner.check([item(.tmpfs, n: 10_000, size: gib)], hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
+        }
+        #expect(throws: WorkloadError.self) {
+            try WorkloadRunner.check([item(.fsdaxXfs, n: 1, size: 100 * gib)], hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
+        }
+        #expect(throws: WorkloadError.doesNotFit(workload: "w", what: "mapping size", need: "a multiple of 2 MiB", have: "1 MiB")) {
+            try WorkloadRunner.check([item(.fsdaxXfs, n: 1, size: 1 << 20)], hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
+        }
+    }
+}

@@ -34,4 +34,12 @@ import Testing
         #expect(shares.detail.hasPrefix("10 PMD table pages measured for 10 processes; shared means <= 3"))
         #expect(!results[2].passed)
     }
+
+    @Test func workloadThatCannotFitIsRefusedBeforeAnyBootNamingTheNumbers() throws {
+        _ = try Rig.defaultKernel()
+        let output = try Rig.run(["run", "--processes", "10", "--backings", "hugetlbfs", "--size", "512G"])
+        #expect(output.status == 2)
+        #expect(output.standardError.contains("workload hugetlbfs-n10 does not fit: its guest memory needs 512.6 GiB"))
+        #expect(!output.standardError.contains("[boot]"))
+    }
 }

@@ -56,12 +56,52 @@ public struct WorkloadRunner: Sendable {
     public static func memoryMiB(for cases: [WorkloadCase]) -> Int {
         let huge = cases.filter { $0.spec.backing == .hugetlbfs || $0.spec.backing == .tmpfs }.map(\.spec.mappingBytes).max() ?? 0
         let workers = cases.map(\.spec.processes).max() ?? 1
-        let bytes = (512 << 20) + huge + UInt64(workers) * (256 << 10)
+        // tmpfs maps 4 KiB pages: every worker needs a PTE table page per 2 MiB.
+        let pteTables = cases.filter { $0.spec.backing == .tmpfs }.map { UInt64($0.spec.processes) * ($0.spec.mappingBytes / 512) }.max() ?? 0
+        let bytes = (512 << 20) + huge + pteTables + UInt64(workers) * (256 << 10)
         return Int((bytes + (64 << 20) - 1) >> 20) / 64 * 64
+    }
+
+    /// Refuses, before any boot, workloads the host cannot hold: a guest needing more
+    /// memory than the host has available, or FS/DAX files larger than the disk
+    /// under the backing files.
+    public static func check(_ cases: [WorkloadCase], hostMemoryAvailable: UInt64, hostDiskAvailable: UInt64) throws {
+        for item in cases {
+            let spec = item.spec
+            guard (1...10_000).contains(spec.processes) else {
+                throw WorkloadError.doesNotFit(workload: spec.name, what: "processes", need: "1 to 10000", have: "\(spec.processes)")
+            }
+            guard spec.mappingBytes >= 2 << 20, spec.mappingBytes % (2 << 20) == 0 else {
+                throw WorkloadError.doesNotFit(workload: spec.name, what: "mapping size", need: "a multiple of 2 MiB",
+                                               have: ByteSize.format(spec.mappingBytes))
+            }
+            let memory = UInt64(memoryMiB(for: [item])) << 20
+            if memory > hostMemoryAvailable * 3 / 4 {
+                throw WorkloadError.doesNotFit(workload: spec.name, what: "guest memory",
+                                               need: "\(ByteSize.format(memory)) for \(spec.processes) processes x \(ByteSize.format(spec.mappingBytes)) on \(spec.backing.rawValue)",
+                                               have: "\(ByteSize.format(hostMemoryAvailable)) of memory available, of which daxrig uses at most 3/4")
+            }
+            if spec.backing.pmemFileSystem != nil, spec.access != .readSparse, spec.mappingBytes + (1 << 30) > hostDiskAvailable {
+                throw WorkloadError.doesNotFit(workload: spec.name, what: "pmem backing file",
+                                               need: "\(ByteSize.format(spec.mappingBytes + (1 << 30))) of disk (the file, allocated, and 1 GiB for the file system)",
+                                               have: "\(ByteSize.format(hostDiskAvailable)) free")
+            }
+        }
+    }
+
+    /// The host's available memory (MemAvailable) and free disk under the run area.
+    public static func hostCapacity(cache: Cache) -> (memory: UInt64, disk: UInt64) {
+        let memory = (try? Files.read("/proc/meminfo")).flatMap { MemInfo(text: $0).bytes["MemAvailable"] } ?? 0
+        var fs = statvfs()
+        let path = (try? cache.directory(cache.runs))?.path ?? "/"
+        let disk = statvfs(path, &fs) == 0 ? UInt64(fs.f_bavail) * UInt64(fs.f_frsize) : 0
+        return (memory, disk)
     }
 
     public func run(_ cases: [WorkloadCase], kernel: String, image: GuestImage, timeout: Double = 900,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [WorkloadResult] {
+        let capacity = Self.hostCapacity(cache: runner.cache)
+        try Self.check(cases, hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
         // Group by the pmem file system the FS/DAX cases need; other cases ride along.
         var groups: [(PmemSetup.FileSystem, [WorkloadCase])] = []
         for item in cases {
@@ -90,5 +130,17 @@ public struct WorkloadRunner: Sendable {
             }
         }
         return results
+    }
+}
+
+/// A workload that cannot run on this host, found before booting.
+public enum WorkloadError: Error, CustomStringConvertible, Equatable {
+    case doesNotFit(workload: String, what: String, need: String, have: String)
+
+    public var description: String {
+        switch self {
+        case let .doesNotFit(workload, what, need, have):
+            return "workload \(workload) does not fit: its \(what) needs \(need); this host has \(have). Use fewer processes or a smaller --size."
+        }
     }
 }
