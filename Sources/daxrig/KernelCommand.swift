@@ -90,6 +90,7 @@ enum CLI {
     /// Runs `body`; a daxrig error is printed as its message (no Swift dump) and exits 2
     /// for bad input, 3 for infrastructure, 1 for a failed build.
     static func guarded<T>(_ body: () throws -> T) throws -> T {
+        defer { Cleanup.shared.exitIfInterrupted() }
         do {
             return try body()
         } catch let error as ValidationError {

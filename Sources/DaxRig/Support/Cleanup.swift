@@ -10,6 +10,9 @@ public final class Cleanup: @unchecked Sendable {
     private var actions: [(id: Int, label: String, action: @Sendable () -> Void)] = []
     private var nextID = 0
     private var signalSources: [DispatchSourceSignal] = []
+    /// Set by the signal handler before it cleans up; held by it until it exits.
+    private var interruptSignal: Int32?
+    private let handling = NSLock()
 
     /// Registers `action`; returns a token to run or drop it early. Actions run last-in, first-out.
     @discardableResult
@@ -43,6 +46,19 @@ public final class Cleanup: @unchecked Sendable {
         for entry in pending { entry.action() }
     }
 
+    /// When a signal arrived, waits for its handler to finish cleaning up and exit
+    /// with 128 + the signal. Work the cleanup cut short (a domain destroyed while it
+    /// started) fails on the main thread; its exit status must not win over the
+    /// interrupt's.
+    public func exitIfInterrupted() {
+        lock.lock()
+        let signalNumber = interruptSignal
+        lock.unlock()
+        guard let signalNumber else { return }
+        handling.lock()
+        exit(128 + signalNumber)
+    }
+
     /// On SIGINT or SIGTERM: run every pending action, then exit 130 or 143 as a
     /// shell would. Call once, early, from the CLI.
     public func installSignalHandlers() {
@@ -52,6 +68,10 @@ public final class Cleanup: @unchecked Sendable {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [self] in
+                handling.lock()  // never released: this handler ends the process
+                lock.lock()
+                interruptSignal = signalNumber
+                lock.unlock()
                 FileHandle.standardError.write(Data("\ndaxrig: \(signalNumber == SIGINT ? "interrupted" : "terminated"), cleaning up\n".utf8))
                 runAll()
                 exit(128 + signalNumber)
