@@ -123,7 +123,7 @@ public struct GuestRunner: Sendable {
                 // Linux ends a failed boot with a panic ("No working init found"): that
                 // panic is how the boot failed, not a crash under test.
                 outcome = .bootFailure(reason: crash.map { $0.excerpt.split(whereSeparator: \.isNewline).first.map(String.init) ?? reason } ?? reason,
-                                       excerpt: crash?.excerpt ?? Self.tail(log, lines: 15))
+                                       excerpt: crash?.excerpt ?? Command.tail(log, lines: 15))
             default:
                 // The console outranks the channel: a crash is a crash even if the command
                 // managed to report an exit status first.
@@ -233,10 +233,6 @@ public struct GuestRunner: Sendable {
         Cleanup.shared.run(destroy)
         lap("teardown")
         return finish(outcome!, release: release, reports: reports, mount: mountOptions)
-    }
-
-    static func tail(_ text: String, lines: Int) -> String {
-        text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).suffix(lines).joined(separator: "\n")
     }
 }
 

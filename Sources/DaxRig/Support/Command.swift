@@ -105,8 +105,10 @@ public struct Command: Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// The last `lines` lines of `text`, for error messages and console excerpts; any
+    /// newline counts (serial consoles end lines with CRLF, one Character to Swift).
     static func tail(_ text: String, lines: Int = 20) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+        text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).suffix(lines).joined(separator: "\n")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
