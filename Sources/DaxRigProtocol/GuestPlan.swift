@@ -23,12 +23,18 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     public var environment: [String: String]
     /// Extra plan text for later stages (workload specs); opaque to the boot layer.
     public var payload: String?
+    /// Power off as a power failure would: no sync, no unmount, whatever the command
+    /// left in the page cache or the file system's log is lost. Persistence checks use
+    /// it to prove that what was synced survives on its own.
+    public var abruptPowerOff: Bool
 
-    public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:], payload: String? = nil) {
+    public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:], payload: String? = nil,
+                abruptPowerOff: Bool = false) {
         self.pmem = pmem
         self.command = command
         self.environment = environment
         self.payload = payload
+        self.abruptPowerOff = abruptPowerOff
     }
 }
 

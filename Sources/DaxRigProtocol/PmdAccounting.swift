@@ -19,9 +19,16 @@ public struct PmdAccounting: Sendable, Equatable, Codable {
     public var vmPTEDeltas: [UInt64]
     /// Per worker, minor faults taken during the fault phase.
     public var faults: [UInt64]
+    /// Where in its 1 GiB (PUD) range the mapping starts: 0 when PUD-aligned.
+    public var offsetInPUD: UInt64
+    /// The mapping opens a 512 GiB slot nothing else uses, so each process allocates
+    /// one PUD table for it (true at daxrig's map address, aligned or not).
+    public var freshPUDTable: Bool
 
     public init(processes: Int, mappingBytes: UInt64, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64,
-                vmPTEDeltas: [UInt64], faults: [UInt64]) {
+                vmPTEDeltas: [UInt64], faults: [UInt64], offsetInPUD: UInt64 = 0, freshPUDTable: Bool = true) {
+        self.offsetInPUD = offsetInPUD % Self.pudSpan
+        self.freshPUDTable = freshPUDTable
         self.processes = processes
         self.mappingBytes = mappingBytes
         self.preFork = preFork
@@ -32,9 +39,9 @@ public struct PmdAccounting: Sendable, Equatable, Codable {
         self.faults = faults
     }
 
-    /// PUD ranges (1 GiB) the mapping covers; one PMD table page each, per process
-    /// when unshared.
-    public var pudRanges: UInt64 { (mappingBytes + Self.pudSpan - 1) / Self.pudSpan }
+    /// PUD ranges (1 GiB) the mapping touches; one PMD table page each, per process
+    /// when unshared. An unaligned 1 GiB mapping touches two.
+    public var pudRanges: UInt64 { (offsetInPUD + mappingBytes + Self.pudSpan - 1) / Self.pudSpan }
 
     /// PMD table pages the workload would cost with no sharing: N x ceil(S / 1 GiB).
     public var expectedUnsharedPMDPages: UInt64 { UInt64(processes) * pudRanges }
@@ -43,12 +50,12 @@ public struct PmdAccounting: Sendable, Equatable, Codable {
     /// range, plus one PUD table when the mapping opens a fresh 512 GiB slot (VmPTE,
     /// mm_pgtables_bytes, counts PUD, PMD and PTE tables alike). The baseline that
     /// counts PTE fallbacks out of the per-process VmPTE delta.
-    public func pmdModeTablePages(freshPUDTable: Bool) -> UInt64 { pudRanges + (freshPUDTable ? 1 : 0) }
+    public var pmdModeTablePages: UInt64 { pudRanges + (freshPUDTable ? 1 : 0) }
 
     /// PTE table pages per worker: VmPTE delta pages beyond the PMD-mode baseline. Each
     /// 2 MiB region that fell back to PTEs costs one.
-    public func fallbackPages(freshPUDTable: Bool) -> [UInt64] {
-        let baseline = pmdModeTablePages(freshPUDTable: freshPUDTable)
+    public var fallbackPages: [UInt64] {
+        let baseline = pmdModeTablePages
         return vmPTEDeltas.map { delta in
             let pages = delta / Self.pageSize
             return pages > baseline ? pages - baseline : 0
@@ -61,14 +68,14 @@ public struct PmdAccounting: Sendable, Equatable, Codable {
     /// PMD table pages measured: the global delta less PTE fallback pages. In 6.1 a PUD
     /// table comes from a bare get_zeroed_page() (include/asm-generic/pgalloc.h) and is
     /// not in NR_PAGETABLE, so unlike VmPTE the global counter has no PUD pages to take out.
-    public func measuredPMDPages(freshPUDTable: Bool) -> Int64 {
-        let fallbacks = fallbackPages(freshPUDTable: freshPUDTable).reduce(0, +)
+    public var measuredPMDPages: Int64 {
+        let fallbacks = fallbackPages.reduce(0, +)
         return pageTablePagesDelta - Int64(fallbacks)
     }
 
     /// Unshared pages over measured pages: 1 without sharing, N with perfect sharing.
-    public func sharingRatio(freshPUDTable: Bool) -> Double {
-        let measured = measuredPMDPages(freshPUDTable: freshPUDTable)
+    public var sharingRatio: Double {
+        let measured = measuredPMDPages
         return measured > 0 ? Double(expectedUnsharedPMDPages) / Double(measured) : Double.infinity
     }
 

@@ -98,9 +98,15 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Anything the guest wants the host to know (could not refresh counters, ...).
     public var notes: [String]
+    /// The guest's MemTotal, and MemTotal - MemAvailable at the mapped snapshot: what
+    /// N workers with everything mapped cost the guest.
+    public var memTotal: UInt64?
+    public var memUsedMapped: UInt64?
 
     public init(spec: WorkloadSpec, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64, workers: [Worker],
-                patternWords: UInt64, seconds: Double, notes: [String]) {
+                patternWords: UInt64, seconds: Double, notes: [String], memTotal: UInt64? = nil, memUsedMapped: UInt64? = nil) {
+        self.memTotal = memTotal
+        self.memUsedMapped = memUsedMapped
         self.spec = spec
         self.preFork = preFork
         self.control = control
@@ -116,6 +122,6 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
         PmdAccounting(processes: spec.processes, mappingBytes: spec.mappingBytes, preFork: preFork, control: control,
                       mapped: mapped, final: final,
                       vmPTEDeltas: workers.map { $0.vmPTEAfter > $0.vmPTEBefore ? $0.vmPTEAfter - $0.vmPTEBefore : 0 },
-                      faults: workers.map(\.faults))
+                      faults: workers.map(\.faults), offsetInPUD: spec.mapAddress % PmdAccounting.pudSpan)
     }
 }

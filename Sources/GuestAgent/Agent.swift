@@ -9,6 +9,8 @@ import Glibc
 final class Agent {
     private let console: Console
     private var channel: Channel?
+    /// The plan's choice, once read: a failure before that powers off cleanly.
+    private var abruptPowerOff = false
 
     init(console: Console) {
         self.console = console
@@ -24,7 +26,7 @@ final class Agent {
         } catch {
             fail(AgentFailure("agent", "\(error)"))
         }
-        PowerOff.now(channel: channel, console: console)
+        PowerOff.now(channel: channel, console: console, abrupt: abruptPowerOff)
     }
 
     private func boot() throws {
@@ -48,6 +50,7 @@ final class Agent {
 
         waitForRandomPool(channel: channel)
         let plan = try readPlan()
+        abruptPowerOff = plan.abruptPowerOff
         if plan.pmem.fileSystem != .none {
             let ready = try PmemPreparer(setup: plan.pmem) { channel.send($0) }.prepare()
             channel.send(.pmemReady(device: ready.device, mountPoint: ready.mountPoint, mountOptions: ready.mountOptions))

@@ -15,20 +15,12 @@ enum Workload {
             let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
             guard let payload = plan.payload else { throw AgentFailure("workload", "the plan has no workloads in its payload") }
             let specs = try JSONDecoder().decode([WorkloadSpec].self, from: Data(payload.utf8))
-            try FileIO.makeDirectories(GuestPlan.reportsDirectory)
             for (index, spec) in specs.enumerated() {
                 let megabytes = spec.mappingBytes >> 20
                 let what = "\(spec.backing.rawValue), \(spec.processes) processes x \(megabytes) MiB"
                 print("workload \(index + 1)/\(specs.count): \(spec.name): " + what)
                 let report = try WorkloadRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
-                var data = try JSONEncoder().encode(report)
-                data.append(UInt8(ascii: "\n"))
-                let number = String(index)
-                let padded = String(repeating: "0", count: max(0, 3 - number.count)) + number
-                let path = "\(GuestPlan.reportsDirectory)/\(padded)-\(spec.name).json"
-                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                guard fd >= 0, FileIO.writeAll(fd, [UInt8](data)) else { throw AgentFailure("workload", "cannot write \(path): \(errnoText())") }
-                close(fd)
+                try ReportFile.write(report, index: index, name: spec.name, stage: "workload")
             }
             return 0
         } catch let failure as AgentFailure {
@@ -96,6 +88,7 @@ struct WorkloadRun {
         go[0].release(n - 1)               // then every other worker
         ready.await(n - 1)
         let mapped = try Counters.pageTables(notes: &notes)
+        let memory = MemInfo(text: (try? FileIO.readText("/proc/meminfo")) ?? "").bytes
         go[1].release(n)                   // write own stripe
         ready.await(n)
         go[2].release(n)                   // verify others, unmap
@@ -117,7 +110,9 @@ struct WorkloadRun {
         }
         if !writable { notes.append("read-only access: no data pattern written or verified") }
         return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
-                              patternWords: writable ? stripe / 4096 : 0, seconds: Clock.now() - started, notes: notes)
+                              patternWords: writable ? stripe / 4096 : 0, seconds: Clock.now() - started, notes: notes,
+                              memTotal: memory["MemTotal"],
+                              memUsedMapped: memory["MemTotal"].flatMap { total in memory["MemAvailable"].map { total > $0 ? total - $0 : 0 } })
     }
 
     /// Creates the file to map on the backing, sized to the mapping.

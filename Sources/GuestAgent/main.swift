@@ -7,6 +7,9 @@ if getpid() == 1 {
 } else if EarlyStart.arguments.count >= 2, EarlyStart.arguments[1] == "workload" {
     // Run by the agent as the plan's command: /init workload.
     exit(Workload.run())
+} else if EarlyStart.arguments.count >= 3, EarlyStart.arguments[1] == "persist" {
+    // /init persist write|verify: the two boots of a persistence check.
+    exit(Persistence.run(phase: EarlyStart.arguments[2]))
 } else {
     exit(CheckMode.run(arguments: EarlyStart.arguments))
 }

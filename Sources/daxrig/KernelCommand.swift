@@ -103,7 +103,7 @@ enum CLI {
 
     static func exitCode(for error: Error) -> Int32 {
         switch error {
-        case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError: return 2
+        case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError: return 2
         case let error as KernelBuildError:
             if case .makeFailed = error { return 1 }
             return 2

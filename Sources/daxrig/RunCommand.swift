@@ -8,51 +8,63 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Map one file from many processes in a guest and report PMD page-table accounting and verdicts.",
         discussion: """
-            With no arguments: the default kernel, FS/DAX on xfs and ext4 and the hugetlbfs control, N = 1, 10, 100,
-            1000, S = 1 GiB at a 1 GiB address, expecting what unpatched 6.1 does: hugetlbfs shares PMD tables,
-            FS/DAX does not, nothing leaks, data intact, kernel log clean. Exit status 0 only when every
-            expectation holds, 1 when one fails, 3 when a boot gave no report.
+            Runs a test spec (kernels/specs/README.md) on a kernel. With no arguments: the built-in default spec
+            (kernels/specs/default.toml) on the default kernel: FS/DAX on xfs and ext4 and the hugetlbfs control,
+            N = 1, 10, 100, 1000, S = 1 GiB at a 1 GiB address, expecting what unpatched 6.1 does: hugetlbfs shares
+            PMD tables, FS/DAX does not, nothing leaks, data intact, kernel log clean. --processes, --size and
+            --backings override the spec's. Exit status 0 only when every expectation holds, 1 when one fails,
+            2 for bad input (spec, sizes, a workload that cannot fit), 3 when a boot gave no report.
             """)
 
     @Option(help: "A cached kernel key (or prefix), a kernel directory or a bzImage (default: the default kernel).")
     var kernel: String?
-    @Option(help: "Comma-separated process counts.") var processes = "1,10,100,1000"
-    @Option(help: "Comma-separated backings: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.") var backings = "fsdax-xfs,fsdax-ext4,hugetlbfs"
-    @Option(help: "Mapping size per process (binary units).") var size = "1G"
-    @Option(help: "Seconds per boot before it is reported as a timeout.") var timeout: Double = 900
+    @Option(help: "A test spec (TOML; default: the built-in kernels/specs/default.toml).") var spec: String?
+    @Option(help: "Comma-separated process counts, replacing the spec's.") var processes: String?
+    @Option(help: "Comma-separated backings to keep from the spec: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.") var backings: String?
+    @Option(help: "Mapping size per process (binary units), replacing the spec's.") var size: String?
+    @Option(help: "Seconds per boot before it is reported as a timeout (default: the spec's, else 900).") var timeout: Double?
     @Flag(help: "Print the results as JSON.") var json = false
     @Flag(help: "Print the results as KTAP v1 (what tools/testing/kunit/kunit.py parse reads).") var ktap = false
+
+    func validate() throws {
+        if json && ktap { throw ValidationError("--json and --ktap exclude each other") }
+    }
 
     func run() throws {
         Cleanup.shared.installSignalHandlers()
         let progress = TerminalProgress()
-        let counts = try processes.split(separator: ",").map { text -> Int in
-            guard let n = Int(text), (1...10_000).contains(n) else { throw ValidationError("--processes takes numbers from 1 to 10000, not '\(text)'") }
-            return n
-        }
-        let kinds = try backings.split(separator: ",").map { text -> WorkloadSpec.Backing in
-            guard let backing = WorkloadSpec.Backing(rawValue: String(text)) else {
-                throw ValidationError("unknown backing '\(text)': use \(WorkloadSpec.Backing.allCases.map(\.rawValue).joined(separator: ", "))")
+        let counts = try processes.map { list in
+            try list.split(separator: ",").map { text -> Int in
+                guard let n = Int(text), (1...10_000).contains(n) else { throw ValidationError("--processes takes numbers from 1 to 10000, not '\(text)'") }
+                return n
             }
-            return backing
         }
-        let results = try CLI.guarded { () -> [WorkloadResult] in
-            let cases = WorkloadCase.defaults(processes: counts, backings: kinds, mappingBytes: try ByteSize.parse(size))
+        let kinds = try backings.map { list in
+            try list.split(separator: ",").map { text -> WorkloadSpec.Backing in
+                guard let backing = WorkloadSpec.Backing(rawValue: String(text)) else {
+                    throw ValidationError("unknown backing '\(text)': use \(WorkloadSpec.Backing.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return backing
+            }
+        }
+        let results = try CLI.guarded { () -> SpecResults in
+            let loaded = try spec.map(TestSpec.load) ?? TestSpec.builtIn
+            let plan = try loaded.overriding(processes: counts, size: try size.map(ByteSize.parse), backings: kinds)
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) } ?? KernelBuilder(progress: progress).build(.default).bzImage
             let image = try ImageBuilder(progress: progress).build()
-            return try WorkloadRunner(runner: GuestRunner(progress: progress)).run(cases, kernel: kernelPath, image: image, timeout: timeout) { _, data in
+            return try SpecRunner(runner: GuestRunner(progress: progress)).run(plan, kernel: kernelPath, image: image, timeout: timeout) { _, data in
                 FileHandle.standardError.write(data)
             }
         }
         progress.finish()
         if json {
-            print(String(decoding: try JSONCoding.encoder.encode(results.map(ResultRow.init)), as: UTF8.self))
+            print(String(decoding: try JSONCoding.encoder.encode(SpecReport(results)), as: UTF8.self))
         } else if ktap {
             print(KTAP.render(results), terminator: "")
         } else {
             print(ResultTable.render(results))
         }
-        if results.contains(where: { $0.report == nil }) { throw ExitCode(3) }
-        if !results.allSatisfy(\.passed) { throw ExitCode(1) }
+        if !results.complete { throw ExitCode(3) }
+        if !results.passed { throw ExitCode(1) }
     }
 }

@@ -40,12 +40,37 @@ import Testing
         #expect(log.detail == "warning at console line 7")
     }
 
-    @Test func defaultCasesExpectWhatUnpatched61Does() {
-        let cases = WorkloadCase.defaults()
+    @Test func defaultSpecExpectsWhatUnpatched61Does() {
+        let cases = TestSpec.builtIn.workloads
         #expect(cases.count == 12)
-        #expect(cases.filter { $0.spec.backing == .hugetlbfs && $0.spec.processes > 1 }.allSatisfy { $0.expectations.contains(.shares) })
-        #expect(cases.filter { $0.spec.backing != .hugetlbfs && $0.spec.processes > 1 }.allSatisfy { $0.expectations.contains(.private) })
+        #expect(cases.filter { $0.spec.backing == .hugetlbfs }.allSatisfy { $0.expectations.contains(.shares) })
+        #expect(cases.filter { $0.spec.backing != .hugetlbfs }.allSatisfy { $0.expectations.contains(.private) })
         #expect(cases.allSatisfy { $0.expectations.contains(.dataIntact) && $0.expectations.contains(.kernelLogClean) && $0.expectations.contains(.noLeak) })
+        #expect(Set(cases.map(\.spec.processes)) == [1, 10, 100, 1000])
+        #expect(cases.allSatisfy { $0.spec.mappingBytes == 1 << 30 && $0.spec.pudAligned && $0.spec.access == .writePer2M })
+    }
+
+    @Test func persistenceIsIntactOnlyWhenEveryWordCameBack() {
+        let spec = PersistenceSpec(name: "p", backing: .fsdaxXfs, bytes: 8 << 20, writers: 2, sync: .mapSync)
+        let written = PersistenceReport(spec: spec, phase: .write, bytes: 8 << 20, seconds: 1)
+        let clean = PersistenceReport(spec: spec, phase: .verify, bytes: 8 << 20, seconds: 1)
+        #expect(Judge.judge(.dataIntact, written: written, verified: clean, findings: []).passed)
+        let lost = PersistenceReport(spec: spec, phase: .verify, bytes: 8 << 20, mismatchedWords: 262_144, firstMismatchOffset: 2 << 20, seconds: 1)
+        let verdict = Judge.judge(.dataIntact, written: written, verified: lost, findings: [])
+        #expect(!verdict.passed)
+        #expect(verdict.detail == "8388608 bytes read back after the power-off, 262144 words wrong (first at offset 2097152), 0 of 2 writers failed")
+        let failedWriter = PersistenceReport(spec: spec, phase: .write, bytes: 8 << 20, failedWriters: 1, seconds: 1, notes: ["writer 9 ended with status 2"])
+        #expect(!Judge.judge(.dataIntact, written: failedWriter, verified: clean, findings: []).passed)
+        let oops = ConsoleFinding(kind: .oops, line: 3, excerpt: "Oops: 0002 [#1]\nmore")
+        #expect(Judge.judge(.kernelLogClean, written: written, verified: clean, findings: [oops]).detail == "oops: Oops: 0002 [#1]")
+    }
+
+    @Test func patternDiffersPerOffsetAndPerCheck() {
+        let a = PersistenceSpec(name: "a", backing: .fsdaxXfs, bytes: 2 << 20)
+        let b = PersistenceSpec(name: "b", backing: .fsdaxXfs, bytes: 2 << 20)
+        #expect(a.pattern(offset: 0) != a.pattern(offset: 8))
+        #expect(a.pattern(offset: 0) != b.pattern(offset: 0))
+        #expect(a.pattern(offset: 4096) != 0)
     }
 
     @Test func guestMemoryGrowsWithHugePagesAndWorkers() {
@@ -64,7 +89,7 @@ import Testing
     }
 
     @Test func defaultRunFitsThisKindOfMachine() throws {
-        try WorkloadRunner.check(WorkloadCase.defaults(), hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
+        try WorkloadRunner.check(TestSpec.builtIn.workloads, hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
     }
 
     @Test func hugePagesBeyondTheHostAreRefusedWithTheNumbers() {

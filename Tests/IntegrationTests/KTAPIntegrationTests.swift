@@ -23,15 +23,22 @@ import Testing
             WorkloadResult(workload: WorkloadCase(spec: WorkloadSpec(name: "broken boot", backing: .tmpfs, processes: 1, mappingBytes: 1 << 20), expectations: [.noLeak]),
                            report: nil, verdicts: [], error: "the guest did not boot"),
         ]
-        let text = KTAP.render(results)
+        let persisted = PersistenceSpec(name: "persist-fsdax-xfs-msync", backing: .fsdaxXfs, bytes: 64 << 20)
+        let written = PersistenceReport(spec: persisted, phase: .write, bytes: 64 << 20, seconds: 1)
+        let verified = PersistenceReport(spec: persisted, phase: .verify, bytes: 64 << 20, seconds: 1)
+        let persistence = PersistenceResult(check: PersistenceCase(spec: persisted), write: written, verify: verified,
+                                            verdicts: PersistenceCase.applicable.map { Judge.judge($0, written: written, verified: verified, findings: []) },
+                                            error: nil)
+        let text = KTAP.render(SpecResults(spec: TestSpec(name: "ktap", workloads: []), workloads: results, persistence: [persistence]))
         let parsed = try Command("python3", [kunit, "parse"]).runAllowingFailure(input: text)
         // kunit.py exits 1 because a test failed, as one should here.
         #expect(parsed.status == 1)
         let output = parsed.standardOutput
-        #expect(output.contains("Testing complete. Ran 6 tests: passed: 4, failed: 2"), "\(output)")
+        #expect(output.contains("Testing complete. Ran 8 tests: passed: 6, failed: 2"), "\(output)")
         #expect(output.contains("[FAILED] shares"))
         #expect(output.contains("[PASSED] hugetlbfs-n10"))
         #expect(output.contains("[FAILED] fsdax-xfs-n10"))
         #expect(output.contains("broken_boot"))
+        #expect(output.contains("[PASSED] persist-fsdax-xfs-msync"))
     }
 }

@@ -33,8 +33,8 @@ public enum Judge {
 
     public static func judge(_ expectation: Expectation, report: WorkloadReport, findings: [ConsoleFinding]) -> Verdict {
         let a = report.accounting
-        let measured = a.measuredPMDPages(freshPUDTable: report.spec.pudAligned)
-        let fallbacks = a.fallbackPages(freshPUDTable: report.spec.pudAligned).reduce(0, +)
+        let measured = a.measuredPMDPages
+        let fallbacks = a.fallbackPages.reduce(0, +)
         switch expectation {
         case .shares:
             let bound = Int64(a.pudRanges) + sharingTolerance
@@ -60,6 +60,28 @@ public enum Judge {
         case .kernelLogClean:
             return Verdict(expectation: expectation, passed: findings.isEmpty,
                            detail: findings.isEmpty ? "no kernel reports" : findings.map { "\($0.kind.rawValue) at console line \($0.line)" }.joined(separator: ", "))
+        }
+    }
+
+    /// A persistence check: `data-intact` means every writer finished and every word
+    /// read back as written after the power-off; `kernel-log-clean` covers both boots.
+    /// Other expectations do not apply and pass with a note saying so.
+    public static func judge(_ expectation: Expectation, written: PersistenceReport, verified: PersistenceReport,
+                             findings: [ConsoleFinding]) -> Verdict {
+        switch expectation {
+        case .dataIntact:
+            let lost = verified.mismatchedWords
+            let passed = written.failedWriters == 0 && lost == 0 && verified.bytes == written.spec.bytes && verified.notes.isEmpty
+            var detail = "\(verified.bytes) bytes read back after the power-off, \(lost) words wrong"
+                + (verified.firstMismatchOffset.map { " (first at offset \($0))" } ?? "")
+                + ", \(written.failedWriters) of \(written.spec.writers) writers failed"
+            if !(written.notes + verified.notes).isEmpty { detail += "; " + (written.notes + verified.notes).joined(separator: "; ") }
+            return Verdict(expectation: expectation, passed: passed, detail: detail)
+        case .kernelLogClean:
+            return Verdict(expectation: expectation, passed: findings.isEmpty,
+                           detail: findings.isEmpty ? "no kernel reports in either boot" : findings.map { "\($0.kind.rawValue): \($0.excerpt.split(whereSeparator: \.isNewline).first ?? "")" }.joined(separator: ", "))
+        default:
+            return Verdict(expectation: expectation, passed: true, detail: "does not apply to a persistence check")
         }
     }
 }

@@ -1,30 +1,42 @@
-/// Workload results as KTAP v1 (the kernel's test output format): one test per
-/// workload, one subtest per expectation, the numbers behind each verdict as
-/// diagnostic lines. The kernel's own parser reads it
+/// Spec results as KTAP v1 (the kernel's test output format): one test per workload
+/// or persistence check, one subtest per expectation, the numbers behind each verdict
+/// as diagnostic lines. The kernel's own parser reads it
 /// (tools/testing/kunit/kunit.py parse), and so does anything that reads KUnit.
 public enum KTAP {
-    public static func render(_ results: [WorkloadResult]) -> String {
-        var lines = ["KTAP version 1", "1..\(results.count)"]
-        for (index, result) in results.enumerated() {
-            let name = testName(result.workload.spec.name)
+    public static func render(_ results: SpecResults) -> String {
+        var tests: [(name: String, figures: String?, verdicts: [Verdict], error: String?)] = []
+        for result in results.workloads {
             let row = ResultRow(result)
+            tests.append((result.workload.spec.name, result.report == nil ? nil :
+                "PageTables delta \(row.pageTablesDeltaBytes ?? 0) bytes, PMD table pages \(row.pmdPagesMeasured ?? 0),"
+                + " PTE fallback pages \(row.pteFallbackPages ?? 0), faults first \(row.firstWorkerFaults ?? 0)"
+                + " later \(row.laterWorkersMedianFaults.map(String.init) ?? "-"), leak \(row.leakBytes ?? 0) bytes",
+                result.verdicts, result.error))
+        }
+        for result in results.persistence {
+            let row = PersistenceRow(result)
+            tests.append((result.check.spec.name, result.verify == nil ? nil :
+                "\(row.bytes) bytes by \(row.writers) writers (\(row.sync)), \(row.mismatchedWords ?? 0) words wrong after the power-off",
+                result.verdicts, result.error))
+        }
+        var lines = ["KTAP version 1", "1..\(tests.count)"]
+        for (index, test) in tests.enumerated() {
+            let name = testName(test.name)
             lines.append("    KTAP version 1")
             lines.append("    # Subtest: \(name)")
-            if result.report == nil {
+            guard let figures = test.figures else {
                 lines.append("    1..0")
-                lines.append("# \(name): \(result.error ?? "no report")")
+                lines.append("# \(name): \(test.error ?? "no report")")
                 lines.append("not ok \(index + 1) \(name)")
                 continue
             }
-            lines.append("    1..\(result.verdicts.count)")
-            lines.append("    # \(name): PageTables delta \(row.pageTablesDeltaBytes ?? 0) bytes, PMD table pages \(row.pmdPagesMeasured ?? 0),"
-                + " PTE fallback pages \(row.pteFallbackPages ?? 0), faults first \(row.firstWorkerFaults ?? 0)"
-                + " later \(row.laterWorkersMedianFaults.map(String.init) ?? "-"), leak \(row.leakBytes ?? 0) bytes")
-            for (number, verdict) in result.verdicts.enumerated() {
+            lines.append("    1..\(test.verdicts.count)")
+            lines.append("    # \(name): \(figures)")
+            for (number, verdict) in test.verdicts.enumerated() {
                 lines.append("    # \(verdict.expectation.rawValue): \(verdict.detail)")
                 lines.append("    \(verdict.passed ? "ok" : "not ok") \(number + 1) \(verdict.expectation.rawValue)")
             }
-            lines.append("\(result.passed ? "ok" : "not ok") \(index + 1) \(name)")
+            lines.append("\(test.verdicts.allSatisfy(\.passed) ? "ok" : "not ok") \(index + 1) \(name)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

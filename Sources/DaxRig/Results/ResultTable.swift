@@ -16,6 +16,10 @@ public struct ResultRow: Codable, Sendable {
     public var laterWorkersMedianFaults: UInt64?
     public var leakBytes: Int64?
     public var seconds: Double?
+    /// The guest's MemTotal, and MemTotal - MemAvailable with everything mapped.
+    public var guestMemTotalBytes: UInt64?
+    public var guestMemUsedBytes: UInt64?
+    public var notes: [String]?
     public var verdicts: [Verdict]
     public var error: String?
 
@@ -29,56 +33,134 @@ public struct ResultRow: Codable, Sendable {
         error = result.error
         guard let report = result.report else { return }
         let a = report.accounting
-        let fresh = spec.pudAligned
         pageTablesDeltaBytes = a.pageTablePagesDelta * Int64(PmdAccounting.pageSize)
-        pmdPagesMeasured = a.measuredPMDPages(freshPUDTable: fresh)
-        pmdPagesPerProcess = Double(a.measuredPMDPages(freshPUDTable: fresh)) / Double(spec.processes)
-        sharingRatio = a.sharingRatio(freshPUDTable: fresh)
-        pteFallbackPages = a.fallbackPages(freshPUDTable: fresh).reduce(0, +)
+        guestMemTotalBytes = report.memTotal
+        guestMemUsedBytes = report.memUsedMapped
+        pmdPagesMeasured = a.measuredPMDPages
+        pmdPagesPerProcess = Double(a.measuredPMDPages) / Double(spec.processes)
+        sharingRatio = a.sharingRatio
+        pteFallbackPages = a.fallbackPages.reduce(0, +)
         firstWorkerFaults = a.firstWorkerFaults
         laterWorkersMedianFaults = a.laterWorkersMedianFaults
         leakBytes = a.leakBytes
         seconds = report.seconds
+        notes = report.notes.isEmpty ? nil : report.notes
+    }
+}
+
+/// One persistence check's figures, as the table and --json show them.
+public struct PersistenceRow: Codable, Sendable {
+    public var name: String
+    public var backing: String
+    public var sync: String
+    public var bytes: UInt64
+    public var writers: Int
+    public var writeSeconds: Double?
+    public var verifySeconds: Double?
+    public var mismatchedWords: UInt64?
+    public var firstMismatchOffset: UInt64?
+    public var verdicts: [Verdict]
+    public var error: String?
+
+    public init(_ result: PersistenceResult) {
+        let spec = result.check.spec
+        name = spec.name
+        backing = spec.backing.rawValue
+        sync = spec.sync.rawValue
+        bytes = spec.bytes
+        writers = spec.writers
+        writeSeconds = result.write?.seconds
+        verifySeconds = result.verify?.seconds
+        mismatchedWords = result.verify?.mismatchedWords
+        firstMismatchOffset = result.verify?.firstMismatchOffset
+        verdicts = result.verdicts
+        error = result.error
+    }
+}
+
+/// What `daxrig run --json` prints: the spec, and every run's figures and verdicts.
+public struct SpecReport: Codable, Sendable {
+    public var spec: String
+    public var passed: Bool
+    public var complete: Bool
+    public var workloads: [ResultRow]
+    public var persistence: [PersistenceRow]
+
+    public init(_ results: SpecResults) {
+        spec = results.spec.name
+        passed = results.passed
+        complete = results.complete
+        workloads = results.workloads.map(ResultRow.init)
+        persistence = results.persistence.map(PersistenceRow.init)
     }
 }
 
 /// The terminal table of a run: backing x N -> the figures and the verdicts.
 public enum ResultTable {
-    public static func render(_ results: [WorkloadResult]) -> String {
-        let header = ["backing", "N", "PageTables delta", "PMD pages/proc", "sharing", "PTE fallbacks", "faults 1st/later", "leak", "verdicts"]
-        var rows: [[String]] = []
-        for result in results {
+    public static func render(_ results: SpecResults) -> String {
+        var text: [String] = []
+        if !results.workloads.isEmpty { text += workloadTable(results.workloads) }
+        if !results.persistence.isEmpty {
+            if !text.isEmpty { text.append("") }
+            text += persistenceTable(results.persistence)
+        }
+        for result in results.workloads {
+            for verdict in result.verdicts where !verdict.passed {
+                text.append("FAIL \(result.workload.spec.name) \(verdict.expectation.rawValue): \(verdict.detail)")
+            }
+        }
+        for result in results.persistence {
+            for verdict in result.verdicts where !verdict.passed {
+                text.append("FAIL \(result.check.spec.name) \(verdict.expectation.rawValue): \(verdict.detail)")
+            }
+        }
+        return text.joined(separator: "\n")
+    }
+
+    static func workloadTable(_ results: [WorkloadResult]) -> [String] {
+        let header = ["workload", "N", "PageTables delta", "PMD pages/proc", "sharing", "PTE fallbacks", "faults 1st/later", "leak", "verdicts"]
+        let rows = results.map { result -> [String] in
             let row = ResultRow(result)
             guard result.report != nil else {
-                rows.append([row.backing, "\(row.processes)", "-", "-", "-", "-", "-", "-", "ERROR: \(row.error ?? "no report")"])
-                continue
+                return [row.name, "\(row.processes)", "-", "-", "-", "-", "-", "-", "ERROR: \(row.error ?? "no report")"]
             }
-            let verdicts = result.verdicts.map { "\($0.expectation.rawValue) \($0.passed ? "ok" : "FAIL")" }.joined(separator: ", ")
-            rows.append([
-                row.backing, "\(row.processes)",
+            return [
+                row.name, "\(row.processes)",
                 ByteSize.formatSigned(row.pageTablesDeltaBytes ?? 0),
                 String(format: "%.2f", row.pmdPagesPerProcess ?? 0),
                 (row.sharingRatio ?? 0).isFinite ? String(format: "%.1fx", row.sharingRatio ?? 0) : "inf",
                 "\(row.pteFallbackPages ?? 0)",
                 "\(row.firstWorkerFaults ?? 0)/\(row.laterWorkersMedianFaults.map(String.init) ?? "-")",
                 ByteSize.formatSigned(row.leakBytes ?? 0),
-                verdicts.isEmpty ? "-" : verdicts,
-            ])
+                verdictList(result.verdicts),
+            ]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
+        return columns([header] + rows)
+    }
+
+    static func persistenceTable(_ results: [PersistenceResult]) -> [String] {
+        let header = ["persistence", "size", "writers", "sync", "write s", "verify s", "words wrong", "verdicts"]
+        let rows = results.map { result -> [String] in
+            let row = PersistenceRow(result)
+            let seconds = { (value: Double?) in value.map { String(format: "%.1f", $0) } ?? "-" }
+            return [row.name, ByteSize.format(row.bytes), "\(row.writers)", row.sync, seconds(row.writeSeconds), seconds(row.verifySeconds),
+                    row.mismatchedWords.map(String.init) ?? "-",
+                    result.error.map { "ERROR: \($0)" } ?? verdictList(result.verdicts)]
+        }
+        return columns([header] + rows)
+    }
+
+    static func verdictList(_ verdicts: [Verdict]) -> String {
+        verdicts.isEmpty ? "-" : verdicts.map { "\($0.expectation.rawValue) \($0.passed ? "ok" : "FAIL")" }.joined(separator: ", ")
+    }
+
+    /// Left-aligned columns, the last one left ragged.
+    static func columns(_ rows: [[String]]) -> [String] {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { cells in
             cells.enumerated().map { index, cell in
                 index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
-        var text = [line(header)] + rows.map(line)
-        var failures: [String] = []
-        for result in results {
-            for verdict in result.verdicts where !verdict.passed {
-                failures.append("FAIL \(result.workload.spec.name) \(verdict.expectation.rawValue): \(verdict.detail)")
-            }
-        }
-        text += failures
-        return text.joined(separator: "\n")
     }
 }

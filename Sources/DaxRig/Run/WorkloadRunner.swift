@@ -1,31 +1,6 @@
 import DaxRigProtocol
 import Foundation
 
-/// A workload and what it is expected to show on the kernel under test.
-public struct WorkloadCase: Sendable, Equatable {
-    public var spec: WorkloadSpec
-    public var expectations: [Expectation]
-
-    public init(spec: WorkloadSpec, expectations: [Expectation]) {
-        self.spec = spec
-        self.expectations = expectations
-    }
-
-    /// What unpatched 6.1 does (DESIGN.md): hugetlbfs shares, FS/DAX does not; all of
-    /// them clean. S = 1 GiB at a 1 GiB address, one write per 2 MiB.
-    public static func defaults(processes: [Int] = [1, 10, 100, 1000],
-                                backings: [WorkloadSpec.Backing] = [.fsdaxXfs, .fsdaxExt4, .hugetlbfs],
-                                mappingBytes: UInt64 = 1 << 30) -> [WorkloadCase] {
-        backings.flatMap { backing in
-            processes.map { n in
-                let sharing: [Expectation] = n == 1 ? [] : [backing == .hugetlbfs ? .shares : .private]
-                return WorkloadCase(spec: WorkloadSpec(name: "\(backing.rawValue)-n\(n)", backing: backing, processes: n, mappingBytes: mappingBytes),
-                                    expectations: sharing + [.noLeak, .dataIntact, .kernelLogClean])
-            }
-        }
-    }
-}
-
 /// One workload's outcome: the guest's report (when it got that far), the verdicts.
 public struct WorkloadResult: Sendable {
     public var workload: WorkloadCase
@@ -113,7 +88,8 @@ public struct WorkloadRunner: Sendable {
             let payload = String(decoding: try JSONEncoder().encode(group.map(\.spec)), as: UTF8.self)
             // The largest file plus 1 GiB of room for the file system, in whole GiB, 2 GiB at least.
             let gib: UInt64 = 1 << 30
-            let largest: UInt64 = group.map(\.spec.mappingBytes).max() ?? 0
+            // A sparse file read through the huge zero page needs no pmem behind it.
+            let largest: UInt64 = group.filter { $0.spec.access != .readSparse }.map(\.spec.mappingBytes).max() ?? 0
             let pmemBytes: UInt64 = max(2 * gib, (largest + gib + gib - 1) / gib * gib)
             let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: fs), command: ["/init", "workload"], payload: payload),
                                       pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group), timeout: timeout)

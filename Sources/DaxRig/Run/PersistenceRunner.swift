@@ -1,0 +1,91 @@
+import DaxRigProtocol
+import Foundation
+
+/// One persistence check's outcome: what each boot reported, and the verdicts.
+public struct PersistenceResult: Sendable {
+    public var check: PersistenceCase
+    public var write: PersistenceReport?
+    public var verify: PersistenceReport?
+    public var verdicts: [Verdict]
+    /// Why a boot gave no report, when one did not.
+    public var error: String?
+
+    public var passed: Bool { write != nil && verify != nil && verdicts.allSatisfy(\.passed) }
+
+    public init(check: PersistenceCase, write: PersistenceReport?, verify: PersistenceReport?, verdicts: [Verdict], error: String?) {
+        self.check = check
+        self.write = write
+        self.verify = verify
+        self.verdicts = verdicts
+        self.error = error
+    }
+}
+
+/// Runs persistence checks: per check, one boot that writes and loses power, and a
+/// second boot on the same backing file that verifies. The backing file lives in a
+/// run directory of its own, removed afterwards (also on Ctrl-C); with a failure, the
+/// console logs are kept by the boots as usual.
+public struct PersistenceRunner: Sendable {
+    public let runner: GuestRunner
+
+    public init(runner: GuestRunner) { self.runner = runner }
+
+    /// pmem for a check: the file plus 1 GiB of room for the file system, 2 GiB at least.
+    static func pmemBytes(for spec: PersistenceSpec) -> UInt64 {
+        let gib: UInt64 = 1 << 30
+        return max(2 * gib, (spec.bytes + gib + gib - 1) / gib * gib)
+    }
+
+    public static func check(_ checks: [PersistenceCase], hostDiskAvailable: UInt64) throws {
+        for check in checks where pmemBytes(for: check.spec) > hostDiskAvailable {
+            throw WorkloadError.doesNotFit(workload: check.spec.name, what: "pmem backing file",
+                                           need: ByteSize.format(pmemBytes(for: check.spec)) + " of disk", have: "\(ByteSize.format(hostDiskAvailable)) free")
+        }
+    }
+
+    public func run(_ checks: [PersistenceCase], kernel: String, image: GuestImage, timeout: Double = 600,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [PersistenceResult] {
+        try Self.check(checks, hostDiskAvailable: WorkloadRunner.hostCapacity(cache: runner.cache).disk)
+        return try checks.map { try run($0, kernel: kernel, image: image, timeout: timeout, output: output) }
+    }
+
+    private func run(_ check: PersistenceCase, kernel: String, image: GuestImage, timeout: Double,
+                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> PersistenceResult {
+        guard let fileSystem = check.spec.backing.pmemFileSystem else {
+            throw WorkloadError.doesNotFit(workload: check.spec.name, what: "backing", need: "fsdax-xfs or fsdax-ext4", have: check.spec.backing.rawValue)
+        }
+        let directory = try Files.temporaryDirectory(in: runner.cache.runs, prefix: "run-")
+        let removal = Cleanup.shared.add("remove \(directory.path)") { Files.remove(directory.path) }
+        defer { Cleanup.shared.run(removal) }
+        let backing = directory.appendingPathComponent("pmem0.img").path
+        let size = Self.pmemBytes(for: check.spec)
+        try PmemBackingFile.create(path: backing, size: size)
+        let payload = String(decoding: try JSONEncoder().encode([check.spec]), as: UTF8.self)
+
+        func boot(_ phase: PersistenceReport.Phase) throws -> (BootResult, PersistenceReport?) {
+            let plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem, reuse: phase == .verify),
+                                 command: ["/init", "persist", phase.rawValue], payload: payload,
+                                 abruptPowerOff: phase == .write)
+            let request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [size], pmemBackingFiles: [backing], timeout: timeout)
+            let result = try runner.boot(request, image: image, output: output)
+            let report = result.reports.lazy.compactMap { try? JSONDecoder().decode(PersistenceReport.self, from: Data($0.text.utf8)) }
+                .first { $0.spec == check.spec && $0.phase == phase }
+            return (result, report)
+        }
+
+        let (first, written) = try boot(.write)
+        guard let written, case .commandExited(0, _) = first.outcome else {
+            return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
+                                     error: "write boot: \(first.outcome)" + (first.consoleLog.map { " (console log: \($0))" } ?? ""))
+        }
+        let (second, verified) = try boot(.verify)
+        guard let verified else {
+            return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
+                                     error: "verify boot: \(second.outcome)" + (second.consoleLog.map { " (console log: \($0))" } ?? ""))
+        }
+        let verdicts = check.expectations.map {
+            Judge.judge($0, written: written, verified: verified, findings: first.findings + second.findings)
+        }
+        return PersistenceResult(check: check, write: written, verify: verified, verdicts: verdicts, error: nil)
+    }
+}

@@ -1,0 +1,156 @@
+import DaxRigProtocol
+import FoundationEssentials
+import Glibc
+
+/// `/init persist write|verify`: the two halves of a persistence check, one per boot on
+/// the same backing file. The plan's payload is a JSON array of PersistenceSpec; each
+/// phase leaves one PersistenceReport per spec in the reports directory.
+///
+/// write: forked writers store the pattern in every 8-byte word of their stripe through
+/// a DAX mapping and make it durable as the spec says (msync, or MAP_SYNC alone); the
+/// plan then powers the guest off abruptly, so nothing else (sync, unmount, the file
+/// system's own log writes) helps the data along. verify: reads every byte back.
+enum Persistence {
+    static func run(phase: String) -> Int32 {
+        do {
+            guard let phase = PersistenceReport.Phase(rawValue: phase) else {
+                throw AgentFailure("persist", "unknown phase '\(phase)': use write or verify")
+            }
+            let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
+            guard let payload = plan.payload else { throw AgentFailure("persist", "the plan has no persistence specs in its payload") }
+            let specs = try JSONDecoder().decode([PersistenceSpec].self, from: Data(payload.utf8))
+            for (index, spec) in specs.enumerated() {
+                let path = "\(plan.pmem.mountPoint)/\(spec.fileName)"
+                print("persist \(phase.rawValue) \(index + 1)/\(specs.count): \(spec.name): \(spec.bytes >> 20) MiB, "
+                    + "\(spec.writers) writers, \(spec.sync.rawValue), \(path)")
+                let report = phase == .write ? try write(spec, path: path) : try verify(spec, path: path)
+                try ReportFile.write(report, index: index, name: spec.name, stage: "persist")
+                print("persist \(phase.rawValue) \(spec.name): \(report.bytes) bytes, \(report.mismatchedWords) words wrong, "
+                    + "\(report.failedWriters) writers failed, \((report.seconds * 10).rounded() / 10) s")
+            }
+            return 0
+        } catch let failure as AgentFailure {
+            print("persist failed at \(failure.stage): \(failure.message)")
+            return 1
+        } catch {
+            print("persist failed: \(error)")
+            return 1
+        }
+    }
+
+    /// Stripes are whole 2 MiB regions, so every writer's mapping can take PMD faults.
+    static func stripes(_ spec: PersistenceSpec) -> [(offset: UInt64, length: UInt64)] {
+        let region: UInt64 = 2 << 20
+        let writers = UInt64(max(1, spec.writers))
+        let stripe = max(region, spec.bytes / writers / region * region)
+        var result: [(UInt64, UInt64)] = []
+        var offset: UInt64 = 0
+        while offset < spec.bytes {
+            let isLast = result.count == Int(writers) - 1
+            let length = isLast ? spec.bytes - offset : min(stripe, spec.bytes - offset)
+            result.append((offset, length))
+            offset += length
+        }
+        return result
+    }
+
+    private static func write(_ spec: PersistenceSpec, path: String) throws -> PersistenceReport {
+        let started = Clock.now()
+        var notes: [String] = []
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw AgentFailure("persist", "create \(path): \(errnoText())") }
+        guard SystemCalls.fallocate(fd, length: Int64(spec.bytes)) == 0 else {
+            close(fd)
+            throw AgentFailure("persist", "fallocate \(spec.bytes >> 20) MiB in \(path): \(errnoText())")
+        }
+        // The file's existence is metadata of the directory: made durable once, as an
+        // application creating a file on pmem must.
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        let dirfd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY)
+        if dirfd < 0 || fsync(dirfd) != 0 || fsync(fd) != 0 { notes.append("fsync of the new file or its directory: \(errnoText())") }
+        if dirfd >= 0 { close(dirfd) }
+
+        var children: [pid_t] = []
+        for (offset, length) in stripes(spec) {
+            let pid = fork()
+            if pid < 0 { throw AgentFailure("persist", "fork: \(errnoText())") }
+            if pid == 0 { _exit(writeStripe(spec, fd: fd, offset: offset, length: length)) }
+            children.append(pid)
+        }
+        close(fd)
+        var failed = 0
+        for pid in children {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            if status != 0 {
+                failed += 1
+                let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                notes.append("writer \(pid) ended with status \(code): " + Self.writerFailure(code))
+            }
+        }
+        return PersistenceReport(spec: spec, phase: .write, bytes: spec.bytes, failedWriters: failed,
+                                 seconds: Clock.now() - started, notes: notes)
+    }
+
+    /// Exit statuses of a writer, and what each means.
+    private static func writerFailure(_ code: Int32) -> String {
+        switch code {
+        case 2: "mmap failed (MAP_SYNC needs a DAX file on a file system that supports it)"
+        case 3: "msync failed"
+        default: "killed or crashed"
+        }
+    }
+
+    /// One writer: map the stripe, store the pattern in every word, make it durable.
+    private static func writeStripe(_ spec: PersistenceSpec, fd: Int32, offset: UInt64, length: UInt64) -> Int32 {
+        let flags = spec.sync == .mapSync ? 0x03 | 0x80000 : MAP_SHARED  // MAP_SHARED_VALIDATE | MAP_SYNC
+        guard let base = mmap(nil, Int(length), PROT_READ | PROT_WRITE, flags, fd, off_t(offset)), base != MAP_FAILED else { return 2 }
+        let words = base.bindMemory(to: UInt64.self, capacity: Int(length / 8))
+        for index in 0..<Int(length / 8) {
+            words[index] = spec.pattern(offset: offset + UInt64(index) * 8)
+        }
+        if spec.sync == .msync, msync(base, Int(length), MS_SYNC) != 0 { return 3 }
+        munmap(base, Int(length))
+        return 0
+    }
+
+    private static func verify(_ spec: PersistenceSpec, path: String) throws -> PersistenceReport {
+        let started = Clock.now()
+        var notes: [String] = []
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            // A lost file is a verdict, not an error of the rig: every byte is missing.
+            return PersistenceReport(spec: spec, phase: .verify, bytes: 0, mismatchedWords: spec.bytes / 8, firstMismatchOffset: 0,
+                                     seconds: Clock.now() - started, notes: ["\(path) is missing after the power-off: \(errnoText())"])
+        }
+        defer { close(fd) }
+        var info = stat()
+        fstat(fd, &info)
+        if UInt64(info.st_size) != spec.bytes { notes.append("\(path) is \(info.st_size) bytes, not \(spec.bytes)") }
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 8)
+        defer { buffer.deallocate() }
+        var offset: UInt64 = 0
+        var mismatched: UInt64 = 0
+        var first: UInt64?
+        while offset < spec.bytes {
+            let want = Int(min(UInt64(chunk), spec.bytes - offset))
+            var got = 0
+            while got < want {
+                let n = pread(fd, buffer + got, want - got, off_t(offset) + off_t(got))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                got += n
+            }
+            if got < want { buffer.advanced(by: got).initializeMemory(as: UInt8.self, repeating: 0, count: want - got) }
+            let words = buffer.bindMemory(to: UInt64.self, capacity: want / 8)
+            for index in 0..<(want / 8) where words[index] != spec.pattern(offset: offset + UInt64(index) * 8) {
+                mismatched += 1
+                if first == nil { first = offset + UInt64(index) * 8 }
+            }
+            offset += UInt64(want)
+        }
+        return PersistenceReport(spec: spec, phase: .verify, bytes: spec.bytes, mismatchedWords: mismatched, firstMismatchOffset: first,
+                                 seconds: Clock.now() - started, notes: notes)
+    }
+}

@@ -1,0 +1,19 @@
+import DaxRigProtocol
+import FoundationEssentials
+import Glibc
+
+/// Leaves a JSON report in the reports directory, which the agent sends to the host
+/// after the command (numbered, so the host gets them in the order they were made).
+enum ReportFile {
+    static func write<Report: Encodable>(_ report: Report, index: Int, name: String, stage: String) throws {
+        try FileIO.makeDirectories(GuestPlan.reportsDirectory)
+        var data = try JSONEncoder().encode(report)
+        data.append(UInt8(ascii: "\n"))
+        let number = String(index)
+        let padded = String(repeating: "0", count: max(0, 3 - number.count)) + number
+        let path = "\(GuestPlan.reportsDirectory)/\(padded)-\(name).json"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0, FileIO.writeAll(fd, [UInt8](data)) else { throw AgentFailure(stage, "cannot write \(path): \(errnoText())") }
+        close(fd)
+    }
+}

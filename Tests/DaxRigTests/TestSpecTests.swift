@@ -1,0 +1,133 @@
+import DaxRig
+import DaxRigProtocol
+import Foundation
+import Testing
+
+@Suite struct TestSpecTests {
+    static let specs = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("kernels/specs")
+
+    func parse(_ text: String) throws -> TestSpec { try TestSpec.parse(text, path: "t.toml") }
+
+    /// The error a spec gives, or a recorded issue when it parses.
+    func failure(_ text: String) -> InputFileError? {
+        do {
+            _ = try parse(text)
+            Issue.record("parsed: \(text)")
+            return nil
+        } catch let error as InputFileError {
+            return error
+        } catch {
+            Issue.record("not an InputFileError: \(error)")
+            return nil
+        }
+    }
+
+    @Test func everyShippedSpecParses() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.specs.path).filter { $0.hasSuffix(".toml") }.sorted()
+        #expect(names.contains("default.toml") && names.contains("persistence.toml") && names.contains("modes.toml"))
+        for name in names {
+            let spec = try TestSpec.load(Self.specs.appendingPathComponent(name).path)
+            #expect(!spec.workloads.isEmpty || !spec.persistence.isEmpty, "\(name)")
+        }
+    }
+
+    @Test func builtInIsTheShippedDefault() throws {
+        #expect(try TestSpec.load(Self.specs.appendingPathComponent("default.toml").path) == TestSpec.builtIn)
+    }
+
+    @Test func listsExpandAndDefaultsApply() throws {
+        let spec = try parse("""
+            name = "x"
+            [defaults]
+            size = "512M"
+            processes = [1, 10]
+            expect = ["no-leak"]
+
+            [[workload]]
+            backing = ["fsdax-xfs", "hugetlbfs"]
+            expect = ["shares", "no-leak"]
+
+            [[workload]]
+            name = "odd"
+            backing = "fsdax-ext4"
+            processes = 3
+            size = 4194304
+            access = "every-4k"
+            aligned = false
+            map-sync = true
+            """)
+        #expect(spec.workloads.map(\.spec.name) == ["fsdax-xfs-n1", "fsdax-xfs-n10", "hugetlbfs-n1", "hugetlbfs-n10", "odd-n3"])
+        #expect(spec.workloads[0].expectations == [.noLeak, .shares])
+        #expect(spec.workloads[0].spec.mappingBytes == 512 << 20)
+        let odd = spec.workloads[4].spec
+        #expect(odd == WorkloadSpec(name: "odd-n3", backing: .fsdaxExt4, processes: 3, mappingBytes: 4 << 20, pudAligned: false, access: .every4K, mapSync: true))
+    }
+
+    @Test func persistenceExpandsPerBackingAndSync() throws {
+        let spec = try TestSpec.load(Self.specs.appendingPathComponent("persistence.toml").path)
+        #expect(spec.persistence.map(\.spec.name) == ["persist-fsdax-xfs-msync", "persist-fsdax-xfs-map-sync", "persist-fsdax-ext4-msync", "persist-fsdax-ext4-map-sync"])
+        #expect(spec.persistence.allSatisfy { $0.expectations == [.dataIntact, .kernelLogClean] && $0.spec.bytes == 256 << 20 && $0.spec.writers == 4 })
+    }
+
+    @Test func errorsNameTheLineTheKeyAndWhatToDo() {
+        let unknown = failure("""
+            name = "x"
+
+            [[workload]]
+            backing = "fsdax-xfs"
+
+            [[workload]]
+            backing = "hugetlbfs"
+            procesess = 10
+            """)
+        #expect(unknown?.line == 8)
+        #expect(unknown?.key == "procesess")
+        #expect(unknown?.description.hasPrefix("t.toml:8: procesess: unknown key in [[workload]] #2 (known keys: name, backing, processes") == true)
+
+        let backing = failure("[[workload]]\nbacking = [\"fsdax-xfs\", \"fsdax-btrfs\"]\n")
+        #expect(backing?.line == 2)
+        #expect(backing?.description.contains("'fsdax-btrfs' is not one of fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs") == true)
+
+        let size = failure("[defaults]\nsize = \"3M\"\n[[workload]]\nbacking = \"tmpfs\"\n")
+        #expect(size?.line == 3)  // the workload it makes wrong; the value itself is in [defaults]
+        #expect(size?.description.contains("3 MiB is not a whole number of 2 MiB regions") == true)
+
+        let processes = failure("[[workload]]\nbacking = \"tmpfs\"\nprocesses = [1, 20000]\n")
+        #expect(processes?.line == 3)
+        #expect(processes?.description.contains("20000 processes: use 1 to 10000") == true)
+
+        let type = failure("[[workload]]\nbacking = \"tmpfs\"\naligned = \"yes\"\n")
+        #expect(type?.description == "t.toml:3: aligned: must be true or false, not string")
+
+        let syntax = failure("name = \"x\"\n[[workload]]\nbacking = \n")
+        #expect(syntax?.line == 3)
+        #expect(syntax?.description.contains("not valid TOML") == true)
+
+        let empty = failure("name = \"nothing\"\n")
+        #expect(empty?.description.contains("the spec names no [[workload]] and no [[persistence]]") == true)
+
+        let twice = failure("[[workload]]\nbacking = \"tmpfs\"\n[[workload]]\nbacking = \"tmpfs\"\n")
+        #expect(twice?.description.contains("two runs are named 'tmpfs-n1'") == true)
+
+        let mapSync = failure("[[workload]]\nbacking = \"hugetlbfs\"\nmap-sync = true\n")
+        #expect(mapSync?.line == 3)
+
+        let persist = failure("[[persistence]]\nbacking = \"tmpfs\"\n")
+        #expect(persist?.description.contains("persistence needs pmem") == true)
+    }
+
+    @Test func missingFileSaysSo() {
+        #expect(throws: InputFileError(file: "/nonexistent.toml", line: nil, key: nil, message: "no such file", hint: "check the path")) {
+            try TestSpec.load("/nonexistent.toml")
+        }
+    }
+
+    @Test func commandLineOverridesReplaceCountsAndSizeAndFilterBackings() throws {
+        let spec = try TestSpec.builtIn.overriding(processes: [2, 3], size: 64 << 20, backings: [.hugetlbfs, .fsdaxXfs])
+        #expect(spec.workloads.map(\.spec.name) == ["fsdax-xfs-n2", "fsdax-xfs-n3", "hugetlbfs-n2", "hugetlbfs-n3"])
+        #expect(spec.workloads.allSatisfy { $0.spec.mappingBytes == 64 << 20 })
+        #expect(spec.workloads[2].expectations.contains(.shares))
+        #expect(throws: SpecOverrideError.self) { try TestSpec.builtIn.overriding(processes: nil, size: nil, backings: [.tmpfs]) }
+    }
+}
