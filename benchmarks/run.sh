@@ -13,9 +13,9 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 python3 - "$out" "$t0" "$t1" <<'PY'
 import json, sys
-rows = json.load(open(sys.argv[1]))
-for r in rows:
-    print(f"  {r['backing']:<11} N={r['processes']:<5} {r.get('seconds') or 0:6.1f} s in the guest"
+report = json.load(open(sys.argv[1]))
+for r in report['workloads']:
+    print(f"  {r['name']:<16} {r.get('seconds') or 0:6.1f} s in the guest"
           + ("" if all(v['passed'] for v in r['verdicts']) and not r.get('error') else "  (not all expectations held)"))
 print(f"default daxrig run: {float(sys.argv[3]) - float(sys.argv[2]):.1f} s wall (goal <= 90 s)")
 PY

@@ -15,6 +15,10 @@ public struct PersistenceSpec: Codable, Sendable, Equatable {
         /// MAP_SHARED_VALIDATE | MAP_SYNC: metadata is durable at fault time, so the
         /// stores alone are enough on pmem; no msync at all.
         case mapSync = "map-sync"
+        /// MAP_SHARED and no sync at all: the negative control. The stores reach pmem,
+        /// but the file system's record of which blocks hold data may not, so a check
+        /// that can tell must find words lost.
+        case none
     }
 
     public var name: String
@@ -34,14 +38,22 @@ public struct PersistenceSpec: Codable, Sendable, Equatable {
     }
 
     /// The file in the pmem mount.
-    public var fileName: String { "daxrig-persist-\(name)" }
+    public var fileName: String { "daxrig-\(name)" }
 
     /// The word stored at byte `offset` of the file: differs per offset and per spec,
     /// so a stale block, a zeroed block or another run's file all read back wrong.
-    public func pattern(offset: UInt64) -> UInt64 {
+    public func pattern(offset: UInt64) -> UInt64 { Self.pattern(offset: offset, seed: patternSeed) }
+
+    /// The per-spec part of the pattern (FNV-1a of the name), computed once per stripe.
+    public var patternSeed: UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return (offset &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ hash
+        return hash
+    }
+
+    @inlinable
+    public static func pattern(offset: UInt64, seed: UInt64) -> UInt64 {
+        (offset &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ seed
     }
 }
 

@@ -102,9 +102,14 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
     /// N workers with everything mapped cost the guest.
     public var memTotal: UInt64?
     public var memUsedMapped: UInt64?
+    /// FS/DAX: 2 MiB regions of the file that lie in one extent at a 2 MiB-aligned
+    /// device address (FIEMAP), i.e. that can be mapped with a PMD at all.
+    public var alignedRegions: UInt64?
 
     public init(spec: WorkloadSpec, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64, workers: [Worker],
-                patternWords: UInt64, seconds: Double, notes: [String], memTotal: UInt64? = nil, memUsedMapped: UInt64? = nil) {
+                patternWords: UInt64, seconds: Double, notes: [String], memTotal: UInt64? = nil, alignedRegions: UInt64? = nil,
+                memUsedMapped: UInt64? = nil) {
+        self.alignedRegions = alignedRegions
         self.memTotal = memTotal
         self.memUsedMapped = memUsedMapped
         self.spec = spec

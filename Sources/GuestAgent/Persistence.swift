@@ -25,8 +25,9 @@ enum Persistence {
                     + "\(spec.writers) writers, \(spec.sync.rawValue), \(path)")
                 let report = phase == .write ? try write(spec, path: path) : try verify(spec, path: path)
                 try ReportFile.write(report, index: index, name: spec.name, stage: "persist")
-                print("persist \(phase.rawValue) \(spec.name): \(report.bytes) bytes, \(report.mismatchedWords) words wrong, "
-                    + "\(report.failedWriters) writers failed, \((report.seconds * 10).rounded() / 10) s")
+                print("persist \(phase.rawValue) \(spec.name): \(report.bytes) bytes, "
+                    + (phase == .write ? "\(report.failedWriters) writers failed" : "\(report.mismatchedWords) words wrong")
+                    + ", \((report.seconds * 10).rounded() / 10) s")
             }
             return 0
         } catch let failure as AgentFailure {
@@ -106,8 +107,9 @@ enum Persistence {
         let flags = spec.sync == .mapSync ? 0x03 | 0x80000 : MAP_SHARED  // MAP_SHARED_VALIDATE | MAP_SYNC
         guard let base = mmap(nil, Int(length), PROT_READ | PROT_WRITE, flags, fd, off_t(offset)), base != MAP_FAILED else { return 2 }
         let words = base.bindMemory(to: UInt64.self, capacity: Int(length / 8))
+        let seed = spec.patternSeed
         for index in 0..<Int(length / 8) {
-            words[index] = spec.pattern(offset: offset + UInt64(index) * 8)
+            words[index] = PersistenceSpec.pattern(offset: offset + UInt64(index) * 8, seed: seed)
         }
         if spec.sync == .msync, msync(base, Int(length), MS_SYNC) != 0 { return 3 }
         munmap(base, Int(length))
@@ -133,6 +135,7 @@ enum Persistence {
         var offset: UInt64 = 0
         var mismatched: UInt64 = 0
         var first: UInt64?
+        let seed = spec.patternSeed
         while offset < spec.bytes {
             let want = Int(min(UInt64(chunk), spec.bytes - offset))
             var got = 0
@@ -144,7 +147,7 @@ enum Persistence {
             }
             if got < want { buffer.advanced(by: got).initializeMemory(as: UInt8.self, repeating: 0, count: want - got) }
             let words = buffer.bindMemory(to: UInt64.self, capacity: want / 8)
-            for index in 0..<(want / 8) where words[index] != spec.pattern(offset: offset + UInt64(index) * 8) {
+            for index in 0..<(want / 8) where words[index] != PersistenceSpec.pattern(offset: offset + UInt64(index) * 8, seed: seed) {
                 mismatched += 1
                 if first == nil { first = offset + UInt64(index) * 8 }
             }

@@ -44,7 +44,8 @@ struct WorkloadRun {
     func run() throws -> WorkloadReport {
         let started = Clock.now()
         var notes: [String] = []
-        let path = try prepareFile(notes: &notes)
+        var alignedRegions: UInt64?
+        let path = try prepareFile(notes: &notes, alignedRegions: &alignedRegions)
         let n = spec.processes
         guard n >= 1, n <= 10_000 else { throw AgentFailure("workload", "processes must be 1...10000, not \(n)") }
 
@@ -111,12 +112,12 @@ struct WorkloadRun {
         if !writable { notes.append("read-only access: no data pattern written or verified") }
         return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
                               patternWords: writable ? stripe / 4096 : 0, seconds: Clock.now() - started, notes: notes,
-                              memTotal: memory["MemTotal"],
+                              memTotal: memory["MemTotal"], alignedRegions: alignedRegions,
                               memUsedMapped: memory["MemTotal"].flatMap { total in memory["MemAvailable"].map { total > $0 ? total - $0 : 0 } })
     }
 
     /// Creates the file to map on the backing, sized to the mapping.
-    private func prepareFile(notes: inout [String]) throws -> String {
+    private func prepareFile(notes: inout [String], alignedRegions: inout UInt64?) throws -> String {
         let path: String
         switch spec.backing {
         case .fsdaxXfs, .fsdaxExt4:
@@ -153,6 +154,18 @@ struct WorkloadRun {
         } else {
             let result = SystemCalls.fallocate(fd, length: Int64(size))
             guard result == 0 else { throw AgentFailure("workload", "fallocate \(spec.mappingBytes >> 20) MiB in \(path): \(errnoText())") }
+            if spec.backing.pmemFileSystem != nil {
+                if let map = ExtentMap.read(fd: fd, length: spec.mappingBytes) {
+                    let (aligned, regions) = map.alignedRegions(length: spec.mappingBytes)
+                    alignedRegions = aligned
+                    if aligned < regions {
+                        notes.append("\(spec.backing.pmemFileSystem!.rawValue) could align \(aligned) of \(regions) 2 MiB regions of the file "
+                            + "(\(map.extents.count) extents): DAX must map the other \(regions - aligned) with PTEs")
+                    }
+                } else {
+                    notes.append("FIEMAP unavailable: extent alignment not checked")
+                }
+            }
         }
         return path
     }
@@ -178,7 +191,9 @@ struct Worker {
         let faultsBefore = Counters.minorFaults()
         let t0 = Clock.monotonicNanoseconds()
         var flags = MAP_SHARED | 0x100000  // MAP_FIXED_NOREPLACE: the same fresh address in every worker
-        if spec.mapSync { flags = 0x03 | 0x80000 | 0x100000 }  // MAP_SHARED_VALIDATE | MAP_SYNC
+        // MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED: 6.1 validates against a mask that
+        // lacks MAP_FIXED_NOREPLACE (EOPNOTSUPP); nothing else lives at our address.
+        if spec.mapSync { flags = 0x03 | 0x80000 | MAP_FIXED }
         let base = mmap(UnsafeMutableRawPointer(bitPattern: UInt(spec.mapAddress)), length,
                         writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, 0)
         var mapped: UnsafeMutablePointer<UInt8>?

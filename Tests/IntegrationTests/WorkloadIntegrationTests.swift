@@ -35,6 +35,26 @@ import Testing
         #expect(!results[2].passed)
     }
 
+    /// Two independent counts of PTE fallback on ext4 agree: the file's extents (FIEMAP:
+    /// 2 MiB regions not in one aligned extent) times N, and the workers' VmPTE growth.
+    @Test func ext4FallbacksAreTheRegionsItsExtentsCouldNotAlign() throws {
+        let kernel = try Rig.defaultKernel()
+        let image = try ImageBuilder(cache: Rig.cache).build()
+        let cases = [
+            WorkloadCase(spec: WorkloadSpec(name: "ext4", backing: .fsdaxExt4, processes: 4, mappingBytes: 1 << 30), expectations: [.private]),
+            WorkloadCase(spec: WorkloadSpec(name: "xfs", backing: .fsdaxXfs, processes: 4, mappingBytes: 1 << 30), expectations: [.noFallback]),
+        ]
+        let results = try WorkloadRunner(runner: GuestRunner(cache: Rig.cache)).run(cases, kernel: kernel.bzImage, image: image, timeout: 300) { _, _ in }
+        let ext4 = try #require(results.first { $0.workload.spec.name == "ext4" }?.report)
+        let aligned = try #require(ext4.alignedRegions)
+        #expect(aligned < 512, "ext4 aligned every region this time; the cross-check needs some that it did not")
+        #expect(ext4.accounting.fallbackPages == Array(repeating: 512 - aligned, count: 4))
+        #expect(ext4.notes.contains { $0.contains("ext4 could align \(aligned) of 512 2 MiB regions") })
+        let xfs = try #require(results.first { $0.workload.spec.name == "xfs" }?.report)
+        #expect(xfs.alignedRegions == 512)
+        #expect(results.allSatisfy { $0.passed }, "\(results.map(\.verdicts))")
+    }
+
     @Test func workloadThatCannotFitIsRefusedBeforeAnyBootNamingTheNumbers() throws {
         _ = try Rig.defaultKernel()
         let output = try Rig.run(["run", "--processes", "10", "--backings", "hugetlbfs", "--size", "512G"])

@@ -53,10 +53,13 @@ public enum Judge {
                            detail: "PageTables after all workers exited minus before forking: \(a.leakBytes) bytes")
         case .dataIntact:
             let mismatches = report.workers.reduce(UInt64(0)) { $0 + $1.mismatches }
+            let errnos = Set(report.workers.map(\.mapErrno).filter { $0 != 0 }).sorted()
             let failedMaps = report.workers.filter { $0.mapErrno != 0 }.count
             let failedExits = report.workers.filter { $0.exitStatus != 0 }.count
             return Verdict(expectation: expectation, passed: mismatches == 0 && failedMaps == 0 && failedExits == 0,
-                           detail: "\(mismatches) pattern words wrong, \(failedMaps) failed mmaps, \(failedExits) workers exited non-zero")
+                           detail: "\(mismatches) pattern words wrong, \(failedMaps) failed mmaps"
+                            + (errnos.isEmpty ? "" : " (" + errnos.map { "errno \($0) \(String(cString: strerror($0)))" }.joined(separator: ", ") + ")")
+                            + ", \(failedExits) workers exited non-zero")
         case .kernelLogClean:
             return Verdict(expectation: expectation, passed: findings.isEmpty,
                            detail: findings.isEmpty ? "no kernel reports" : findings.map { "\($0.kind.rawValue) at console line \($0.line)" }.joined(separator: ", "))

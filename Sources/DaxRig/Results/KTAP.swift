@@ -7,11 +7,11 @@ public enum KTAP {
         var tests: [(name: String, figures: String?, verdicts: [Verdict], error: String?)] = []
         for result in results.workloads {
             let row = ResultRow(result)
-            tests.append((result.workload.spec.name, result.report == nil ? nil :
-                "PageTables delta \(row.pageTablesDeltaBytes ?? 0) bytes, PMD table pages \(row.pmdPagesMeasured ?? 0),"
-                + " PTE fallback pages \(row.pteFallbackPages ?? 0), faults first \(row.firstWorkerFaults ?? 0)"
-                + " later \(row.laterWorkersMedianFaults.map(String.init) ?? "-"), leak \(row.leakBytes ?? 0) bytes",
-                result.verdicts, result.error))
+            var figures = "PageTables delta \(row.pageTablesDeltaBytes ?? 0) bytes, PMD table pages \(row.pmdPagesMeasured ?? 0),"
+            figures += " PTE fallback pages \(row.pteFallbackPages ?? 0), faults first \(row.firstWorkerFaults ?? 0)"
+            figures += " later \(row.laterWorkersMedianFaults.map(String.init) ?? "-"), leak \(row.leakBytes ?? 0) bytes"
+            for note in result.report?.notes ?? [] { figures += "; \(note)" }
+            tests.append((result.workload.spec.name, result.report == nil ? nil : figures, result.verdicts, result.error))
         }
         for result in results.persistence {
             let row = PersistenceRow(result)

@@ -105,6 +105,9 @@ public enum ResultTable {
             text += persistenceTable(results.persistence)
         }
         for result in results.workloads {
+            for note in result.report?.notes ?? [] { text.append("note \(result.workload.spec.name): \(note)") }
+        }
+        for result in results.workloads {
             for verdict in result.verdicts where !verdict.passed {
                 text.append("FAIL \(result.workload.spec.name) \(verdict.expectation.rawValue): \(verdict.detail)")
             }

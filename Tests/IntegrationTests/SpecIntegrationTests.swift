@@ -1,0 +1,82 @@
+import DaxRig
+import DaxRigProtocol
+import Foundation
+import Testing
+
+/// The shipped specs, run for real on the default (unpatched 6.1) kernel.
+@Suite(.serialized) struct SpecIntegrationTests {
+    static let specs = Rig.packageRoot.appendingPathComponent("kernels/specs")
+
+    func run(_ spec: TestSpec) throws -> SpecResults {
+        let kernel = try Rig.defaultKernel()
+        let image = try ImageBuilder(cache: Rig.cache).build()
+        return try SpecRunner(runner: GuestRunner(cache: Rig.cache)).run(spec, kernel: kernel.bzImage, image: image, timeout: 600) { _, _ in }
+    }
+
+    /// tmpfs, read-sparse, every-4k, unaligned and MAP_SYNC, each with the figures that
+    /// say the mode really ran as named.
+    @Test func everyModeRunsAndMeasuresWhatItNames() throws {
+        let results = try run(TestSpec.load(Self.specs.appendingPathComponent("modes.toml").path))
+        #expect(results.complete)
+        for result in results.workloads {
+            #expect(result.passed, "\(result.workload.spec.name): \(result.verdicts.filter { !$0.passed })")
+        }
+        func accounting(_ name: String) throws -> PmdAccounting {
+            try #require(results.workloads.first { $0.workload.spec.name == name }?.report).accounting
+        }
+        // tmpfs maps 4 KiB pages: one PTE table per 2 MiB region per worker.
+        #expect(try accounting("tmpfs-n8").fallbackPages == Array(repeating: 128, count: 8))
+        // 16 GiB read through the huge zero page on a 2 GiB device: 16 PMD tables each.
+        #expect(try accounting("read-sparse-n8").measuredPMDPages == 8 * 16)
+        // A store to every 4 KiB page still takes one fault per 2 MiB: PMD mappings.
+        #expect(try accounting("every-4k-n8").firstWorkerFaults == 128)
+        // 2 MiB off the boundary: two PUD ranges, two PMD tables per worker, on both.
+        #expect(try accounting("unaligned-fsdax-xfs-n8").measuredPMDPages == 16)
+        #expect(try accounting("unaligned-hugetlbfs-n8").measuredPMDPages == 16)
+        let mapSync = try #require(results.workloads.first { $0.workload.spec.name == "map-sync-n8" }?.report)
+        #expect(mapSync.workers.allSatisfy { $0.mapErrno == 0 })
+    }
+
+    /// Synced data survives an abrupt power-off, and the check can tell when it does not:
+    /// the unsynced control loses its words.
+    @Test func syncedDataSurvivesAPowerOffAndUnsyncedDataIsCaughtMissing() throws {
+        var spec = try TestSpec.load(Self.specs.appendingPathComponent("persistence.toml").path)
+        spec.persistence.append(PersistenceCase(spec: PersistenceSpec(name: "control-unsynced", backing: .fsdaxXfs, bytes: 64 << 20, sync: .none)))
+        let results = try run(spec)
+        #expect(results.complete)
+        #expect(results.persistence.count == 5)
+        for result in results.persistence.dropLast() {
+            #expect(result.passed, "\(result.check.spec.name): \(result.verdicts) \(result.error ?? "")")
+            #expect(result.verify?.bytes == 256 << 20)
+        }
+        let control = try #require(results.persistence.last)
+        #expect(control.verify.map { $0.mismatchedWords > 0 } == true, "the unsynced control kept its data: the check cannot fail")
+        #expect(control.verdicts.first { $0.expectation == .dataIntact }?.passed == false)
+        #expect(Rig.runFilesLeft(by: getpid()).isEmpty)
+    }
+
+    /// The README's main command: the built-in default spec passes on the default kernel.
+    @Test func defaultRunPassesOnTheDefaultKernel() throws {
+        _ = try Rig.defaultKernel()
+        let output = try Rig.run(["run", "--json"])
+        #expect(output.status == 0, "\(output.standardError.suffix(2000))")
+        let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
+        #expect(report.spec == "default" && report.passed && report.complete)
+        #expect(report.workloads.count == 12)
+        let huge = try #require(report.workloads.first { $0.name == "hugetlbfs-n1000" })
+        #expect(huge.pmdPagesMeasured.map { $0 <= 1 + Judge.sharingTolerance } == true)
+        let xfs = try #require(report.workloads.first { $0.name == "fsdax-xfs-n1000" })
+        #expect(xfs.pmdPagesMeasured == 1000)
+    }
+
+    @Test func badSpecIsRefusedWithItsLineBeforeAnyBoot() throws {
+        let directory = try FileManager.default.url(for: .itemReplacementDirectory, in: .userDomainMask, appropriateFor: URL(fileURLWithPath: "/tmp"), create: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("bad.toml").path
+        try "[[workload]]\nbacking = \"fsdax-xfs\"\nacess = \"every-4k\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let output = try Rig.run(["run", "--spec", path])
+        #expect(output.status == 2)
+        #expect(output.standardError.contains("\(path):3: acess: unknown key in [[workload]] #1"), "\(output.standardError)")
+        #expect(!output.standardError.contains("[boot]"))
+    }
+}
