@@ -50,3 +50,31 @@ public struct VmStat: Sendable, Equatable, Codable {
         self.counters = counters
     }
 }
+
+/// fs_dax:dax_pmd_fault_done events by result, from a `hist:keys=result` trigger's
+/// hist file: lines such as "{ result:        256 } hitcount:       2048".
+public struct PmdFaultCounts: Codable, Sendable, Equatable {
+    /// VM_FAULT_NOPAGE (0x100): the PMD was mapped; or VM_FAULT_NEEDDSYNC (0x2000),
+    /// MAP_SYNC's way to the same PMD once the file system synced its metadata.
+    public var noPage: UInt64
+    /// VM_FAULT_FALLBACK (0x800): DAX gave the region back to the PTE path.
+    public var fallback: UInt64
+    /// Any other result (errors, retries).
+    public var other: UInt64
+
+    public init(noPage: UInt64 = 0, fallback: UInt64 = 0, other: UInt64 = 0) {
+        self.noPage = noPage
+        self.fallback = fallback
+        self.other = other
+    }
+
+    public init(hist: String) {
+        self.init()
+        for line in hist.split(separator: "\n") where line.hasPrefix("{ result:") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "{" || $0 == "}" || $0 == ":" })
+            guard let at = words.firstIndex(of: "result"), at + 1 < words.count, let result = Int64(words[at + 1]),
+                  let hits = words.firstIndex(of: "hitcount").flatMap({ $0 + 1 < words.count ? UInt64(words[$0 + 1]) : nil }) else { continue }
+            if result & 0x800 != 0 { fallback += hits } else if result & 0x2100 != 0 { noPage += hits } else { other += hits }
+        }
+    }
+}

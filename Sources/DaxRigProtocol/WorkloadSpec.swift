@@ -105,10 +105,14 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
     /// FS/DAX: 2 MiB regions of the file that lie in one extent at a 2 MiB-aligned
     /// device address (FIEMAP), i.e. that can be mapped with a PMD at all.
     public var alignedRegions: UInt64?
+    /// fs_dax:dax_pmd_fault_done by result over the fault phase, where the kernel has
+    /// tracing (nil otherwise).
+    public var pmdFaults: PmdFaultCounts?
 
     public init(spec: WorkloadSpec, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64, workers: [Worker],
                 patternWords: UInt64, seconds: Double, notes: [String], memTotal: UInt64? = nil, alignedRegions: UInt64? = nil,
-                memUsedMapped: UInt64? = nil) {
+                pmdFaults: PmdFaultCounts? = nil, memUsedMapped: UInt64? = nil) {
+        self.pmdFaults = pmdFaults
         self.alignedRegions = alignedRegions
         self.memTotal = memTotal
         self.memUsedMapped = memUsedMapped

@@ -49,6 +49,7 @@ struct WorkloadRun {
         let n = spec.processes
         guard n >= 1, n <= 10_000 else { throw AgentFailure("workload", "processes must be 1...10000, not \(n)") }
 
+        try Self.raiseProcessLimits(for: n, notes: &notes)
         let recordsBytes = n * Self.recordWords * 8
         guard let records = mmap(nil, recordsBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
               records != MAP_FAILED else { throw AgentFailure("workload", "mmap of the shared records: \(errnoText())") }
@@ -67,6 +68,8 @@ struct WorkloadRun {
         let stripe = (spec.mappingBytes / UInt64(n)) & ~UInt64(4095)
         let writable = spec.access != .readSparse
 
+        // Armed before the first snapshot: whatever the trigger allocates is in every one.
+        let trace = spec.backing.pmemFileSystem == nil ? nil : DaxTrace.start()
         let preFork = try Counters.pageTables(notes: &notes)
         var children: [pid_t] = []
         for index in 0..<n {
@@ -90,6 +93,7 @@ struct WorkloadRun {
         ready.await(n - 1)
         let mapped = try Counters.pageTables(notes: &notes)
         let memory = MemInfo(text: (try? FileIO.readText("/proc/meminfo")) ?? "").bytes
+        let pmdFaults = trace?.stop()
         go[1].release(n)                   // write own stripe
         ready.await(n)
         go[2].release(n)                   // verify others, unmap
@@ -112,8 +116,28 @@ struct WorkloadRun {
         if !writable { notes.append("read-only access: no data pattern written or verified") }
         return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
                               patternWords: writable ? stripe / 4096 : 0, seconds: Clock.now() - started, notes: notes,
-                              memTotal: memory["MemTotal"], alignedRegions: alignedRegions,
+                              memTotal: memory["MemTotal"], alignedRegions: alignedRegions, pmdFaults: pmdFaults,
                               memUsedMapped: memory["MemTotal"].flatMap { total in memory["MemAvailable"].map { total > $0 ? total - $0 : 0 } })
+    }
+
+    /// Room for N workers: tinyconfig's BASE_SMALL sets pid_max to 4096, and
+    /// threads-max follows guest memory. Both are raised, never lowered.
+    static func raiseProcessLimits(for n: Int, notes: inout [String]) throws {
+        let wanted = n + 1024
+        for (name, ceiling) in [("pid_max", 32768), ("threads-max", 1 << 20)] {
+            let path = "/proc/sys/kernel/\(name)"
+            guard let current = Int((try? FileIO.readText(path))?.split(separator: "\n").first ?? ""), current < wanted else { continue }
+            let value = min(max(wanted, current), ceiling)
+            do {
+                try Counters.write(path, "\(value)")
+            } catch {
+                throw AgentFailure("workload", "\(n) processes need kernel.\(name) >= \(wanted); it is \(current) and could not be raised: \(error)")
+            }
+            if value < wanted {
+                throw AgentFailure("workload", "\(n) processes need kernel.\(name) >= \(wanted); this kernel allows at most \(value)")
+            }
+            notes.append("raised kernel.\(name) from \(current) to \(value) for \(n) processes")
+        }
     }
 
     /// Creates the file to map on the backing, sized to the mapping.

@@ -27,3 +27,30 @@ import Testing
         #expect(stat.counters["pgfault"] == nil)
     }
 }
+
+@Suite struct PmdFaultCountsTests {
+    /// The hist file of `hist:keys=result` on fs_dax:dax_pmd_fault_done, as captured in
+    /// a guest of the default kernel with kernels/configs/tracing.config (ext4, 4 workers).
+    @Test func histCountsNoPageAndFallbackByResultBits() throws {
+        let counts = PmdFaultCounts(hist: try Fixtures.text("dax-pmd-fault-hist.txt"))
+        #expect(counts.noPage > 0)
+        #expect(counts.fallback > 0)
+        #expect(counts.other == 0)
+        #expect(counts.noPage + counts.fallback == 4 * 512)
+    }
+
+    @Test func resultBitsDecideTheClass() {
+        let hist = """
+            # event histogram
+            { result:        256 } hitcount:         10
+            { result:       2048 } hitcount:          3
+            { result:       8192 } hitcount:          2
+            { result:          2 } hitcount:          1
+
+            Totals:
+                Hits: 16
+            """
+        // 8192 = NEEDDSYNC (MAP_SYNC): the PMD is mapped after the sync.
+        #expect(PmdFaultCounts(hist: hist) == PmdFaultCounts(noPage: 12, fallback: 3, other: 1))
+    }
+}

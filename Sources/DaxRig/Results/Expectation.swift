@@ -46,8 +46,12 @@ public enum Judge {
             return Verdict(expectation: expectation, passed: measured >= low && measured <= expected + sharingTolerance,
                            detail: "\(measured) PMD table pages measured; private means about \(expected) (\(a.processes) x \(a.pudRanges))")
         case .noFallback:
-            return Verdict(expectation: expectation, passed: fallbacks == 0,
-                           detail: "\(fallbacks) PTE fallback pages (2 MiB regions mapped with PTEs) over all workers")
+            // Two witnesses where the kernel has tracing: the VmPTE growth and the
+            // tracepoint's FALLBACK results. Either one seeing a fallback fails it.
+            let traced = report.pmdFaults
+            return Verdict(expectation: expectation, passed: fallbacks == 0 && (traced?.fallback ?? 0) == 0,
+                           detail: "\(fallbacks) PTE fallback pages (2 MiB regions mapped with PTEs) over all workers"
+                            + (traced.map { "; dax_pmd_fault_done: \($0.noPage) NOPAGE, \($0.fallback) FALLBACK" } ?? ""))
         case .noLeak:
             return Verdict(expectation: expectation, passed: abs(a.leakBytes) <= leakTolerance,
                            detail: "PageTables after all workers exited minus before forking: \(a.leakBytes) bytes")

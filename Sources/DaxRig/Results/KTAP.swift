@@ -10,6 +10,7 @@ public enum KTAP {
             var figures = "PageTables delta \(row.pageTablesDeltaBytes ?? 0) bytes, PMD table pages \(row.pmdPagesMeasured ?? 0),"
             figures += " PTE fallback pages \(row.pteFallbackPages ?? 0), faults first \(row.firstWorkerFaults ?? 0)"
             figures += " later \(row.laterWorkersMedianFaults.map(String.init) ?? "-"), leak \(row.leakBytes ?? 0) bytes"
+            if let traced = row.pmdFaults { figures += ", dax_pmd_fault_done NOPAGE \(traced.noPage) FALLBACK \(traced.fallback)" }
             for note in result.report?.notes ?? [] { figures += "; \(note)" }
             tests.append((result.workload.spec.name, result.report == nil ? nil : figures, result.verdicts, result.error))
         }

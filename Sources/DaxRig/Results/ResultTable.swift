@@ -20,6 +20,10 @@ public struct ResultRow: Codable, Sendable {
     public var guestMemTotalBytes: UInt64?
     public var guestMemUsedBytes: UInt64?
     public var notes: [String]?
+    /// FS/DAX: 2 MiB regions of the file a PMD can map (FIEMAP), and the
+    /// fs_dax:dax_pmd_fault_done counts where the kernel has tracing.
+    public var alignedRegions: UInt64?
+    public var pmdFaults: PmdFaultCounts?
     public var verdicts: [Verdict]
     public var error: String?
 
@@ -45,6 +49,8 @@ public struct ResultRow: Codable, Sendable {
         leakBytes = a.leakBytes
         seconds = report.seconds
         notes = report.notes.isEmpty ? nil : report.notes
+        alignedRegions = report.alignedRegions
+        pmdFaults = report.pmdFaults
     }
 }
 
