@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -30,7 +31,8 @@ let package = Package(
         .target(name: "DaxRigProtocol"),
         .target(
             name: "DaxRig",
-            dependencies: ["CLibvirt", "CCrypto", "DaxRigProtocol", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CLibvirt", "CCrypto", "DaxRigProtocol", .product(name: "TOMLKit", package: "TOMLKit"),
+                           .product(name: "GRDB", package: "GRDB.swift")],
             // The defaults live once, under kernels/ and images/; Defaults/ links to them
             // so that they are compiled into daxrig and a bare binary still has them.
             resources: [.embedInCode("Defaults/pmem-dax.config"), .embedInCode("Defaults/guest.recipe"), .embedInCode("Defaults/default.toml")]

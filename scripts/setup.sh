@@ -6,7 +6,7 @@ set -euo pipefail
 # Kernel builds; guest boots (QEMU through libvirt); the guest image's tools; tests.
 packages=(
   gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils
-  qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils
+  qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils libsqlite3-dev
   ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 tini
 )
 
@@ -55,3 +55,9 @@ for _ in $(seq 50); do
 done
 [ -S /var/run/libvirt/libvirt-sock ] || { echo "setup: libvirtd did not come up (see /var/log/libvirt/)" >&2; exit 3; }
 echo "setup: libvirtd is up (qemu:///system)"
+
+# Python packages the tests use as real consumers of daxrig's reports.
+if ! python3 -c 'import junitparser' 2>/dev/null; then
+  echo "setup: installing junitparser (PyPI) for the JUnit report test"
+  python3 -m pip install --quiet --disable-pip-version-check junitparser
+fi

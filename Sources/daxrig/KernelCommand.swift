@@ -104,6 +104,9 @@ enum CLI {
     static func exitCode(for error: Error) -> Int32 {
         switch error {
         case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError: return 2
+        case let error as StoreError:
+            if case .noSuchRun = error { return 2 }
+            return 3
         case let error as KernelBuildError:
             if case .makeFailed = error { return 1 }
             return 2

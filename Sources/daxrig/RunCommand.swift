@@ -23,6 +23,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Comma-separated backings to keep from the spec: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.") var backings: String?
     @Option(help: "Mapping size per process (binary units), replacing the spec's.") var size: String?
     @Option(help: "Seconds per boot before it is reported as a timeout (default: the spec's, else 900).") var timeout: Double?
+    @Option(help: "The results store (SQLite) the run is recorded in (default: $DAXRIG_STORE, else results.sqlite in the cache).")
+    var store: String?
+    @Flag(help: "Do not record the run in the results store.") var noStore = false
     @Flag(help: "Print the results as JSON.") var json = false
     @Flag(help: "Print the results as KTAP v1 (what tools/testing/kunit/kunit.py parse reads).") var ktap = false
 
@@ -47,15 +50,23 @@ struct RunCommand: ParsableCommand {
                 return backing
             }
         }
-        let results = try CLI.guarded { () -> SpecResults in
+        let (results, runID, storePath) = try CLI.guarded { () -> (SpecResults, Int64?, String?) in
             let loaded = try spec.map(TestSpec.load) ?? TestSpec.builtIn
+            let specText = try spec.map(Files.read) ?? String(decoding: TestSpec.builtInText, as: UTF8.self)
+            let results = try noStore ? nil : ResultStore(path: store ?? ResultStore.defaultPath)
             let plan = try loaded.overriding(processes: counts, size: try size.map(ByteSize.parse), backings: kinds)
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) } ?? KernelBuilder(progress: progress).build(.default).bzImage
             let image = try ImageBuilder(progress: progress).build()
-            return try SpecRunner(runner: GuestRunner(progress: progress)).run(plan, kernel: kernelPath, image: image, timeout: timeout) { _, data in
+            let recording = results.map {
+                SpecRunner.Recording(store: $0, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " "), specText: specText)
+            }
+            let (outcome, id) = try SpecRunner(runner: GuestRunner(progress: progress)).run(
+                plan, kernel: kernelPath, image: image, timeout: timeout, recording: recording) { _, data in
                 FileHandle.standardError.write(data)
             }
+            return (outcome, id, results?.path)
         }
+        if let runID, let storePath { FileHandle.standardError.write(Data("run \(runID) recorded in \(storePath)\n".utf8)) }
         progress.finish()
         if json {
             print(String(decoding: try JSONCoding.encoder.encode(SpecReport(results)), as: UTF8.self))

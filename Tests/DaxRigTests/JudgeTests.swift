@@ -24,6 +24,19 @@ import Testing
         #expect(shares.detail == "10 PMD table pages measured for 10 processes; shared means <= 3 (unshared would be 10)")
     }
 
+    /// At N = 3 the tolerance alone would let 3 private pages pass as shared, and 1
+    /// shared page pass as private; neither may.
+    @Test func smallNStillTellsSharedFromPrivate() {
+        let dax = report(.fsdaxXfs, mappedPages: 3, faults: [512, 512, 512])
+        let huge = report(.hugetlbfs, mappedPages: 1, faults: [512, 1, 1])
+        #expect(!Judge.judge(.shares, report: dax, findings: []).passed)
+        #expect(Judge.judge(.private, report: dax, findings: []).passed)
+        #expect(Judge.judge(.shares, report: huge, findings: []).passed)
+        #expect(!Judge.judge(.private, report: huge, findings: []).passed)
+        let one = report(.fsdaxXfs, mappedPages: 1, faults: [512])
+        #expect(Judge.judge(.shares, report: one, findings: []).passed && Judge.judge(.private, report: one, findings: []).passed)
+    }
+
     @Test func fallbacksLeaksDataAndTheLogAreJudgedOnTheirOwnNumbers() {
         let fellBack = report(.fsdaxExt4, mappedPages: 10 + 240, vmPTEDelta: 8192 + 24 * 4096, faults: Array(repeating: 512, count: 10))
         let fallback = Judge.judge(.noFallback, report: fellBack, findings: [])

@@ -37,13 +37,18 @@ public enum Judge {
         let fallbacks = a.fallbackPages.reduce(0, +)
         switch expectation {
         case .shares:
+            // At small N the tolerance would reach the unshared count itself (3 processes,
+            // 3 pages): sharing must also mean fewer pages than one per process.
             let bound = Int64(a.pudRanges) + sharingTolerance
-            return Verdict(expectation: expectation, passed: measured <= bound,
+            let fewer = a.processes == 1 || measured < Int64(a.expectedUnsharedPMDPages)
+            return Verdict(expectation: expectation, passed: measured <= bound && fewer,
                            detail: "\(measured) PMD table pages measured for \(a.processes) processes; shared means <= \(bound) (unshared would be \(a.expectedUnsharedPMDPages))")
         case .private:
             let expected = Int64(a.expectedUnsharedPMDPages)
             let low = expected - max(2, expected / 10)
-            return Verdict(expectation: expectation, passed: measured >= low && measured <= expected + sharingTolerance,
+            // ... and private must mean more pages than one shared set.
+            let more = a.processes == 1 || measured > Int64(a.pudRanges)
+            return Verdict(expectation: expectation, passed: measured >= low && measured <= expected + sharingTolerance && more,
                            detail: "\(measured) PMD table pages measured; private means about \(expected) (\(a.processes) x \(a.pudRanges))")
         case .noFallback:
             // Two witnesses where the kernel has tracing: the VmPTE growth and the

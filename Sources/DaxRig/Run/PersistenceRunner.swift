@@ -7,12 +7,17 @@ public struct PersistenceResult: Sendable {
     public var write: PersistenceReport?
     public var verify: PersistenceReport?
     public var verdicts: [Verdict]
-    /// Why a boot gave no report, when one did not.
+    /// Why a boot gave no report, when one did not, and how that boot ended.
     public var error: String?
+    public var outcome: BootOutcome?
+    public var consoleLog: String?
 
     public var passed: Bool { write != nil && verify != nil && verdicts.allSatisfy(\.passed) }
 
-    public init(check: PersistenceCase, write: PersistenceReport?, verify: PersistenceReport?, verdicts: [Verdict], error: String?) {
+    public init(check: PersistenceCase, write: PersistenceReport?, verify: PersistenceReport?, verdicts: [Verdict], error: String?,
+                outcome: BootOutcome? = nil, consoleLog: String? = nil) {
+        self.outcome = outcome
+        self.consoleLog = consoleLog
         self.check = check
         self.write = write
         self.verify = verify
@@ -76,12 +81,14 @@ public struct PersistenceRunner: Sendable {
         let (first, written) = try boot(.write)
         guard let written, case .commandExited(0, _) = first.outcome else {
             return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
-                                     error: "write boot: \(first.outcome)" + (first.consoleLog.map { " (console log: \($0))" } ?? ""))
+                                     error: "write boot: \(first.outcome)" + (first.consoleLog.map { " (console log: \($0))" } ?? ""),
+                                     outcome: first.outcome, consoleLog: first.consoleLog)
         }
         let (second, verified) = try boot(.verify)
         guard let verified else {
             return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
-                                     error: "verify boot: \(second.outcome)" + (second.consoleLog.map { " (console log: \($0))" } ?? ""))
+                                     error: "verify boot: \(second.outcome)" + (second.consoleLog.map { " (console log: \($0))" } ?? ""),
+                                     outcome: second.outcome, consoleLog: second.consoleLog)
         }
         let verdicts = check.expectations.map {
             Judge.judge($0, written: written, verified: verified, findings: first.findings + second.findings)

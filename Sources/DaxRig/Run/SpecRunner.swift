@@ -30,11 +30,51 @@ public struct SpecRunner: Sendable {
 
     public init(runner: GuestRunner) { self.runner = runner }
 
-    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil,
-                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
+    /// Where a run is recorded: the store, and what to say about the run's inputs.
+    public struct Recording: Sendable {
+        public var store: ResultStore
+        public var command: String
+        public var specText: String?
+
+        public init(store: ResultStore, command: String, specText: String?) {
+            self.store = store
+            self.command = command
+            self.specText = specText
+        }
+    }
+
+    /// Runs `spec`, and with `recording` keeps it in the store: begun (incomplete)
+    /// once the spec is known to fit, finished with every subtest and metric at the end.
+    /// Returns the results and the stored run's id.
+    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, recording: Recording?,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
         let capacity = WorkloadRunner.hostCapacity(cache: runner.cache)
         try WorkloadRunner.check(spec.workloads, hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
         try PersistenceRunner.check(spec.persistence, hostDiskAvailable: capacity.disk)
+        guard let recording else { return (try run(spec, kernel: kernel, image: image, timeout: timeout, output: output), nil) }
+        let started = Date()
+        let inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
+                                      accelerator: Accelerator.choose(kernel: kernel, cache: runner.cache).rawValue)
+        let id = try recording.store.begin(inputs)
+        let kernelDirectory = URL(fileURLWithPath: kernel).deletingLastPathComponent()
+        var artifacts = [("build-log", kernelDirectory.appendingPathComponent("build.log").path),
+                         ("kernel-config", kernelDirectory.appendingPathComponent("config").path)].filter { Files.exists($0.1) }
+        do {
+            let results = try run(spec, kernel: kernel, image: image, timeout: timeout, output: output)
+            artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog)).map { ("console-log", $0) }
+            try recording.store.finish(id, record: RunRecord(results), artifacts: artifacts, seconds: Date().timeIntervalSince(started))
+            return (results, id)
+        } catch {
+            // The host failed mid-run: recorded as an ERROR of the whole spec, then reported.
+            let record = RunRecord(tests: [TestRecord(path: spec.name, status: .error, detail: "\(error)")], metrics: [])
+            try? recording.store.finish(id, record: record, artifacts: artifacts, seconds: Date().timeIntervalSince(started))
+            throw error
+        }
+    }
+
+    /// Runs `spec` without recording it.
+    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
         let limit = timeout ?? spec.timeout ?? 900
         let workloads = spec.workloads.isEmpty ? []
             : try WorkloadRunner(runner: runner).run(spec.workloads, kernel: kernel, image: image, timeout: limit, output: output)

@@ -24,8 +24,10 @@ public struct TestSpec: Sendable, Equatable {
     /// kernels/specs/default.toml as compiled into daxrig.
     public static var builtIn: TestSpec {
         // The embedded copy cannot fail to parse without the unit tests failing first.
-        try! parse(String(decoding: PackageResources.default_toml, as: UTF8.self), path: "kernels/specs/default.toml (built in)")
+        try! parse(String(decoding: builtInText, as: UTF8.self), path: "kernels/specs/default.toml (built in)")
     }
+
+    public static var builtInText: [UInt8] { PackageResources.default_toml }
 
     public static func load(_ path: String) throws -> TestSpec {
         try TestSpec(file: TOMLFile.load(path))

@@ -8,10 +8,16 @@ public struct WorkloadResult: Sendable {
     public var verdicts: [Verdict]
     /// Why there is no report (the boot's outcome), when there is none.
     public var error: String?
+    /// How the boot ended, and its kept console log, when it gave no report.
+    public var outcome: BootOutcome?
+    public var consoleLog: String?
 
     public var passed: Bool { report != nil && verdicts.allSatisfy(\.passed) }
 
-    public init(workload: WorkloadCase, report: WorkloadReport?, verdicts: [Verdict], error: String?) {
+    public init(workload: WorkloadCase, report: WorkloadReport?, verdicts: [Verdict], error: String?, outcome: BootOutcome? = nil,
+                consoleLog: String? = nil) {
+        self.outcome = outcome
+        self.consoleLog = consoleLog
         self.workload = workload
         self.report = report
         self.verdicts = verdicts
@@ -101,7 +107,8 @@ public struct WorkloadRunner: Sendable {
                     results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil))
                 } else {
                     results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
-                                                  error: "no report: \(boot.outcome)" + (boot.consoleLog.map { " (console log: \($0))" } ?? "")))
+                                                  error: "no report: \(boot.outcome)" + (boot.consoleLog.map { " (console log: \($0))" } ?? ""),
+                                                  outcome: boot.outcome, consoleLog: boot.consoleLog))
                 }
             }
         }

@@ -1,0 +1,67 @@
+import Foundation
+
+/// A stored run as JUnit XML, the format CI systems read: one testsuite per run, one
+/// testcase per subtest (classname: the workload, name: the expectation). FAIL is a
+/// <failure>, ERROR an <error>, MISS and SKIP are <skipped>; the numbers behind each
+/// verdict are its message, and the workload metrics are the suite's properties.
+public enum JUnitReport {
+    public static func render(run: StoredRun, record: RunRecord) -> String {
+        let tests = record.tests
+        let failures = tests.filter { $0.status == .fail }.count
+        let errors = tests.filter { $0.status == .error }.count
+        let skipped = tests.filter { $0.status == .miss || $0.status == .skip }.count
+        let seconds = tests.compactMap(\.seconds).reduce(0, +)
+        var lines = [#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                     #"<testsuites name="daxrig" tests="\#(tests.count)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)">"#]
+        lines.append(#"  <testsuite name="\#(escape("daxrig.\(run.spec)"))" id="\#(run.id)" tests="\#(tests.count)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)" time="\#(String(format: "%.3f", run.seconds ?? seconds))" timestamp="\#(escape(run.started))" hostname="\#(escape(run.host))">"#)
+        lines.append("    <properties>")
+        let properties = [("kernel", run.kernelRelease ?? run.kernelPath), ("kernel-key", run.kernelKey ?? ""), ("accelerator", run.accelerator ?? ""),
+                          ("qemu", run.qemuVersion ?? ""), ("libvirt", run.libvirtVersion ?? ""), ("state", run.state)]
+            + record.metrics.map { ("\($0.test).\($0.name)", "\(format($0.value)) \($0.unit)") }
+        for (name, value) in properties {
+            lines.append(#"      <property name="\#(escape(name))" value="\#(escape(value))"/>"#)
+        }
+        lines.append("    </properties>")
+        for test in tests {
+            let parts = test.path.split(separator: ".", maxSplits: 1).map(String.init)
+            let classname = parts.count == 2 ? parts[0] : run.spec
+            let name = parts.count == 2 ? parts[1] : parts[0]
+            let open = #"    <testcase classname="\#(escape(classname))" name="\#(escape(name))" time="\#(String(format: "%.3f", test.seconds ?? 0))""#
+            switch test.status {
+            case .pass, .done:
+                lines.append(open + "/>")
+            case .fail:
+                lines += [open + ">", #"      <failure message="\#(escape(test.detail))" type="FAIL"/>"#, "    </testcase>"]
+            case .error:
+                lines += [open + ">", #"      <error message="\#(escape(test.detail))" type="ERROR"/>"#, "    </testcase>"]
+            case .miss, .skip:
+                lines += [open + ">", #"      <skipped message="\#(escape("\(test.status.rawValue): \(test.detail)"))"/>"#, "    </testcase>"]
+            }
+        }
+        lines += ["  </testsuite>", "</testsuites>"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.4g", value)
+    }
+
+    /// XML attribute text: the five entities, and control characters (console
+    /// excerpts carry them) as spaces, which XML 1.0 cannot hold at all.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n": out += "&#10;"
+            case "\t": out += "&#9;"
+            default: out.unicodeScalars.append(scalar.value < 0x20 ? " " : scalar)
+            }
+        }
+        return out
+    }
+}

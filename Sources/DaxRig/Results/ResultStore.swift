@@ -1,0 +1,239 @@
+import Foundation
+import GRDB
+
+/// The history of runs: SQLite through GRDB, at `~/.cache/daxrig/results.sqlite` (or
+/// `$DAXRIG_STORE`, or `--store`).
+///
+/// Crash-safe by construction: a run is inserted as `incomplete` in a transaction of
+/// its own before anything boots, and everything it measured goes in with its
+/// `complete` mark in one later transaction. A daxrig killed at any point leaves
+/// either the incomplete row alone or the whole run, never half of one.
+public struct ResultStore: Sendable {
+    public let path: String
+    let database: DatabaseQueue
+
+    public static var defaultPath: String {
+        if let path = ProcessInfo.processInfo.environment["DAXRIG_STORE"], !path.isEmpty { return path }
+        return Cache.default.root.appendingPathComponent("results.sqlite").path
+    }
+
+    public init(path: String = ResultStore.defaultPath) throws {
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            database = try DatabaseQueue(path: path)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw StoreError.unusable(path: path, reason: "\(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("started", .text).notNull()
+                t.column("finished", .text)
+                t.column("state", .text).notNull()        // incomplete | complete
+                t.column("status", .text)                 // worst TestStatus, when complete
+                t.column("command", .text).notNull()
+                t.column("spec", .text).notNull()
+                t.column("specText", .text)
+                t.column("kernelPath", .text).notNull()
+                t.column("kernelKey", .text)
+                t.column("kernelRelease", .text)
+                t.column("source", .text)
+                t.column("patchSeries", .text)
+                t.column("patchesHash", .text)
+                t.column("configHash", .text)
+                t.column("host", .text).notNull()
+                t.column("qemuVersion", .text)
+                t.column("libvirtVersion", .text)
+                t.column("accelerator", .text)
+                t.column("seconds", .double)
+            }
+            try db.create(table: "test") { t in
+                t.belongsTo("run", onDelete: .cascade).notNull()
+                t.column("path", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("detail", .text).notNull()
+                t.column("seconds", .double)
+            }
+            try db.create(table: "metric") { t in
+                t.belongsTo("run", onDelete: .cascade).notNull()
+                t.column("test", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("value", .double).notNull()
+                t.column("unit", .text).notNull()
+            }
+            try db.create(table: "artifact") { t in
+                t.belongsTo("run", onDelete: .cascade).notNull()
+                t.column("kind", .text).notNull()
+                t.column("path", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    /// Records that a run began; returns its id.
+    public func begin(_ run: RunInputs) throws -> Int64 {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO run (started, state, command, spec, specText, kernelPath, kernelKey, kernelRelease, source, patchSeries,
+                                 patchesHash, configHash, host, qemuVersion, libvirtVersion, accelerator)
+                VALUES (?, 'incomplete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [Self.timestamp(Date()), run.command, run.spec, run.specText, run.kernelPath, run.kernelKey, run.kernelRelease,
+                                 run.source, run.patchSeries, run.patchesHash, run.configHash, run.host, run.qemuVersion,
+                                 run.libvirtVersion, run.accelerator])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Stores everything the run measured and marks it complete, in one transaction.
+    public func finish(_ id: Int64, record: RunRecord, artifacts: [(kind: String, path: String)], seconds: Double) throws {
+        try database.write { db in
+            for test in record.tests {
+                try db.execute(sql: "INSERT INTO test (runId, path, status, detail, seconds) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [id, test.path, test.status.rawValue, test.detail, test.seconds])
+            }
+            for metric in record.metrics {
+                try db.execute(sql: "INSERT INTO metric (runId, test, name, value, unit) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [id, metric.test, metric.name, metric.value, metric.unit])
+            }
+            for artifact in artifacts {
+                try db.execute(sql: "INSERT INTO artifact (runId, kind, path) VALUES (?, ?, ?)", arguments: [id, artifact.kind, artifact.path])
+            }
+            try db.execute(sql: "UPDATE run SET state = 'complete', status = ?, finished = ?, seconds = ? WHERE id = ?",
+                           arguments: [record.status.rawValue, Self.timestamp(Date()), seconds, id])
+        }
+    }
+
+    /// Runs, newest first.
+    public func runs(limit: Int = 50) throws -> [StoredRun] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit]).map(StoredRun.init(row:))
+        }
+    }
+
+    public func run(_ id: Int64) throws -> StoredRun? {
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(StoredRun.init(row:)) }
+    }
+
+    /// The newest complete run.
+    public func lastComplete() throws -> StoredRun? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE state = 'complete' ORDER BY id DESC LIMIT 1").map(StoredRun.init(row:))
+        }
+    }
+
+    /// A stored run's subtests and metrics, as they were recorded.
+    public func record(_ id: Int64) throws -> RunRecord {
+        try database.read { db in
+            let tests = try Row.fetchAll(db, sql: "SELECT * FROM test WHERE runId = ? ORDER BY rowid", arguments: [id]).map { row in
+                TestRecord(path: row["path"], status: TestStatus(rawValue: row["status"]) ?? .error, detail: row["detail"], seconds: row["seconds"])
+            }
+            let metrics = try Row.fetchAll(db, sql: "SELECT * FROM metric WHERE runId = ? ORDER BY rowid", arguments: [id]).map { row in
+                MetricRecord(test: row["test"], name: row["name"], value: row["value"], unit: row["unit"])
+            }
+            return RunRecord(tests: tests, metrics: metrics)
+        }
+    }
+
+    public func artifacts(_ id: Int64) throws -> [(kind: String, path: String)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT kind, path FROM artifact WHERE runId = ? ORDER BY rowid", arguments: [id]).map { ($0["kind"], $0["path"]) }
+        }
+    }
+
+    /// SQLite's own check of the file; "ok" when sound.
+    public func integrityCheck() throws -> String {
+        try database.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+
+    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+}
+
+/// What is known about a run before it starts: the inputs and the environment.
+public struct RunInputs: Sendable, Codable, Equatable {
+    public var command: String
+    public var spec: String
+    public var specText: String?
+    public var kernelPath: String
+    public var kernelKey: String?
+    public var kernelRelease: String?
+    public var source: String?
+    public var patchSeries: String?
+    public var patchesHash: String?
+    public var configHash: String?
+    public var host: String
+    public var qemuVersion: String?
+    public var libvirtVersion: String?
+    public var accelerator: String?
+
+    /// Reads the kernel's manifest (when it is a cached build) and the host's versions.
+    public static func gather(command: String, spec: String, specText: String?, kernelPath: String, accelerator: String?) -> RunInputs {
+        let manifestPath = URL(fileURLWithPath: kernelPath).deletingLastPathComponent().appendingPathComponent("manifest.json").path
+        let manifest = (try? Data(contentsOf: URL(fileURLWithPath: manifestPath))).flatMap { try? JSONCoding.decoder.decode(KernelManifest.self, from: $0) }
+        let versions = try? LibvirtConnection().versions()
+        let patches = manifest.map { $0.patches.map { "\($0.name) \($0.sha256)" }.joined(separator: "\n") }
+        return RunInputs(command: command, spec: spec, specText: specText, kernelPath: kernelPath, kernelKey: manifest?.key,
+                         kernelRelease: manifest?.release,
+                         source: manifest.map { "\($0.sourceIdentity.kind):\($0.sourceIdentity.id)" }, patchSeries: manifest?.patchSeries,
+                         patchesHash: patches.map { ContentHash.of($0) }, configHash: manifest?.configSHA256,
+                         host: ProcessInfo.processInfo.hostName, qemuVersion: versions?.hypervisor, libvirtVersion: versions?.libvirt,
+                         accelerator: accelerator)
+    }
+}
+
+/// A run as the store lists it.
+public struct StoredRun: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var started: String
+    public var finished: String?
+    public var state: String
+    public var status: TestStatus?
+    public var command: String
+    public var spec: String
+    public var kernelPath: String
+    public var kernelKey: String?
+    public var kernelRelease: String?
+    public var host: String
+    public var accelerator: String?
+    public var qemuVersion: String?
+    public var libvirtVersion: String?
+    public var seconds: Double?
+
+    init(row: Row) {
+        id = row["id"]
+        started = row["started"]
+        finished = row["finished"]
+        state = row["state"]
+        status = (row["status"] as String?).flatMap(TestStatus.init(rawValue:))
+        command = row["command"]
+        spec = row["spec"]
+        kernelPath = row["kernelPath"]
+        kernelKey = row["kernelKey"]
+        kernelRelease = row["kernelRelease"]
+        host = row["host"]
+        accelerator = row["accelerator"]
+        qemuVersion = row["qemuVersion"]
+        libvirtVersion = row["libvirtVersion"]
+        seconds = row["seconds"]
+    }
+}
+
+/// The results store cannot be opened or written.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case unusable(path: String, reason: String)
+    case noSuchRun(String)
+
+    public var description: String {
+        switch self {
+        case let .unusable(path, reason):
+            return "the results store \(path) cannot be used: \(reason) (give another with --store or $DAXRIG_STORE)"
+        case let .noSuchRun(reference):
+            return "no run \(reference) in the results store (`daxrig report --list` shows the runs)"
+        }
+    }
+}

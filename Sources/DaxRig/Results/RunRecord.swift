@@ -1,0 +1,98 @@
+import DaxRigProtocol
+import Foundation
+
+/// One subtest's outcome as the store and the reports keep it: `path` is
+/// "workload.expectation" (KCIDB's dotted test path), or the workload alone when it
+/// gave no report.
+public struct TestRecord: Sendable, Codable, Equatable {
+    public var path: String
+    public var status: TestStatus
+    public var detail: String
+    public var seconds: Double?
+
+    public init(path: String, status: TestStatus, detail: String, seconds: Double? = nil) {
+        self.path = path
+        self.status = status
+        self.detail = detail
+        self.seconds = seconds
+    }
+}
+
+/// One measured number of one workload.
+public struct MetricRecord: Sendable, Codable, Equatable {
+    public var test: String
+    public var name: String
+    public var value: Double
+    public var unit: String
+
+    public init(test: String, name: String, value: Double, unit: String) {
+        self.test = test
+        self.name = name
+        self.value = value
+        self.unit = unit
+    }
+}
+
+/// What a spec run comes to, flattened for the store and for the reports.
+public struct RunRecord: Sendable, Codable, Equatable {
+    public var tests: [TestRecord]
+    public var metrics: [MetricRecord]
+
+    /// The worst status of any subtest (KernelCI's order); SKIP when there is none.
+    public var status: TestStatus { tests.map(\.status).max() ?? .skip }
+
+    public init(tests: [TestRecord], metrics: [MetricRecord]) {
+        self.tests = tests
+        self.metrics = metrics
+    }
+
+    public init(_ results: SpecResults) {
+        var tests: [TestRecord] = []
+        var metrics: [MetricRecord] = []
+        for result in results.workloads {
+            let name = result.workload.spec.name
+            guard let report = result.report else {
+                tests.append(TestRecord(path: name, status: TestStatus(noReportAfter: result.outcome), detail: result.error ?? "no report"))
+                continue
+            }
+            for verdict in result.verdicts {
+                tests.append(TestRecord(path: "\(name).\(verdict.expectation.rawValue)", status: verdict.passed ? .pass : .fail,
+                                        detail: verdict.detail, seconds: report.seconds))
+            }
+            if result.verdicts.isEmpty { tests.append(TestRecord(path: name, status: .done, detail: "no expectations", seconds: report.seconds)) }
+            let row = ResultRow(result)
+            let figures: [(String, Double?, String)] = [
+                ("page_tables_delta", row.pageTablesDeltaBytes.map { Double($0) }, "bytes"),
+                ("pmd_pages", row.pmdPagesMeasured.map { Double($0) }, "pages"),
+                ("pmd_pages_per_process", row.pmdPagesPerProcess, "pages"),
+                ("sharing_ratio", row.sharingRatio.flatMap { $0.isFinite ? $0 : nil }, "x"),
+                ("pte_fallback_pages", row.pteFallbackPages.map { Double($0) }, "pages"),
+                ("faults_first", row.firstWorkerFaults.map { Double($0) }, "faults"),
+                ("faults_later_median", row.laterWorkersMedianFaults.map { Double($0) }, "faults"),
+                ("leak", row.leakBytes.map { Double($0) }, "bytes"),
+                ("seconds", row.seconds, "s"),
+                ("guest_mem_used", row.guestMemUsedBytes.map { Double($0) }, "bytes"),
+                ("aligned_regions", row.alignedRegions.map { Double($0) }, "regions"),
+                ("dax_pmd_nopage", row.pmdFaults.map { Double($0.noPage) }, "faults"),
+                ("dax_pmd_fallback", row.pmdFaults.map { Double($0.fallback) }, "faults"),
+            ]
+            for (metric, value, unit) in figures {
+                if let value { metrics.append(MetricRecord(test: name, name: metric, value: value, unit: unit)) }
+            }
+        }
+        for result in results.persistence {
+            let name = result.check.spec.name
+            guard result.write != nil, result.verify != nil else {
+                tests.append(TestRecord(path: name, status: TestStatus(noReportAfter: result.outcome), detail: result.error ?? "no report"))
+                continue
+            }
+            let seconds = (result.write?.seconds ?? 0) + (result.verify?.seconds ?? 0)
+            for verdict in result.verdicts {
+                tests.append(TestRecord(path: "\(name).\(verdict.expectation.rawValue)", status: verdict.passed ? .pass : .fail,
+                                        detail: verdict.detail, seconds: seconds))
+            }
+            metrics.append(MetricRecord(test: name, name: "words_lost", value: Double(result.verify?.mismatchedWords ?? 0), unit: "words"))
+        }
+        self.init(tests: tests, metrics: metrics)
+    }
+}

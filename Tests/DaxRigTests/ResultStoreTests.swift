@@ -1,0 +1,71 @@
+import DaxRigProtocol
+import Foundation
+import Testing
+@testable import DaxRig
+
+@Suite struct ResultStoreTests {
+    func store() throws -> (ResultStore, URL) {
+        let directory = try Fixtures.temporaryDirectory()
+        return (try ResultStore(path: directory.appendingPathComponent("results.sqlite").path), directory)
+    }
+
+    let inputs = RunInputs(command: "daxrig run", spec: "default", specText: "name = \"default\"", kernelPath: "/k/bzImage", kernelKey: "abc",
+                           kernelRelease: "6.1.192", source: "tarball:x", patchSeries: nil, patchesHash: nil, configHash: "c", host: "h",
+                           qemuVersion: "7.2.0", libvirtVersion: "9.0.0", accelerator: "tcg")
+
+    @Test func statusesOrderAsKernelCIHasThem() {
+        #expect([TestStatus.skip, .pass, .fail, .done, .miss, .error].max() == .fail)
+        #expect([TestStatus.skip, .pass, .done, .miss, .error].max() == .error)
+        #expect([TestStatus.skip, .pass, .done, .miss].max() == .miss)
+        #expect([TestStatus.skip, .done, .pass].max() == .pass)
+        #expect(TestStatus(noReportAfter: .bootFailure(reason: "x", excerpt: "")) == .miss)
+        #expect(TestStatus(noReportAfter: .infrastructure("libvirt")) == .error)
+        #expect(TestStatus(noReportAfter: .kernelCrash(ConsoleFinding(kind: .oops, line: 1, excerpt: "Oops"))) == .fail)
+    }
+
+    @Test func aRunIsIncompleteUntilFinishedThenHasEverything() throws {
+        let (store, directory) = try store()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let id = try store.begin(inputs)
+        #expect(try store.runs().map(\.state) == ["incomplete"])
+        #expect(try store.lastComplete() == nil)
+        let record = RunRecord(tests: [TestRecord(path: "w.shares", status: .fail, detail: "10 pages", seconds: 1),
+                                       TestRecord(path: "w.no-leak", status: .pass, detail: "0 bytes", seconds: 1)],
+                               metrics: [MetricRecord(test: "w", name: "pmd_pages", value: 10, unit: "pages")])
+        try store.finish(id, record: record, artifacts: [("console-log", "/x/console.log")], seconds: 2)
+        let run = try #require(try store.lastComplete())
+        #expect(run.id == id && run.state == "complete" && run.status == .fail && run.kernelKey == "abc" && run.accelerator == "tcg")
+        #expect(try store.record(id) == record)
+        #expect(try store.artifacts(id).map(\.path) == ["/x/console.log"])
+        #expect(try store.integrityCheck() == "ok")
+        // A second process opening the same file sees the same history.
+        #expect(try ResultStore(path: store.path).runs().count == 1)
+    }
+
+    @Test func unusableStoreSaysWhereAndWhatToDo() {
+        #expect(throws: StoreError.self) { try ResultStore(path: "/proc/daxrig/results.sqlite") }
+    }
+
+    @Test func noReportBecomesOneSubtestWithTheBootsStatus() {
+        let spec = WorkloadSpec(name: "w-n1", backing: .tmpfs, processes: 1, mappingBytes: 2 << 20)
+        let missing = WorkloadResult(workload: WorkloadCase(spec: spec, expectations: [.noLeak]), report: nil, verdicts: [],
+                                     error: "no report", outcome: .bootFailure(reason: "no init", excerpt: ""))
+        let record = RunRecord(SpecResults(spec: TestSpec(name: "s", workloads: []), workloads: [missing], persistence: []))
+        #expect(record.tests == [TestRecord(path: "w-n1", status: .miss, detail: "no report")])
+        #expect(record.status == .miss)
+    }
+
+    @Test func junitEscapesAndClassifies() throws {
+        let (store, directory) = try store()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let id = try store.begin(inputs)
+        try store.finish(id, record: RunRecord(tests: [TestRecord(path: "w.shares", status: .fail, detail: "a < b & \"c\"\u{1b}[0m"),
+                                                      TestRecord(path: "boot", status: .miss, detail: "no boot")], metrics: []),
+                         artifacts: [], seconds: 1)
+        let xml = JUnitReport.render(run: try #require(try store.run(id)), record: try store.record(id))
+        #expect(xml.contains(#"<failure message="a &lt; b &amp; &quot;c&quot; [0m" type="FAIL"/>"#))
+        #expect(xml.contains(#"<testcase classname="default" name="boot""#))
+        #expect(xml.contains(#"<skipped message="MISS: no boot"/>"#))
+        #expect(xml.contains(#"tests="2" failures="1" errors="0" skipped="1""#))
+    }
+}

@@ -1,0 +1,84 @@
+import DaxRig
+import Foundation
+import Testing
+
+/// The results store and its reports, fed by real runs of the CLI.
+@Suite(.serialized) struct ResultStoreIntegrationTests {
+    func scratch() throws -> URL {
+        let url = URL(fileURLWithPath: "/tmp/daxrig-store-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A real run with a failing expectation, stored, written as JUnit XML and read back
+    /// by junitparser (PyPI), as a CI system would.
+    @Test func junitOfAStoredRunIsReadByAJUnitParser() throws {
+        _ = try Rig.defaultKernel()
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = directory.appendingPathComponent("results.sqlite").path
+        let spec = directory.appendingPathComponent("spec.toml").path
+        try """
+            name = "junit"
+            [[workload]]
+            backing = ["fsdax-xfs", "hugetlbfs"]
+            processes = 3
+            size = "1G"
+            expect = ["shares", "no-leak"]
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let run = try Rig.run(["run", "--spec", spec, "--store", store])
+        #expect(run.status == 1, "FS/DAX does not share on 6.1: \(run.standardError.suffix(1500))")
+        #expect(run.standardError.contains("run 1 recorded in \(store)"))
+        let junit = directory.appendingPathComponent("report.xml").path
+        let report = try Rig.run(["report", "--last", "--store", store, "--junit", junit])
+        #expect(report.status == 0, "\(report.standardError)")
+        let parsed = try Command("python3", ["-c", """
+            import sys, junitparser
+            xml = junitparser.JUnitXml.fromfile(sys.argv[1])
+            for suite in xml:
+                print("suite", suite.name, suite.tests, suite.failures, suite.errors)
+                for case in suite:
+                    print("case", case.classname, case.name, ",".join(type(r).__name__ for r in case.result) or "passed")
+            """, junit]).run().standardOutput
+        #expect(parsed.contains("suite daxrig.junit 4 1 0"), "\(parsed)")
+        #expect(parsed.contains("case fsdax-xfs-n3 shares Failure"))
+        #expect(parsed.contains("case hugetlbfs-n3 shares passed"))
+        #expect(parsed.contains("case fsdax-xfs-n3 no-leak passed"))
+    }
+
+    /// SIGKILL mid-run: the store lists the run as incomplete and stays sound.
+    @Test func runKilledMidwayIsListedIncompleteAndTheStoreIsSound() throws {
+        _ = try Rig.defaultKernel()
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = directory.appendingPathComponent("results.sqlite").path
+        let (process, _, err) = try Rig.start(["run", "--backings", "hugetlbfs", "--processes", "100", "--store", store])
+        // Wait until the guest is up: the run was begun in the store before the boot.
+        let deadline = Date().addingTimeInterval(120)
+        var seen = Data()
+        while Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+            if String(decoding: seen, as: UTF8.self).contains("[command]") { break }
+        }
+        #expect(String(decoding: seen, as: UTF8.self).contains("[command]"))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        defer { for leftover in Rig.runFilesLeft(by: process.processIdentifier) { Files.remove(Rig.cache.runs.appendingPathComponent(leftover).deletingLastPathComponent().path) } }
+
+        let listed = try Rig.run(["report", "--list", "--print-json", "--store", store])
+        #expect(listed.status == 0, "\(listed.standardError)")
+        let runs = try JSONDecoder().decode([StoredRun].self, from: Data(listed.standardOutput.utf8))
+        #expect(runs.map(\.state) == ["incomplete"])
+        #expect(runs.first?.status == nil)
+        #expect(try ResultStore(path: store).integrityCheck() == "ok")
+        // AUTODESTROY: the killed daxrig's guest went with its libvirt connection.
+        var left = try Rig.domainsLeft(by: process.processIdentifier)
+        for _ in 0..<50 where !left.isEmpty {
+            Thread.sleep(forTimeInterval: 0.2)
+            left = try Rig.domainsLeft(by: process.processIdentifier)
+        }
+        #expect(left.isEmpty)
+    }
+}
