@@ -57,7 +57,7 @@ done
 echo "setup: libvirtd is up (qemu:///system)"
 
 # Python packages the tests use as real consumers of daxrig's reports.
-if ! python3 -c 'import junitparser' 2>/dev/null; then
-  echo "setup: installing junitparser (PyPI) for the JUnit report test"
-  python3 -m pip install --quiet --disable-pip-version-check junitparser
+if ! python3 -c 'import junitparser, kcidb_io' 2>/dev/null; then
+  echo "setup: installing junitparser and kcidb-io (PyPI) for the report tests"
+  python3 -m pip install --quiet --disable-pip-version-check junitparser kcidb-io
 fi

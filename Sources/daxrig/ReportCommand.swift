@@ -8,7 +8,7 @@ struct ReportCommand: ParsableCommand {
         abstract: "List the runs in the results store, or write reports of one.",
         discussion: """
             daxrig report --list              every run, newest first, incomplete ones (killed mid-run) included
-            daxrig report --last --junit r.xml --json r.json
+            daxrig report --last --junit r.xml --json r.json --kcidb r.kcidb.json
             daxrig report 12                  a run's subtests and statuses (KernelCI's FAIL > ERROR > MISS > PASS > DONE > SKIP)
             Exit status: 0, 2 for a run that is not in the store, 3 when the store cannot be opened.
             """)
@@ -19,6 +19,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The results store (default: $DAXRIG_STORE, else results.sqlite in the cache).") var store: String?
     @Option(help: "Write the run as JUnit XML to this file.") var junit: String?
     @Option(name: .customLong("json"), help: "Write the run as JSON to this file.") var jsonFile: String?
+    @Option(help: "Write the run as KCIDB v5 JSON (KernelCI) to this file.") var kcidb: String?
     @Flag(name: .customLong("print-json"), help: "Print the listing or the run as JSON.") var printJSON = false
 
     func validate() throws {
@@ -46,13 +47,17 @@ struct ReportCommand: ParsableCommand {
                 try Files.write(JUnitReport.render(run: chosen, record: record), to: junit)
                 FileHandle.standardError.write(Data("wrote JUnit XML to \(junit)\n".utf8))
             }
+            if let kcidb {
+                try Files.write(KCIDBReport.json(run: chosen, record: record), to: kcidb)
+                FileHandle.standardError.write(Data("wrote KCIDB JSON to \(kcidb)\n".utf8))
+            }
             if let jsonFile {
                 try Files.write(JSONCoding.encoder.encode(report), to: jsonFile)
                 FileHandle.standardError.write(Data("wrote JSON to \(jsonFile)\n".utf8))
             }
             if printJSON {
                 print(String(decoding: try JSONCoding.encoder.encode(report), as: UTF8.self))
-            } else if junit == nil && jsonFile == nil {
+            } else if junit == nil && jsonFile == nil && kcidb == nil {
                 print(RunListing.render([chosen]))
                 for test in record.tests { print("  \(test.status.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(test.path): \(test.detail)") }
             }

@@ -11,7 +11,7 @@ import Testing
     }
 
     /// A real run with a failing expectation, stored, written as JUnit XML and read back
-    /// by junitparser (PyPI), as a CI system would.
+    /// by junitparser (PyPI), as a CI system would; its KCIDB JSON passes kcidb-io.
     @Test func junitOfAStoredRunIsReadByAJUnitParser() throws {
         _ = try Rig.defaultKernel()
         let directory = try scratch()
@@ -30,7 +30,8 @@ import Testing
         #expect(run.status == 1, "FS/DAX does not share on 6.1: \(run.standardError.suffix(1500))")
         #expect(run.standardError.contains("run 1 recorded in \(store)"))
         let junit = directory.appendingPathComponent("report.xml").path
-        let report = try Rig.run(["report", "--last", "--store", store, "--junit", junit])
+        let kcidb = directory.appendingPathComponent("report.kcidb.json").path
+        let report = try Rig.run(["report", "--last", "--store", store, "--junit", junit, "--kcidb", kcidb])
         #expect(report.status == 0, "\(report.standardError)")
         let parsed = try Command("python3", ["-c", """
             import sys, junitparser
@@ -44,6 +45,18 @@ import Testing
         #expect(parsed.contains("case fsdax-xfs-n3 shares Failure"))
         #expect(parsed.contains("case hugetlbfs-n3 shares passed"))
         #expect(parsed.contains("case fsdax-xfs-n3 no-leak passed"))
+
+        // KCIDB: kcidb-io's own schema validation, then what it holds.
+        let validated = try Command("python3", ["-c", """
+            import sys, json, kcidb_io
+            data = json.load(open(sys.argv[1]))
+            kcidb_io.schema.V5_0.validate(data)
+            print("valid", len(data["tests"]), sorted(t["status"] for t in data["tests"]))
+            print("shares", [t.get("number", {}).get("value") for t in data["tests"] if t["path"] == "daxrig.fsdax-xfs-n3.shares"])
+            """, kcidb]).runAllowingFailure()
+        #expect(validated.status == 0, "\(validated.standardError)")
+        #expect(validated.standardOutput.contains("valid 4 ['FAIL', 'PASS', 'PASS', 'PASS']"), "\(validated.standardOutput)")
+        #expect(validated.standardOutput.contains("shares [3]"))
     }
 
     /// SIGKILL mid-run: the store lists the run as incomplete and stays sound.

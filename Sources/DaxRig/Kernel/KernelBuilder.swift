@@ -33,7 +33,10 @@ public struct KernelBuilder: Sendable {
         let treeLock = try cache.lock("tree-\(identity.lineage)")
         defer { treeLock.release() }
 
-        let workspace = Workspace(cache: cache, lineage: identity.lineage)
+        var workspace = Workspace(cache: cache, lineage: identity.lineage)
+        // One build directory per requested config: switching between configs (the
+        // default and a tracing or debug kernel) must not turn the next build cold.
+        workspace.configFlavor = String(ContentHash.of(request.config.canonicalText).prefix(12))
         var clock = Date()
         func lap() -> Double { defer { clock = Date() }; return Date().timeIntervalSince(clock) }
 

@@ -6,13 +6,17 @@ import Foundation
 /// so their mtimes alone change and the reused out-of-tree build directory
 /// recompiles only what a patch or a new commit touched.
 ///
-///   trees/<lineage>/src      the git work tree
-///   trees/<lineage>/build    O= directory of the kernel build (reused)
-///   trees/<lineage>/config   O= directory where configs are resolved (reused)
+///   trees/<lineage>/src             the git work tree
+///   trees/<lineage>/build-<config>  O= directory of the kernel build, one per requested
+///                                   config (reused: a default and a debug kernel of one
+///                                   tree each rebuild only what a patch touched)
+///   trees/<lineage>/config          O= directory where configs are resolved (reused)
 public struct Workspace: Sendable {
     public let directory: URL
+    /// Names the build directory: a hash of the requested config, empty for "build".
+    public var configFlavor = ""
     public var source: String { directory.appendingPathComponent("src").path }
-    public var build: String { directory.appendingPathComponent("build").path }
+    public var build: String { directory.appendingPathComponent(configFlavor.isEmpty ? "build" : "build-\(configFlavor)").path }
     public var configDirectory: String { directory.appendingPathComponent("config").path }
 
     public init(cache: Cache, lineage: String) {
