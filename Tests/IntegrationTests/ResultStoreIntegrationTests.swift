@@ -95,3 +95,24 @@ import Testing
         #expect(left.isEmpty)
     }
 }
+
+/// The shipped small matrix, run for real: two kernels of one tree, each built once
+/// (or taken from the cache), each run recorded.
+@Suite struct MatrixIntegrationTests {
+    @Test func smallMatrixRunsBothKernelsAndStoresBothRuns() throws {
+        _ = try Rig.defaultKernel()
+        let directory = URL(fileURLWithPath: "/tmp/daxrig-matrix-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = directory.appendingPathComponent("results.sqlite").path
+        let output = try Rig.run(["matrix", Rig.packageRoot.appendingPathComponent("kernels/matrices/small.toml").path, "--store", store, "--json"])
+        #expect(output.status == 0, "\(output.standardError.suffix(2000))")
+        struct Cell: Decodable { var kernel: String; var spec: String; var status: String; var run: Int64? }
+        let cells = try JSONDecoder().decode([Cell].self, from: Data(output.standardOutput.utf8))
+        #expect(cells.map(\.kernel) == ["unpatched", "demo-patch"])
+        #expect(cells.allSatisfy { $0.status == "PASS" && $0.run != nil })
+        let runs = try ResultStore(path: store).runs()
+        #expect(runs.count == 2 && runs.allSatisfy { $0.state == "complete" && $0.status == .pass })
+        #expect(Set(runs.compactMap(\.kernelKey)).count == 2)
+    }
+}

@@ -1,0 +1,145 @@
+import DaxRigProtocol
+import Foundation
+
+/// A test matrix: kernels (source or git ref, patch series, config) and the specs
+/// each runs, from a TOML file documented in kernels/matrices/README.md. Paths in it
+/// are relative to the file.
+public struct Matrix: Sendable {
+    public struct Kernel: Sendable {
+        public var name: String
+        public var request: KernelBuildRequest
+        /// The specs this kernel runs, with its expectations in them.
+        public var specs: [TestSpec]
+    }
+
+    public var name: String
+    public var kernels: [Kernel]
+
+    static let kernelKeys = ["name", "source", "git", "ref", "patches", "base", "fragments", "set", "specs"]
+
+    public static func load(_ path: String) throws -> Matrix {
+        try Matrix(file: TOMLFile.load(path))
+    }
+
+    init(file: TOMLFile) throws {
+        let top = file.top
+        try top.onlyKeys(["name", "specs", "processes", "size", "backings", "kernel"])
+        let directory = URL(fileURLWithPath: file.path).deletingLastPathComponent()
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : directory.appendingPathComponent(path).standardized.path
+        }
+        name = try top.string("name") ?? URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
+        let processes = try top.ints("processes")
+        let size = try top.byteSize("size")
+        let backings = try top.choices("backings", WorkloadSpec.Backing.self)
+
+        /// "default" is the built-in spec; anything else a spec file.
+        func specs(_ section: TOMLSection, _ names: [String]) throws -> [TestSpec] {
+            try names.map { name in
+                let spec: TestSpec
+                do {
+                    spec = name == "default" ? TestSpec.builtIn : try TestSpec.load(resolve(name))
+                } catch let error as InputFileError where error.file == resolve(name) && error.message == "no such file" {
+                    throw section.error("specs", "spec \(name) not found at \(resolve(name))", hint: "paths are relative to the matrix file; \"default\" is the built-in spec")
+                }
+                do {
+                    return try spec.overriding(processes: processes, size: size, backings: backings)
+                } catch let error as SpecOverrideError {
+                    throw top.error("backings", error.message)
+                }
+            }
+        }
+        let common = try top.strings("specs") ?? ["default"]
+        var kernels: [Kernel] = []
+        for section in try file.arrayOfTables("kernel") {
+            try section.onlyKeys(Self.kernelKeys)
+            guard let name = try section.string("name") else { throw section.error("name", "\(section.label) needs a name") }
+            if kernels.contains(where: { $0.name == name }) { throw section.error("name", "two kernels are named '\(name)'") }
+            let source: KernelSource
+            let (path, repository, ref) = (try section.string("source"), try section.string("git"), try section.string("ref"))
+            if let repository {
+                guard path == nil else { throw section.error("source", "give either source, or git and ref") }
+                guard let ref else { throw section.error("git", "git needs a ref (a branch, tag or commit)") }
+                source = .git(repository: resolve(repository), ref: ref)
+            } else if let path {
+                guard ref == nil else { throw section.error("ref", "ref goes with git") }
+                source = Files.isDirectory(resolve(path)) ? .directory(path: resolve(path)) : .tarball(path: resolve(path))
+            } else {
+                guard ref == nil else { throw section.error("ref", "ref goes with git") }
+                source = .default
+            }
+            let patches: PatchSeries?
+            do {
+                patches = try section.string("patches").map { try PatchSeries.load(directory: resolve($0)) }
+            } catch {
+                throw section.error("patches", "\(error)")
+            }
+            let request: KernelBuildRequest
+            do {
+                request = KernelBuildRequest(
+                    source: source, patches: patches,
+                    base: try ConfigBase.parse(try section.string("base").map { $0 == "tinyconfig" || $0 == "defconfig" ? $0 : resolve($0) } ?? "tinyconfig"),
+                    fragments: try section.strings("fragments").map { try $0.map { try ConfigFragment.load(resolve($0)) } } ?? [.pmemDax],
+                    overrides: try (section.strings("set") ?? []).map { try ConfigOption.parseAssignment($0, origin: "\(file.path) [[kernel]] \(name)") })
+            } catch let error as InputFileError {
+                throw error
+            } catch {
+                throw section.error(nil, "kernel \(name): \(error)")
+            }
+            kernels.append(Kernel(name: name, request: request, specs: try specs(section, try section.strings("specs") ?? common)))
+        }
+        guard !kernels.isEmpty else { throw top.error(nil, "the matrix names no [[kernel]]", hint: "see kernels/matrices/README.md") }
+        self.kernels = kernels
+    }
+}
+
+/// One kernel x spec of a matrix: what ran and where it is stored.
+public struct MatrixCell: Sendable {
+    public var kernel: String
+    public var spec: String
+    /// nil when the kernel did not build (`buildError` says why).
+    public var results: SpecResults?
+    public var buildError: String?
+    public var runID: Int64?
+
+    public var status: TestStatus {
+        guard let results else { return .miss }
+        return RunRecord(results).status
+    }
+}
+
+/// Runs a matrix: each kernel built once, each of its specs run once (a spec's
+/// workloads share boots), every run recorded in the store.
+public struct MatrixRunner: Sendable {
+    public let runner: GuestRunner
+    public let progress: ProgressSink
+
+    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress()) {
+        self.runner = runner
+        self.progress = progress
+    }
+
+    public func run(_ matrix: Matrix, store: ResultStore?, command: String,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [MatrixCell] {
+        let image = try ImageBuilder(cache: runner.cache, progress: progress).build()
+        var cells: [MatrixCell] = []
+        for kernel in matrix.kernels {
+            progress.phase("matrix", "kernel \(kernel.name): \(kernel.specs.count) spec(s)")
+            let artifacts: KernelArtifacts
+            do {
+                artifacts = try KernelBuilder(cache: runner.cache, progress: progress).build(kernel.request)
+            } catch {
+                // A kernel that does not build is its cells' MISS, not the matrix's end.
+                cells += kernel.specs.map { MatrixCell(kernel: kernel.name, spec: $0.name, results: nil, buildError: "\(error)", runID: nil) }
+                continue
+            }
+            for spec in kernel.specs {
+                progress.phase("matrix", "kernel \(kernel.name), spec \(spec.name)")
+                let recording = store.map { SpecRunner.Recording(store: $0, command: command + " [\(kernel.name)]", specText: nil) }
+                let (results, id) = try SpecRunner(runner: runner).run(spec, kernel: artifacts.bzImage, image: image, recording: recording, output: output)
+                cells.append(MatrixCell(kernel: kernel.name, spec: spec.name, results: results, buildError: nil, runID: id))
+            }
+        }
+        return cells
+    }
+}
