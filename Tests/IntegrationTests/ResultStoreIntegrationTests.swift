@@ -78,7 +78,14 @@ import Testing
         #expect(String(decoding: seen, as: UTF8.self).contains("[command]"))
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        defer { for leftover in Rig.runFilesLeft(by: process.processIdentifier) { Files.remove(Rig.cache.runs.appendingPathComponent(leftover).deletingLastPathComponent().path) } }
+        // SIGKILL leaves the killed run's directory behind (nothing can clean up after
+        // it but its next reader); the test removes it, files and all.
+        defer {
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: Rig.cache.runs.path)) ?? []
+            for name in runs where name.hasPrefix("run-\(process.processIdentifier)-") {
+                Files.remove(Rig.cache.runs.appendingPathComponent(name).path)
+            }
+        }
 
         let listed = try Rig.run(["report", "--list", "--print-json", "--store", store])
         #expect(listed.status == 0, "\(listed.standardError)")
