@@ -121,5 +121,11 @@ import Testing
         let runs = try ResultStore(path: store).runs()
         #expect(runs.count == 2 && runs.allSatisfy { $0.state == "complete" && $0.status == .pass })
         #expect(Set(runs.compactMap(\.kernelKey)).count == 2)
+
+        // The demo patch only prints a boot message: no subtest changes status.
+        let compared = try Rig.run(["compare", "1", "2", "--store", store])
+        #expect(compared.status == 0, "\(compared.standardError)")
+        #expect(compared.standardOutput.contains("no status changes"), "\(compared.standardOutput)")
+        #expect(try Rig.run(["compare", "1", "9", "--store", store]).status == 2)
     }
 }

@@ -140,6 +140,16 @@ public struct ResultStore: Sendable {
         }
     }
 
+    /// The complete runs of the same kernel and spec as `run`: its repeated samples.
+    public func samples(like run: StoredRun) throws -> [Int64] {
+        try database.read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT id FROM run WHERE state = 'complete' AND spec = ? AND (kernelKey IS ? OR (kernelKey IS NULL AND kernelPath = ?))
+                ORDER BY id
+                """, arguments: [run.spec, run.kernelKey, run.kernelPath])
+        }
+    }
+
     public func artifacts(_ id: Int64) throws -> [(kind: String, path: String)] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT kind, path FROM artifact WHERE runId = ? ORDER BY rowid", arguments: [id]).map { ($0["kind"], $0["path"]) }
