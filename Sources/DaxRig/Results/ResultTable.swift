@@ -113,14 +113,10 @@ public enum ResultTable {
         for result in results.workloads {
             for note in result.report?.notes ?? [] { text.append("note \(result.workload.spec.name): \(note)") }
         }
-        for result in results.workloads {
-            for verdict in result.verdicts where !verdict.passed {
-                text.append("FAIL \(result.workload.spec.name) \(verdict.expectation.rawValue): \(verdict.detail)")
-            }
-        }
-        for result in results.persistence {
-            for verdict in result.verdicts where !verdict.passed {
-                text.append("FAIL \(result.check.spec.name) \(verdict.expectation.rawValue): \(verdict.detail)")
+        let judged = results.workloads.map { ($0.workload.spec.name, $0.verdicts) } + results.persistence.map { ($0.check.spec.name, $0.verdicts) }
+        for (name, verdicts) in judged {
+            for verdict in verdicts where !verdict.passed {
+                text.append("FAIL \(name) \(verdict.expectation.rawValue): \(verdict.detail)")
             }
         }
         return text.joined(separator: "\n")

@@ -49,6 +49,11 @@ public struct BootResult: Sendable {
     /// Structured reports the guest sent (workload results), in order.
     public var reports: [(name: String, text: String)]
     public var pmemMountOptions: String?
+
+    /// How the boot ended and where its console log was kept, for a run that got no report.
+    public var summary: String {
+        "\(outcome)" + (consoleLog.map { " (console log: \($0))" } ?? "")
+    }
 }
 
 /// Boots kernels with the agent as PID 1 and runs plans in them.
@@ -238,6 +243,13 @@ public struct GuestRunner: Sendable {
 
 /// Sparse backing files for emulated nvdimms.
 public enum PmemBackingFile {
+    /// The nvdimm for files of up to `largestFile` bytes: that plus 1 GiB of room for
+    /// the file system, in whole GiB, 2 GiB at least.
+    public static func size(forLargestFile largestFile: UInt64) -> UInt64 {
+        let gib: UInt64 = 1 << 30
+        return max(2 * gib, (largestFile + gib + gib - 1) / gib * gib)
+    }
+
     /// Creates `path` as a sparse file of `size` bytes (ftruncate: no blocks allocated).
     public static func create(path: String, size: UInt64) throws {
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

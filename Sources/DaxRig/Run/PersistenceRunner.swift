@@ -35,11 +35,7 @@ public struct PersistenceRunner: Sendable {
 
     public init(runner: GuestRunner) { self.runner = runner }
 
-    /// pmem for a check: the file plus 1 GiB of room for the file system, 2 GiB at least.
-    static func pmemBytes(for spec: PersistenceSpec) -> UInt64 {
-        let gib: UInt64 = 1 << 30
-        return max(2 * gib, (spec.bytes + gib + gib - 1) / gib * gib)
-    }
+    static func pmemBytes(for spec: PersistenceSpec) -> UInt64 { PmemBackingFile.size(forLargestFile: spec.bytes) }
 
     public static func check(_ checks: [PersistenceCase], hostDiskAvailable: UInt64) throws {
         for check in checks where pmemBytes(for: check.spec) > hostDiskAvailable {
@@ -81,13 +77,13 @@ public struct PersistenceRunner: Sendable {
         let (first, written) = try boot(.write)
         guard let written, case .commandExited(0, _) = first.outcome else {
             return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
-                                     error: "write boot: \(first.outcome)" + (first.consoleLog.map { " (console log: \($0))" } ?? ""),
+                                     error: "write boot: \(first.summary)",
                                      outcome: first.outcome, consoleLog: first.consoleLog)
         }
         let (second, verified) = try boot(.verify)
         guard let verified else {
             return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
-                                     error: "verify boot: \(second.outcome)" + (second.consoleLog.map { " (console log: \($0))" } ?? ""),
+                                     error: "verify boot: \(second.summary)",
                                      outcome: second.outcome, consoleLog: second.consoleLog)
         }
         let verdicts = check.expectations.map {

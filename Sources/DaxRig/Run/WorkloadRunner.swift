@@ -92,11 +92,9 @@ public struct WorkloadRunner: Sendable {
         var results: [WorkloadResult] = []
         for (fs, group) in groups {
             let payload = String(decoding: try JSONEncoder().encode(group.map(\.spec)), as: UTF8.self)
-            // The largest file plus 1 GiB of room for the file system, in whole GiB, 2 GiB at least.
-            let gib: UInt64 = 1 << 30
             // A sparse file read through the huge zero page needs no pmem behind it.
             let largest: UInt64 = group.filter { $0.spec.access != .readSparse }.map(\.spec.mappingBytes).max() ?? 0
-            let pmemBytes: UInt64 = max(2 * gib, (largest + gib + gib - 1) / gib * gib)
+            let pmemBytes = PmemBackingFile.size(forLargestFile: largest)
             let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: fs), command: ["/init", "workload"], payload: payload),
                                       pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group), timeout: timeout)
             let boot = try runner.boot(request, image: image, output: output)
@@ -107,7 +105,7 @@ public struct WorkloadRunner: Sendable {
                     results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil))
                 } else {
                     results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
-                                                  error: "no report: \(boot.outcome)" + (boot.consoleLog.map { " (console log: \($0))" } ?? ""),
+                                                  error: "no report: \(boot.summary)",
                                                   outcome: boot.outcome, consoleLog: boot.consoleLog))
                 }
             }
