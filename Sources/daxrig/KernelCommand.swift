@@ -72,16 +72,12 @@ struct KernelOptions: ParsableArguments {
         if let git, let ref {
             kernelSource = .git(repository: git, ref: ref)
         } else if let source {
-            kernelSource = Files.isDirectory(source) ? .directory(path: source) : .tarball(path: source)
+            kernelSource = .local(source)
         } else {
             kernelSource = .default
         }
-        return KernelBuildRequest(
-            source: kernelSource,
-            patches: try patches.map { try PatchSeries.load(directory: $0) },
-            base: try ConfigBase.parse(base),
-            fragments: fragments.isEmpty ? [.pmemDax] : try fragments.map { try ConfigFragment.load($0) },
-            overrides: try overrides.map { try ConfigOption.parseAssignment($0) })
+        return try KernelBuildRequest(source: kernelSource, patches: try patches.map { try PatchSeries.load(directory: $0) },
+                                      base: base, fragmentPaths: fragments, assignments: overrides)
     }
 }
 

@@ -12,6 +12,16 @@ public struct KernelBuildRequest: Sendable {
         KernelBuildRequest(source: .default, patches: nil, base: .tinyconfig, fragments: [.pmemDax], overrides: [])
     }
 
+    /// A request as users write one (the command line, a matrix file): a base name or
+    /// .config path, fragment paths (none: the built-in pmem-dax.config) and
+    /// CONFIG_X=V assignments, which `origin` names in errors.
+    public init(source: KernelSource, patches: PatchSeries?, base: String, fragmentPaths: [String], assignments: [String],
+                origin: String = "--set") throws {
+        self.init(source: source, patches: patches, base: try ConfigBase.parse(base),
+                  fragments: fragmentPaths.isEmpty ? [.pmemDax] : try fragmentPaths.map { try ConfigFragment.load($0) },
+                  overrides: try assignments.map { try ConfigOption.parseAssignment($0, origin: origin) })
+    }
+
     public init(source: KernelSource, patches: PatchSeries?, base: ConfigBase, fragments: [ConfigFragment], overrides: [ConfigOption]) {
         self.source = source
         self.patches = patches

@@ -12,6 +12,11 @@ public enum KernelSource: Sendable, Equatable, Codable, CustomStringConvertible 
     public static let debianTarball = "/usr/src/linux-source-6.1.tar.xz"
     public static let `default` = KernelSource.tarball(path: debianTarball)
 
+    /// A kernel tree directory or a tarball, whichever `path` is.
+    public static func local(_ path: String) -> KernelSource {
+        Files.isDirectory(path) ? .directory(path: path) : .tarball(path: path)
+    }
+
     public var description: String {
         switch self {
         case let .tarball(path): path

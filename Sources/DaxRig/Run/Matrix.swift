@@ -63,7 +63,7 @@ public struct Matrix: Sendable {
                 source = .git(repository: resolve(repository), ref: ref)
             } else if let path {
                 guard ref == nil else { throw section.error("ref", "ref goes with git") }
-                source = Files.isDirectory(resolve(path)) ? .directory(path: resolve(path)) : .tarball(path: resolve(path))
+                source = .local(resolve(path))
             } else {
                 guard ref == nil else { throw section.error("ref", "ref goes with git") }
                 source = .default
@@ -76,11 +76,11 @@ public struct Matrix: Sendable {
             }
             let request: KernelBuildRequest
             do {
-                request = KernelBuildRequest(
+                request = try KernelBuildRequest(
                     source: source, patches: patches,
-                    base: try ConfigBase.parse(try section.string("base").map { $0 == "tinyconfig" || $0 == "defconfig" ? $0 : resolve($0) } ?? "tinyconfig"),
-                    fragments: try section.strings("fragments").map { try $0.map { try ConfigFragment.load(resolve($0)) } } ?? [.pmemDax],
-                    overrides: try (section.strings("set") ?? []).map { try ConfigOption.parseAssignment($0, origin: "\(file.path) [[kernel]] \(name)") })
+                    base: try section.string("base").map { $0 == "tinyconfig" || $0 == "defconfig" ? $0 : resolve($0) } ?? "tinyconfig",
+                    fragmentPaths: (try section.strings("fragments") ?? []).map(resolve),
+                    assignments: try section.strings("set") ?? [], origin: "\(file.path) [[kernel]] \(name)")
             } catch let error as InputFileError {
                 throw error
             } catch {
