@@ -104,7 +104,7 @@ enum Persistence {
 
     /// One writer: map the stripe, store the pattern in every word, make it durable.
     private static func writeStripe(_ spec: PersistenceSpec, fd: Int32, offset: UInt64, length: UInt64) -> Int32 {
-        let flags = spec.sync == .mapSync ? 0x03 | 0x80000 : MAP_SHARED  // MAP_SHARED_VALIDATE | MAP_SYNC
+        let flags = spec.sync == .mapSync ? SystemCalls.mapSharedValidate | SystemCalls.mapSync : MAP_SHARED
         guard let base = mmap(nil, Int(length), PROT_READ | PROT_WRITE, flags, fd, off_t(offset)), base != MAP_FAILED else { return 2 }
         let words = base.bindMemory(to: UInt64.self, capacity: Int(length / 8))
         let seed = spec.patternSeed

@@ -18,6 +18,12 @@ enum SystemCalls {
     /// Allocates the file's blocks up front, so DAX faults find extents to map with PMDs.
     static func fallocate(_ fd: Int32, length: Int64) -> Int32 { c_fallocate(fd, 0, 0, length) }
 
+    /// mmap flags Glibc's module leaves out: MAP_SHARED_VALIDATE (0x03, refuses flags it
+    /// does not know), MAP_SYNC and MAP_FIXED_NOREPLACE (include/uapi/asm-generic/mman*.h).
+    static let mapSharedValidate: Int32 = 0x03
+    static let mapSync: Int32 = 0x80000
+    static let mapFixedNoReplace: Int32 = 0x100000
+
     /// LINUX_REBOOT_CMD_POWER_OFF (RB_POWER_OFF) and LINUX_REBOOT_CMD_HALT (RB_HALT_SYSTEM).
     static let powerOffCommand: Int32 = 0x4321_FEDC
     static let haltCommand: Int32 = Int32(bitPattern: 0xCDEF_0123)

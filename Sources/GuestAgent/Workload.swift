@@ -91,8 +91,8 @@ struct WorkloadRun {
         ready.await(1)
         go[0].release(n - 1)               // then every other worker
         ready.await(n - 1)
-        let mapped = try Counters.pageTables(notes: &notes)
-        let memory = MemInfo(text: (try? FileIO.readText("/proc/meminfo")) ?? "").bytes
+        let (mapped, mappedMemory) = try Counters.snapshot(notes: &notes)
+        let memory = mappedMemory.bytes
         let pmdFaults = trace?.stop()
         go[1].release(n)                   // write own stripe
         ready.await(n)
@@ -214,10 +214,10 @@ struct Worker {
         record[0] = Counters.vmPTE()
         let faultsBefore = Counters.minorFaults()
         let t0 = Clock.monotonicNanoseconds()
-        var flags = MAP_SHARED | 0x100000  // MAP_FIXED_NOREPLACE: the same fresh address in every worker
+        var flags = MAP_SHARED | SystemCalls.mapFixedNoReplace  // the same fresh address in every worker
         // MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED: 6.1 validates against a mask that
         // lacks MAP_FIXED_NOREPLACE (EOPNOTSUPP); nothing else lives at our address.
-        if spec.mapSync { flags = 0x03 | 0x80000 | MAP_FIXED }
+        if spec.mapSync { flags = SystemCalls.mapSharedValidate | SystemCalls.mapSync | MAP_FIXED }
         let base = mmap(UnsafeMutableRawPointer(bitPattern: UInt(spec.mapAddress)), length,
                         writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, 0)
         var mapped: UnsafeMutablePointer<UInt8>?
@@ -338,15 +338,21 @@ enum Counters {
     /// Global PageTables after folding the per-CPU deltas (vm/stat_refresh); without
     /// the refresh a read can be off by hundreds of KB.
     static func pageTables(notes: inout [String]) throws -> UInt64 {
+        try snapshot(notes: &notes).pageTables
+    }
+
+    /// /proc/meminfo after the refresh, for snapshots that want more than PageTables.
+    static func snapshot(notes: inout [String]) throws -> (pageTables: UInt64, memory: MemInfo) {
         do {
             try write("/proc/sys/vm/stat_refresh", "1")
         } catch {
             if !notes.contains(where: { $0.hasPrefix("vm/stat_refresh") }) { notes.append("vm/stat_refresh unavailable: counters may lag") }
         }
-        guard let value = MemInfo(text: try FileIO.readText("/proc/meminfo")).pageTables else {
+        let memory = MemInfo(text: try FileIO.readText("/proc/meminfo"))
+        guard let value = memory.pageTables else {
             throw AgentFailure("workload", "/proc/meminfo has no PageTables line")
         }
-        return value
+        return (value, memory)
     }
 
     static func vmPTE() -> UInt64 {
