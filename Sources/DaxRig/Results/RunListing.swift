@@ -56,7 +56,7 @@ public enum MatrixTable {
                     return n == 0 ? nil : "\(n) \(status.rawValue)"
                 }.joined(separator: ", ")
             } ?? "kernel did not build: \(cell.buildError ?? "")"
-            return [cell.kernel, cell.spec, cell.status.rawValue, counts, cell.runID.map(String.init) ?? "-"]
+            return [cell.kernel, cell.spec, (record?.status ?? .miss).rawValue, counts, cell.runID.map(String.init) ?? "-"]
         }
         return ResultTable.columns([header] + rows).joined(separator: "\n")
     }
