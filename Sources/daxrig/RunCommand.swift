@@ -75,7 +75,6 @@ struct RunCommand: ParsableCommand {
         } else {
             print(ResultTable.render(results))
         }
-        if !results.complete { throw ExitCode(3) }
-        if !results.passed { throw ExitCode(1) }
+        throw ExitCode(ExitStatus.of(RunRecord(results).tests.map(\.status)).rawValue)
     }
 }
