@@ -31,7 +31,8 @@ import Testing
         #expect(try store.lastComplete() == nil)
         let record = RunRecord(tests: [TestRecord(path: "w.shares", status: .fail, detail: "10 pages", seconds: 1),
                                        TestRecord(path: "w.no-leak", status: .pass, detail: "0 bytes", seconds: 1)],
-                               metrics: [MetricRecord(test: "w", name: "pmd_pages", value: 10, unit: "pages")])
+                               metrics: [MetricRecord(test: "w", name: "pmd_pages", value: 10, unit: "pages")],
+                               workloads: [WorkloadRecord(name: "w", backing: "fsdax-xfs", processes: 10, mappingBytes: 1 << 30)])
         try store.finish(id, record: record, artifacts: [("console-log", "/x/console.log")], seconds: 2)
         let run = try #require(try store.lastComplete())
         #expect(run.id == id && run.state == "complete" && run.status == .fail && run.kernelKey == "abc" && run.accelerator == "tcg")
@@ -62,7 +63,7 @@ import Testing
         try store.finish(id, record: RunRecord(tests: [TestRecord(path: "w.shares", status: .fail, detail: "a < b & \"c\"\u{1b}[0m"),
                                                       TestRecord(path: "boot", status: .miss, detail: "no boot")], metrics: []),
                          artifacts: [], seconds: 1)
-        let xml = JUnitReport.render(run: try #require(try store.run(id)), record: try store.record(id))
+        let xml = JUnitReport.render([try store.report(id)])
         #expect(xml.contains(#"<failure message="a &lt; b &amp; &quot;c&quot; [0m" type="FAIL"/>"#))
         #expect(xml.contains(#"<testcase classname="default" name="boot""#))
         #expect(xml.contains(#"<skipped message="MISS: no boot"/>"#))

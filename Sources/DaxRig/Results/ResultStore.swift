@@ -73,6 +73,34 @@ public struct ResultStore: Sendable {
                 t.column("path", .text).notNull()
             }
         }
+        // Nights (`daxrig nightly`): a matrix run as one unit, compared with the last
+        // complete one; each run knows its night, its matrix cell, and the run it re-ran.
+        migrator.registerMigration("v2-nights") { db in
+            try db.create(table: "night") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("started", .text).notNull()
+                t.column("finished", .text)
+                t.column("state", .text).notNull()        // incomplete | complete
+                t.column("matrix", .text).notNull()       // the matrix's name: nights of one name are compared
+                t.column("matrixPath", .text).notNull()
+                t.column("matrixHash", .text)
+                t.column("baseline", .integer)            // the night compared with
+                t.column("exitStatus", .integer)
+                t.column("summary", .text)                // the night's verdict (JSON)
+            }
+            try db.alter(table: "run") { t in
+                t.add(column: "night", .integer).references("night", onDelete: .setNull)
+                t.add(column: "cell", .text)
+                t.add(column: "rerunOf", .integer)
+            }
+            try db.create(table: "workload") { t in
+                t.belongsTo("run", onDelete: .cascade).notNull()
+                t.column("name", .text).notNull()
+                t.column("backing", .text).notNull()
+                t.column("processes", .integer).notNull()
+                t.column("mappingBytes", .integer).notNull()
+            }
+        }
         return migrator
     }
 
@@ -81,11 +109,11 @@ public struct ResultStore: Sendable {
         try database.write { db in
             try db.execute(sql: """
                 INSERT INTO run (started, state, command, spec, specText, kernelPath, kernelKey, kernelRelease, source, patchSeries,
-                                 patchesHash, configHash, host, qemuVersion, libvirtVersion, accelerator)
-                VALUES (?, 'incomplete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 patchesHash, configHash, host, qemuVersion, libvirtVersion, accelerator, night, cell, rerunOf)
+                VALUES (?, 'incomplete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [Self.timestamp(Date()), run.command, run.spec, run.specText, run.kernelPath, run.kernelKey, run.kernelRelease,
                                  run.source, run.patchSeries, run.patchesHash, run.configHash, run.host, run.qemuVersion,
-                                 run.libvirtVersion, run.accelerator])
+                                 run.libvirtVersion, run.accelerator, run.night, run.cell, run.rerunOf])
             return db.lastInsertedRowID
         }
     }
@@ -100,6 +128,10 @@ public struct ResultStore: Sendable {
             for metric in record.metrics {
                 try db.execute(sql: "INSERT INTO metric (runId, test, name, value, unit) VALUES (?, ?, ?, ?, ?)",
                                arguments: [id, metric.test, metric.name, metric.value, metric.unit])
+            }
+            for workload in record.workloads {
+                try db.execute(sql: "INSERT INTO workload (runId, name, backing, processes, mappingBytes) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [id, workload.name, workload.backing, workload.processes, Int64(workload.mappingBytes)])
             }
             for artifact in artifacts {
                 try db.execute(sql: "INSERT INTO artifact (runId, kind, path) VALUES (?, ?, ?)", arguments: [id, artifact.kind, artifact.path])
@@ -136,8 +168,17 @@ public struct ResultStore: Sendable {
             let metrics = try Row.fetchAll(db, sql: "SELECT * FROM metric WHERE runId = ? ORDER BY rowid", arguments: [id]).map { row in
                 MetricRecord(test: row["test"], name: row["name"], value: row["value"], unit: row["unit"])
             }
-            return RunRecord(tests: tests, metrics: metrics)
+            let workloads = try Row.fetchAll(db, sql: "SELECT * FROM workload WHERE runId = ? ORDER BY rowid", arguments: [id]).map { row in
+                WorkloadRecord(name: row["name"], backing: row["backing"], processes: row["processes"], mappingBytes: UInt64(row["mappingBytes"] as Int64))
+            }
+            return RunRecord(tests: tests, metrics: metrics, workloads: workloads)
         }
+    }
+
+    /// A stored run with everything recorded for it, as the reports take it.
+    public func report(_ id: Int64) throws -> StoredRunReport {
+        guard let run = try run(id) else { throw StoreError.noSuchRun("\(id)") }
+        return StoredRunReport(run: run, record: try record(id), artifacts: try artifacts(id).map { .init(kind: $0.kind, path: $0.path) })
     }
 
     /// The complete runs of the same kernel and spec as `run`: its repeated samples.
@@ -180,6 +221,11 @@ public struct RunInputs: Sendable, Codable, Equatable {
     public var qemuVersion: String?
     public var libvirtVersion: String?
     public var accelerator: String?
+    /// The night (`daxrig nightly`) the run belongs to, its matrix cell (the kernel's
+    /// name in the matrix), and the run it repeats when it re-runs a new failure.
+    public var night: Int64?
+    public var cell: String?
+    public var rerunOf: Int64?
 
     /// Reads the kernel's manifest (when it is a cached build) and the host's versions.
     public static func gather(command: String, spec: String, specText: String?, kernelPath: String, accelerator: String?) -> RunInputs {
@@ -213,6 +259,9 @@ public struct StoredRun: Sendable, Codable, Equatable {
     public var qemuVersion: String?
     public var libvirtVersion: String?
     public var seconds: Double?
+    public var night: Int64?
+    public var cell: String?
+    public var rerunOf: Int64?
 
     init(row: Row) {
         id = row["id"]
@@ -230,6 +279,9 @@ public struct StoredRun: Sendable, Codable, Equatable {
         qemuVersion = row["qemuVersion"]
         libvirtVersion = row["libvirtVersion"]
         seconds = row["seconds"]
+        night = row["night"]
+        cell = row["cell"]
+        rerunOf = row["rerunOf"]
     }
 }
 
@@ -237,6 +289,7 @@ public struct StoredRun: Sendable, Codable, Equatable {
 public enum StoreError: Error, CustomStringConvertible, Equatable {
     case unusable(path: String, reason: String)
     case noSuchRun(String)
+    case noSuchNight(String)
 
     public var description: String {
         switch self {
@@ -244,6 +297,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "the results store \(path) cannot be used: \(reason) (give another with --store or $DAXRIG_STORE)"
         case let .noSuchRun(reference):
             return "no run \(reference) in the results store (`daxrig report --list` shows the runs)"
+        case let .noSuchNight(reference):
+            return "no night \(reference) in the results store (`daxrig report --nights` shows the nights)"
         }
     }
 }

@@ -33,22 +33,42 @@ public struct MetricRecord: Sendable, Codable, Equatable {
     }
 }
 
+/// What one workload of a run was: the coordinates its metrics are charted on.
+public struct WorkloadRecord: Sendable, Codable, Equatable {
+    public var name: String
+    public var backing: String
+    public var processes: Int
+    public var mappingBytes: UInt64
+
+    public init(name: String, backing: String, processes: Int, mappingBytes: UInt64) {
+        self.name = name
+        self.backing = backing
+        self.processes = processes
+        self.mappingBytes = mappingBytes
+    }
+}
+
 /// What a spec run comes to, flattened for the store and for the reports.
 public struct RunRecord: Sendable, Codable, Equatable {
     public var tests: [TestRecord]
     public var metrics: [MetricRecord]
+    public var workloads: [WorkloadRecord]
 
     /// The worst status of any subtest (KernelCI's order); SKIP when there is none.
     public var status: TestStatus { tests.map(\.status).max() ?? .skip }
 
-    public init(tests: [TestRecord], metrics: [MetricRecord]) {
+    public init(tests: [TestRecord], metrics: [MetricRecord], workloads: [WorkloadRecord] = []) {
         self.tests = tests
         self.metrics = metrics
+        self.workloads = workloads
     }
 
     public init(_ results: SpecResults) {
         var tests: [TestRecord] = []
         var metrics: [MetricRecord] = []
+        let workloads = results.workloads.map(\.workload.spec).map {
+            WorkloadRecord(name: $0.name, backing: $0.backing.rawValue, processes: $0.processes, mappingBytes: $0.mappingBytes)
+        }
         for result in results.workloads {
             let name = result.workload.spec.name
             guard let report = result.report else {
@@ -93,6 +113,6 @@ public struct RunRecord: Sendable, Codable, Equatable {
             }
             metrics.append(MetricRecord(test: name, name: "words_lost", value: Double(result.verify?.mismatchedWords ?? 0), unit: "words"))
         }
-        self.init(tests: tests, metrics: metrics)
+        self.init(tests: tests, metrics: metrics, workloads: workloads)
     }
 }

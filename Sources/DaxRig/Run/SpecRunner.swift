@@ -35,11 +35,18 @@ public struct SpecRunner: Sendable {
         public var store: ResultStore
         public var command: String
         public var specText: String?
+        /// Where a matrix run sits: its night, cell and, for a re-run, the run it repeats.
+        public var night: Int64?
+        public var cell: String?
+        public var rerunOf: Int64?
 
-        public init(store: ResultStore, command: String, specText: String?) {
+        public init(store: ResultStore, command: String, specText: String?, night: Int64? = nil, cell: String? = nil, rerunOf: Int64? = nil) {
             self.store = store
             self.command = command
             self.specText = specText
+            self.night = night
+            self.cell = cell
+            self.rerunOf = rerunOf
         }
     }
 
@@ -53,8 +60,9 @@ public struct SpecRunner: Sendable {
         try PersistenceRunner.check(spec.persistence, hostDiskAvailable: capacity.disk)
         guard let recording else { return (try run(spec, kernel: kernel, image: image, timeout: timeout, output: output), nil) }
         let started = Date()
-        let inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
+        var inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
                                       accelerator: Accelerator.choose(kernel: kernel, cache: runner.cache).rawValue)
+        (inputs.night, inputs.cell, inputs.rerunOf) = (recording.night, recording.cell, recording.rerunOf)
         let id = try recording.store.begin(inputs)
         let kernelDirectory = URL(fileURLWithPath: kernel).deletingLastPathComponent()
         var artifacts = [("build-log", kernelDirectory.appendingPathComponent("build.log").path),
