@@ -1,55 +1,63 @@
 import Foundation
 
-/// A stored run as KCIDB v5 I/O data (KernelCI's common database): one checkout (the
-/// kernel source and patches), one build (the cached kernel), and one test per
+/// Stored runs as KCIDB v5 I/O data (KernelCI's common database): a checkout (the
+/// kernel source and patches) and a build (the cached kernel) per kernel, and one test per
 /// subtest, with its KernelCI status, the numbers behind it as the log excerpt, and
 /// each workload's PMD table pages as the numeric result of its sharing subtest.
 public enum KCIDBReport {
     public static let origin = "daxrig"
 
-    public static func render(run: StoredRun, record: RunRecord) -> [String: Any] {
-        let kernel = run.kernelKey ?? ContentHash.of(run.kernelPath).prefix(20).description
-        let checkout = "\(origin):checkout-\(kernel)"
-        let build = "\(origin):build-\(kernel)"
+    public static func render(_ runs: [StoredRunReport]) -> [String: Any] {
+        var checkouts: [String: [String: Any]] = [:]
+        var builds: [String: [String: Any]] = [:]
         var tests: [[String: Any]] = []
-        for (index, test) in record.tests.enumerated() {
-            var entry: [String: Any] = [
-                "id": "\(origin):run-\(run.id)-\(index)",
-                "origin": origin,
-                "build_id": build,
-                "path": path(test.path),
-                "status": test.status.rawValue,
-                "comment": "\(run.spec): \(test.path)",
-                "log_excerpt": String(test.detail.prefix(16_384)),
-                "start_time": run.started,
-                "environment": ["comment": "QEMU \(run.qemuVersion ?? "?") (\(run.accelerator ?? "?")) through libvirt \(run.libvirtVersion ?? "?") on \(run.host)"],
-            ]
-            if let seconds = test.seconds { entry["duration"] = seconds }
-            let workload = test.path.split(separator: ".").first.map(String.init) ?? test.path
-            if test.path.hasSuffix(".shares") || test.path.hasSuffix(".private"),
-               let pages = record.metrics.first(where: { $0.test == workload && $0.name == "pmd_pages" }) {
-                entry["number"] = ["value": pages.value, "unit": "PMD table pages"]
-            }
-            tests.append(entry)
-        }
-        return [
-            "version": ["major": 5, "minor": 0],
-            "checkouts": [[
+        for report in runs {
+            let run = report.run
+            let kernel = run.kernelKey ?? ContentHash.of(run.kernelPath).prefix(20).description
+            let checkout = "\(origin):checkout-\(kernel)"
+            let build = "\(origin):build-\(kernel)"
+            checkouts[checkout] = checkouts[checkout] ?? [
                 "id": checkout, "origin": origin,
-                "comment": "kernel \(run.kernelRelease ?? "?") (daxrig cache key \(run.kernelKey ?? "none"))",
+                "comment": "kernel \(run.kernelRelease ?? "?") (daxrig cache key \(run.kernelKey ?? "none"))"
+                    + (run.cell.map { ", matrix kernel \($0)" } ?? ""),
                 "start_time": run.started,
-            ] as [String: Any]],
-            "builds": [[
+            ]
+            builds[build] = builds[build] ?? [
                 "id": build, "origin": origin, "checkout_id": checkout,
                 "architecture": "x86_64", "start_time": run.started,
                 "comment": run.kernelPath,
-            ] as [String: Any]],
+            ]
+            for (index, test) in report.tests.enumerated() {
+                var entry: [String: Any] = [
+                    "id": "\(origin):run-\(run.id)-\(index)",
+                    "origin": origin,
+                    "build_id": build,
+                    "path": path(test.path),
+                    "status": test.status.rawValue,
+                    "comment": "\(run.spec): \(test.path)",
+                    "log_excerpt": String(test.detail.prefix(16_384)),
+                    "start_time": run.started,
+                    "environment": ["comment": "QEMU \(run.qemuVersion ?? "?") (\(run.accelerator ?? "?")) through libvirt \(run.libvirtVersion ?? "?") on \(run.host)"],
+                ]
+                if let seconds = test.seconds { entry["duration"] = seconds }
+                let workload = test.path.split(separator: ".").first.map(String.init) ?? test.path
+                if test.path.hasSuffix(".shares") || test.path.hasSuffix(".private"),
+                   let pages = report.metrics.first(where: { $0.test == workload && $0.name == "pmd_pages" }) {
+                    entry["number"] = ["value": pages.value, "unit": "PMD table pages"]
+                }
+                tests.append(entry)
+            }
+        }
+        return [
+            "version": ["major": 5, "minor": 0],
+            "checkouts": checkouts.keys.sorted().map { checkouts[$0]! },
+            "builds": builds.keys.sorted().map { builds[$0]! },
             "tests": tests,
         ]
     }
 
-    public static func json(run: StoredRun, record: RunRecord) throws -> Data {
-        try JSONSerialization.data(withJSONObject: render(run: run, record: record), options: [.prettyPrinted, .sortedKeys])
+    public static func json(_ runs: [StoredRunReport]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: render(runs), options: [.prettyPrinted, .sortedKeys])
     }
 
     /// KCIDB test paths are dot-separated names of [a-zA-Z0-9_-]: "daxrig.<workload>.<expectation>".

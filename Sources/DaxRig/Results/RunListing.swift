@@ -15,6 +15,7 @@ public struct StoredRunReport: Codable, Sendable {
     public var status: TestStatus
     public var tests: [TestRecord]
     public var metrics: [MetricRecord]
+    public var workloads: [WorkloadRecord]
     public var artifacts: [Artifact]
 
     public init(run: StoredRun, record: RunRecord, artifacts: [Artifact]) {
@@ -22,8 +23,11 @@ public struct StoredRunReport: Codable, Sendable {
         status = run.state == "complete" ? record.status : .error
         tests = record.tests
         metrics = record.metrics
+        workloads = record.workloads
         self.artifacts = artifacts
     }
+
+    public var record: RunRecord { RunRecord(tests: tests, metrics: metrics, workloads: workloads) }
 }
 
 /// The runs of the store as a terminal table.
@@ -35,6 +39,15 @@ public enum RunListing {
             ["\(run.id)", run.started, run.state, run.status?.rawValue ?? "-", run.spec,
              [run.kernelRelease, run.kernelKey.map { String($0.prefix(12)) }].compactMap { $0 }.joined(separator: " ").nonEmpty ?? run.kernelPath,
              run.seconds.map { String(format: "%.1f", $0) } ?? "-"]
+        }
+        return ResultTable.columns([header] + rows).joined(separator: "\n")
+    }
+
+    public static func render(nights: [StoredNight]) -> String {
+        guard !nights.isEmpty else { return "no nights recorded yet (daxrig nightly records each night)" }
+        let header = ["night", "started", "state", "matrix", "baseline", "exit"]
+        let rows = nights.map { night in
+            ["\(night.id)", night.started, night.state, night.matrix, night.baseline.map(String.init) ?? "-", night.exitStatus.map(String.init) ?? "-"]
         }
         return ResultTable.columns([header] + rows).joined(separator: "\n")
     }
@@ -55,8 +68,8 @@ public enum MatrixTable {
                     let n = r.tests.filter { $0.status == status }.count
                     return n == 0 ? nil : "\(n) \(status.rawValue)"
                 }.joined(separator: ", ")
-            } ?? "kernel did not build: \(cell.buildError ?? "")"
-            return [cell.kernel, cell.spec, (record?.status ?? .miss).rawValue, counts, cell.runID.map(String.init) ?? "-"]
+            } ?? (cell.buildError.map { "kernel did not build: \($0)" } ?? "no run: \(cell.runError ?? "")")
+            return [cell.kernel, cell.spec, cell.status.rawValue, counts, cell.runID.map(String.init) ?? "-"]
         }
         return ResultTable.columns([header] + rows).joined(separator: "\n")
     }
