@@ -14,7 +14,12 @@ struct MatrixCommand: ParsableCommand {
 
     @Argument(help: "The matrix file (TOML).") var file: String
     @Option(help: "The results store (default: $DAXRIG_STORE, else results.sqlite in the cache).") var store: String?
+    @Option(help: "Cells run at once, within the host's memory.") var jobs = 1
     @Flag(help: "Print the cells as JSON.") var json = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs takes 1 or more, not \(jobs)") }
+    }
 
     struct Cell: Codable {
         var kernel: String
@@ -30,19 +35,18 @@ struct MatrixCommand: ParsableCommand {
         let cells = try CLI.guarded { () -> [MatrixCell] in
             let matrix = try Matrix.load(file)
             let results = try ResultStore(path: store ?? ResultStore.defaultPath)
-            return try MatrixRunner(runner: GuestRunner(progress: progress), progress: progress).run(
+            return try MatrixRunner(runner: GuestRunner(progress: progress), progress: progress, jobs: jobs).run(
                 matrix, store: results, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " ")) { _, data in
                 FileHandle.standardError.write(data)
             }
         }
         progress.finish()
-        let rows = cells.map { Cell(kernel: $0.kernel, spec: $0.spec, status: $0.status, run: $0.runID, error: $0.buildError) }
+        let rows = cells.map { Cell(kernel: $0.kernel, spec: $0.spec, status: $0.status, run: $0.runID, error: $0.buildError ?? $0.runError) }
         if json {
             print(String(decoding: try JSONCoding.encoder.encode(rows), as: UTF8.self))
         } else {
             print(MatrixTable.render(cells))
         }
-        if cells.contains(where: { $0.results == nil || $0.results?.complete == false }) { throw ExitCode(3) }
-        if cells.contains(where: { $0.results?.passed == false }) { throw ExitCode(1) }
+        throw ExitCode(ExitStatus.of(cells.flatMap(\.statuses)).rawValue)
     }
 }

@@ -130,4 +130,17 @@ import Testing
         #expect(spec.workloads[2].expectations.contains(.shares))
         #expect(throws: SpecOverrideError.self) { try TestSpec.builtIn.overriding(processes: nil, size: nil, backings: [.tmpfs]) }
     }
+
+    /// A re-run takes only the workloads of the failed subtests.
+    @Test func onlyKeepsTheNamedCasesAndFindsACaseFromItsSubtest() throws {
+        let spec = TestSpec.builtIn
+        let first = try #require(spec.workloads.first?.spec.name)
+        #expect(spec.caseName(of: "\(first).shares") == first)
+        #expect(spec.caseName(of: first) == first)
+        #expect(spec.caseName(of: "nothing.shares") == nil)
+        let cut = spec.only([first])
+        #expect(cut.workloads.map(\.spec.name) == [first])
+        #expect(cut.persistence.isEmpty)
+        #expect(cut.guestMemoryMiB <= spec.guestMemoryMiB)
+    }
 }

@@ -97,48 +97,78 @@ public struct Matrix: Sendable {
 public struct MatrixCell: Sendable {
     public var kernel: String
     public var spec: String
-    /// nil when the kernel did not build (`buildError` says why).
+    /// nil when the kernel did not build (`buildError` says why) or the run failed on
+    /// the host (`runError`).
     public var results: SpecResults?
     public var buildError: String?
+    public var runError: String?
     public var runID: Int64?
+    /// The kernel it ran, for a re-run.
+    public var kernelImage: String?
 
     public var status: TestStatus {
-        guard let results else { return .miss }
+        guard let results else { return buildError != nil ? .miss : .error }
         return RunRecord(results).status
+    }
+
+    /// The cell's subtest statuses, a cell without results counting as one.
+    public var statuses: [TestStatus] {
+        results.map { RunRecord($0).tests.map(\.status) } ?? [status]
     }
 }
 
-/// Runs a matrix: each kernel built once, each of its specs run once (a spec's
-/// workloads share boots), every run recorded in the store.
+/// Runs a matrix: each kernel built once, then every kernel x spec cell (a spec's
+/// workloads share boots), `jobs` cells at a time within the host's memory, every run
+/// recorded in the store.
 public struct MatrixRunner: Sendable {
     public let runner: GuestRunner
     public let progress: ProgressSink
+    public let jobs: Int
 
-    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress()) {
+    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), jobs: Int = 1) {
         self.runner = runner
         self.progress = progress
+        self.jobs = max(1, jobs)
     }
 
-    public func run(_ matrix: Matrix, store: ResultStore?, command: String,
+    /// Runs every cell; `night` marks the runs as one night's (`daxrig nightly`).
+    public func run(_ matrix: Matrix, store: ResultStore?, command: String, night: Int64? = nil,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [MatrixCell] {
         let image = try ImageBuilder(cache: runner.cache, progress: progress).build()
         var cells: [MatrixCell] = []
+        var work: [(index: Int, spec: TestSpec, kernel: String, image: String)] = []
+        // Builds first, one at a time: each already uses every core.
         for kernel in matrix.kernels {
             progress.phase("matrix", "kernel \(kernel.name): \(kernel.specs.count) spec(s)")
-            let artifacts: KernelArtifacts
             do {
-                artifacts = try KernelBuilder(cache: runner.cache, progress: progress).build(kernel.request)
+                let artifacts = try KernelBuilder(cache: runner.cache, progress: progress).build(kernel.request)
+                for spec in kernel.specs {
+                    work.append((cells.count, spec, kernel.name, artifacts.bzImage))
+                    cells.append(MatrixCell(kernel: kernel.name, spec: spec.name, kernelImage: artifacts.bzImage))
+                }
             } catch {
+                if Cleanup.shared.interrupted { throw error }
                 // A kernel that does not build is its cells' MISS, not the matrix's end.
-                cells += kernel.specs.map { MatrixCell(kernel: kernel.name, spec: $0.name, results: nil, buildError: "\(error)", runID: nil) }
-                continue
+                cells += kernel.specs.map { MatrixCell(kernel: kernel.name, spec: $0.name, buildError: "\(error)") }
             }
-            for spec in kernel.specs {
-                progress.phase("matrix", "kernel \(kernel.name), spec \(spec.name)")
-                let recording = store.map { SpecRunner.Recording(store: $0, command: command + " [\(kernel.name)]", specText: nil) }
-                let (results, id) = try SpecRunner(runner: runner).run(spec, kernel: artifacts.bzImage, image: image, recording: recording, output: output)
-                cells.append(MatrixCell(kernel: kernel.name, spec: spec.name, results: results, buildError: nil, runID: id))
+        }
+        let budget = WorkloadRunner.hostCapacity(cache: runner.cache).memory * 3 / 4
+        let finished = JobPool(jobs: jobs, memoryBudget: budget).run(work.map { (UInt64($0.spec.guestMemoryMiB) << 20, $0) }) { item in
+            progress.phase("matrix", "kernel \(item.kernel), spec \(item.spec.name)")
+            let recording = store.map {
+                SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel)
             }
+            do {
+                let (results, id) = try SpecRunner(runner: runner).run(item.spec, kernel: item.image, image: image, recording: recording, output: output)
+                return (item.index, results as SpecResults?, id, nil as String?)
+            } catch {
+                // The host failed this cell (recorded as its ERROR); the others still run.
+                return (item.index, nil, nil, "\(error)")
+            }
+        }
+        if Cleanup.shared.interrupted { throw CancellationError() }
+        for (index, results, id, error) in finished {
+            (cells[index].results, cells[index].runID, cells[index].runError) = (results, id, error)
         }
         return cells
     }

@@ -31,6 +31,9 @@ public struct PersistenceResult: Sendable {
 /// run directory of its own, removed afterwards (also on Ctrl-C); with a failure, the
 /// console logs are kept by the boots as usual.
 public struct PersistenceRunner: Sendable {
+    /// Guest memory for a persistence boot: the writers map pmem, not RAM.
+    public static let memoryMiB = 512
+
     public let runner: GuestRunner
 
     public init(runner: GuestRunner) { self.runner = runner }
@@ -67,7 +70,7 @@ public struct PersistenceRunner: Sendable {
             let plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem, reuse: phase == .verify),
                                  command: ["/init", "persist", phase.rawValue], payload: payload,
                                  abruptPowerOff: phase == .write)
-            let request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [size], pmemBackingFiles: [backing], timeout: timeout)
+            let request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [size], pmemBackingFiles: [backing], memoryMiB: Self.memoryMiB, timeout: timeout)
             let result = try runner.boot(request, image: image, output: output)
             let report = result.reports.lazy.compactMap { try? JSONDecoder().decode(PersistenceReport.self, from: Data($0.text.utf8)) }
                 .first { $0.spec == check.spec && $0.phase == phase }

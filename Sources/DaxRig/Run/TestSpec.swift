@@ -178,6 +178,27 @@ public struct TestSpec: Sendable, Equatable {
         }
         return copy
     }
+
+    /// The workload or persistence check a subtest path ("name.expectation", or the
+    /// name alone) belongs to.
+    public func caseName(of path: String) -> String? {
+        (workloads.map(\.spec.name) + persistence.map(\.spec.name)).first { path == $0 || path.hasPrefix($0 + ".") }
+    }
+
+    /// The spec cut down to the named workloads and persistence checks: what a re-run of
+    /// a few failures needs, and no more.
+    public func only(_ names: Set<String>) -> TestSpec {
+        var copy = self
+        copy.workloads = workloads.filter { names.contains($0.spec.name) }
+        copy.persistence = persistence.filter { names.contains($0.spec.name) }
+        return copy
+    }
+
+    /// The most guest memory any one boot of the spec takes: what a matrix job holds
+    /// while the spec runs.
+    public var guestMemoryMiB: Int {
+        max(workloads.isEmpty ? 0 : WorkloadRunner.memoryMiB(for: workloads), persistence.isEmpty ? 0 : PersistenceRunner.memoryMiB)
+    }
 }
 
 /// Command-line overrides that do not fit the spec.

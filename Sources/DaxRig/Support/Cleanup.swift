@@ -15,12 +15,27 @@ public final class Cleanup: @unchecked Sendable {
     private let handling = NSLock()
 
     /// Registers `action`; returns a token to run or drop it early. Actions run last-in, first-out.
+    /// After a signal, the handler's cleanup has already run: what is made then (by
+    /// work that had not yet seen the signal) is undone at once, or it would outlive us.
     @discardableResult
     public func add(_ label: String, _ action: @escaping @Sendable () -> Void) -> Int {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
         nextID += 1
-        actions.append((nextID, label, action))
-        return nextID
+        let id = nextID
+        guard interruptSignal == nil else {
+            lock.unlock()
+            action()
+            return id
+        }
+        actions.append((id, label, action))
+        lock.unlock()
+        return id
+    }
+
+    /// A signal arrived: start nothing new.
+    public var interrupted: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return interruptSignal != nil
     }
 
     /// Runs the action now (once) and forgets it.

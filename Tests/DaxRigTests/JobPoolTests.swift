@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import DaxRig
+
+/// `matrix --jobs`: cells at once, within the memory budget, results in order.
+@Suite struct JobPoolTests {
+    final class Gauge: @unchecked Sendable {
+        let lock = NSLock()
+        var running = 0, peak = 0, memory: UInt64 = 0, peakMemory: UInt64 = 0
+        func enter(_ bytes: UInt64) {
+            lock.lock(); running += 1; memory += bytes; peak = max(peak, running); peakMemory = max(peakMemory, memory); lock.unlock()
+        }
+        func leave(_ bytes: UInt64) { lock.lock(); running -= 1; memory -= bytes; lock.unlock() }
+    }
+
+    func run(jobs: Int, budget: UInt64, memory: [UInt64]) -> (results: [Int], gauge: Gauge) {
+        let gauge = Gauge()
+        let results = JobPool(jobs: jobs, memoryBudget: budget).run(memory.enumerated().map { ($0.element, $0.offset) }) { index in
+            gauge.enter(memory[index])
+            usleep(20_000)
+            gauge.leave(memory[index])
+            return index * 10
+        }
+        return (results, gauge)
+    }
+
+    @Test func runsUpToJobsAtOnceAndKeepsTheOrder() {
+        let (results, gauge) = run(jobs: 3, budget: 100, memory: Array(repeating: 10, count: 9))
+        #expect(results == (0..<9).map { $0 * 10 })
+        #expect(gauge.peak == 3)
+    }
+
+    @Test func neverHoldsMoreMemoryThanTheBudgetUnlessAlone() {
+        let (results, gauge) = run(jobs: 4, budget: 100, memory: [60, 60, 30, 30, 150, 10])
+        #expect(results.count == 6)
+        // The 150 job ran, alone; otherwise the 100 budget held.
+        #expect(gauge.peakMemory == 150)
+        let (_, small) = run(jobs: 4, budget: 100, memory: [60, 60, 30, 30, 10])
+        #expect(small.peakMemory <= 100)
+        #expect(small.peak >= 2)
+    }
+
+    @Test func oneJobIsSequential() {
+        #expect(run(jobs: 1, budget: 1 << 40, memory: [1, 1, 1, 1]).gauge.peak == 1)
+    }
+}
