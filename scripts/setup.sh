@@ -3,11 +3,13 @@
 # libvirt's daemons (there may be no systemd). Safe to run again; says what it does.
 set -euo pipefail
 
-# Kernel builds; guest boots (QEMU through libvirt); the guest image's tools; tests.
+# Kernel builds; guest boots (QEMU through libvirt); the guest image's tools; tests
+# (chromium opens the HTML report headless in a test).
 packages=(
   gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils
   qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils libsqlite3-dev
   ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 tini
+  chromium fonts-dejavu-core
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -101,8 +101,10 @@ enum CLI {
         switch error {
         case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError: return 2
         case let error as StoreError:
-            if case .noSuchRun = error { return 2 }
-            return 3
+            switch error {
+            case .noSuchRun, .noSuchNight: return 2
+            case .unusable: return 3
+            }
         case let error as KernelBuildError:
             if case .makeFailed = error { return 1 }
             return 2

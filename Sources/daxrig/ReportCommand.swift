@@ -5,61 +5,74 @@ import Foundation
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "List the runs in the results store, or write reports of one.",
+        abstract: "List the runs and nights in the results store, or write reports of one.",
         discussion: """
             daxrig report --list              every run, newest first, incomplete ones (killed mid-run) included
-            daxrig report --last --junit r.xml --json r.json --kcidb r.kcidb.json
+            daxrig report --nights            every night (daxrig nightly), newest first
+            daxrig report --last --junit r.xml --json r.json --kcidb r.kcidb.json --html r.html
+            daxrig report --night 3 --output dir    a night's four reports (report.xml, .json, .kcidb.json, .html)
             daxrig report 12                  a run's subtests and statuses (KernelCI's FAIL > ERROR > MISS > PASS > DONE > SKIP)
-            Exit status: 0, 2 for a run that is not in the store, 3 when the store cannot be opened.
+            Exit status: 0, 2 for a run or night that is not in the store, 3 when the store cannot be opened.
             """)
 
     @Argument(help: "The run's id (see --list).") var runID: Int64?
     @Flag(help: "The newest complete run.") var last = false
+    @Option(help: "A night instead of a run (see --nights).") var night: Int64?
     @Flag(help: "List the runs instead.") var list = false
+    @Flag(help: "List the nights instead.") var nights = false
     @Option(help: "The results store (default: $DAXRIG_STORE, else results.sqlite in the cache).") var store: String?
-    @Option(help: "Write the run as JUnit XML to this file.") var junit: String?
-    @Option(name: .customLong("json"), help: "Write the run as JSON to this file.") var jsonFile: String?
-    @Option(help: "Write the run as KCIDB v5 JSON (KernelCI) to this file.") var kcidb: String?
+    @Option(help: "Write JUnit XML to this file.") var junit: String?
+    @Option(name: .customLong("json"), help: "Write JSON to this file.") var jsonFile: String?
+    @Option(help: "Write KCIDB v5 JSON (KernelCI) to this file.") var kcidb: String?
+    @Option(help: "Write the HTML report (charts included) to this file.") var html: String?
+    @Option(help: "Write all four reports into this directory.") var output: String?
+    @Option(help: "The metric the HTML report charts over time.") var chartMetric = ReportSet.defaultHistoryMetric
     @Flag(name: .customLong("print-json"), help: "Print the listing or the run as JSON.") var printJSON = false
 
     func validate() throws {
-        if !list && runID == nil && !last { throw ValidationError("name a run, or give --last or --list") }
-        if runID != nil && last { throw ValidationError("give a run or --last, not both") }
+        let chosen = [runID != nil, last, night != nil, list, nights].filter { $0 }.count
+        if chosen == 0 { throw ValidationError("name a run, or give --last, --night N, --list or --nights") }
+        if chosen > 1 { throw ValidationError("give one of a run, --last, --night, --list and --nights") }
     }
 
     func run() throws {
         try CLI.guarded { () throws -> Void in
             let results = try ResultStore(path: store ?? ResultStore.defaultPath)
-            if list {
-                let runs = try results.runs()
+            if list || nights {
                 if printJSON {
-                    print(String(decoding: try JSONCoding.encoder.encode(runs), as: UTF8.self))
+                    let data = list ? try JSONCoding.encoder.encode(try results.runs()) : try JSONCoding.encoder.encode(try results.nights())
+                    print(String(decoding: data, as: UTF8.self))
                 } else {
-                    print(RunListing.render(runs))
+                    print(list ? RunListing.render(try results.runs()) : RunListing.render(nights: try results.nights()))
                 }
                 return
             }
-            let chosen = try last ? results.lastComplete() : results.run(runID!)
-            guard let chosen else { throw StoreError.noSuchRun(last ? "complete (--last)" : "\(runID!)") }
-            let record = try results.record(chosen.id)
-            let report = StoredRunReport(run: chosen, record: record, artifacts: try results.artifacts(chosen.id).map { .init(kind: $0.kind, path: $0.path) })
-            if let junit {
-                try Files.write(JUnitReport.render(run: chosen, record: record), to: junit)
-                FileHandle.standardError.write(Data("wrote JUnit XML to \(junit)\n".utf8))
+            let set: ReportSet
+            if let night {
+                set = try ReportSet.night(night, store: results, historyMetric: chartMetric)
+            } else {
+                guard let chosen = try last ? results.lastComplete() : results.run(runID!) else {
+                    throw StoreError.noSuchRun(last ? "complete (--last)" : "\(runID!)")
+                }
+                set = try ReportSet.run(chosen.id, store: results, historyMetric: chartMetric)
             }
-            if let kcidb {
-                try Files.write(KCIDBReport.json(run: chosen, record: record), to: kcidb)
-                FileHandle.standardError.write(Data("wrote KCIDB JSON to \(kcidb)\n".utf8))
-            }
-            if let jsonFile {
-                try Files.write(JSONCoding.encoder.encode(report), to: jsonFile)
-                FileHandle.standardError.write(Data("wrote JSON to \(jsonFile)\n".utf8))
-            }
+            var written: [String] = []
+            if let output { written += try set.writeAll(to: output) }
+            if let junit { try Files.write(set.junit, to: junit); written.append(junit) }
+            if let kcidb { try Files.write(set.kcidb(), to: kcidb); written.append(kcidb) }
+            if let jsonFile { try Files.write(set.json(), to: jsonFile); written.append(jsonFile) }
+            if let html { try Files.write(set.html, to: html); written.append(html) }
+            for path in written { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
             if printJSON {
-                print(String(decoding: try JSONCoding.encoder.encode(report), as: UTF8.self))
-            } else if junit == nil && jsonFile == nil && kcidb == nil {
-                print(RunListing.render([chosen]))
-                for test in record.tests { print("  \(test.status.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(test.path): \(test.detail)") }
+                print(String(decoding: try set.json(), as: UTF8.self))
+            } else if written.isEmpty {
+                if let verdict = set.verdict { print(NightText.render(verdict)) }
+                print(RunListing.render(set.runs.map(\.run)))
+                for report in set.runs {
+                    for test in report.tests {
+                        print("  \(report.run.id) \(test.status.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(test.path): \(test.detail)")
+                    }
+                }
             }
         }
     }

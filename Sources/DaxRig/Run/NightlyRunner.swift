@@ -1,0 +1,81 @@
+import DaxRigProtocol
+import Foundation
+
+/// A night of kernel validation: the matrix run and stored as one night, each cell
+/// compared with the same cell of the last complete night of that matrix, every new
+/// failure re-run `reruns` times for its failure rate before it is called a
+/// regression, and the night's reports written.
+public struct NightlyRunner: Sendable {
+    public let runner: GuestRunner
+    public let progress: ProgressSink
+    public let jobs: Int
+    public let reruns: Int
+
+    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), jobs: Int = 1, reruns: Int = 2) {
+        self.runner = runner
+        self.progress = progress
+        self.jobs = jobs
+        self.reruns = max(0, reruns)
+    }
+
+    /// Runs the night; the store keeps it incomplete until the verdict is in, so a
+    /// night killed halfway is never the baseline of the next one.
+    public func run(_ matrix: Matrix, file: String, store: ResultStore, command: String,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> NightVerdict {
+        let night = try store.beginNight(matrix: matrix.name, path: file, matrixHash: (try? Files.read(file)).map { ContentHash.of($0) })
+        progress.phase("nightly", "night \(night) of matrix \(matrix.name)")
+        let cells = try MatrixRunner(runner: runner, progress: progress, jobs: jobs).run(matrix, store: store, command: command, night: night, output: output)
+        let baseline = try store.lastCompleteNight(matrix: matrix.name, before: night)
+        let baselineRuns = try baseline.map { try store.runs(night: $0.id).filter { $0.rerunOf == nil } } ?? []
+
+        var judged: [NightCell] = []
+        var findings: [NightFinding] = []
+        for cell in cells {
+            let tonight = try cell.runID.map(store.record)
+                ?? RunRecord(tests: [TestRecord(path: cell.spec, status: cell.status, detail: cell.buildError ?? cell.runError ?? "no run")], metrics: [])
+            let before = baselineRuns.first { $0.cell == cell.kernel && $0.spec == cell.spec }
+            let beforeRecord = try before.map { try store.record($0.id) }
+            let (rerunIDs, rerunRecords) = try rerun(cell, tonight: tonight, baseline: beforeRecord, night: night, store: store, command: command, output: output)
+            var changes: [Comparison.Change] = []
+            if let before, let beforeRecord, let id = cell.runID, let run = try store.run(id) {
+                changes = Comparison(before: beforeRecord, after: tonight, beforeSamples: try store.samples(like: before).map(store.record),
+                                     afterSamples: try store.samples(like: run).map(store.record)).changes
+            }
+            judged.append(NightCell(cell: cell.kernel, spec: cell.spec, status: tonight.status, run: cell.runID, baselineRun: before?.id,
+                                    reruns: rerunIDs, changes: changes, error: cell.buildError ?? cell.runError))
+            findings += NightVerdict.findings(cell: cell.kernel, spec: cell.spec, tonight: tonight, baseline: beforeRecord, reruns: rerunRecords)
+        }
+        let verdict = NightVerdict(night: night, matrix: matrix.name, baseline: baseline?.id, cells: judged, findings: findings)
+        try store.finishNight(night, baseline: baseline?.id, exitStatus: verdict.exitStatus, summary: try JSONCoding.encoder.encode(verdict))
+        return verdict
+    }
+
+    /// Re-runs the workloads of a cell's new failures; each re-run is stored as a run of
+    /// the night that repeats the cell's run. A re-run the host fails counts as failed.
+    func rerun(_ cell: MatrixCell, tonight: RunRecord, baseline: RunRecord?, night: Int64, store: ResultStore, command: String,
+               output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> ([Int64], [RunRecord]) {
+        guard reruns > 0, let results = cell.results, let id = cell.runID, let kernel = cell.kernelImage else { return ([], []) }
+        let failing = NightVerdict.newFailures(tonight, baseline: baseline)
+        let names = Set(failing.compactMap(results.spec.caseName(of:)))
+        guard !names.isEmpty else { return ([], []) }
+        let image = try ImageBuilder(cache: runner.cache, progress: progress).build()
+        var ids: [Int64] = []
+        var records: [RunRecord] = []
+        for attempt in 1...reruns {
+            guard !Cleanup.shared.interrupted else { break }
+            progress.phase("nightly", "re-run \(attempt)/\(reruns) of \(cell.kernel) x \(cell.spec): \(names.sorted().joined(separator: ", "))")
+            let recording = SpecRunner.Recording(store: store, command: command + " [\(cell.kernel)] re-run \(attempt) of run \(id)", specText: nil,
+                                                 night: night, cell: cell.kernel, rerunOf: id)
+            do {
+                let (_, rerunID) = try SpecRunner(runner: runner).run(results.spec.only(names), kernel: kernel, image: image, recording: recording, output: output)
+                if let rerunID {
+                    ids.append(rerunID)
+                    records.append(try store.record(rerunID))
+                }
+            } catch {
+                records.append(RunRecord(tests: failing.map { TestRecord(path: $0, status: .error, detail: "re-run failed on the host: \(error)") }, metrics: []))
+            }
+        }
+        return (ids, records)
+    }
+}
