@@ -136,6 +136,6 @@ import Testing
         #expect(process.terminationStatus == 128 + SIGINT)
         #expect(stderr.contains("interrupted, cleaning up"))
         #expect(try Rig.domainsLeft(by: process.processIdentifier).isEmpty)
-        #expect(Rig.runFilesLeft(by: process.processIdentifier).isEmpty)
+        #expect(Rig.runDirectoriesLeft(by: process.processIdentifier).isEmpty)
     }
 }

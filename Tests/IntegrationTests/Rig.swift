@@ -54,10 +54,14 @@ enum Rig {
 
     /// Files a daxrig process with this pid left in the run area (run-<pid>-...).
     static func runFilesLeft(by pid: Int32, allowing allowed: Set<String> = []) -> [String] {
-        let runs = (try? FileManager.default.contentsOfDirectory(atPath: cache.runs.path)) ?? []
-        return runs.filter { $0.hasPrefix("run-\(pid)-") }.flatMap { dir -> [String] in
+        runDirectoriesLeft(by: pid).flatMap { dir -> [String] in
             let files = (try? FileManager.default.contentsOfDirectory(atPath: cache.runs.appendingPathComponent(dir).path)) ?? []
             return files.filter { !allowed.contains($0) }.map { dir + "/" + $0 }
         }
+    }
+
+    /// Run directories (run-<pid>-...) a daxrig process with this pid left, empty or not.
+    static func runDirectoriesLeft(by pid: Int32) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: cache.runs.path)) ?? []).filter { $0.hasPrefix("run-\(pid)-") }
     }
 }

@@ -18,7 +18,7 @@ public struct ReportSet: Sendable {
     public static func run(_ id: Int64, store: ResultStore, historyMetric: String = defaultHistoryMetric) throws -> ReportSet {
         let report = try store.report(id)
         var history: [HistoryPoint] = []
-        for sample in try store.samples(like: report.run).suffix(30) where sample <= id {
+        for sample in try store.samples(like: report.run).filter({ $0 <= id }).suffix(30) {
             for metric in try store.record(sample).metrics where metric.name == historyMetric {
                 history.append(HistoryPoint(x: "run \(sample)", series: metric.test, value: metric.value))
             }

@@ -60,10 +60,14 @@ public struct BootResult: Sendable {
 public struct GuestRunner: Sendable {
     public let cache: Cache
     public let progress: ProgressSink
+    /// vCPUs for every guest, whatever the request says: set when guests run side by
+    /// side, so their vCPUs together do not outnumber the host's cores.
+    public var vcpuLimit: Int?
 
-    public init(cache: Cache = .default, progress: ProgressSink = SilentProgress()) {
+    public init(cache: Cache = .default, progress: ProgressSink = SilentProgress(), vcpuLimit: Int? = nil) {
         self.cache = cache
         self.progress = progress
+        self.vcpuLimit = vcpuLimit
     }
 
     /// The kernel command line for our guests: console on the first serial port, the
@@ -82,9 +86,11 @@ public struct GuestRunner: Sendable {
         guard Files.exists(request.kernel) else {
             throw KernelBuildError.unknownKernel(reference: request.kernel, known: [])
         }
+        var request = request
+        if let vcpuLimit { request.vcpus = min(request.vcpus, vcpuLimit) }
         let runDirectory = try Files.temporaryDirectory(in: cache.runs, prefix: "run-")
         let cleanup = Cleanup.shared
-        let removeRun = cleanup.add("remove \(runDirectory.path)") { Files.remove(runDirectory.path) }
+        let removeRun = cleanup.add("remove \(runDirectory.path)") { Files.removeDirectory(runDirectory.path) }
         var result = run(request, image: image, in: runDirectory, output: output)
         let passed = result.outcome == .commandExited(status: 0, signal: nil) && !result.findings.contains { $0.kind.isCrash }
         if request.keep || !passed {

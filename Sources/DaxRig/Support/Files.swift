@@ -32,6 +32,17 @@ public enum Files {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// Removes a directory something may still be writing into (a QEMU being torn down
+    /// beside a Ctrl-C): a file created during the removal makes its rmdir fail, so
+    /// try again for up to a second.
+    public static func removeDirectory(_ path: String) {
+        for _ in 0..<10 {
+            remove(path)
+            guard exists(path) else { return }
+            usleep(100_000)
+        }
+    }
+
     /// A fresh directory under `parent`, named uniquely; the caller removes it.
     public static func temporaryDirectory(in parent: URL, prefix: String) throws -> URL {
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
