@@ -34,5 +34,12 @@ public struct LibvirtError: Error, CustomStringConvertible, Equatable {
     }()
 
     var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }
+    /// QEMU died while libvirt was still connecting to its monitor: before the guest ran
+    /// an instruction (seen here as a rare crash of QEMU 7.2's call_rcu thread under load),
+    /// so starting again is safe.
+    public var isQEMUExitAtStart: Bool {
+        code == Int32(VIR_ERR_INTERNAL_ERROR.rawValue)
+            && (message.contains("process exited while connecting to monitor") || message.contains("qemu unexpectedly closed the monitor"))
+    }
     var isNotRunning: Bool { code == Int32(VIR_ERR_OPERATION_INVALID.rawValue) }
 }

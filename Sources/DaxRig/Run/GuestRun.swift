@@ -178,8 +178,17 @@ public struct GuestRunner: Sendable {
             try? connection.destroyDomain(named: name)
         }
         defer { Cleanup.shared.run(destroy) }
-        let domain: LibvirtDomain
-        do { domain = try connection.createTransient(xml: spec.xml()) } catch { return finish(.infrastructure("\(error)")) }
+        var started: LibvirtDomain?
+        for attempt in 1...3 where started == nil {
+            do {
+                started = try connection.createTransient(xml: spec.xml())
+            } catch let error as LibvirtError where error.isQEMUExitAtStart && attempt < 3 && !Cleanup.shared.interrupted {
+                progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt + 1) of 3")
+            } catch {
+                return finish(.infrastructure("\(error)"))
+            }
+        }
+        guard let domain = started else { return finish(.infrastructure("QEMU did not start")) }
         lap("start")
 
         let agent: AgentConnection
