@@ -60,7 +60,7 @@ public struct Comparison: Sendable, Codable {
             guard let left = a[key], let right = b[key] else { return nil }
             // Wall-clock seconds are not a kernel property on a shared TCG host.
             let parts = key.split(separator: "\u{0}").map(String.init)
-            guard parts[1] != "seconds" else { return nil }
+            guard left.unit != "s" else { return nil }
             let mean = { (v: [Double]) in v.reduce(0, +) / Double(v.count) }
             let spread = { (v: [Double]) in (v.max() ?? 0) - (v.min() ?? 0) }
             let noise = max(spread(left.values), spread(right.values))

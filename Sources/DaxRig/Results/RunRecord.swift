@@ -91,6 +91,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
                 ("faults_later_median", row.laterWorkersMedianFaults.map { Double($0) }, "faults"),
                 ("leak", row.leakBytes.map { Double($0) }, "bytes"),
                 ("seconds", row.seconds, "s"),
+                ("boot_seconds", result.bootSeconds, "s"),
                 ("guest_mem_used", row.guestMemUsedBytes.map { Double($0) }, "bytes"),
                 ("aligned_regions", row.alignedRegions.map { Double($0) }, "regions"),
                 ("dax_pmd_nopage", row.pmdFaults.map { Double($0.noPage) }, "faults"),

@@ -11,11 +11,15 @@ public struct WorkloadResult: Sendable {
     /// How the boot ended, and its kept console log, when it gave no report.
     public var outcome: BootOutcome?
     public var consoleLog: String?
+    /// Seconds from the domain's start to the agent's command (pmem prepared) of the
+    /// boot this workload ran in.
+    public var bootSeconds: Double?
 
     public var passed: Bool { report != nil && verdicts.allSatisfy(\.passed) }
 
     public init(workload: WorkloadCase, report: WorkloadReport?, verdicts: [Verdict], error: String?, outcome: BootOutcome? = nil,
-                consoleLog: String? = nil) {
+                consoleLog: String? = nil, bootSeconds: Double? = nil) {
+        self.bootSeconds = bootSeconds
         self.outcome = outcome
         self.consoleLog = consoleLog
         self.workload = workload
@@ -99,14 +103,15 @@ public struct WorkloadRunner: Sendable {
                                       pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group), timeout: timeout)
             let boot = try runner.boot(request, image: image, output: output)
             let reports = boot.reports.compactMap { try? JSONDecoder().decode(WorkloadReport.self, from: Data($0.text.utf8)) }
+            let bootSeconds = boot.phases.filter { $0.0 != "command" && $0.0 != "teardown" }.map(\.1).reduce(0, +)
             for item in group {
                 if let report = reports.first(where: { $0.spec == item.spec }) {
                     let verdicts = item.expectations.map { Judge.judge($0, report: report, findings: boot.findings) }
-                    results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil))
+                    results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
                     results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
                                                   error: "no report: \(boot.summary)",
-                                                  outcome: boot.outcome, consoleLog: boot.consoleLog))
+                                                  outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }
         }
