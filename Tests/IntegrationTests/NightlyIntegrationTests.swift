@@ -6,12 +6,6 @@ import Testing
 /// with the first), its four reports read by their real consumers, and a new failure
 /// re-run and called a regression.
 @Suite(.serialized) struct NightlyIntegrationTests {
-    func scratch() throws -> URL {
-        let url = URL(fileURLWithPath: "/tmp/daxrig-nightly-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     func decodeVerdict(_ json: String) throws -> NightVerdict {
         try JSONCoding.decoder.decode(NightVerdict.self, from: Data(json.utf8))
     }
@@ -21,7 +15,7 @@ import Testing
     /// (two cells at once) compares with the first.
     @Test func twoNightsOfTheSmallMatrix() throws {
         _ = try Rig.defaultKernel()
-        let directory = try scratch()
+        let directory = try Rig.scratch("nightly")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = directory.appendingPathComponent("results.sqlite").path
         let matrix = Rig.packageRoot.appendingPathComponent("kernels/matrices/small.toml").path
@@ -87,7 +81,7 @@ import Testing
     /// fails again, and is a regression: exit 1, the re-run stored as a run of the night.
     @Test func aNewFailureIsReRunAndCalledARegression() throws {
         _ = try Rig.defaultKernel()
-        let directory = try scratch()
+        let directory = try Rig.scratch("nightly")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = directory.appendingPathComponent("results.sqlite").path
         let spec = directory.appendingPathComponent("flip.toml").path

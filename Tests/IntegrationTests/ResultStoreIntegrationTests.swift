@@ -4,17 +4,11 @@ import Testing
 
 /// The results store and its reports, fed by real runs of the CLI.
 @Suite(.serialized) struct ResultStoreIntegrationTests {
-    func scratch() throws -> URL {
-        let url = URL(fileURLWithPath: "/tmp/daxrig-store-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     /// A real run with a failing expectation, stored, written as JUnit XML and read back
     /// by junitparser (PyPI), as a CI system would; its KCIDB JSON passes kcidb-io.
     @Test func junitOfAStoredRunIsReadByAJUnitParser() throws {
         _ = try Rig.defaultKernel()
-        let directory = try scratch()
+        let directory = try Rig.scratch("store")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = directory.appendingPathComponent("results.sqlite").path
         let spec = directory.appendingPathComponent("spec.toml").path
@@ -62,7 +56,7 @@ import Testing
     /// SIGKILL mid-run: the store lists the run as incomplete and stays sound.
     @Test func runKilledMidwayIsListedIncompleteAndTheStoreIsSound() throws {
         _ = try Rig.defaultKernel()
-        let directory = try scratch()
+        let directory = try Rig.scratch("store")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = directory.appendingPathComponent("results.sqlite").path
         let (process, _, err) = try Rig.start(["run", "--backings", "hugetlbfs", "--processes", "100", "--store", store])
@@ -108,8 +102,7 @@ import Testing
 @Suite struct MatrixIntegrationTests {
     @Test func smallMatrixRunsBothKernelsAndStoresBothRuns() throws {
         _ = try Rig.defaultKernel()
-        let directory = URL(fileURLWithPath: "/tmp/daxrig-matrix-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try Rig.scratch("matrix")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = directory.appendingPathComponent("results.sqlite").path
         let output = try Rig.run(["matrix", Rig.packageRoot.appendingPathComponent("kernels/matrices/small.toml").path, "--store", store, "--json"])

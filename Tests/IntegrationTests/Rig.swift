@@ -30,6 +30,13 @@ enum Rig {
         return artifacts
     }
 
+    /// A fresh directory under /tmp for one test's store, files and reports; the test removes it.
+    static func scratch(_ name: String) throws -> URL {
+        let url = URL(fileURLWithPath: "/tmp/daxrig-\(name)-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
     /// Runs the built daxrig CLI.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Command.Output {
         try Command(daxrig, arguments, environment: environment).runAllowingFailure()
