@@ -75,6 +75,13 @@ public struct Command: Sendable, CustomStringConvertible {
         } catch {
             throw CommandError.couldNotStart(command: description, reason: "\(error)")
         }
+        // On Ctrl-C or SIGTERM the child stops too: a make left running after daxrig
+        // would go on writing into the build tree the next daxrig builds in. (make
+        // passes SIGTERM on to its compilers.) A terminal's Ctrl-C reaches it anyway; a
+        // signal sent to daxrig alone does not.
+        let pid = process.processIdentifier
+        let stop = Cleanup.shared.add("stop \(executable) (pid \(pid))") { if pid > 0 { kill(pid, SIGTERM) } }
+        defer { Cleanup.shared.drop(stop) }
         if let input {
             inPipe.fileHandleForWriting.write(Data(input.utf8))
             try? inPipe.fileHandleForWriting.close()
