@@ -56,14 +56,7 @@ struct KernelOptions: ParsableArguments {
     var git: String?
     @Option(help: "The branch, tag or commit to build from --git.")
     var ref: String?
-    @Option(help: "A patch series directory (a 'series' file plus patches).")
-    var patches: String?
-    @Option(help: "Base config: tinyconfig, defconfig, or a .config file.")
-    var base: String = "tinyconfig"
-    @Option(name: .customLong("fragment"), help: "A config fragment; repeatable, applied in order (default: the built-in pmem-dax.config).")
-    var fragments: [String] = []
-    @Option(name: .customLong("set"), help: "Override one option: CONFIG_X=y|m|n|value; repeatable, applied last.")
-    var overrides: [String] = []
+    @OptionGroup var build: BuildOptions
 
     func request() throws -> KernelBuildRequest {
         if git != nil, source != nil { throw ValidationError("give either --source or --git, not both") }
@@ -76,9 +69,22 @@ struct KernelOptions: ParsableArguments {
         } else {
             kernelSource = .default
         }
-        return try KernelBuildRequest(source: kernelSource, patches: try patches.map { try PatchSeries.load(directory: $0) },
-                                      base: base, fragmentPaths: fragments, assignments: overrides)
+        return try KernelBuildRequest(source: kernelSource, patches: try build.patches.map { try PatchSeries.load(directory: $0) },
+                                      base: build.base, fragmentPaths: build.fragments, assignments: build.overrides)
     }
+}
+
+/// What goes into a kernel besides its source: patches and config. `kernel build` and
+/// `bisect` take the same ones.
+struct BuildOptions: ParsableArguments {
+    @Option(help: "A patch series directory (a 'series' file plus patches).")
+    var patches: String?
+    @Option(help: "Base config: tinyconfig, defconfig, or a .config file.")
+    var base: String = "tinyconfig"
+    @Option(name: .customLong("fragment"), help: "A config fragment; repeatable, applied in order (default: the built-in pmem-dax.config).")
+    var fragments: [String] = []
+    @Option(name: .customLong("set"), help: "Override one option: CONFIG_X=y|m|n|value; repeatable, applied last.")
+    var overrides: [String] = []
 }
 
 /// How the CLI turns library errors into messages and exit codes.
@@ -100,6 +106,9 @@ enum CLI {
     static func exitCode(for error: Error) -> Int32 {
         switch error {
         case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError: return 2
+        case let error as BisectError:
+            if case .git = error { return 3 }
+            return 2
         case let error as StoreError:
             switch error {
             case .noSuchRun, .noSuchNight: return 2

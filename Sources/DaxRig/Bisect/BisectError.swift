@@ -1,0 +1,26 @@
+/// Why a bisect cannot start or go on.
+public enum BisectError: Error, CustomStringConvertible, Equatable {
+    /// An endpoint does not behave as claimed: the good ref fails, or the bad one passes.
+    case endpoint(which: String, ref: String, commit: String, verdict: String, detail: String)
+    /// A bisect is in progress and a new one was asked for.
+    case inProgress(started: String, good: String, bad: String)
+    /// Nothing to resume, or to log.
+    case noBisect(directory: String)
+    /// git bisect said something daxrig did not expect.
+    case git(action: String, output: String)
+
+    public var description: String {
+        switch self {
+        case let .endpoint(which, ref, commit, verdict, detail):
+            let expected = which == "good" ? "pass" : "fail"
+            return "the \(which) ref \(ref) (\(commit.prefix(12))) does not \(expected) the oracle: it is \(verdict) (\(detail)). "
+                + "Pick another --\(which), or check the spec and --expect against a plain `daxrig run` on that kernel."
+        case let .inProgress(started, good, bad):
+            return "a bisect of \(good)..\(bad) started \(started) is in progress: `daxrig bisect --resume` carries it on, `daxrig bisect --reset` drops it"
+        case let .noBisect(directory):
+            return "no bisect in \(directory): start one with `daxrig bisect --git PATH --good REF --bad REF --spec FILE`"
+        case let .git(action, output):
+            return "git bisect \(action) failed:\n\(output)"
+        }
+    }
+}

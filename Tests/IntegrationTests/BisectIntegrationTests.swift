@@ -1,0 +1,72 @@
+import DaxRig
+import Foundation
+import Testing
+
+/// The bisect demo for real: a git repository made from Debian's 6.1 tarball plus the
+/// shipped series (harmless commits, one that does not build, one FS/DAX regression),
+/// bisected with daxrig as the oracle, interrupted once and resumed.
+@Suite(.serialized) struct BisectIntegrationTests {
+    static let culpritSubject = "dax: compare PMD colours in PMD units"
+    static let brokenSubject = "dax: count PMD fault fallbacks"
+
+    @Test func demoBisectNamesTheCulpritSkipsTheBrokenCommitAndResumes() throws {
+        _ = try Rig.defaultKernel()
+        let directory = try Rig.scratch("bisect")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let repo = directory.appendingPathComponent("linux").path
+        let store = directory.appendingPathComponent("results.sqlite").path
+        let stateDirectory = directory.appendingPathComponent("bisect").path
+        let demo = Rig.packageRoot.appendingPathComponent("kernels/bisect-demo")
+        try Command("bash", [demo.appendingPathComponent("make-repo.sh").path, repo]).run()
+        let head = try Command("git", ["-C", repo, "rev-parse", "HEAD"]).run().standardOutput
+        let arguments = ["bisect", "--git", repo, "--good", "demo-good", "--bad", "demo-bad",
+                         "--spec", demo.appendingPathComponent("no-fallback.toml").path, "--expect", "no-fallback",
+                         "--store", store, "--state", stateDirectory]
+
+        // Interrupted once its first step (the good endpoint) is saved.
+        let (process, _, _) = try Rig.start(arguments)
+        let statePath = stateDirectory + "/state.json"
+        let deadline = Date().addingTimeInterval(900)
+        func steps() -> [BisectStep] {
+            ((try? Data(contentsOf: URL(fileURLWithPath: statePath))).flatMap { try? JSONCoding.decoder.decode(BisectState.self, from: $0) })?.steps ?? []
+        }
+        while steps().isEmpty, process.isRunning, Date() < deadline { usleep(500_000) }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGINT)
+        #expect(steps().count == 1 && steps().first?.role == "endpoint" && steps().first?.verdict == .good, "\(steps())")
+
+        let resumed = try Rig.run(["bisect", "--resume", "--state", stateDirectory, "--json"])
+        #expect(resumed.status == 0, "\(resumed.standardError.suffix(3000))")
+        let state = try JSONCoding.decoder.decode(BisectState.self, from: Data(resumed.standardOutput.utf8))
+        let culprit = try #require(state.firstBad)
+        #expect(try Command("git", ["-C", repo, "log", "-1", "--format=%s", culprit]).run().standardOutput.hasPrefix(Self.culpritSubject))
+        // Each endpoint once (the resume did not test the good one again), the broken commit skipped with its log.
+        #expect(state.steps.filter { $0.role == "endpoint" }.map(\.verdict) == [.good, .bad])
+        let broken = try #require(state.steps.first { $0.subject == Self.brokenSubject }, "the broken commit was never tried: \(state.steps.map(\.subject))")
+        #expect(broken.verdict == .skip && broken.buildLog.map(Files.exists) == true, "\(broken)")
+        #expect(state.steps.first { $0.commit == culprit }?.verdict == .bad)
+        #expect(state.steps.allSatisfy { $0.verdict != .bad || ($0.keyMetric ?? 0) > 100 }, "bad commits fall back by hundreds of pages")
+        // Every step's runs are in the store.
+        #expect(try ResultStore(path: store).runs().count == state.steps.map(\.runIDs.count).reduce(0, +))
+
+        let log = try Rig.run(["bisect", "--log", "--state", stateDirectory])
+        #expect(log.standardOutput.contains("git bisect skip \(broken.commit)"), "\(log.standardOutput)")
+        #expect(log.standardOutput.contains("# first bad commit: [\(culprit)]"), "\(log.standardOutput)")
+        let text = try Rig.run(["bisect", "--resume", "--state", stateDirectory])
+        #expect(text.standardOutput.contains("first bad commit: \(culprit) \(Self.culpritSubject)"), "\(text.standardOutput)")
+
+        // The user's repository is as it was.
+        #expect(try Command("git", ["-C", repo, "rev-parse", "HEAD"]).run().standardOutput == head)
+        #expect(try Command("git", ["-C", repo, "status", "--porcelain"]).run().standardOutput.isEmpty)
+        #expect(!Files.exists(repo + "/.git/BISECT_LOG"))
+
+        // Endpoints the wrong way round: stopped before bisecting, naming which one.
+        var swapped = arguments
+        swapped[4] = "demo-bad"
+        swapped[6] = "demo-good"
+        let refused = try Rig.run(swapped)
+        #expect(refused.status == 2)
+        #expect(refused.standardError.contains("the good ref demo-bad"), "\(refused.standardError.suffix(1500))")
+    }
+}
