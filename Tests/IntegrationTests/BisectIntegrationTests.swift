@@ -61,12 +61,15 @@ import Testing
         #expect(try Command("git", ["-C", repo, "status", "--porcelain"]).run().standardOutput.isEmpty)
         #expect(!Files.exists(repo + "/.git/BISECT_LOG"))
 
-        // Endpoints the wrong way round: stopped before bisecting, naming which one.
-        var swapped = arguments
-        swapped[4] = "demo-bad"
-        swapped[6] = "demo-good"
-        let refused = try Rig.run(swapped)
+        // Endpoints the wrong way round, judged by a metric bound over two runs each:
+        // stopped before bisecting, naming which one (both runs of it fall back by hundreds).
+        let refused = try Rig.run(["bisect", "--git", repo, "--good", "demo-bad", "--bad", "demo-good",
+                                   "--spec", demo.appendingPathComponent("no-fallback.toml").path, "--metric", "pte_fallback_pages", "--above", "100",
+                                   "--runs", "2", "--store", store, "--state", stateDirectory + "-swapped"])
         #expect(refused.status == 2)
         #expect(refused.standardError.contains("the good ref demo-bad"), "\(refused.standardError.suffix(1500))")
+        #expect(refused.standardError.contains("pte_fallback_pages 1022 > 100"), "\(refused.standardError.suffix(1500))")
+        let swappedState = try JSONCoding.decoder.decode(BisectState.self, from: Data(contentsOf: URL(fileURLWithPath: stateDirectory + "-swapped/state.json")))
+        #expect(swappedState.steps.first.map { ($0.badRuns, $0.runIDs.count) } ?? (0, 0) == (2, 2))
     }
 }

@@ -154,6 +154,14 @@ public struct BisectRunner: Sendable {
     /// Builds, boots and judges one commit.
     func test(_ commit: String, role: String, state: BisectState, spec: TestSpec, image: GuestImage, store: ResultStore,
               git: GitBisect) throws -> BisectStep {
+        let started = Date()
+        var step = try judge(commit, role: role, state: state, spec: spec, image: image, store: store, git: git)
+        step.seconds = Date().timeIntervalSince(started)
+        return step
+    }
+
+    func judge(_ commit: String, role: String, state: BisectState, spec: TestSpec, image: GuestImage, store: ResultStore,
+               git: GitBisect) throws -> BisectStep {
         var step = BisectStep(commit: commit, subject: git.subject(commit), role: role, verdict: .skip, detail: "", buildSeconds: nil,
                               cacheHit: false, buildLog: nil, goodRuns: 0, badRuns: 0, bootSeconds: nil, keyMetric: nil, runIDs: [])
         let artifacts: KernelArtifacts

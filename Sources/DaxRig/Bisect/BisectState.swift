@@ -25,6 +25,8 @@ public struct BisectStep: Sendable, Codable, Equatable {
     public var keyMetric: Double?
     /// The stored runs of this step (results store ids).
     public var runIDs: [Int64]
+    /// The whole step: build, boots and judging.
+    public var seconds: Double?
 }
 
 /// Everything a bisect needs to carry on after an interruption, kept as JSON in its
