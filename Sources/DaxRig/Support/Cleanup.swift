@@ -89,7 +89,10 @@ public final class Cleanup: @unchecked Sendable {
                 lock.unlock()
                 FileHandle.standardError.write(Data("\ndaxrig: \(signalNumber == SIGINT ? "interrupted" : "terminated"), cleaning up\n".utf8))
                 runAll()
-                exit(128 + signalNumber)
+                // _exit, not exit: the main thread is still running (a make just killed,
+                // a boot torn down), and exit's atexit handlers and static destructors
+                // under it crashed daxrig with SIGSEGV instead of a clean 130.
+                _exit(128 + signalNumber)
             }
             source.resume()
             signalSources.append(source)
