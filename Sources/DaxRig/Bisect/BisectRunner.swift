@@ -59,6 +59,8 @@ public struct BisectRunner: Sendable {
     }
 
     func save(_ state: BisectState) throws {
+        // What an interrupted step found is not kept: the resume tests it again.
+        if Cleanup.shared.interrupted { throw CancellationError() }
         try Files.write(JSONCoding.encoder.encode(state), to: statePath)
     }
 
@@ -171,10 +173,13 @@ public struct BisectRunner: Sendable {
                 base: state.base, fragmentPaths: state.fragments, assignments: state.assignments, origin: "daxrig bisect")
             artifacts = try KernelBuilder(cache: runner.cache, progress: progress).build(request)
         } catch let KernelBuildError.makeFailed(stage, errors, log) {
+            // A make stopped by Ctrl-C is no verdict on the commit.
+            if Cleanup.shared.interrupted { throw CancellationError() }
             step.detail = "does not build (\(stage)): \(errors.split(separator: "\n").first ?? "")"
             step.buildLog = log
             return step
         } catch let error as PatchError {
+            if Cleanup.shared.interrupted { throw CancellationError() }
             step.detail = "the patches do not apply: \(error)"
             return step
         }
@@ -201,6 +206,7 @@ public struct BisectRunner: Sendable {
                     infrastructure.append("\(error)")
                     continue
                 }
+                if Cleanup.shared.interrupted { throw CancellationError() }
                 if let id { step.runIDs.append(id) }
                 let record = RunRecord(results)
                 let judged = state.oracle.judge(record)

@@ -73,6 +73,8 @@ public struct SpecRunner: Sendable {
             try recording.store.finish(id, record: RunRecord(results), artifacts: artifacts, seconds: Date().timeIntervalSince(started))
             return (results, id)
         } catch {
+            // Interrupted: the run stays incomplete, as a killed one does.
+            if Cleanup.shared.interrupted { throw error }
             // The host failed mid-run: recorded as an ERROR of the whole spec, then reported.
             let record = RunRecord(tests: [TestRecord(path: spec.name, status: .error, detail: "\(error)")], metrics: [])
             try? recording.store.finish(id, record: record, artifacts: artifacts, seconds: Date().timeIntervalSince(started))
