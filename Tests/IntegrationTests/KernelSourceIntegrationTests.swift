@@ -64,5 +64,19 @@ import Testing
         // The directory itself was never written to by the build.
         #expect(!Files.exists(directory + "/.config"))
         #expect(!Files.exists(directory + "/vmlinux"))
+
+        // A changed file older than its object (copied with its mtime, as rsync -a
+        // does): make alone would leave it out; the build notices and compiles it.
+        // (Built once as it is first, so this tree's objects exist even when the
+        // pristine kernel came from the cache.)
+        #expect(try Rig.run(["kernel", "build", "--source", directory]).status == 0)
+        try Files.write(try Files.read(directory + "/fs/dax.c") + "\nint daxrig_stale_guard_marker = 1;\n", to: directory + "/fs/dax.c")
+        try Command("touch", ["-d", "2020-01-01 00:00:00", directory + "/fs/dax.c"]).run()
+        let stale = try Rig.run(["kernel", "build", "--source", directory, "--json"])
+        #expect(stale.status == 0, "\(stale.standardError.suffix(2000))")
+        #expect(stale.standardError.contains("make left 1 changed file(s) uncompiled"), "\(stale.standardError.suffix(2000))")
+        let rebuilt = try JSONCoding.decoder.decode(KernelManifest.self, from: Data(stale.standardOutput.utf8))
+        let artifacts = try #require(KernelStore(cache: Rig.cache).list().first { $0.manifest.key == rebuilt.key })
+        #expect(try Files.read(artifacts.systemMap).contains("daxrig_stale_guard_marker"))
     }
 }

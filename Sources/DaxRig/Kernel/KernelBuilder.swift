@@ -110,18 +110,41 @@ public struct KernelBuilder: Sendable {
         let expected = KernelStore(cache: cache).list()
             .filter { $0.manifest.sourceIdentity.lineage == workspace.directory.lastPathComponent }
             .map(\.manifest.compiledFiles).max()
+        // What changed since the last build in this directory: make goes by mtimes, and
+        // a changed file older than its object (a tree copied with its mtimes kept) would
+        // be left out of the kernel without a word.
+        let marker = workspace.build + "/.daxrig-tree"
+        let tree = try workspace.snapshot()
+        var changed: [String] = []
+        if let previous = try? Files.read(marker) {
+            changed = try workspace.changedFiles(from: previous.trimmingCharacters(in: .whitespacesAndNewlines), to: tree)
+        }
         progress.phase("compile", "make -j\(Toolchain.cores) bzImage in \(workspace.build)" + (ccache ? " (ccache)" : ""))
         let counter = Counter()
-        try runMake(["bzImage"], workspace: workspace, output: workspace.build, log: log, logPath: logPath, step: "build", ccache: ccache) { line in
-            switch MakeOutput.classify(line) {
-            case let .compiled(file):
-                self.progress.count(done: counter.increment(), expected: expected, item: file)
-            case let .phase(name, detail):
-                self.progress.phase(name, detail)
-            case .other:
-                break
+        func runBuild() throws {
+            try runMake(["bzImage"], workspace: workspace, output: workspace.build, log: log, logPath: logPath, step: "build", ccache: ccache) { line in
+                switch MakeOutput.classify(line) {
+                case let .compiled(file):
+                    self.progress.count(done: counter.increment(), expected: expected, item: file)
+                case let .phase(name, detail):
+                    self.progress.phase(name, detail)
+                case .other:
+                    break
+                }
             }
         }
+        let makeStarted = Date()
+        try runBuild()
+        let missed = StaleObjects.missed(changed: changed, source: workspace.source, build: workspace.build, builtSince: makeStarted)
+        if !missed.isEmpty {
+            let note = "daxrig: make left \(missed.count) changed file(s) uncompiled, their mtimes older than their objects: "
+                + missed.prefix(8).joined(separator: ", ") + "; touched them and ran make again\n"
+            log.write(Data(note.utf8))
+            progress.phase("compile", String(note.dropLast()))
+            for path in missed { _ = utimes(workspace.source + "/" + path, nil) }
+            try runBuild()
+        }
+        try Files.write(tree, to: marker)
         progress.finish()
         return (counter.value, ccache)
     }
@@ -177,6 +200,20 @@ public struct KernelBuilder: Sendable {
         } catch {
             Files.remove(staging.path)
             throw error
+        }
+    }
+}
+
+/// Changed sources make did not compile: their object is there but older than the
+/// make that should have rebuilt it.
+enum StaleObjects {
+    static func missed(changed: [String], source: String, build: String, builtSince: Date) -> [String] {
+        changed.filter { path in
+            guard path.hasSuffix(".c") || path.hasSuffix(".S"), Files.exists(source + "/" + path) else { return false }
+            var st = stat()
+            guard stat(build + "/" + path.dropLast(2) + ".o", &st) == 0 else { return false }
+            let built = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+            return built < builtSince.timeIntervalSince1970
         }
     }
 }

@@ -63,6 +63,22 @@ public struct Workspace: Sendable {
         try git(["clean", "-q", "-fd"])
     }
 
+    /// The work tree as it is now (patches applied included), recorded as a git tree
+    /// id: what a build was made from, to diff the next build against.
+    public func snapshot() throws -> String {
+        try git(["add", "-A", "-f", "."])
+        return try git(["write-tree"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Files that differ between two snapshots.
+    public func changedFiles(from old: String, to new: String) throws -> [String] {
+        guard old != new else { return [] }
+        let result = try Command("git", ["diff", "--name-only", "--no-renames", old, new], directory: source).runAllowingFailure()
+        // An unknown old tree (a work tree made anew) says nothing: make decides alone.
+        guard result.status == 0 else { return [] }
+        return result.standardOutput.split(separator: "\n").map(String.init)
+    }
+
     /// Applies the series in order. On the first patch that does not apply, resets the
     /// tree to `pristine` (nothing stays half-patched) and throws naming patch and hunk.
     public func apply(_ series: PatchSeries, pristine: String, progress: ProgressSink) throws {
