@@ -47,8 +47,10 @@ import Testing
         #expect(broken.verdict == .skip && broken.buildLog.map(Files.exists) == true, "\(broken)")
         #expect(state.steps.first { $0.commit == culprit }?.verdict == .bad)
         #expect(state.steps.allSatisfy { $0.verdict != .bad || ($0.keyMetric ?? 0) > 100 }, "bad commits fall back by hundreds of pages")
-        // Every step's runs are in the store.
-        #expect(try ResultStore(path: store).runs().count == state.steps.map(\.runIDs.count).reduce(0, +))
+        // Every step's runs are in the store, complete; the run the interrupt cut short is there as incomplete.
+        let stored = try ResultStore(path: store).runs()
+        #expect(stored.filter { $0.state == "complete" }.count == state.steps.map(\.runIDs.count).reduce(0, +))
+        #expect(stored.filter { $0.state == "incomplete" }.count <= 1)
 
         let log = try Rig.run(["bisect", "--log", "--state", stateDirectory])
         #expect(log.standardOutput.contains("git bisect skip \(broken.commit)"), "\(log.standardOutput)")
@@ -64,7 +66,8 @@ import Testing
         // Endpoints the wrong way round, judged by a metric bound over two runs each:
         // stopped before bisecting, naming which one (both runs of it fall back by hundreds).
         let refused = try Rig.run(["bisect", "--git", repo, "--good", "demo-bad", "--bad", "demo-good",
-                                   "--spec", demo.appendingPathComponent("no-fallback.toml").path, "--metric", "pte_fallback_pages", "--above", "100",
+                                   "--spec", demo.appendingPathComponent("no-fallback.toml").path, "--expect", "data-intact",
+                                   "--metric", "pte_fallback_pages", "--above", "100",
                                    "--runs", "2", "--store", store, "--state", stateDirectory + "-swapped"])
         #expect(refused.status == 2)
         #expect(refused.standardError.contains("the good ref demo-bad"), "\(refused.standardError.suffix(1500))")
