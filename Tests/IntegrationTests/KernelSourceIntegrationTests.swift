@@ -58,7 +58,7 @@ import Testing
         // Same contents: a cache hit. A changed file: a new key.
         let again = try Rig.run(["kernel", "build", "--source", directory])
         #expect(again.standardOutput.contains("cache hit"))
-        try Files.write(try Files.read(directory + "/fs/dax.c") + "\n/* changed */\n", to: directory + "/fs/dax.c")
+        try Files.write(try Files.read(directory + "/fs/dax.c") + "\n/* changed \(UUID().uuidString) */\n", to: directory + "/fs/dax.c")
         let identity = try KernelSource.directory(path: directory).identity(cache: Rig.cache)
         #expect(identity.id != manifest.sourceIdentity.id)
         // The directory itself was never written to by the build.
@@ -68,7 +68,8 @@ import Testing
         // A changed file older than its object (copied with its mtime, as rsync -a
         // does): make alone would leave it out; the build notices and compiles it.
         // (Built once as it is first, so this tree's objects exist even when the
-        // pristine kernel came from the cache.)
+        // pristine kernel came from the cache; the comment above is unique to this run,
+        // so neither build is a cache hit.)
         #expect(try Rig.run(["kernel", "build", "--source", directory]).status == 0)
         try Files.write(try Files.read(directory + "/fs/dax.c") + "\nint daxrig_stale_guard_marker = 1;\n", to: directory + "/fs/dax.c")
         try Command("touch", ["-d", "2020-01-01 00:00:00", directory + "/fs/dax.c"]).run()
