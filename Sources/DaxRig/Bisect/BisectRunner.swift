@@ -59,7 +59,8 @@ public struct BisectRunner: Sendable {
     }
 
     func save(_ state: BisectState) throws {
-        // What an interrupted step found is not kept: the resume tests it again.
+        // What an interrupted step found (a make killed by Ctrl-C looks like "does not
+        // build") is not kept, and git never hears of it: the resume tests it again.
         if Cleanup.shared.interrupted { throw CancellationError() }
         try Files.write(JSONCoding.encoder.encode(state), to: statePath)
     }
@@ -137,7 +138,7 @@ public struct BisectRunner: Sendable {
             throw BisectError.git(action: "resume", output: "no BISECT_HEAD in \(repositoryPath)")
         }
         while case let .test(commit) = next {
-            let left = try GitBisect(directory: repositoryPath).git(["rev-list", "--count", "\(state.goodCommit)..\(commit)"]).standardOutput
+            let left = try git.git(["rev-list", "--count", "\(state.goodCommit)..\(commit)"]).standardOutput
             progress.phase("bisect", "step \(state.steps.count - 1): \(commit.prefix(12)) \(git.subject(commit)) (\(left.trimmingCharacters(in: .whitespacesAndNewlines)) commits above good)")
             let step = try test(commit, role: "bisect", state: state, spec: spec, image: image, store: store, git: git)
             state.steps.append(step)
@@ -173,13 +174,10 @@ public struct BisectRunner: Sendable {
                 base: state.base, fragmentPaths: state.fragments, assignments: state.assignments, origin: "daxrig bisect")
             artifacts = try KernelBuilder(cache: runner.cache, progress: progress).build(request)
         } catch let KernelBuildError.makeFailed(stage, errors, log) {
-            // A make stopped by Ctrl-C is no verdict on the commit.
-            if Cleanup.shared.interrupted { throw CancellationError() }
             step.detail = "does not build (\(stage)): \(errors.split(separator: "\n").first ?? "")"
             step.buildLog = log
             return step
         } catch let error as PatchError {
-            if Cleanup.shared.interrupted { throw CancellationError() }
             step.detail = "the patches do not apply: \(error)"
             return step
         }
@@ -206,7 +204,6 @@ public struct BisectRunner: Sendable {
                     infrastructure.append("\(error)")
                     continue
                 }
-                if Cleanup.shared.interrupted { throw CancellationError() }
                 if let id { step.runIDs.append(id) }
                 let record = RunRecord(results)
                 let judged = state.oracle.judge(record)
