@@ -22,9 +22,7 @@ struct CompareCommand: ParsableCommand {
             let results = try ResultStore(path: store ?? ResultStore.defaultPath)
             guard let a = try results.run(before) else { throw StoreError.noSuchRun("\(before)") }
             guard let b = try results.run(after) else { throw StoreError.noSuchRun("\(after)") }
-            let comparison = Comparison(before: try results.record(a.id), after: try results.record(b.id),
-                                        beforeSamples: try results.samples(like: a).map(results.record),
-                                        afterSamples: try results.samples(like: b).map(results.record))
+            let comparison = try results.comparison(a, b)
             if json {
                 print(String(decoding: try JSONCoding.encoder.encode(comparison), as: UTF8.self))
             } else {

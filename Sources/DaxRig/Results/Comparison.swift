@@ -78,6 +78,15 @@ extension Comparison.Change {
     enum CodingKeys: String, CodingKey { case test, metric, unit, before, after, noise, beforeSamples, afterSamples }
 }
 
+extension ResultStore {
+    /// Two stored runs compared, each side sampled by every complete run of its kernel
+    /// and spec: what `daxrig compare` prints and what a night compares cell by cell.
+    public func comparison(_ before: StoredRun, _ after: StoredRun) throws -> Comparison {
+        Comparison(before: try record(before.id), after: try record(after.id),
+                   beforeSamples: try samples(like: before).map(record), afterSamples: try samples(like: after).map(record))
+    }
+}
+
 /// A comparison as terminal text.
 public enum ComparisonText {
     public static func render(_ comparison: Comparison, before: StoredRun, after: StoredRun) -> String {

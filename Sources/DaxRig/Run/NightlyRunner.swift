@@ -37,9 +37,8 @@ public struct NightlyRunner: Sendable {
             let beforeRecord = try before.map { try store.record($0.id) }
             let (rerunIDs, rerunRecords) = try rerun(cell, tonight: tonight, baseline: beforeRecord, night: night, store: store, command: command, output: output)
             var changes: [Comparison.Change] = []
-            if let before, let beforeRecord, let id = cell.runID, let run = try store.run(id) {
-                changes = Comparison(before: beforeRecord, after: tonight, beforeSamples: try store.samples(like: before).map(store.record),
-                                     afterSamples: try store.samples(like: run).map(store.record)).changes
+            if let before, let id = cell.runID, let run = try store.run(id) {
+                changes = try store.comparison(before, run).changes
             }
             judged.append(NightCell(cell: cell.kernel, spec: cell.spec, status: tonight.status, run: cell.runID, baselineRun: before?.id,
                                     reruns: rerunIDs, changes: changes, error: cell.buildError ?? cell.runError))
