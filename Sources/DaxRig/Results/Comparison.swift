@@ -12,8 +12,8 @@ public struct Comparison: Sendable, Codable {
         public var after: TestStatus?
         /// PASS (or DONE, or absent) to FAIL/ERROR: a new failure.
         public var isRegression: Bool {
-            guard let after, after == .fail || after == .error else { return false }
-            return before.map { $0 != .fail && $0 != .error } ?? true
+            guard let after, after.isFailure else { return false }
+            return !(before?.isFailure ?? false)
         }
     }
 

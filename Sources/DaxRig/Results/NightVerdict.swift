@@ -76,7 +76,7 @@ public struct NightVerdict: Sendable, Codable, Equatable {
         tonight.tests.filter { test in
             guard isBad(test.status) else { return false }
             let before = baseline.flatMap { status(of: test.path, in: $0) }
-            return before != .fail && before != .error
+            return !(before?.isFailure ?? false)
         }.map(\.path)
     }
 
@@ -101,7 +101,7 @@ public struct NightVerdict: Sendable, Codable, Equatable {
                 }
                 findings.append(NightFinding(cell: cell, spec: spec, test: test.path, before: before, after: test.status,
                                              kind: kind, failedRuns: failed, runs: runs))
-            } else if before == .fail || before == .error {
+            } else if before?.isFailure == true {
                 findings.append(NightFinding(cell: cell, spec: spec, test: test.path, before: before, after: test.status,
                                              kind: .fixed, failedRuns: 0, runs: 1))
             }

@@ -13,6 +13,9 @@ public enum TestStatus: String, Sendable, Codable, CaseIterable, Comparable {
     case done = "DONE"
     case skip = "SKIP"
 
+    /// FAIL or ERROR: what a run reports as failed (MISS never ran).
+    public var isFailure: Bool { self == .fail || self == .error }
+
     /// Worse statuses compare greater, so `max()` of a run's statuses is its status.
     public static func < (lhs: TestStatus, rhs: TestStatus) -> Bool {
         allCases.firstIndex(of: lhs)! > allCases.firstIndex(of: rhs)!
