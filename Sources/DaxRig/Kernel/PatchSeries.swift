@@ -17,7 +17,10 @@ public struct PatchSeries: Sendable, Equatable {
     public var directory: String
     public var patches: [Entry]
 
-    public static func load(directory: String) throws -> PatchSeries {
+    public static func load(directory given: String) throws -> PatchSeries {
+        // Patches are applied by git in the work tree, not here: a relative path would
+        // name a file there.
+        let directory = URL(fileURLWithPath: given).standardized.path
         let seriesPath = directory + "/series"
         guard Files.isDirectory(directory) else { throw PatchError.noSeries(directory: directory, reason: "no such directory") }
         guard Files.exists(seriesPath) else { throw PatchError.noSeries(directory: directory, reason: "it has no 'series' file") }
