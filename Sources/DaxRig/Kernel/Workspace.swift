@@ -60,7 +60,9 @@ public struct Workspace: Sendable {
     /// Puts the tree back to `commit`, dropping any patch applied before.
     public func reset(to commit: String) throws {
         try git(["-c", "advice.detachedHead=false", "checkout", "-q", "-f", "--detach", commit])
-        try git(["clean", "-q", "-fd"])
+        // -x: Debian's tarball ignores its whole top level (/*), so a file a failed
+        // patch created is "ignored" and only -x removes it; builds are out of tree.
+        try git(["clean", "-q", "-fdx"])
     }
 
     /// The work tree as it is now (patches applied included), recorded as a git tree
