@@ -44,17 +44,11 @@ public struct PersistenceSpec: Codable, Sendable, Equatable {
     /// so a stale block, a zeroed block or another run's file all read back wrong.
     public func pattern(offset: UInt64) -> UInt64 { Self.pattern(offset: offset, seed: patternSeed) }
 
-    /// The per-spec part of the pattern (FNV-1a of the name), computed once per stripe.
-    public var patternSeed: UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return hash
-    }
+    /// The per-spec part of the pattern, computed once per stripe.
+    public var patternSeed: UInt64 { Pattern.seed(name) }
 
     @inlinable
-    public static func pattern(offset: UInt64, seed: UInt64) -> UInt64 {
-        (offset &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ seed
-    }
+    public static func pattern(offset: UInt64, seed: UInt64) -> UInt64 { Pattern.word(offset: offset, seed: seed) }
 }
 
 /// What one phase of a persistence check found in the guest.
