@@ -42,6 +42,26 @@ struct WorkloadRun {
     static let recordWords = 8
 
     func run() throws -> WorkloadReport {
+        let stripe = (spec.mappingBytes / UInt64(max(1, spec.processes))) & ~UInt64(4095)
+        let writable = spec.access != .readSparse
+        var report = try measured(barriers: 1) { worker, _, mapped in
+            worker.record[4] = worker.checkStripes(mapped, stripe: stripe)
+            return true
+        }
+        report.patternWords = writable ? stripe / 4096 : 0
+        if !writable { report.notes.append("read-only access: no data pattern written or verified") }
+        return report
+    }
+
+    /// The measured frame of every many-process run (workloads and stress runs): creates
+    /// the file, forks the workers, and takes the PageTables snapshots before forking,
+    /// with every worker alive and nothing mapped (control), with everything mapped, and
+    /// after every worker exited. Between the mapped snapshot and unmapping, each worker
+    /// runs `work` in its own process on its file descriptor and mapping (nil when mmap
+    /// failed); `work` passes `barriers` more barriers (Worker.barrier(2), (3), ...), at
+    /// each of which the parent waits for every worker, and returns whether the
+    /// worker's own checks held.
+    func measured(barriers: Int, work: (Worker, Int32, UnsafeMutablePointer<UInt8>?) -> Bool) throws -> WorkloadReport {
         let started = Clock.now()
         var notes: [String] = []
         var alignedRegions: UInt64?
@@ -57,21 +77,19 @@ struct WorkloadRun {
         let words = records.bindMemory(to: UInt64.self, capacity: n * Self.recordWords)
 
         // Barriers: workers write a byte to `ready` and block reading their phase's
-        // `go` pipe; the parent reads N bytes, takes its snapshot, writes N bytes.
-        // Phase 0 has two pipes: worker 0 maps and faults alone first, so the others'
-        // faults show what they found already populated (one fault each when the PMD
-        // table is shared) instead of a race for it.
-        let phases = 4
+        // `go` pipe; the parent waits for every worker, takes its snapshot, writes N
+        // bytes. Phase 0 has two pipes: worker 0 maps and faults alone first, so the
+        // others' faults show what they found already populated (one fault each when
+        // the PMD table is shared) instead of a race for it. Then the mapped snapshot,
+        // the work's barriers, and the last one, unmapped, before exit.
         let ready = try Pipe()
         let first = try Pipe()
-        let go = try (0..<phases).map { _ in try Pipe() }
-        let stripe = (spec.mappingBytes / UInt64(n)) & ~UInt64(4095)
-        let writable = spec.access != .readSparse
+        let go = try (0..<(barriers + 3)).map { _ in try Pipe() }
+        var group = WorkerGroup(ready: ready)
 
         // Armed before the first snapshot: whatever the trigger allocates is in every one.
         let trace = spec.backing.pmemFileSystem == nil ? nil : DaxTrace.start()
         let preFork = try Counters.pageTables(notes: &notes)
-        var children: [pid_t] = []
         for index in 0..<n {
             let pid = fork()
             if pid < 0 { throw AgentFailure("workload", "fork of worker \(index): \(errnoText())") }
@@ -79,32 +97,26 @@ struct WorkloadRun {
                 let record = words + index * Self.recordWords
                 var gates = go.map(\.read)
                 if index == 0 { gates[0] = first.read }
-                let status = Worker(spec: spec, path: path, index: index, stripe: stripe, record: record,
-                                    ready: ready.write, go: gates).run()
+                let status = Worker(spec: spec, path: path, index: index, record: record, ready: ready.write, go: gates).run(work: work)
                 _exit(status)
             }
-            children.append(pid)
+            group.add(pid)
         }
-        ready.await(n)
+        group.await(0..<n)
         let control = try Counters.pageTables(notes: &notes)
         first.release(1)                   // worker 0 maps and faults alone
-        ready.await(1)
+        group.await(0..<1)
         go[0].release(n - 1)               // then every other worker
-        ready.await(n - 1)
+        group.await(1..<n)
         let (mapped, mappedMemory) = try Counters.snapshot(notes: &notes)
         let memory = mappedMemory.bytes
         let pmdFaults = trace?.stop()
-        go[1].release(n)                   // write own stripe
-        ready.await(n)
-        go[2].release(n)                   // verify others, unmap
-        ready.await(n)
-        go[3].release(n)                   // exit
-        var statuses: [Int32] = []
-        for pid in children {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            statuses.append((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+        for phase in 1...(barriers + 1) {  // the work's barriers, then unmapped
+            go[phase].release(n)
+            group.await(0..<n)
         }
+        go[barriers + 2].release(n)        // exit
+        let statuses = group.statuses()
         let final = try Counters.pageTables(notes: &notes)
         if spec.backing != .tmpfs { unlink(path) }
 
@@ -113,9 +125,11 @@ struct WorkloadRun {
             return .init(vmPTEBefore: r[0], vmPTEAfter: r[1], faults: r[2], faultNanoseconds: r[3], mismatches: r[4],
                          mapErrno: Int32(truncatingIfNeeded: r[5]), exitStatus: statuses[index])
         }
-        if !writable { notes.append("read-only access: no data pattern written or verified") }
+        for (index, status) in statuses.enumerated() where status > 128 {
+            notes.append("worker \(index) was killed by signal \(status - 128) (\(String(cString: strsignal(status - 128))))")
+        }
         return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
-                              patternWords: writable ? stripe / 4096 : 0, seconds: Clock.now() - started, notes: notes,
+                              patternWords: 0, seconds: Clock.now() - started, notes: notes,
                               memTotal: memory["MemTotal"], alignedRegions: alignedRegions, pmdFaults: pmdFaults,
                               memUsedMapped: memory["MemTotal"].flatMap { total in memory["MemAvailable"].map { total > $0 ? total - $0 : 0 } })
     }
@@ -200,17 +214,31 @@ struct Worker {
     let spec: WorkloadSpec
     let path: String
     let index: Int
-    let stripe: UInt64
     let record: UnsafeMutablePointer<UInt64>
     let ready: Int32
     let go: [Int32]
 
-    func run() -> Int32 {
+    /// Maps and faults at barrier 0, runs `work` after the mapped snapshot (barrier 1),
+    /// unmaps, and waits at the last barrier for the parent's go to exit.
+    func run(work: (Worker, Int32, UnsafeMutablePointer<UInt8>?) -> Bool) -> Int32 {
         let length = Int(spec.mappingBytes)
         let writable = spec.access != .readSparse
         let fd = open(path, writable ? O_RDWR : O_RDONLY)
         rehearse()
         barrier(0)
+        let mapped = mapAndFault(fd: fd, writable: writable)
+        barrier(1)
+        let held = work(self, fd, mapped)
+        if let mapped { munmap(mapped, length) }
+        if fd >= 0 { close(fd) }
+        barrier(go.count - 1)
+        return record[5] == 0 && record[4] == 0 && held ? 0 : 1
+    }
+
+    /// Maps the file at the spec's address and faults it in as the spec's access says,
+    /// recording VmPTE before and after, the faults, their time and mmap's errno.
+    private func mapAndFault(fd: Int32, writable: Bool) -> UnsafeMutablePointer<UInt8>? {
+        let length = Int(spec.mappingBytes)
         record[0] = Counters.vmPTE()
         let faultsBefore = Counters.minorFaults()
         let t0 = Clock.monotonicNanoseconds()
@@ -239,37 +267,37 @@ struct Worker {
         record[2] = Counters.minorFaults() - faultsBefore
         record[1] = Counters.vmPTE()
         record[6] = sum
-        barrier(1)
-        // Integrity: each worker writes its own pattern, one word per 4 KiB of its
-        // stripe; after everyone wrote, checks its successor's stripe in full and the
-        // first word of up to 64 other stripes.
+        return mapped
+    }
+
+    /// A workload's integrity check: each worker writes its own pattern, one word per
+    /// 4 KiB of its stripe; after everyone wrote (barrier 2), checks its successor's
+    /// stripe in full and the first word of up to 64 other stripes. Returns the words
+    /// found wrong.
+    func checkStripes(_ mapped: UnsafeMutablePointer<UInt8>?, stripe: UInt64) -> UInt64 {
         let n = spec.processes
-        if writable, let bytes = mapped, stripe >= 8 {
-            let words = UnsafeMutableRawPointer(bytes)
-            for page in stride(from: UInt64(0), to: stripe, by: 4096) {
-                let offset = UInt64(index) * stripe + page
-                words.storeBytes(of: Self.pattern(worker: index, offset: offset), toByteOffset: Int(offset), as: UInt64.self)
-            }
+        guard spec.access != .readSparse, let bytes = mapped, stripe >= 8 else {
             barrier(2)
-            var mismatches: UInt64 = 0
-            let successor = (index + 1) % n
-            for page in stride(from: UInt64(0), to: stripe, by: 4096) {
-                let offset = UInt64(successor) * stripe + page
-                if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: successor, offset: offset) { mismatches += 1 }
-            }
-            let step = max(1, n / 64)
-            for other in stride(from: 0, to: n, by: step) where other != index && other != successor {
-                let offset = UInt64(other) * stripe
-                if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: other, offset: offset) { mismatches += 1 }
-            }
-            record[4] = mismatches
-        } else {
-            barrier(2)
+            return 0
         }
-        if let bytes = mapped { munmap(bytes, length) }
-        if fd >= 0 { close(fd) }
-        barrier(3)
-        return record[5] == 0 && record[4] == 0 ? 0 : 1
+        let words = UnsafeMutableRawPointer(bytes)
+        for page in stride(from: UInt64(0), to: stripe, by: 4096) {
+            let offset = UInt64(index) * stripe + page
+            words.storeBytes(of: Self.pattern(worker: index, offset: offset), toByteOffset: Int(offset), as: UInt64.self)
+        }
+        barrier(2)
+        var mismatches: UInt64 = 0
+        let successor = (index + 1) % n
+        for page in stride(from: UInt64(0), to: stripe, by: 4096) {
+            let offset = UInt64(successor) * stripe + page
+            if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: successor, offset: offset) { mismatches += 1 }
+        }
+        let step = max(1, n / 64)
+        for other in stride(from: 0, to: n, by: step) where other != index && other != successor {
+            let offset = UInt64(other) * stripe
+            if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: other, offset: offset) { mismatches += 1 }
+        }
+        return mismatches
     }
 
     /// A forked worker faults its own text, data and the shared record page anew and
@@ -293,7 +321,7 @@ struct Worker {
     }
 
     /// Signals this worker reached the phase, then waits for the parent's go.
-    private func barrier(_ phase: Int) {
+    func barrier(_ phase: Int) {
         var byte: UInt8 = 1
         while write(ready, &byte, 1) < 0 && errno == EINTR {}
         while read(go[phase], &byte, 1) < 0 && errno == EINTR {}
@@ -301,35 +329,6 @@ struct Worker {
 
     static func pattern(worker: Int, offset: UInt64) -> UInt64 {
         (UInt64(worker) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ offset
-    }
-}
-
-/// A pipe used as a barrier between the workload and its workers.
-struct Pipe {
-    let read: Int32
-    let write: Int32
-
-    init() throws {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw AgentFailure("workload", "pipe: \(errnoText())") }
-        read = fds[0]
-        write = fds[1]
-    }
-
-    /// Reads `count` bytes: every worker has arrived.
-    func await(_ count: Int) {
-        var remaining = count
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while remaining > 0 {
-            let got = Glibc.read(read, &buffer, min(remaining, buffer.count))
-            if got > 0 { remaining -= got } else if got < 0 && errno != EINTR { return }
-        }
-    }
-
-    /// Writes `count` bytes: lets every worker go.
-    func release(_ count: Int) {
-        let bytes = [UInt8](repeating: 1, count: count)
-        _ = FileIO.writeAll(write, bytes)
     }
 }
 

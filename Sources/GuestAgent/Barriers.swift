@@ -1,0 +1,89 @@
+import Glibc
+
+/// A pipe used as a barrier between a run and its workers.
+struct Pipe {
+    let read: Int32
+    let write: Int32
+
+    init() throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw AgentFailure("workload", "pipe: \(errnoText())") }
+        read = fds[0]
+        write = fds[1]
+    }
+
+    /// Writes `count` bytes: lets every worker go.
+    func release(_ count: Int) {
+        let bytes = [UInt8](repeating: 1, count: count)
+        _ = FileIO.writeAll(write, bytes)
+    }
+}
+
+/// The parent's side of the barriers: workers write a byte to `ready` when they reach
+/// one. A worker that dies on the way (a SIGBUS from a kernel bug, say) never will, so
+/// a wait counts the dead out instead of hanging until the boot's timeout, and their
+/// exit statuses are kept for the report. A worker only dies while it runs, between
+/// two barriers, never while it blocks at one, so a dead worker has not written the
+/// byte of the barrier the parent waits at.
+struct WorkerGroup {
+    let ready: Pipe
+    private var pids: [pid_t] = []
+    private var indices: [pid_t: Int] = [:]
+    /// waitpid statuses of the workers that ended, by index.
+    private var ended: [Int: Int32] = [:]
+
+    init(ready: Pipe) {
+        self.ready = ready
+    }
+
+    mutating func add(_ pid: pid_t) {
+        indices[pid] = pids.count
+        pids.append(pid)
+    }
+
+    /// Returns once every worker in `expected` (indices in fork order) that is still
+    /// alive has arrived; only those run, so only they can write or die.
+    mutating func await(_ expected: Range<Int>) {
+        var needed = expected.filter { ended[$0] == nil }.count
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while needed > 0 {
+            var poller = pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0)
+            let readable = poll(&poller, 1, 100)
+            if readable > 0 {
+                let got = Glibc.read(ready.read, &buffer, min(needed, buffer.count))
+                if got > 0 { needed -= got } else if got == 0 || errno != EINTR { return }
+            } else if readable < 0 && errno != EINTR {
+                return
+            } else {
+                needed -= reap().filter(expected.contains).count
+            }
+        }
+    }
+
+    /// Waits for every worker to end; their exit statuses in fork order, 128 + the
+    /// signal for one that was killed.
+    mutating func statuses() -> [Int32] {
+        pids.indices.map { index in
+            var status = ended[index] ?? 0
+            if ended[index] == nil { while waitpid(pids[index], &status, 0) < 0 && errno == EINTR {} }
+            switch Termination(waitStatus: status) {
+            case let .exited(code): return code
+            case let .signaled(signal): return 128 + signal
+            case nil: return 128
+            }
+        }
+    }
+
+    /// Reaps the workers that ended; their indices.
+    private mutating func reap() -> [Int] {
+        var reaped: [Int] = []
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            guard pid > 0 else { return reaped }
+            guard let index = indices[pid] else { continue }
+            ended[index] = status
+            reaped.append(index)
+        }
+    }
+}
