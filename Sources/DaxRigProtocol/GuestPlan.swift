@@ -21,7 +21,8 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     /// argv of the command to run with the pmem mounted; empty runs nothing.
     public var command: [String]
     public var environment: [String: String]
-    /// Extra plan text for later stages (workload specs); opaque to the boot layer.
+    /// Extra plan text for later stages (a WorkloadPayload, persistence specs); opaque
+    /// to the boot layer.
     public var payload: String?
     /// Power off as a power failure would: no sync, no unmount, whatever the command
     /// left in the page cache or the file system's log is lost. Persistence checks use

@@ -1,9 +1,9 @@
 import Glibc
 
 /// The few C calls Swift's Glibc module does not import: it is built without
-/// _GNU_SOURCE, so <sys/reboot.h>, statx(2) and fallocate(2) are invisible. Both are plain glibc
-/// functions with integer and pointer arguments, which the Swift calling convention
-/// passes exactly as C does on x86_64 and arm64.
+/// _GNU_SOURCE, so <sys/reboot.h>, statx(2), fallocate(2) and mremap(2) are invisible.
+/// All are plain glibc functions with integer and pointer arguments, which the Swift
+/// calling convention passes exactly as C does on x86_64 and arm64.
 enum SystemCalls {
     @_silgen_name("reboot")
     private static func c_reboot(_ command: Int32) -> Int32
@@ -17,6 +17,27 @@ enum SystemCalls {
 
     /// Allocates the file's blocks up front, so DAX faults find extents to map with PMDs.
     static func fallocate(_ fd: Int32, length: Int64) -> Int32 { c_fallocate(fd, 0, 0, length) }
+
+    /// fallocate(2) with a mode: 0 allocates, punchHole | keepSize frees the blocks.
+    static func fallocate(_ fd: Int32, mode: Int32, offset: Int64, length: Int64) -> Int32 { c_fallocate(fd, mode, offset, length) }
+
+    /// FALLOC_FL_KEEP_SIZE and FALLOC_FL_PUNCH_HOLE (include/uapi/linux/falloc.h).
+    static let keepSize: Int32 = 0x01
+    static let punchHole: Int32 = 0x02
+
+    /// mremap is variadic in C (the new address comes only with MREMAP_FIXED), which Swift
+    /// cannot import; glibc reads that fifth argument from the register a fixed-argument
+    /// call puts it in on x86_64 and arm64 Linux.
+    @_silgen_name("mremap")
+    private static func c_mremap(_ old: UnsafeMutableRawPointer?, _ oldLength: Int, _ newLength: Int, _ flags: Int32,
+                                 _ new: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?
+
+    /// Moves `length` bytes mapped at `old` to exactly `new` (MREMAP_MAYMOVE | MREMAP_FIXED).
+    static func mremap(_ old: UnsafeMutableRawPointer, length: Int, to new: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        let mayMove: Int32 = 1, fixed: Int32 = 2
+        let moved = c_mremap(old, length, length, mayMove | fixed, new)
+        return moved == MAP_FAILED ? nil : moved
+    }
 
     /// mmap flags Glibc's module leaves out: MAP_SHARED_VALIDATE (0x03, refuses flags it
     /// does not know), MAP_SYNC and MAP_FIXED_NOREPLACE (include/uapi/asm-generic/mman*.h).

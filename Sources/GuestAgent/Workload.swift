@@ -2,9 +2,9 @@ import DaxRigProtocol
 import FoundationEssentials
 import Glibc
 
-/// `/init workload`: runs the plan's workloads (its payload, a JSON array of
-/// WorkloadSpec) one after another and leaves one WorkloadReport JSON per workload in
-/// the reports directory, which the agent sends to the host.
+/// `/init workload`: runs the plan's workloads and then its stress runs (its payload,
+/// a WorkloadPayload) one after another and leaves one WorkloadReport or StressReport
+/// JSON per run in the reports directory, which the agent sends to the host.
 ///
 /// Measuring page tables has traps (DESIGN.md): the global counter is read only
 /// after vm/stat_refresh and only while every worker is alive and waiting at a
@@ -14,13 +14,22 @@ enum Workload {
         do {
             let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
             guard let payload = plan.payload else { throw AgentFailure("workload", "the plan has no workloads in its payload") }
-            let specs = try JSONDecoder().decode([WorkloadSpec].self, from: Data(payload.utf8))
+            let runs = try JSONDecoder().decode(WorkloadPayload.self, from: Data(payload.utf8))
+            let specs = runs.workloads
             for (index, spec) in specs.enumerated() {
                 let megabytes = spec.mappingBytes >> 20
                 let what = "\(spec.backing.rawValue), \(spec.processes) processes x \(megabytes) MiB"
                 print("workload \(index + 1)/\(specs.count): \(spec.name): " + what)
                 let report = try WorkloadRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
                 try ReportFile.write(report, index: index, name: spec.name, stage: "workload")
+            }
+            for (index, spec) in runs.stress.enumerated() {
+                print("stress \(index + 1)/\(runs.stress.count): \(spec.name): \(spec.backing.rawValue), \(spec.sharers) sharers, "
+                    + "ops \(spec.ops.map(\.rawValue).joined(separator: " ")), \(spec.bytes >> 20) MiB, soak \(spec.soakSeconds) s")
+                let report = try StressRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
+                try ReportFile.write(report, index: specs.count + index, name: spec.name, stage: "stress")
+                print("stress \(spec.name): " + report.iterations.map { "\($0.role) \($0.count)" }.joined(separator: ", ")
+                    + " iterations; \(report.wordsVerified) words checked, \(report.mismatches) wrong, \(report.failedCalls) failed calls")
             }
             return 0
         } catch let failure as AgentFailure {

@@ -28,7 +28,7 @@ import Testing
         #expect(names.contains("default.toml") && names.contains("persistence.toml") && names.contains("modes.toml"))
         for name in names {
             let spec = try TestSpec.load(Self.specs.appendingPathComponent(name).path)
-            #expect(!spec.workloads.isEmpty || !spec.persistence.isEmpty, "\(name)")
+            #expect(!spec.workloads.isEmpty || !spec.persistence.isEmpty || !spec.stress.isEmpty, "\(name)")
         }
     }
 
@@ -105,7 +105,7 @@ import Testing
         #expect(syntax?.description.contains("not valid TOML") == true)
 
         let empty = failure("name = \"nothing\"\n")
-        #expect(empty?.description.contains("the spec names no [[workload]] and no [[persistence]]") == true)
+        #expect(empty?.description.contains("the spec names no [[workload]], no [[persistence]] and no [[stress]]") == true)
 
         let twice = failure("[[workload]]\nbacking = \"tmpfs\"\n[[workload]]\nbacking = \"tmpfs\"\n")
         #expect(twice?.description.contains("two runs are named 'tmpfs-n1'") == true)

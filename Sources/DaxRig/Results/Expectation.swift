@@ -1,7 +1,7 @@
 import DaxRigProtocol
 import Foundation
 
-/// What a kernel is expected to do with a workload; each is one subtest.
+/// What a kernel is expected to do with a workload or stress run; each is one subtest.
 public enum Expectation: String, Sendable, Codable, CaseIterable {
     /// PMD tables shared: measured PMD pages <= ceil(S / 1 GiB) + tolerance.
     case shares
@@ -73,6 +73,32 @@ public enum Judge {
             return Verdict(expectation: expectation, passed: findings.isEmpty,
                            detail: findings.isEmpty ? "no kernel reports" : findings.map { "\($0.kind.rawValue) at console line \($0.line)" }.joined(separator: ", "))
         }
+    }
+
+    /// A stress run: `data-intact` means every process mapped the file, read no word
+    /// wrong, had no call fail and exited 0 (a SIGBUS or SIGSEGV shows as a signal).
+    /// The other expectations are its mapping phase's, judged as a workload's.
+    public static func judge(_ expectation: Expectation, stress: StressReport, findings: [ConsoleFinding]) -> Verdict {
+        guard expectation == .dataIntact else { return judge(expectation, report: stress.mapping, findings: findings) }
+        let workers = stress.mapping.workers
+        let failedMaps = workers.filter { $0.mapErrno != 0 }.count
+        let failedExits = workers.indices.filter { workers[$0].exitStatus != 0 }
+        func who(_ index: Int) -> String { "process \(index) (\(index < stress.processes.count ? stress.processes[index].role : "?"))" }
+        var detail = "\(stress.wordsVerified) words checked in a \(String(format: "%.1f", stress.soakSeconds)) s soak, \(stress.mismatches) wrong"
+        if let index = stress.processes.firstIndex(where: { $0.firstMismatch != nil }), let first = stress.processes[index].firstMismatch {
+            detail += " (first by \(who(index)): \(first))"
+        }
+        detail += ", \(stress.failedCalls) failed calls"
+        if let index = stress.processes.firstIndex(where: { $0.firstFailure != nil }), let first = stress.processes[index].firstFailure {
+            detail += " (first by \(who(index)): \(first))"
+        }
+        detail += ", \(failedMaps) failed mmaps, \(failedExits.count) processes exited non-zero"
+        if let index = failedExits.first {
+            let status = workers[index].exitStatus
+            detail += " (first: \(who(index)) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)") + ")"
+        }
+        return Verdict(expectation: expectation, passed: stress.mismatches == 0 && stress.failedCalls == 0 && failedMaps == 0 && failedExits.isEmpty,
+                       detail: detail)
     }
 
     /// A persistence check: `data-intact` means every writer finished and every word

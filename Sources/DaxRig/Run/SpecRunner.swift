@@ -6,25 +6,28 @@ public struct SpecResults: Sendable {
     public var spec: TestSpec
     public var workloads: [WorkloadResult]
     public var persistence: [PersistenceResult]
+    public var stress: [StressResult]
 
-    public init(spec: TestSpec, workloads: [WorkloadResult], persistence: [PersistenceResult]) {
+    public init(spec: TestSpec, workloads: [WorkloadResult], persistence: [PersistenceResult], stress: [StressResult] = []) {
         self.spec = spec
         self.workloads = workloads
         self.persistence = persistence
+        self.stress = stress
     }
 
     /// Every run reported (no boot ended without a report).
     public var complete: Bool {
         workloads.allSatisfy { $0.report != nil } && persistence.allSatisfy { $0.write != nil && $0.verify != nil }
+            && stress.allSatisfy { $0.report != nil }
     }
 
     /// Every expectation of every run held.
-    public var passed: Bool { workloads.allSatisfy(\.passed) && persistence.allSatisfy(\.passed) }
+    public var passed: Bool { workloads.allSatisfy(\.passed) && persistence.allSatisfy(\.passed) && stress.allSatisfy(\.passed) }
 }
 
-/// Runs a whole spec: its workloads (one boot per pmem file system), then its
-/// persistence checks (two boots each). Everything that cannot fit is refused before
-/// the first boot.
+/// Runs a whole spec: its workloads and stress runs (one boot per pmem file system),
+/// then its persistence checks (two boots each). Everything that cannot fit is refused
+/// before the first boot.
 public struct SpecRunner: Sendable {
     public let runner: GuestRunner
 
@@ -56,7 +59,7 @@ public struct SpecRunner: Sendable {
     public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, recording: Recording?,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
         let capacity = WorkloadRunner.hostCapacity(cache: runner.cache)
-        try WorkloadRunner.check(spec.workloads, hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
+        try WorkloadRunner.check(spec.workloads + spec.stress.map(\.mapping), hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
         try PersistenceRunner.check(spec.persistence, hostDiskAvailable: capacity.disk)
         guard let recording else { return (try run(spec, kernel: kernel, image: image, timeout: timeout, output: output), nil) }
         let started = Date()
@@ -69,7 +72,8 @@ public struct SpecRunner: Sendable {
                          ("kernel-config", kernelDirectory.appendingPathComponent("config").path)].filter { Files.exists($0.1) }
         do {
             let results = try run(spec, kernel: kernel, image: image, timeout: timeout, output: output)
-            artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog)).map { ("console-log", $0) }
+            artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog) + results.stress.compactMap(\.consoleLog))
+                .map { ("console-log", $0) }
             try recording.store.finish(id, record: RunRecord(results), artifacts: artifacts, seconds: Date().timeIntervalSince(started))
             return (results, id)
         } catch {
@@ -85,11 +89,11 @@ public struct SpecRunner: Sendable {
     /// Runs `spec` without recording it.
     public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
-        let limit = timeout ?? spec.timeout ?? 900
-        let workloads = spec.workloads.isEmpty ? []
-            : try WorkloadRunner(runner: runner).run(spec.workloads, kernel: kernel, image: image, timeout: limit, output: output)
+        let limit = timeout ?? spec.timeout ?? TestSpec.defaultTimeout
+        let (workloads, stress) = spec.workloads.isEmpty && spec.stress.isEmpty ? ([], [])
+            : try WorkloadRunner(runner: runner).run(spec.workloads, stress: spec.stress, kernel: kernel, image: image, timeout: limit, output: output)
         let persistence = spec.persistence.isEmpty ? []
             : try PersistenceRunner(runner: runner).run(spec.persistence, kernel: kernel, image: image, timeout: limit, output: output)
-        return SpecResults(spec: spec, workloads: workloads, persistence: persistence)
+        return SpecResults(spec: spec, workloads: workloads, persistence: persistence, stress: stress)
     }
 }

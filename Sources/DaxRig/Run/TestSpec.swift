@@ -1,8 +1,8 @@
 import DaxRigProtocol
 import Foundation
 
-/// A test spec: which workloads and persistence checks to run on a kernel, and what
-/// that kernel is expected to show. A TOML file; the format is documented in
+/// A test spec: which workloads, persistence checks and stress runs to run on a kernel,
+/// and what that kernel is expected to show. A TOML file; the format is documented in
 /// kernels/specs/README.md, and `kernels/specs/default.toml` is compiled in as the
 /// spec `daxrig run` uses when given none.
 public struct TestSpec: Sendable, Equatable {
@@ -10,16 +10,22 @@ public struct TestSpec: Sendable, Equatable {
     public var description: String
     public var workloads: [WorkloadCase]
     public var persistence: [PersistenceCase]
+    public var stress: [StressCase]
     /// Seconds per boot before the boot is a timeout.
     public var timeout: Double?
 
-    public init(name: String, description: String = "", workloads: [WorkloadCase], persistence: [PersistenceCase] = [], timeout: Double? = nil) {
+    public init(name: String, description: String = "", workloads: [WorkloadCase], persistence: [PersistenceCase] = [],
+                stress: [StressCase] = [], timeout: Double? = nil) {
         self.name = name
         self.description = description
         self.workloads = workloads
         self.persistence = persistence
+        self.stress = stress
         self.timeout = timeout
     }
+
+    /// Seconds per boot when the spec does not say.
+    public static let defaultTimeout: Double = 900
 
     /// kernels/specs/default.toml as compiled into daxrig.
     public static var builtIn: TestSpec {
@@ -39,10 +45,11 @@ public struct TestSpec: Sendable, Equatable {
 
     static let workloadKeys = ["name", "backing", "processes", "size", "access", "aligned", "map-sync", "expect"]
     static let persistenceKeys = ["name", "backing", "size", "writers", "sync", "expect"]
+    static let stressKeys = ["name", "backing", "size", "sharers", "ops", "soak", "expect"]
 
     init(file: TOMLFile) throws {
         let top = file.top
-        try top.onlyKeys(["name", "description", "timeout", "defaults", "workload", "persistence"])
+        try top.onlyKeys(["name", "description", "timeout", "defaults", "workload", "persistence", "stress"])
         name = try top.string("name") ?? URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
         description = try top.string("description") ?? ""
         timeout = try top.int("timeout").map(Double.init)
@@ -60,17 +67,25 @@ public struct TestSpec: Sendable, Equatable {
             try section.onlyKeys(Self.persistenceKeys)
             persistence += try Self.persistence(section, defaults: defaults)
         }
-        guard !workloads.isEmpty || !persistence.isEmpty else {
-            throw top.error(nil, "the spec names no [[workload]] and no [[persistence]]", hint: "see kernels/specs/README.md")
+        stress = []
+        for section in try file.arrayOfTables("stress") {
+            try section.onlyKeys(Self.stressKeys)
+            stress += try Self.stress(section, timeout: timeout ?? Self.defaultTimeout)
+        }
+        guard !workloads.isEmpty || !persistence.isEmpty || !stress.isEmpty else {
+            throw top.error(nil, "the spec names no [[workload]], no [[persistence]] and no [[stress]]", hint: "see kernels/specs/README.md")
         }
         var seen: [String: String] = [:]
-        for item in workloads.map(\.spec.name) + persistence.map(\.spec.name) {
+        for item in caseNames {
             if let earlier = seen[item] {
-                throw top.error(nil, "two runs are named '\(item)' (\(earlier))", hint: "give each [[workload]] its own name")
+                throw top.error(nil, "two runs are named '\(item)' (\(earlier))", hint: "give each [[workload]], [[persistence]] or [[stress]] its own name")
             }
             seen[item] = "names must be unique"
         }
     }
+
+    /// Every workload's, persistence check's and stress run's name.
+    var caseNames: [String] { workloads.map(\.spec.name) + persistence.map(\.spec.name) + stress.map(\.spec.name) }
 
     /// A key read from the section, else from [defaults].
     private static func value<T>(_ section: TOMLSection, _ defaults: TOMLSection?, _ read: (TOMLSection) throws -> T?) throws -> T? {
@@ -133,6 +148,41 @@ public struct TestSpec: Sendable, Equatable {
         }
     }
 
+    /// One StressCase per backing, named `<name>-<backing>`, or the name alone for one
+    /// backing. [defaults] does not apply: a stress run's size is whole GiB, and its
+    /// expectations are its own.
+    private static func stress(_ section: TOMLSection, timeout: Double) throws -> [StressCase] {
+        let backings = try section.choices("backing", WorkloadSpec.Backing.self) ?? [.fsdaxXfs]
+        if let other = backings.first(where: { $0.pmemFileSystem == nil }) {
+            throw section.error("backing", "stress runs on FS/DAX: \(other.rawValue) is not", hint: "use fsdax-xfs or fsdax-ext4")
+        }
+        guard !backings.isEmpty else { throw section.error("backing", "\(section.label) needs a backing", hint: "fsdax-xfs, fsdax-ext4 or both") }
+        let size = try section.byteSize("size") ?? (1 << 30)
+        guard size >= 1 << 30, size % (1 << 30) == 0, size <= StressSpec.maximumBytes else {
+            throw section.error("size", "\(ByteSize.format(size)) is not a whole number of GiB from 1G to \(ByteSize.format(StressSpec.maximumBytes))",
+                                hint: "a stress run maps whole PUD ranges, e.g. 1G")
+        }
+        let sharers = try section.int("sharers") ?? 8
+        guard (0...256).contains(sharers) else { throw section.error("sharers", "\(sharers) sharers: use 0 to 256") }
+        let ops = try section.choices("ops", StressSpec.Op.self) ?? StressSpec.Op.allCases
+        if let twice = ops.first(where: { op in ops.filter { $0 == op }.count > 1 }) {
+            throw section.error("ops", "'\(twice.rawValue)' is listed twice", hint: "one mutator per op")
+        }
+        guard sharers + ops.count >= 1 else { throw section.error("sharers", "no sharers and no ops: nothing would run", hint: "the default is 8 sharers and every op") }
+        let soak = try section.int("soak") ?? 20
+        guard soak >= 1, Double(soak) + 120 <= timeout else {
+            throw section.error("soak", "\(soak) seconds: use 1 to \(Int(timeout) - 120) (the boot's timeout, \(Int(timeout)) s, less 2 minutes)",
+                                hint: "raise `timeout` at the top of the spec for a longer soak")
+        }
+        let expectations = try section.choices("expect", Expectation.self) ?? StressCase.defaultExpectations
+        let base = try section.string("name") ?? "stress"
+        return backings.map { backing in
+            StressCase(spec: StressSpec(name: backings.count > 1 ? "\(base)-\(backing.rawValue)" : base, backing: backing, bytes: size,
+                                        sharers: sharers, ops: ops, soakSeconds: soak),
+                       expectations: expectations.reduce(into: []) { if !$0.contains($1) { $0.append($1) } })
+        }
+    }
+
     /// [defaults] expect, then the section's own, each once.
     private static func expectations(_ section: TOMLSection, defaults: TOMLSection?) throws -> [Expectation] {
         var result: [Expectation] = []
@@ -144,20 +194,26 @@ public struct TestSpec: Sendable, Equatable {
     }
 
     /// The spec with the command line's overrides: only the given backings, these
-    /// process counts, this size. Refuses overrides that leave nothing to run.
+    /// process counts (workloads only), this size. Refuses overrides that leave nothing
+    /// to run, and a size a stress run cannot take.
     public func overriding(processes: [Int]?, size: UInt64?, backings: [WorkloadSpec.Backing]?) throws -> TestSpec {
         var copy = self
         if let backings {
             copy.workloads = workloads.filter { backings.contains($0.spec.backing) }
             copy.persistence = persistence.filter { backings.contains($0.spec.backing) }
-            if copy.workloads.isEmpty && copy.persistence.isEmpty {
-                let has = Set(workloads.map(\.spec.backing.rawValue) + persistence.map(\.spec.backing.rawValue)).sorted()
+            copy.stress = stress.filter { backings.contains($0.spec.backing) }
+            if copy.workloads.isEmpty && copy.persistence.isEmpty && copy.stress.isEmpty {
+                let has = Set(workloads.map(\.spec.backing.rawValue) + persistence.map(\.spec.backing.rawValue) + stress.map(\.spec.backing.rawValue)).sorted()
                 throw SpecOverrideError(message: "spec \(name) has no run on \(backings.map(\.rawValue).joined(separator: ", ")); it has \(has.joined(separator: ", "))")
             }
         }
         if let size {
+            if !copy.stress.isEmpty, size % (1 << 30) != 0 || size > StressSpec.maximumBytes {
+                throw SpecOverrideError(message: "--size \(ByteSize.format(size)): spec \(name) has stress runs, which map whole GiB up to \(ByteSize.format(StressSpec.maximumBytes))")
+            }
             for index in copy.workloads.indices { copy.workloads[index].spec.mappingBytes = size }
             for index in copy.persistence.indices { copy.persistence[index].spec.bytes = size }
+            for index in copy.stress.indices { copy.stress[index].spec.bytes = size }
         }
         if let processes {
             // One case per distinct workload (name less its -n<N>) and count.
@@ -179,25 +235,27 @@ public struct TestSpec: Sendable, Equatable {
         return copy
     }
 
-    /// The workload or persistence check a subtest path ("name.expectation", or the
-    /// name alone) belongs to.
+    /// The workload, persistence check or stress run a subtest path ("name.expectation",
+    /// or the name alone) belongs to.
     public func caseName(of path: String) -> String? {
-        (workloads.map(\.spec.name) + persistence.map(\.spec.name)).first { path == $0 || path.hasPrefix($0 + ".") }
+        caseNames.first { path == $0 || path.hasPrefix($0 + ".") }
     }
 
-    /// The spec cut down to the named workloads and persistence checks: what a re-run of
-    /// a few failures needs, and no more.
+    /// The spec cut down to the named workloads, persistence checks and stress runs: what
+    /// a re-run of a few failures needs, and no more.
     public func only(_ names: Set<String>) -> TestSpec {
         var copy = self
         copy.workloads = workloads.filter { names.contains($0.spec.name) }
         copy.persistence = persistence.filter { names.contains($0.spec.name) }
+        copy.stress = stress.filter { names.contains($0.spec.name) }
         return copy
     }
 
     /// The most guest memory any one boot of the spec takes: what a matrix job holds
     /// while the spec runs.
     public var guestMemoryMiB: Int {
-        max(workloads.isEmpty ? 0 : WorkloadRunner.memoryMiB(for: workloads), persistence.isEmpty ? 0 : PersistenceRunner.memoryMiB)
+        let mapping = workloads + stress.map(\.mapping)
+        return max(mapping.isEmpty ? 0 : WorkloadRunner.memoryMiB(for: mapping), persistence.isEmpty ? 0 : PersistenceRunner.memoryMiB)
     }
 }
 
@@ -229,4 +287,22 @@ public struct PersistenceCase: Sendable, Equatable {
         self.spec = spec
         self.expectations = expectations
     }
+}
+
+/// A stress run and what it is expected to show (by default: nothing lost, nothing
+/// leaked, nothing in the kernel log).
+public struct StressCase: Sendable, Equatable {
+    public static let defaultExpectations: [Expectation] = [.dataIntact, .noLeak, .kernelLogClean]
+
+    public var spec: StressSpec
+    public var expectations: [Expectation]
+
+    public init(spec: StressSpec, expectations: [Expectation] = StressCase.defaultExpectations) {
+        self.spec = spec
+        self.expectations = expectations
+    }
+
+    /// Its mapping phase as a workload case: what sizes the guest and what the host
+    /// must hold, by the workloads' own rules.
+    public var mapping: WorkloadCase { WorkloadCase(spec: spec.mapping, expectations: expectations) }
 }

@@ -29,8 +29,8 @@ public struct WorkloadResult: Sendable {
     }
 }
 
-/// Runs workload cases: one boot per pmem file system, the cases of a boot one
-/// after another in the same guest.
+/// Runs workload cases and stress runs: one boot per pmem file system, the cases of a
+/// boot one after another in the same guest.
 public struct WorkloadRunner: Sendable {
     public let runner: GuestRunner
 
@@ -85,26 +85,47 @@ public struct WorkloadRunner: Sendable {
 
     public func run(_ cases: [WorkloadCase], kernel: String, image: GuestImage, timeout: Double = 900,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [WorkloadResult] {
+        try run(cases, stress: [], kernel: kernel, image: image, timeout: timeout, output: output).workloads
+    }
+
+    /// The cases of one boot: its pmem file system, its workloads, then its stress runs.
+    struct Boot {
+        var fileSystem: PmemSetup.FileSystem
+        var workloads: [WorkloadCase] = []
+        var stress: [StressCase] = []
+    }
+
+    /// Workloads and stress runs: each stress run goes in the boot of its file system,
+    /// after that boot's workloads.
+    public func run(_ cases: [WorkloadCase], stress: [StressCase], kernel: String, image: GuestImage, timeout: Double = 900,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (workloads: [WorkloadResult], stress: [StressResult]) {
         let capacity = Self.hostCapacity(cache: runner.cache)
-        try Self.check(cases, hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
+        try Self.check(cases + stress.map(\.mapping), hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
         // Group by the pmem file system the FS/DAX cases need; other cases ride along.
-        var groups: [(PmemSetup.FileSystem, [WorkloadCase])] = []
+        var boots: [Boot] = []
         for item in cases {
-            let fs = item.spec.backing.pmemFileSystem ?? groups.first?.0 ?? .xfs
-            if let at = groups.firstIndex(where: { $0.0 == fs }) { groups[at].1.append(item) } else { groups.append((fs, [item])) }
+            let fs = item.spec.backing.pmemFileSystem ?? boots.first?.fileSystem ?? .xfs
+            if let at = boots.firstIndex(where: { $0.fileSystem == fs }) { boots[at].workloads.append(item) } else { boots.append(Boot(fileSystem: fs, workloads: [item])) }
+        }
+        for item in stress {
+            let fs = item.spec.backing.pmemFileSystem ?? .xfs
+            if let at = boots.firstIndex(where: { $0.fileSystem == fs }) { boots[at].stress.append(item) } else { boots.append(Boot(fileSystem: fs, stress: [item])) }
         }
         var results: [WorkloadResult] = []
-        for (fs, group) in groups {
-            let payload = String(decoding: try JSONEncoder().encode(group.map(\.spec)), as: UTF8.self)
+        var stressResults: [StressResult] = []
+        for group in boots {
+            let payload = String(decoding: try JSONEncoder().encode(WorkloadPayload(workloads: group.workloads.map(\.spec), stress: group.stress.map(\.spec))),
+                                 as: UTF8.self)
             // A sparse file read through the huge zero page needs no pmem behind it.
-            let largest: UInt64 = group.filter { $0.spec.access != .readSparse }.map(\.spec.mappingBytes).max() ?? 0
-            let pmemBytes = PmemBackingFile.size(forLargestFile: largest)
-            let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: fs), command: ["/init", "workload"], payload: payload),
-                                      pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group), timeout: timeout)
+            let files = group.workloads.filter { $0.spec.access != .readSparse } + group.stress.map(\.mapping)
+            let pmemBytes = PmemBackingFile.size(forLargestFile: files.map(\.spec.mappingBytes).max() ?? 0)
+            let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), command: ["/init", "workload"], payload: payload),
+                                      pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group.workloads + group.stress.map(\.mapping)), timeout: timeout)
             let boot = try runner.boot(request, image: image, output: output)
             let reports = boot.reports.compactMap { try? JSONDecoder().decode(WorkloadReport.self, from: Data($0.text.utf8)) }
+            let stressReports = boot.reports.compactMap { try? JSONDecoder().decode(StressReport.self, from: Data($0.text.utf8)) }
             let bootSeconds = boot.phases.filter { $0.0 != "command" && $0.0 != "teardown" }.map(\.1).reduce(0, +)
-            for item in group {
+            for item in group.workloads {
                 if let report = reports.first(where: { $0.spec == item.spec }) {
                     let verdicts = item.expectations.map { Judge.judge($0, report: report, findings: boot.findings) }
                     results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
@@ -114,8 +135,17 @@ public struct WorkloadRunner: Sendable {
                                                   outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }
+            for item in group.stress {
+                if let report = stressReports.first(where: { $0.spec == item.spec }) {
+                    let verdicts = item.expectations.map { Judge.judge($0, stress: report, findings: boot.findings) }
+                    stressResults.append(StressResult(stress: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
+                } else {
+                    stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: "no report: \(boot.summary)",
+                                                      outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
+                }
+            }
         }
-        return results
+        return (results, stressResults)
     }
 }
 

@@ -1,0 +1,174 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A stress run: processes that share one FS/DAX mapping (and, with a sharing patch,
+/// its PMD tables) while others munmap, mprotect, mremap, MADV_DONTNEED, truncate,
+/// punch holes and fork on their own mappings of the same file, all checking the
+/// data for `soakSeconds`. It runs in the boot of the spec's workloads, and its mapping
+/// phase is measured as a workload's, so the page-table verdicts mean the same.
+public struct StressSpec: Codable, Sendable, Equatable {
+    /// What one mutator process does to its mapping (or the file), over and over.
+    public enum Op: String, Codable, Sendable, CaseIterable {
+        /// munmap part or all of the mapping, mmap it back at the same address.
+        case munmap
+        /// PROT_READ on part or all of it, read, back to PROT_READ | PROT_WRITE, write.
+        case mprotect
+        /// Move the whole mapping to another 1 GiB-aligned address and back.
+        case mremap
+        /// MADV_DONTNEED on part or all of it, then fault it back.
+        case madvDontneed = "madv-dontneed"
+        /// Cut the file's last 2 MiB off and extend it again: it must read back as zeros.
+        case truncate
+        /// FALLOC_FL_PUNCH_HOLE on its scratch stripe: zeros, then allocated again.
+        case punchHole = "punch-hole"
+        /// Fork a child that checks and writes through the inherited mapping.
+        case fork
+    }
+
+    public var name: String
+    /// fsdax-xfs or fsdax-ext4.
+    public var backing: WorkloadSpec.Backing
+    /// The file and every process's mapping of it: whole GiB (whole PUD ranges).
+    public var bytes: UInt64
+    /// Processes that only map, fault, check and write their own stripes.
+    public var sharers: Int
+    /// One mutator process per op, after the sharers.
+    public var ops: [Op]
+    public var soakSeconds: Int
+
+    public init(name: String, backing: WorkloadSpec.Backing, bytes: UInt64 = 1 << 30, sharers: Int = 8, ops: [Op] = Op.allCases,
+                soakSeconds: Int = 20) {
+        self.name = name
+        self.backing = backing
+        self.bytes = bytes
+        self.sharers = sharers
+        self.ops = ops
+        self.soakSeconds = soakSeconds
+    }
+
+    public var processes: Int { sharers + ops.count }
+
+    /// The op process `index` loops on; nil for a sharer.
+    public func op(of index: Int) -> Op? { index >= sharers && index < processes ? ops[index - sharers] : nil }
+
+    /// The mapping phase as a workload: the same file name, address and access (one
+    /// write per 2 MiB), so it is faulted, snapshotted and judged as one.
+    public var mapping: WorkloadSpec {
+        WorkloadSpec(name: name, backing: backing, processes: processes, mappingBytes: bytes)
+    }
+
+    /// Where the mremap mutator moves its mapping: 256 GiB past the map address, 1 GiB
+    /// aligned, in the same 512 GiB slot (the PUD table it already has).
+    public var remapAddress: UInt64 { mapping.mapAddress + (256 << 30) }
+    /// The largest file whose mapping and its mremap target cannot overlap.
+    public static let maximumBytes: UInt64 = 128 << 30
+
+    public var layout: StressLayout { StressLayout(stripes: Int(bytes / StressLayout.stripeBytes), sharers: sharers, ops: ops) }
+
+    /// The word at `word` of `stripe` in generation `generation`. Stable stripes only
+    /// ever hold generation 0, so any process can check them while their owner writes
+    /// them again; a mutator's scratch stripe gets a new generation every iteration,
+    /// so a write lost to a remap shows as the previous generation.
+    @inlinable
+    public static func pattern(stripe: Int, word: Int, seed: UInt64, generation: UInt64 = 0) -> UInt64 {
+        Pattern.word(offset: UInt64(stripe) * StressLayout.stripeBytes + UInt64(word) * 8, seed: generationSeed(seed, generation))
+    }
+
+    @inlinable
+    public static func generationSeed(_ seed: UInt64, _ generation: UInt64) -> UInt64 {
+        seed ^ generation &* 0xD6E8_FEB8_6659_FD93
+    }
+}
+
+/// What the guest found in one stress run.
+public struct StressReport: Codable, Sendable, Equatable {
+    /// One process's soak.
+    public struct Process: Codable, Sendable, Equatable {
+        /// nil for a sharer.
+        public var op: StressSpec.Op?
+        public var iterations: UInt64
+        public var wordsVerified: UInt64
+        public var mismatches: UInt64
+        public var failedCalls: UInt64
+        /// The first failed call: which, where, and errno (or how a child ended).
+        public var firstFailure: String?
+        public var firstMismatch: Mismatch?
+        /// The op's call this kernel does not have (madvise without
+        /// CONFIG_ADVISE_SYSCALLS, say): not a failure, but the op did not run.
+        public var unsupported: String?
+
+        public init(op: StressSpec.Op?, iterations: UInt64, wordsVerified: UInt64, mismatches: UInt64 = 0, failedCalls: UInt64 = 0,
+                    firstFailure: String? = nil, firstMismatch: Mismatch? = nil, unsupported: String? = nil) {
+            self.unsupported = unsupported
+            self.op = op
+            self.iterations = iterations
+            self.wordsVerified = wordsVerified
+            self.mismatches = mismatches
+            self.failedCalls = failedCalls
+            self.firstFailure = firstFailure
+            self.firstMismatch = firstMismatch
+        }
+
+        /// "sharer" or the op's name.
+        public var role: String { op?.rawValue ?? "sharer" }
+    }
+
+    /// The first word a process found wrong.
+    public struct Mismatch: Codable, Sendable, Equatable, CustomStringConvertible {
+        public var stripe: Int
+        public var word: Int
+        public var expected: UInt64
+        public var found: UInt64
+        /// What the process was doing: "munmap iteration 3", "final check", ...
+        public var during: String
+
+        public init(stripe: Int, word: Int, expected: UInt64, found: UInt64, during: String) {
+            self.stripe = stripe
+            self.word = word
+            self.expected = expected
+            self.found = found
+            self.during = during
+        }
+
+        public var description: String {
+            let offset = UInt64(stripe) * StressLayout.stripeBytes + UInt64(word) * 8
+            return "stripe \(stripe) word \(word) (file offset \(offset)) read 0x\(String(found, radix: 16)) instead of "
+                + (expected == 0 ? "zeros" : "0x\(String(expected, radix: 16))") + " (\(during))"
+        }
+    }
+
+    public var spec: StressSpec
+    /// The mapping phase, measured as a workload's: PageTables before forking, at
+    /// control, mapped and after every process exited; each process's VmPTE, faults,
+    /// mmap errno and exit status. A worker's `mismatches` are its process's over the
+    /// whole run.
+    public var mapping: WorkloadReport
+    /// In process order: the sharers, then one mutator per op.
+    public var processes: [Process]
+    /// The longest soak of any process (each finishes the iteration it is in).
+    public var soakSeconds: Double
+
+    public init(spec: StressSpec, mapping: WorkloadReport, processes: [Process], soakSeconds: Double) {
+        self.spec = spec
+        self.mapping = mapping
+        self.processes = processes
+        self.soakSeconds = soakSeconds
+    }
+
+    public var mismatches: UInt64 { processes.reduce(0) { $0 + $1.mismatches } }
+    public var failedCalls: UInt64 { processes.reduce(0) { $0 + $1.failedCalls } }
+    public var wordsVerified: UInt64 { processes.reduce(0) { $0 + $1.wordsVerified } }
+
+    /// Iterations per role, sharers summed, in process order.
+    public var iterations: [(role: String, count: UInt64)] {
+        var result: [(role: String, count: UInt64)] = []
+        for process in processes {
+            if let at = result.firstIndex(where: { $0.role == process.role }) { result[at].count += process.iterations }
+            else { result.append((process.role, process.iterations)) }
+        }
+        return result
+    }
+}
