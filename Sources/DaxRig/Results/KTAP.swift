@@ -1,23 +1,24 @@
-/// Spec results as KTAP v1 (the kernel's test output format): one test per workload
-/// or persistence check, one subtest per expectation, the numbers behind each verdict
+/// Spec results as KTAP v1 (the kernel's test output format): one test per workload,
+/// persistence check or stress run, one subtest per expectation, the numbers behind each verdict
 /// as diagnostic lines. The kernel's own parser reads it
 /// (tools/testing/kunit/kunit.py parse), and so does anything that reads KUnit.
 public enum KTAP {
     public static func render(_ results: SpecResults) -> String {
         var tests: [(name: String, figures: String?, verdicts: [Verdict], error: String?)] = []
         for result in results.workloads {
-            let row = ResultRow(result)
-            var figures = "PageTables delta \(row.pageTablesDeltaBytes ?? 0) bytes, PMD table pages \(row.pmdPagesMeasured ?? 0),"
-            figures += " PTE fallback pages \(row.pteFallbackPages ?? 0), faults first \(row.firstWorkerFaults ?? 0)"
-            figures += " later \(row.laterWorkersMedianFaults.map(String.init) ?? "-"), leak \(row.leakBytes ?? 0) bytes"
-            if let traced = row.pmdFaults { figures += ", dax_pmd_fault_done NOPAGE \(traced.noPage) FALLBACK \(traced.fallback)" }
-            for note in result.report?.notes ?? [] { figures += "; \(note)" }
-            tests.append((result.workload.spec.name, result.report == nil ? nil : figures, result.verdicts, result.error))
+            tests.append((result.workload.spec.name, result.report == nil ? nil : figures(result), result.verdicts, result.error))
         }
         for result in results.persistence {
             let row = PersistenceRow(result)
             tests.append((result.check.spec.name, result.verify == nil ? nil :
                 "\(row.bytes) bytes by \(row.writers) writers (\(row.sync)), \(row.mismatchedWords ?? 0) words wrong after the power-off",
+                result.verdicts, result.error))
+        }
+        for result in results.stress {
+            let row = StressRow(result)
+            tests.append((result.stress.spec.name, result.report == nil ? nil :
+                figures(result.mapping) + String(format: "; soak %.1f s, iterations ", row.soakSeconds ?? 0) + row.iterationList
+                    + ", \(row.wordsVerified ?? 0) words checked, \(row.mismatches ?? 0) wrong, \(row.failedCalls ?? 0) failed calls",
                 result.verdicts, result.error))
         }
         var lines = ["KTAP version 1", "1..\(tests.count)"]
@@ -40,6 +41,17 @@ public enum KTAP {
             lines.append("\(test.verdicts.allSatisfy(\.passed) ? "ok" : "not ok") \(index + 1) \(name)")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A workload's (or a stress run's mapping phase's) figures and notes.
+    static func figures(_ result: WorkloadResult) -> String {
+        let row = ResultRow(result)
+        var figures = "PageTables delta \(row.pageTablesDeltaBytes ?? 0) bytes, PMD table pages \(row.pmdPagesMeasured ?? 0),"
+        figures += " PTE fallback pages \(row.pteFallbackPages ?? 0), faults first \(row.firstWorkerFaults ?? 0)"
+        figures += " later \(row.laterWorkersMedianFaults.map(String.init) ?? "-"), leak \(row.leakBytes ?? 0) bytes"
+        if let traced = row.pmdFaults { figures += ", dax_pmd_fault_done NOPAGE \(traced.noPage) FALLBACK \(traced.fallback)" }
+        for note in result.report?.notes ?? [] { figures += "; \(note)" }
+        return figures
     }
 
     /// KTAP test names end at '#', and kunit.py splits on white space.

@@ -84,6 +84,57 @@ public struct PersistenceRow: Codable, Sendable {
     }
 }
 
+/// One stress run's figures, as the table and --json show them.
+public struct StressRow: Codable, Sendable {
+    public struct Iterations: Codable, Sendable, Equatable {
+        /// "sharer" or an op.
+        public var role: String
+        public var count: UInt64
+    }
+
+    public var name: String
+    public var backing: String
+    public var processes: Int
+    public var sharers: Int
+    public var ops: [String]
+    public var mappingBytes: UInt64
+    /// The longest soak of any process, measured.
+    public var soakSeconds: Double?
+    /// The mapping phase's page-table figures, as a workload's row.
+    public var mapping: ResultRow?
+    /// Per role (sharers summed), in process order.
+    public var iterations: [Iterations]?
+    public var wordsVerified: UInt64?
+    public var mismatches: UInt64?
+    public var failedCalls: UInt64?
+    public var processDetails: [StressReport.Process]?
+    public var verdicts: [Verdict]
+    public var error: String?
+
+    public init(_ result: StressResult) {
+        let spec = result.stress.spec
+        name = spec.name
+        backing = spec.backing.rawValue
+        processes = spec.processes
+        sharers = spec.sharers
+        ops = spec.ops.map(\.rawValue)
+        mappingBytes = spec.bytes
+        verdicts = result.verdicts
+        error = result.error
+        guard let report = result.report else { return }
+        soakSeconds = report.soakSeconds
+        mapping = ResultRow(result.mapping)
+        iterations = report.iterations.map { Iterations(role: $0.role, count: $0.count) }
+        wordsVerified = report.wordsVerified
+        mismatches = report.mismatches
+        failedCalls = report.failedCalls
+        processDetails = report.processes
+    }
+
+    /// "sharer 120, munmap 14, ...".
+    public var iterationList: String { (iterations ?? []).map { "\($0.role) \($0.count)" }.joined(separator: ", ") }
+}
+
 /// What `daxrig run --json` prints: the spec, and every run's figures and verdicts.
 public struct SpecReport: Codable, Sendable {
     public var spec: String
@@ -91,6 +142,7 @@ public struct SpecReport: Codable, Sendable {
     public var complete: Bool
     public var workloads: [ResultRow]
     public var persistence: [PersistenceRow]
+    public var stress: [StressRow]
 
     public init(_ results: SpecResults) {
         spec = results.spec.name
@@ -98,10 +150,12 @@ public struct SpecReport: Codable, Sendable {
         complete = results.complete
         workloads = results.workloads.map(ResultRow.init)
         persistence = results.persistence.map(PersistenceRow.init)
+        stress = results.stress.map(StressRow.init)
     }
 }
 
-/// The terminal table of a run: backing x N -> the figures and the verdicts.
+/// The terminal tables of a run: backing x N -> the figures and the verdicts, then the
+/// persistence checks and the stress runs.
 public enum ResultTable {
     public static func render(_ results: SpecResults) -> String {
         var text: [String] = []
@@ -110,10 +164,15 @@ public enum ResultTable {
             if !text.isEmpty { text.append("") }
             text += persistenceTable(results.persistence)
         }
-        for result in results.workloads {
+        if !results.stress.isEmpty {
+            if !text.isEmpty { text.append("") }
+            text += stressTable(results.stress)
+        }
+        for result in results.workloads + results.stress.map(\.mapping) {
             for note in result.report?.notes ?? [] { text.append("note \(result.workload.spec.name): \(note)") }
         }
         let judged = results.workloads.map { ($0.workload.spec.name, $0.verdicts) } + results.persistence.map { ($0.check.spec.name, $0.verdicts) }
+            + results.stress.map { ($0.stress.spec.name, $0.verdicts) }
         for (name, verdicts) in judged {
             for verdict in verdicts where !verdict.passed {
                 text.append("FAIL \(name) \(verdict.expectation.rawValue): \(verdict.detail)")
@@ -151,6 +210,21 @@ public enum ResultTable {
             return [row.name, ByteSize.format(row.bytes), "\(row.writers)", row.sync, seconds(row.writeSeconds), seconds(row.verifySeconds),
                     row.mismatchedWords.map(String.init) ?? "-",
                     result.error.map { "ERROR: \($0)" } ?? verdictList(result.verdicts)]
+        }
+        return columns([header] + rows)
+    }
+
+    static func stressTable(_ results: [StressResult]) -> [String] {
+        let header = ["stress", "N", "soak", "PageTables delta", "PMD pages/proc", "leak", "iterations", "words checked", "wrong", "failed calls", "verdicts"]
+        let rows = results.map { result -> [String] in
+            let row = StressRow(result)
+            guard let mapping = row.mapping else {
+                return [row.name, "\(row.processes)", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: \(row.error ?? "no report")"]
+            }
+            return [row.name, "\(row.processes)", String(format: "%.0f s", row.soakSeconds ?? 0),
+                    ByteSize.formatSigned(mapping.pageTablesDeltaBytes ?? 0), String(format: "%.2f", mapping.pmdPagesPerProcess ?? 0),
+                    ByteSize.formatSigned(mapping.leakBytes ?? 0), row.iterationList, "\(row.wordsVerified ?? 0)", "\(row.mismatches ?? 0)",
+                    "\(row.failedCalls ?? 0)", verdictList(result.verdicts)]
         }
         return columns([header] + rows)
     }

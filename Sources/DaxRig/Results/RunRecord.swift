@@ -66,10 +66,13 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public init(_ results: SpecResults) {
         var tests: [TestRecord] = []
         var metrics: [MetricRecord] = []
-        let workloads = results.workloads.map(\.workload.spec).map {
+        // A stress run's mapping phase is stored as a workload: its page-table figures
+        // are a workload's, on the same charts.
+        let mapped = results.workloads + results.stress.map(\.mapping)
+        let workloads = mapped.map(\.workload.spec).map {
             WorkloadRecord(name: $0.name, backing: $0.backing.rawValue, processes: $0.processes, mappingBytes: $0.mappingBytes)
         }
-        for result in results.workloads {
+        for result in mapped {
             let name = result.workload.spec.name
             guard let report = result.report else {
                 tests.append(TestRecord(path: name, status: TestStatus(noReportAfter: result.outcome), detail: result.error ?? "no report"))
@@ -100,6 +103,17 @@ public struct RunRecord: Sendable, Codable, Equatable {
             for (metric, value, unit) in figures {
                 if let value { metrics.append(MetricRecord(test: name, name: metric, value: value, unit: unit)) }
             }
+        }
+        for result in results.stress {
+            guard let report = result.report else { continue }
+            let name = result.stress.spec.name
+            for (role, count) in report.iterations {
+                metrics.append(MetricRecord(test: name, name: "iterations_" + role.replacingOccurrences(of: "-", with: "_"), value: Double(count), unit: "iterations"))
+            }
+            metrics.append(MetricRecord(test: name, name: "words_checked", value: Double(report.wordsVerified), unit: "words"))
+            metrics.append(MetricRecord(test: name, name: "words_wrong", value: Double(report.mismatches), unit: "words"))
+            metrics.append(MetricRecord(test: name, name: "failed_calls", value: Double(report.failedCalls), unit: "calls"))
+            metrics.append(MetricRecord(test: name, name: "soak_seconds", value: report.soakSeconds, unit: "s"))
         }
         for result in results.persistence {
             let name = result.check.spec.name
