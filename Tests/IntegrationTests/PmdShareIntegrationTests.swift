@@ -1,0 +1,105 @@
+import DaxRig
+import DaxRigProtocol
+import Foundation
+import Testing
+
+/// Issue 7's proof, run for real: kernels/patches/fsdax-pmd-share makes FS/DAX processes
+/// share PMD tables as hugetlbfs ones do, with nothing leaked and the data kept, and
+/// the same spec says `private` on the unpatched kernel and with the option off.
+@Suite(.serialized) struct PmdShareIntegrationTests {
+    static let root = Rig.packageRoot
+    static func fragment(_ name: String) throws -> ConfigFragment {
+        try ConfigFragment.load(root.appendingPathComponent("kernels/configs/\(name)").path)
+    }
+    static func series() throws -> PatchSeries {
+        try PatchSeries.load(directory: root.appendingPathComponent("kernels/patches/fsdax-pmd-share").path)
+    }
+
+    /// The patched kernel with CONFIG_FSDAX_PMD_SHARE, optionally with more fragments.
+    static func sharingKernel(_ extra: [ConfigFragment] = []) throws -> KernelArtifacts {
+        let request = KernelBuildRequest(source: .default, patches: try series(), base: .tinyconfig,
+                                         fragments: [.pmemDax, try fragment("fsdax-pmd-share.config")] + extra, overrides: [])
+        return try KernelBuilder(cache: Rig.cache, progress: TerminalProgress(interval: 30)).build(request)
+    }
+
+    func run(_ spec: TestSpec, on kernel: KernelArtifacts) throws -> SpecResults {
+        let image = try ImageBuilder(cache: Rig.cache).build()
+        return try SpecRunner(runner: GuestRunner(cache: Rig.cache)).run(spec, kernel: kernel.bzImage, image: image, timeout: 900) { _, _ in }
+    }
+
+    func spec(_ name: String, processes: [Int]? = nil) throws -> TestSpec {
+        var spec = try TestSpec.load(Self.root.appendingPathComponent("kernels/specs/\(name)").path)
+        if let processes {
+            spec.workloads = spec.workloads.filter { processes.contains($0.spec.processes) }
+        }
+        return spec
+    }
+
+    @Test func patchedKernelSharesAndUnpatchedStaysPrivate() throws {
+        let fsdaxShares = try spec("fsdax-shares.toml", processes: [10, 100])
+        #expect(fsdaxShares.workloads.count == 4)
+
+        let patched = try run(fsdaxShares, on: try Self.sharingKernel())
+        #expect(patched.complete)
+        for result in patched.workloads {
+            #expect(result.passed, "\(result.workload.spec.name): \(result.verdicts.filter { !$0.passed })")
+        }
+        let xfs = try #require(patched.workloads.first { $0.workload.spec.name == "fsdax-xfs-n100" }?.report).accounting
+        // One PMD table for 100 processes, and every later process finds it populated.
+        #expect(xfs.measuredPMDPages <= 1 + Judge.sharingTolerance)
+        #expect(xfs.firstWorkerFaults == 512)
+        #expect(xfs.laterWorkersMedianFaults.map { $0 <= 2 } == true)
+        #expect(xfs.fallbackPages.allSatisfy { $0 == 0 })
+
+        // The same spec on unpatched 6.1: FS/DAX fails `shares`, with one table per process.
+        let unpatched = try run(fsdaxShares, on: try Rig.defaultKernel())
+        let unshared = try #require(unpatched.workloads.first { $0.workload.spec.name == "fsdax-xfs-n100" })
+        #expect(unshared.verdicts.first { $0.expectation == .shares }?.passed == false)
+        #expect(unshared.report?.accounting.measuredPMDPages == 100)
+        #expect(unpatched.workloads.first { $0.workload.spec.name == "hugetlbfs-n100" }?.passed == true)
+    }
+
+    /// The patched kernel built with debug-vm.config (DEBUG_VM, PROVE_LOCKING,
+    /// DEBUG_PAGEALLOC, ...): the shipped stress soak and the persistence checks pass,
+    /// the kernel's own checks stay silent, and the sharers really shared while the
+    /// mutators worked on the same tables.
+    @Test func debugBuildSurvivesTheStressSoakAndPowerFailures() throws {
+        let kernel = try Self.sharingKernel([try Self.fragment("debug-vm.config")])
+        let config = try String(contentsOfFile: kernel.config, encoding: .utf8)
+        #expect(config.contains("CONFIG_PROVE_LOCKING=y") && config.contains("CONFIG_FSDAX_PMD_SHARE=y"))
+        var stress = try spec("stress.toml")
+        for index in stress.stress.indices { stress.stress[index].spec.soakSeconds = 10 }
+        let soak = try run(stress, on: kernel)
+        #expect(soak.complete)
+        #expect(soak.stress.count == 2)
+        for result in soak.stress {
+            #expect(result.passed, "\(result.stress.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")")
+            let report = try #require(result.report)
+            for process in report.processes {
+                #expect(process.iterations >= 1 && process.mismatches == 0 && process.failedCalls == 0, "\(process)")
+            }
+        }
+        // On xfs every 2 MiB region is PMD-mapped: one table for all 15 processes.
+        let xfs = try #require(soak.stress.first { $0.stress.spec.backing == .fsdaxXfs }?.mapping.report).accounting
+        #expect(xfs.measuredPMDPages <= 1 + Judge.sharingTolerance)
+
+        let persistence = try run(try spec("persistence.toml"), on: kernel)
+        #expect(persistence.complete && persistence.persistence.count == 4)
+        for result in persistence.persistence {
+            #expect(result.passed, "\(result.check.spec.name): \(result.verdicts) \(result.error ?? "")")
+        }
+    }
+
+    /// CONFIG_FSDAX_PMD_SHARE off: the patched tree behaves as unpatched 6.1 does.
+    @Test func optionOffBehavesLikeTheUnpatchedKernel() throws {
+        let request = KernelBuildRequest(source: .default, patches: try Self.series(), base: .tinyconfig, fragments: [.pmemDax], overrides: [])
+        let kernel = try KernelBuilder(cache: Rig.cache, progress: TerminalProgress(interval: 30)).build(request)
+        #expect(!(try String(contentsOfFile: kernel.config, encoding: .utf8)).contains("CONFIG_FSDAX_PMD_SHARE=y"))
+        var spec = TestSpec.builtIn
+        spec.workloads = spec.workloads.filter { $0.spec.processes == 10 }
+        let results = try run(spec, on: kernel)
+        #expect(results.complete && results.passed, "\(results.workloads.flatMap(\.verdicts).filter { !$0.passed })")
+        let xfs = try #require(results.workloads.first { $0.workload.spec.name == "fsdax-xfs-n10" }?.report).accounting
+        #expect(xfs.measuredPMDPages == 10)
+    }
+}
