@@ -34,7 +34,7 @@ for label, path in (("unpatched", sys.argv[1]), ("patched", sys.argv[2])):
 def cell(w):
     if w is None: return "-"
     ok = all(v["passed"] for v in w["verdicts"]) and not w.get("error")
-    return (f"+{w['pageTablesDeltaBytes'] / 1024:,.0f} KiB, {w['pmdPagesMeasured']} PMD pages, faults {w['firstWorkerFaults']}/{w['laterWorkersMedianFaults']}"
+    return (f"+{w['pageTablesDeltaBytes'] / 1024:,.0f} KiB, {w['pmdPagesMeasured']} PMD pages, faults {w.get('firstWorkerFaults')}/{w.get('laterWorkersMedianFaults') or '-'}"
             + ("" if ok else " (FAILED: " + ", ".join(v["expectation"] for v in w["verdicts"] if not v["passed"]) + ")"))
 print("| N | unpatched FS/DAX (xfs) | patched FS/DAX (xfs) | hugetlbfs (control) | saved, measured | RFC formula |")
 print("|---|---|---|---|---|---|")
