@@ -78,15 +78,30 @@ import Testing
         #expect(message.contains("CONFIG_DAXRIG_NO_SUCH_OPTION: requested y (--set), got not set; no Kconfig file defines DAXRIG_NO_SUCH_OPTION"))
     }
 
+    /// The demo series with `token` in its boot message: a kernel no earlier run built,
+    /// so this test's builds are never cache hits, whatever the cache holds.
+    func demoSeries(_ token: String, in directory: URL) throws -> String {
+        let name = "0001-dax-say-at-boot-that-the-daxrig-demo-patch-is-applie.patch"
+        let text = try Files.read(Rig.packageRoot.path + "/kernels/patches/demo/" + name)
+        let series = directory.appendingPathComponent(token).path
+        try FileManager.default.createDirectory(atPath: series, withIntermediateDirectories: true)
+        try Files.write(text.replacingOccurrences(of: "daxrig demo patch applied", with: "daxrig demo patch applied (\(token))"), to: series + "/" + name)
+        try Files.write(name + "\n", to: series + "/series")
+        return series
+    }
+
     @Test func patchedKernelBuildsIncrementallyAndTwoConcurrentBuildsShareOneResult() throws {
         let plain = try Rig.defaultKernel()
-        let demo = Rig.packageRoot.path + "/kernels/patches/demo"
+        let directory = try Rig.scratch("demo-series")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = UUID().uuidString.prefix(8)
+        let first = try demoSeries("first-\(run)", in: directory)
         // Two daxrig processes asking for the same patched kernel at once: one builds,
         // the other waits on the lock and takes the result.
         let results = try [0, 1].map { _ -> Process in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Rig.daxrig)
-            process.arguments = ["kernel", "build", "--patches", demo, "--json"]
+            process.arguments = ["kernel", "build", "--patches", first, "--json"]
             process.standardOutput = Pipe()
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -101,12 +116,19 @@ import Testing
         #expect(manifests[0].key == manifests[1].key)
         #expect(manifests[0].key != plain.manifest.key)
         #expect(manifests[0].patches.map(\.name) == ["0001-dax-say-at-boot-that-the-daxrig-demo-patch-is-applie.patch"])
-        let patched = try #require(KernelStore(cache: Rig.cache).list().first { $0.manifest.key == manifests[0].key })
-        // Only the patched file (and the version stamp) recompile, not the kernel.
-        let log = try Files.read(patched.buildLog)
-        #expect(log.contains("CC      fs/dax.o"))
-        #expect(patched.manifest.compiledFiles < 50 || patched.manifest.timings.makeSeconds == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: patched.bzImage)) != Data(contentsOf: URL(fileURLWithPath: plain.bzImage)))
+        let built = try #require(KernelStore(cache: Rig.cache).list().first { $0.manifest.key == manifests[0].key })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: built.bzImage)) != Data(contentsOf: URL(fileURLWithPath: plain.bzImage)))
+
+        // The same series with one changed line, built in the build tree the first one
+        // left: only the patched file (and the version stamp) recompile, not the kernel.
+        // (The first build may have recompiled more: the tree held whatever kernel of
+        // this config was built last, another series' perhaps.)
+        let second = try demoSeries("second-\(run)", in: directory)
+        let request = KernelBuildRequest(source: .default, patches: try PatchSeries.load(directory: second), base: .tinyconfig, fragments: [.pmemDax], overrides: [])
+        let patched = try KernelBuilder(cache: Rig.cache).build(request)
+        #expect(!patched.cacheHit)
+        #expect(try Files.read(patched.buildLog).contains("CC      fs/dax.o"))
+        #expect(patched.manifest.compiledFiles < 50, "\(patched.manifest.compiledFiles) files compiled")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: Rig.cache.kernels.path).filter { $0.hasPrefix(".staging") }
         #expect(leftovers.isEmpty)
     }
