@@ -103,13 +103,17 @@ public struct WorkloadRunner: Sendable {
         try Self.check(cases + stress.map(\.mapping), hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
         // Group by the pmem file system the FS/DAX cases need; other cases ride along.
         var boots: [Boot] = []
+        /// The boot of a file system, added when there is none yet.
+        func boot(_ fs: PmemSetup.FileSystem) -> Int {
+            if let at = boots.firstIndex(where: { $0.fileSystem == fs }) { return at }
+            boots.append(Boot(fileSystem: fs))
+            return boots.count - 1
+        }
         for item in cases {
-            let fs = item.spec.backing.pmemFileSystem ?? boots.first?.fileSystem ?? .xfs
-            if let at = boots.firstIndex(where: { $0.fileSystem == fs }) { boots[at].workloads.append(item) } else { boots.append(Boot(fileSystem: fs, workloads: [item])) }
+            boots[boot(item.spec.backing.pmemFileSystem ?? boots.first?.fileSystem ?? .xfs)].workloads.append(item)
         }
         for item in stress {
-            let fs = item.spec.backing.pmemFileSystem ?? .xfs
-            if let at = boots.firstIndex(where: { $0.fileSystem == fs }) { boots[at].stress.append(item) } else { boots.append(Boot(fileSystem: fs, stress: [item])) }
+            boots[boot(item.spec.backing.pmemFileSystem ?? .xfs)].stress.append(item)
         }
         var results: [WorkloadResult] = []
         var stressResults: [StressResult] = []
