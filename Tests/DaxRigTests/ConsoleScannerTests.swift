@@ -42,6 +42,39 @@ import Testing
             [   12.6] BUG: KASAN: use-after-free in dax_iomap_pmd_fault+0x1/0x2
             """
         #expect(ConsoleScanner.scan(log).map(\.kind) == [.pgtablesBytes, .rssCounter, .badPageState, .softLockup, .hungTask, .kasan])
+        // Accounting at mm teardown and a page taken out of use leave the workload's report
+        // standing; a lockup or a bad access does not.
+        #expect(ConsoleScanner.scan(log).map(\.kind.isCrash) == [false, false, false, true, true, true])
+    }
+
+    /// Lines a healthy 6.1 kernel prints that mention what the markers look for. Formats:
+    /// lockdep_init (kernel/locking/lockdep.c), kasan_init (arch/x86/mm/kasan_init_64.c),
+    /// kfence_init (mm/kfence/core.c), LKDTM (drivers/misc/lkdtm/), show_signal_msg
+    /// (arch/x86/mm/fault.c) and show_signal (arch/x86/kernel/traps.c) for userspace faults,
+    /// do_migrate_range (mm/memory_hotplug.c); call-trace frames of the reporting functions.
+    @Test func innocentLinesOfBootsAndOfUserspaceFaultsAreNoFindings() {
+        let log = """
+            [    0.000000] Kernel command line: console=ttyS0 rdinit=/init panic=-1 oops=panic reboot=t printk.devkmsg=on
+            [    0.000000] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar
+            [    0.000000] ... MAX_LOCKDEP_KEYS:        8192
+            [    0.010000] rcu: \tRCU lockdep checking is enabled.
+            [    0.020000] kasan: KernelAddressSanitizer initialized
+            [    0.030000] kfence: initialized - using 2097152 bytes for 255 objects at 0x(____ptrval____)-0x(____ptrval____)
+            [    2.000000] lkdtm: list_add() corruption not detected!
+            [    2.100000] lkdtm: attempting bad refcount_inc() overflow
+            [    2.200000] sh[52]: segfault at 0 ip 0000000000401136 sp 00007ffd5e1c8a40 error 6 in busybox[401000+9a000] likely on CPU 0 (core 0, socket 0)
+            [    2.300000] traps: sh[53] general protection fault ip:4011b6 sp:7ffc9bd8e2a0 error:0 in busybox[401000+9a000]
+            [    2.400000] traps: sh[54] trap invalid opcode ip:4011b6 sp:7ffc9bd8e2a0 error:0 in busybox[401000+9a000]
+            [    2.500000] page dumped because: isolation failed
+            [    2.600000] Call Trace:
+            [    2.600001]  asm_exc_general_protection+0x22/0x30
+            [    2.600002]  refcount_warn_saturate+0x9c/0xe0
+            [    2.600003]  __list_add_valid+0x7f/0x90
+            [    2.600004]  ubsan_epilogue+0x5/0x40
+            [    2.600005]  pmd_clear_bad+0x12/0x20
+            [    2.600006]  oops_end+0x86/0xb0
+            """
+        #expect(ConsoleScanner.scan(log).isEmpty)
     }
 
     @Test func carriageReturnsFromTheSerialLineAreDropped() {

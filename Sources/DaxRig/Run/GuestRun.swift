@@ -38,6 +38,11 @@ public struct BootResult: Sendable {
     public var outcome: BootOutcome
     /// Everything the kernel reported on the console that looks like trouble.
     public var findings: [ConsoleFinding]
+    /// Which console lines belong to which case of the plan.
+    public var sections = ConsoleSections()
+
+    /// The findings that count against the case `name` (ConsoleSections says which).
+    public func findings(for name: String) -> [ConsoleFinding] { sections.findings(findings, for: name) }
     /// The serial console log; kept (and named here) unless the run passed without --keep.
     public var consoleLog: String?
     public var runDirectory: String?
@@ -92,7 +97,9 @@ public struct GuestRunner: Sendable {
         let cleanup = Cleanup.shared
         let removeRun = cleanup.add("remove \(runDirectory.path)") { Files.removeDirectory(runDirectory.path) }
         var result = run(request, image: image, in: runDirectory, output: output)
-        let passed = result.outcome == .commandExited(status: 0, signal: nil) && !result.findings.contains { $0.kind.isCrash }
+        // Any kernel report keeps the console, not only a crash: a `bad pmd` the run
+        // survived fails kernel-log-clean, and its reader wants the whole log.
+        let passed = result.outcome == .commandExited(status: 0, signal: nil) && result.findings.isEmpty
         if request.keep || !passed {
             // Keep the console log (and with --keep everything) for the user and reports;
             // drop the big files of a failed run.
@@ -140,9 +147,11 @@ public struct GuestRunner: Sendable {
                 // managed to report an exit status first.
                 if let crash { outcome = .kernelCrash(crash) }
             }
-            return BootResult(outcome: outcome, findings: findings, consoleLog: consoleLog, runDirectory: directory.path,
-                              accelerator: accelerator.rawValue, kernelRelease: release, phases: phases,
-                              reports: reports.map { (name: $0.0, text: $0.1) }, pmemMountOptions: mount)
+            var result = BootResult(outcome: outcome, findings: findings, consoleLog: consoleLog, runDirectory: directory.path,
+                                    accelerator: accelerator.rawValue, kernelRelease: release, phases: phases,
+                                    reports: reports.map { (name: $0.0, text: $0.1) }, pmemMountOptions: mount)
+            result.sections = ConsoleSections(log: log)
+            return result
         }
 
         // Inputs: the per-run initrd (image + plan) and sparse pmem backing files.
