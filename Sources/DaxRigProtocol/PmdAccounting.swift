@@ -24,9 +24,24 @@ public struct PmdAccounting: Sendable, Equatable, Codable {
     /// The mapping opens a 512 GiB slot nothing else uses, so each process allocates
     /// one PUD table for it (true at daxrig's map address, aligned or not).
     public var freshPUDTable: Bool
+    /// Per worker, the PMD and PUD tables its own mappings need when the workload's
+    /// geometry differs between workers (nil: every worker maps as `offsetInPUD` says).
+    public var tablesPerWorker: [Tables]?
+
+    /// The page tables one process's mappings need with PMDs only and nothing shared.
+    public struct Tables: Sendable, Equatable, Codable {
+        public var pmd: UInt64
+        public var pud: UInt64
+        public init(pmd: UInt64, pud: UInt64) {
+            self.pmd = pmd
+            self.pud = pud
+        }
+    }
 
     public init(processes: Int, mappingBytes: UInt64, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64,
-                vmPTEDeltas: [UInt64], faults: [UInt64], offsetInPUD: UInt64 = 0, freshPUDTable: Bool = true) {
+                vmPTEDeltas: [UInt64], faults: [UInt64], offsetInPUD: UInt64 = 0, freshPUDTable: Bool = true,
+                tablesPerWorker: [Tables]? = nil) {
+        self.tablesPerWorker = tablesPerWorker
         self.offsetInPUD = offsetInPUD % Self.pudSpan
         self.freshPUDTable = freshPUDTable
         self.processes = processes
@@ -41,10 +56,27 @@ public struct PmdAccounting: Sendable, Equatable, Codable {
 
     /// PUD ranges (1 GiB) the mapping touches; one PMD table page each, per process
     /// when unshared. An unaligned 1 GiB mapping touches two.
-    public var pudRanges: UInt64 { (offsetInPUD + mappingBytes + Self.pudSpan - 1) / Self.pudSpan }
+    /// With per-worker geometry, the most any one worker's mappings touch: one shared set.
+    public var pudRanges: UInt64 {
+        tablesPerWorker.map { $0.map(\.pmd).max() ?? 0 } ?? (offsetInPUD + mappingBytes + Self.pudSpan - 1) / Self.pudSpan
+    }
 
-    /// PMD table pages the workload would cost with no sharing: N x ceil(S / 1 GiB).
-    public var expectedUnsharedPMDPages: UInt64 { UInt64(processes) * pudRanges }
+    /// PMD table pages the workload would cost with no sharing: N x ceil(S / 1 GiB), or
+    /// the sum of each worker's own with per-worker geometry.
+    public var expectedUnsharedPMDPages: UInt64 {
+        tablesPerWorker.map { $0.reduce(0) { $0 + $1.pmd } } ?? UInt64(processes) * pudRanges
+    }
+
+    /// The tables mappings of `length` bytes at `addresses` need: a PMD table per PUD
+    /// range and a PUD table per 512 GiB slot that they touch.
+    public static func tables(addresses: [UInt64], length: UInt64) -> Tables {
+        var puds = Set<UInt64>(), slots = Set<UInt64>()
+        for address in addresses where length > 0 {
+            for pud in (address / pudSpan)...((address + length - 1) / pudSpan) { puds.insert(pud) }
+            for slot in (address >> 39)...((address + length - 1) >> 39) { slots.insert(slot) }
+        }
+        return Tables(pmd: UInt64(puds.count), pud: UInt64(slots.count))
+    }
 
     /// VmPTE pages a process needs when it maps with PMDs only: one PMD table per PUD
     /// range, plus one PUD table when the mapping opens a fresh 512 GiB slot (VmPTE,
@@ -55,8 +87,9 @@ public struct PmdAccounting: Sendable, Equatable, Codable {
     /// PTE table pages per worker: VmPTE delta pages beyond the PMD-mode baseline. Each
     /// 2 MiB region that fell back to PTEs costs one.
     public var fallbackPages: [UInt64] {
-        let baseline = pmdModeTablePages
-        return vmPTEDeltas.map { delta in
+        vmPTEDeltas.indices.map { index in
+            let delta = vmPTEDeltas[index]
+            let baseline = tablesPerWorker.map { index < $0.count ? $0[index].pmd + ($0[index].pud) : 0 } ?? pmdModeTablePages
             let pages = delta / Self.pageSize
             return pages > baseline ? pages - baseline : 0
         }

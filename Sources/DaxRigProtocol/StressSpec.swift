@@ -20,6 +20,11 @@ public struct StressSpec: Codable, Sendable, Equatable {
         case mremap
         /// MADV_DONTNEED on part or all of it, then fault it back.
         case madvDontneed = "madv-dontneed"
+        /// MADV_COLD on part or all of it, then read and write it again. 6.1 takes a
+        /// PMD-mapped DAX entry for a bad PMD here (`bad pmd` on the console).
+        case madvCold = "madv-cold"
+        /// MADV_PAGEOUT on part or all of it, then read and write it again.
+        case madvPageout = "madv-pageout"
         /// Cut the file's last 2 MiB off and extend it again: it must read back as zeros.
         case truncate
         /// FALLOC_FL_PUNCH_HOLE on its scratch stripe: zeros, then allocated again.
@@ -27,6 +32,11 @@ public struct StressSpec: Codable, Sendable, Equatable {
         /// Fork a child that checks and writes through the inherited mapping.
         case fork
     }
+
+    /// The ops a [[stress]] section without `ops` runs: every op but MADV_COLD and
+    /// MADV_PAGEOUT, which trip a bug 6.1 already has on DAX PMDs (`bad pmd`), so a
+    /// default soak judges the kernel's sharing, not that bug. Name them to run them.
+    public static let defaultOps: [Op] = [.munmap, .mprotect, .mremap, .madvDontneed, .truncate, .punchHole, .fork]
 
     public var name: String
     /// fsdax-xfs or fsdax-ext4.
@@ -39,7 +49,7 @@ public struct StressSpec: Codable, Sendable, Equatable {
     public var ops: [Op]
     public var soakSeconds: Int
 
-    public init(name: String, backing: WorkloadSpec.Backing, bytes: UInt64 = 1 << 30, sharers: Int = 8, ops: [Op] = Op.allCases,
+    public init(name: String, backing: WorkloadSpec.Backing, bytes: UInt64 = 1 << 30, sharers: Int = 8, ops: [Op] = StressSpec.defaultOps,
                 soakSeconds: Int = 20) {
         self.name = name
         self.backing = backing

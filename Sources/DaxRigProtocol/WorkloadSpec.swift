@@ -44,9 +44,12 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
     public var access: Access
     /// MAP_SHARED_VALIDATE | MAP_SYNC (FS/DAX only).
     public var mapSync: Bool
+    /// Each process's file offset, address shift and number of mappings.
+    public var geometry: MappingGeometry
 
     public init(name: String, backing: Backing, processes: Int, mappingBytes: UInt64, pudAligned: Bool = true,
-                access: Access = .writePer2M, mapSync: Bool = false) {
+                access: Access = .writePer2M, mapSync: Bool = false, geometry: MappingGeometry = .uniform) {
+        self.geometry = geometry
         self.name = name
         self.backing = backing
         self.processes = processes
@@ -59,6 +62,22 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
     /// The address every worker maps at: 1 TiB, the start of a fresh 512 GiB slot (so
     /// each worker allocates exactly one PUD table for it), plus 2 MiB when unaligned.
     public var mapAddress: UInt64 { (1 << 40) + (pudAligned ? 0 : 2 << 20) }
+
+    /// The file's length: the mapping plus the largest file offset any process maps at.
+    public var fileBytes: UInt64 { mappingBytes + geometry.maximumFileOffset }
+
+    /// Where `worker`'s mappings start.
+    public func addresses(of worker: Int) -> [UInt64] { geometry.addresses(of: worker, base: mapAddress, length: mappingBytes) }
+
+    /// Reports written before geometry existed decode as uniform.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), backing: try c.decode(Backing.self, forKey: .backing),
+                  processes: try c.decode(Int.self, forKey: .processes), mappingBytes: try c.decode(UInt64.self, forKey: .mappingBytes),
+                  pudAligned: try c.decode(Bool.self, forKey: .pudAligned), access: try c.decode(Access.self, forKey: .access),
+                  mapSync: try c.decode(Bool.self, forKey: .mapSync),
+                  geometry: try c.decodeIfPresent(MappingGeometry.self, forKey: .geometry) ?? .uniform)
+    }
 }
 
 /// What the guest measured for one workload.
@@ -73,9 +92,12 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
         /// errno of a failed mmap (0 when it mapped), and the worker's exit status.
         public var mapErrno: Int32
         public var exitStatus: Int32
+        /// The first word it read wrong, if any.
+        public var firstMismatch: WordMismatch?
 
         public init(vmPTEBefore: UInt64, vmPTEAfter: UInt64, faults: UInt64, faultNanoseconds: UInt64, mismatches: UInt64,
-                    mapErrno: Int32, exitStatus: Int32) {
+                    mapErrno: Int32, exitStatus: Int32, firstMismatch: WordMismatch? = nil) {
+            self.firstMismatch = firstMismatch
             self.vmPTEBefore = vmPTEBefore
             self.vmPTEAfter = vmPTEAfter
             self.faults = faults
@@ -131,6 +153,7 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
         PmdAccounting(processes: spec.processes, mappingBytes: spec.mappingBytes, preFork: preFork, control: control,
                       mapped: mapped, final: final,
                       vmPTEDeltas: workers.map { $0.vmPTEAfter > $0.vmPTEBefore ? $0.vmPTEAfter - $0.vmPTEBefore : 0 },
-                      faults: workers.map(\.faults), offsetInPUD: spec.mapAddress % PmdAccounting.pudSpan)
+                      faults: workers.map(\.faults), offsetInPUD: spec.mapAddress % PmdAccounting.pudSpan,
+                      tablesPerWorker: spec.geometry.isUniform ? nil : workers.indices.map { PmdAccounting.tables(addresses: spec.addresses(of: $0), length: spec.mappingBytes) })
     }
 }

@@ -29,3 +29,15 @@ final class Console {
         }
     }
 }
+
+/// The kernel's log, written through /dev/kmsg: a line there lands on the serial
+/// console in order with the kernel's own messages (the host reads case markers from
+/// it). Opened per line, so printk's per-opener rate limit never drops one.
+enum KernelLog {
+    static func mark(_ line: String) {
+        let fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        FileIO.writeAll(fd, Array("<6>\(line)\n".utf8))  // KERN_INFO: below the console's loglevel of 7
+    }
+}

@@ -20,9 +20,9 @@ struct StressRun {
         defer { munmap(shared, bytes) }
         let counters = shared.bindMemory(to: StressCounters.self, capacity: n)
         counters.initialize(repeating: StressCounters(), count: n)
-        var mapping = try WorkloadRun(spec: spec.mapping, mountPoint: mountPoint).measured(barriers: 2) { worker, fd, mapped in
+        var mapping = try WorkloadRun(spec: spec.mapping, mountPoint: mountPoint).measured(barriers: 2) { worker, fd, mappings in
             var process = StressProcess(spec: spec, layout: layout, worker: worker, fd: fd, counters: counters + worker.index)
-            return process.run(mapped)
+            return process.run(mappings.first)
         }
         let processes = (0..<n).map { counters[$0].process(op: spec.op(of: $0)) }
         for process in processes {
@@ -174,7 +174,7 @@ struct StressProcess {
         phase = .final
         for stripe in stable { check(stripe, every: layout.owners[stripe] == worker.index) }
         if let scratch { check(scratch, every: true, expect: .pattern(generation: generation)) }
-        worker.record[4] = counters.pointee.mismatches
+        worker.record[.mismatches] = counters.pointee.mismatches
         return counters.pointee.failedCalls == 0
     }
 
@@ -184,7 +184,9 @@ struct StressProcess {
         case .munmap: unmapAndMapBack()
         case .mprotect: protect()
         case .mremap: move()
-        case .madvDontneed: dropPages()
+        case .madvDontneed: dropPages(MADV_DONTNEED)
+        case .madvCold: dropPages(SystemCalls.madvCold)
+        case .madvPageout: dropPages(SystemCalls.madvPageout)
         case .truncate: truncate()
         case .punchHole: punchHole()
         case .fork: forkChild()
@@ -245,10 +247,12 @@ struct StressProcess {
         settle(nextRange())
     }
 
-    /// MADV_DONTNEED on part or all of the mapping, then faults it back by checking.
-    private mutating func dropPages() {
+    /// MADV_DONTNEED (or MADV_COLD, MADV_PAGEOUT) on part or all of the mapping, then
+    /// faults it back by checking. For MAP_SHARED DAX the data stays in the file
+    /// whatever the advice does to the page tables.
+    private mutating func dropPages(_ advice: Int32) {
         guard let span = nextSpan() else { return }
-        guard madvise(span.at, span.length, MADV_DONTNEED) == 0 else { return failed(.madvise) }
+        guard madvise(span.at, span.length, advice) == 0 else { return failed(.madvise) }
         settle(span.range)
     }
 

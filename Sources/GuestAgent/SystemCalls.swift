@@ -45,6 +45,10 @@ enum SystemCalls {
     static let mapSync: Int32 = 0x80000
     static let mapFixedNoReplace: Int32 = 0x100000
 
+    /// MADV_COLD and MADV_PAGEOUT (include/uapi/asm-generic/mman-common.h, Linux 5.4).
+    static let madvCold: Int32 = 20
+    static let madvPageout: Int32 = 21
+
     /// LINUX_REBOOT_CMD_POWER_OFF (RB_POWER_OFF) and LINUX_REBOOT_CMD_HALT (RB_HALT_SYSTEM).
     static let powerOffCommand: Int32 = 0x4321_FEDC
     static let haltCommand: Int32 = Int32(bitPattern: 0xCDEF_0123)

@@ -20,17 +20,20 @@ enum Workload {
                 let megabytes = spec.mappingBytes >> 20
                 let what = "\(spec.backing.rawValue), \(spec.processes) processes x \(megabytes) MiB"
                 print("workload \(index + 1)/\(specs.count): \(spec.name): " + what)
+                KernelLog.mark(CaseMarker.beginning(spec.name))
                 let report = try WorkloadRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
                 try ReportFile.write(report, index: index, name: spec.name, stage: "workload")
             }
             for (index, spec) in runs.stress.enumerated() {
                 print("stress \(index + 1)/\(runs.stress.count): \(spec.name): \(spec.backing.rawValue), \(spec.sharers) sharers, "
                     + "ops \(spec.ops.map(\.rawValue).joined(separator: " ")), \(spec.bytes >> 20) MiB, soak \(spec.soakSeconds) s")
+                KernelLog.mark(CaseMarker.beginning(spec.name))
                 let report = try StressRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
                 try ReportFile.write(report, index: specs.count + index, name: spec.name, stage: "stress")
                 print("stress \(spec.name): " + report.iterations.map { "\($0.role) \($0.count)" }.joined(separator: ", ")
                     + " iterations; \(report.wordsVerified) words checked, \(report.mismatches) wrong, \(report.failedCalls) failed calls")
             }
+            KernelLog.mark(CaseMarker.end)
             return 0
         } catch let failure as AgentFailure {
             print("workload failed at \(failure.stage): \(failure.message)")
@@ -47,14 +50,16 @@ struct WorkloadRun {
     let spec: WorkloadSpec
     let mountPoint: String
 
-    /// Per worker, in a shared anonymous mapping: the fields of WorkloadReport.Worker.
-    static let recordWords = 8
+    /// Per worker, in a shared anonymous mapping: the fields of WorkloadReport.Worker
+    /// (`Worker.Slot` names them).
+    static let recordWords = Worker.Slot.count
 
     func run() throws -> WorkloadReport {
-        let stripe = (spec.mappingBytes / UInt64(max(1, spec.processes))) & ~UInt64(4095)
         let writable = spec.access != .readSparse
-        var report = try measured(barriers: 1) { worker, _, mapped in
-            worker.record[4] = worker.checkStripes(mapped, stripe: stripe)
+        let common = spec.geometry.commonFileRange(processes: spec.processes, length: spec.mappingBytes)
+        let stripe = (UInt64(common.count) / UInt64(max(1, spec.processes))) & ~UInt64(4095)
+        var report = try measured(barriers: 1) { worker, _, mappings in
+            worker.record[.mismatches] = worker.checkStripes(mappings, common: common, stripe: stripe)
             return true
         }
         report.patternWords = writable ? stripe / 4096 : 0
@@ -66,11 +71,11 @@ struct WorkloadRun {
     /// the file, forks the workers, and takes the PageTables snapshots before forking,
     /// with every worker alive and nothing mapped (control), with everything mapped, and
     /// after every worker exited. Between the mapped snapshot and unmapping, each worker
-    /// runs `work` in its own process on its file descriptor and mapping (nil when mmap
-    /// failed); `work` passes `barriers` more barriers (Worker.barrier(2), (3), ...), at
+    /// runs `work` in its own process on its file descriptor and mappings (none when an
+    /// mmap failed); `work` passes `barriers` more barriers (Worker.barrier(2), (3), ...), at
     /// each of which the parent waits for every worker, and returns whether the
     /// worker's own checks held.
-    func measured(barriers: Int, work: (Worker, Int32, UnsafeMutablePointer<UInt8>?) -> Bool) throws -> WorkloadReport {
+    func measured(barriers: Int, work: (Worker, Int32, [UnsafeMutablePointer<UInt8>]) -> Bool) throws -> WorkloadReport {
         let started = Clock.now()
         var notes: [String] = []
         var alignedRegions: UInt64?
@@ -130,9 +135,10 @@ struct WorkloadRun {
         if spec.backing != .tmpfs { unlink(path) }
 
         let workers = (0..<n).map { index -> WorkloadReport.Worker in
-            let r = words + index * Self.recordWords
-            return .init(vmPTEBefore: r[0], vmPTEAfter: r[1], faults: r[2], faultNanoseconds: r[3], mismatches: r[4],
-                         mapErrno: Int32(truncatingIfNeeded: r[5]), exitStatus: statuses[index])
+            let r = Worker.Record(words + index * Self.recordWords)
+            return .init(vmPTEBefore: r[.vmPTEBefore], vmPTEAfter: r[.vmPTEAfter], faults: r[.faults], faultNanoseconds: r[.faultNanoseconds],
+                         mismatches: r[.mismatches], mapErrno: Int32(truncatingIfNeeded: r[.mapErrno]), exitStatus: statuses[index],
+                         firstMismatch: r.firstMismatch(seed: Pattern.seed(spec.name), fileBytes: spec.fileBytes))
         }
         for (index, status) in statuses.enumerated() where status > 128 {
             notes.append("worker \(index) was killed by signal \(status - 128) (\(String(cString: strsignal(status - 128))))")
@@ -182,7 +188,7 @@ struct WorkloadRun {
                     throw AgentFailure("workload", "mount hugetlbfs on \(target): \(errnoText())")
                 }
             }
-            let pages = (spec.mappingBytes + (2 << 20) - 1) / (2 << 20)
+            let pages = (spec.fileBytes + (2 << 20) - 1) / (2 << 20)
             try Counters.write("/proc/sys/vm/nr_hugepages", "\(pages)")
             let total = MemInfo(text: try FileIO.readText("/proc/meminfo")).bytes["HugePages_Total"] ?? 0
             guard total >= pages else {
@@ -195,15 +201,15 @@ struct WorkloadRun {
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw AgentFailure("workload", "create \(path): \(errnoText())") }
         defer { close(fd) }
-        let size = off_t(spec.mappingBytes)
+        let size = off_t(spec.fileBytes)
         if spec.access == .readSparse || spec.backing == .hugetlbfs || spec.backing == .tmpfs {
             guard ftruncate(fd, size) == 0 else { throw AgentFailure("workload", "ftruncate \(path): \(errnoText())") }
         } else {
             let result = SystemCalls.fallocate(fd, length: Int64(size))
-            guard result == 0 else { throw AgentFailure("workload", "fallocate \(spec.mappingBytes >> 20) MiB in \(path): \(errnoText())") }
+            guard result == 0 else { throw AgentFailure("workload", "fallocate \(spec.fileBytes >> 10) KiB in \(path): \(errnoText())") }
             if spec.backing.pmemFileSystem != nil {
-                if let map = ExtentMap.read(fd: fd, length: spec.mappingBytes) {
-                    let (aligned, regions) = map.alignedRegions(length: spec.mappingBytes)
+                if let map = ExtentMap.read(fd: fd, length: spec.fileBytes) {
+                    let (aligned, regions) = map.alignedRegions(length: spec.fileBytes)
                     alignedRegions = aligned
                     if aligned < regions {
                         notes.append("\(spec.backing.pmemFileSystem!.rawValue) could align \(aligned) of \(regions) 2 MiB regions of the file "
@@ -220,91 +226,156 @@ struct WorkloadRun {
 
 /// One forked worker. Runs in the child only; returns its exit status.
 struct Worker {
+    /// The words of a worker's record in the shared records mapping.
+    enum Slot: Int, CaseIterable {
+        case vmPTEBefore, vmPTEAfter, faults, faultNanoseconds, mismatches, mapErrno, faultSum, rehearsalSum
+        /// The first wrong word: its file offset + 1 (0: none), what was read, and in
+        /// which mapping.
+        case mismatchOffset, mismatchFound, mismatchMapping
+        static let count = allCases.count
+    }
+
+    /// A worker's record: written by the worker, read by the parent after it exited.
+    struct Record {
+        let words: UnsafeMutablePointer<UInt64>
+        init(_ words: UnsafeMutablePointer<UInt64>) { self.words = words }
+
+        subscript(slot: Slot) -> UInt64 {
+            get { words[slot.rawValue] }
+            nonmutating set { words[slot.rawValue] = newValue }
+        }
+
+        func clear() { for slot in Slot.allCases { self[slot] = 0 } }
+
+        func noteMismatch(mapping: Int, fileOffset: UInt64, found: UInt64) {
+            guard self[.mismatchOffset] == 0 else { return }
+            self[.mismatchOffset] = fileOffset + 1
+            self[.mismatchFound] = found
+            self[.mismatchMapping] = UInt64(mapping)
+        }
+
+        func firstMismatch(seed: UInt64, fileBytes: UInt64) -> WordMismatch? {
+            guard self[.mismatchOffset] > 0 else { return nil }
+            let found = self[.mismatchFound]
+            return WordMismatch(mapping: Int(self[.mismatchMapping]), fileOffset: self[.mismatchOffset] - 1, found: found,
+                                foundOffset: Pattern.offset(of: found, seed: seed, below: fileBytes))
+        }
+    }
+
     let spec: WorkloadSpec
     let path: String
     let index: Int
-    let record: UnsafeMutablePointer<UInt64>
+    let record: Record
     let ready: Int32
     let go: [Int32]
 
+    init(spec: WorkloadSpec, path: String, index: Int, record: UnsafeMutablePointer<UInt64>, ready: Int32, go: [Int32]) {
+        self.spec = spec
+        self.path = path
+        self.index = index
+        self.record = Record(record)
+        self.ready = ready
+        self.go = go
+    }
+
+    /// The file offset all of this worker's mappings start at.
+    var fileOffset: UInt64 { spec.geometry.fileOffset(of: index) }
+
     /// Maps and faults at barrier 0, runs `work` after the mapped snapshot (barrier 1),
     /// unmaps, and waits at the last barrier for the parent's go to exit.
-    func run(work: (Worker, Int32, UnsafeMutablePointer<UInt8>?) -> Bool) -> Int32 {
+    func run(work: (Worker, Int32, [UnsafeMutablePointer<UInt8>]) -> Bool) -> Int32 {
         let length = Int(spec.mappingBytes)
         let writable = spec.access != .readSparse
         let fd = open(path, writable ? O_RDWR : O_RDONLY)
         rehearse()
         barrier(0)
-        let mapped = mapAndFault(fd: fd, writable: writable)
+        let mappings = mapAndFault(fd: fd, writable: writable)
         barrier(1)
-        let held = work(self, fd, mapped)
-        if let mapped { munmap(mapped, length) }
+        let held = work(self, fd, mappings)
+        for mapped in mappings { munmap(mapped, length) }
         if fd >= 0 { close(fd) }
         barrier(go.count - 1)
-        return record[5] == 0 && record[4] == 0 && held ? 0 : 1
+        return record[.mapErrno] == 0 && record[.mismatches] == 0 && held ? 0 : 1
     }
 
-    /// Maps the file at the spec's address and faults it in as the spec's access says,
-    /// recording VmPTE before and after, the faults, their time and mmap's errno.
-    private func mapAndFault(fd: Int32, writable: Bool) -> UnsafeMutablePointer<UInt8>? {
+    /// Maps the file at each of the worker's addresses (the geometry's) and faults every
+    /// mapping in as the spec's access says, recording VmPTE before and after, the
+    /// faults, their time and the first failed mmap's errno. Returns the mappings, or
+    /// none when one failed.
+    private func mapAndFault(fd: Int32, writable: Bool) -> [UnsafeMutablePointer<UInt8>] {
         let length = Int(spec.mappingBytes)
-        record[0] = Counters.vmPTE()
+        record[.vmPTEBefore] = Counters.vmPTE()
         let faultsBefore = Counters.minorFaults()
         let t0 = Clock.monotonicNanoseconds()
         var flags = MAP_SHARED | SystemCalls.mapFixedNoReplace  // the same fresh address in every worker
         // MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED: 6.1 validates against a mask that
         // lacks MAP_FIXED_NOREPLACE (EOPNOTSUPP); nothing else lives at our address.
         if spec.mapSync { flags = SystemCalls.mapSharedValidate | SystemCalls.mapSync | MAP_FIXED }
-        let base = mmap(UnsafeMutableRawPointer(bitPattern: UInt(spec.mapAddress)), length,
-                        writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, 0)
-        var mapped: UnsafeMutablePointer<UInt8>?
-        if let base, base != MAP_FAILED {
-            mapped = base.bindMemory(to: UInt8.self, capacity: length)
-            record[5] = 0
-        } else {
-            record[5] = UInt64(errno)
+        var mappings: [UnsafeMutablePointer<UInt8>] = []
+        record[.mapErrno] = 0
+        for address in spec.addresses(of: index) {
+            let base = mmap(UnsafeMutableRawPointer(bitPattern: UInt(address)), length,
+                            writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, off_t(fileOffset))
+            guard let base, base != MAP_FAILED else {
+                record[.mapErrno] = UInt64(errno)
+                for mapped in mappings { munmap(mapped, length) }
+                mappings = []
+                break
+            }
+            mappings.append(base.bindMemory(to: UInt8.self, capacity: length))
         }
         var sum: UInt64 = 0
-        if let bytes = mapped {
+        for bytes in mappings {
             switch spec.access {
             case .writePer2M: for offset in stride(from: 0, to: length, by: 2 << 20) { bytes[offset] = 1 }
             case .readSparse: for offset in stride(from: 0, to: length, by: 2 << 20) { sum &+= UInt64(bytes[offset]) }
             case .every4K: for offset in stride(from: 0, to: length, by: 4096) { bytes[offset] = 1 }
             }
         }
-        record[3] = Clock.monotonicNanoseconds() - t0
-        record[2] = Counters.minorFaults() - faultsBefore
-        record[1] = Counters.vmPTE()
-        record[6] = sum
-        return mapped
+        record[.faultNanoseconds] = Clock.monotonicNanoseconds() - t0
+        record[.faults] = Counters.minorFaults() - faultsBefore
+        record[.vmPTEAfter] = Counters.vmPTE()
+        record[.faultSum] = sum
+        return mappings
     }
 
-    /// A workload's integrity check: each worker writes its own pattern, one word per
-    /// 4 KiB of its stripe; after everyone wrote (barrier 2), checks its successor's
-    /// stripe in full and the first word of up to 64 other stripes. Returns the words
-    /// found wrong.
-    func checkStripes(_ mapped: UnsafeMutablePointer<UInt8>?, stripe: UInt64) -> UInt64 {
+    /// A workload's integrity check, in file offsets: the file range every worker maps
+    /// (`common`) is cut into one stripe per worker. Each worker stores the pattern
+    /// word of the file offset at the start of every 4 KiB page of its stripe, through
+    /// its first mapping; after everyone wrote (barrier 2), it checks through each of
+    /// its mappings its successor's stripe in full and the first page of up to 64
+    /// others. A worker whose mapping shows another file offset than the one it mapped
+    /// (a table shared with a mapping that is not congruent) reads the wrong words, and
+    /// so does everyone whose pages its stores landed on. Returns the words found wrong.
+    func checkStripes(_ mappings: [UnsafeMutablePointer<UInt8>], common: Range<UInt64>, stripe: UInt64) -> UInt64 {
         let n = spec.processes
-        guard spec.access != .readSparse, let bytes = mapped, stripe >= 8 else {
+        guard spec.access != .readSparse, let first = mappings.first, stripe >= 4096 else {
             barrier(2)
             return 0
         }
-        let words = UnsafeMutableRawPointer(bytes)
-        for page in stride(from: UInt64(0), to: stripe, by: 4096) {
-            let offset = UInt64(index) * stripe + page
-            words.storeBytes(of: Self.pattern(worker: index, offset: offset), toByteOffset: Int(offset), as: UInt64.self)
+        let seed = Pattern.seed(spec.name)
+        func start(of worker: Int) -> UInt64 { common.lowerBound + UInt64(worker) * stripe }
+        let mine = start(of: index)
+        for fileOffset in stride(from: mine, to: mine + stripe, by: 4096) {
+            UnsafeMutableRawPointer(first).storeBytes(of: Pattern.word(offset: fileOffset, seed: seed),
+                                                      toByteOffset: Int(fileOffset - self.fileOffset), as: UInt64.self)
         }
         barrier(2)
         var mismatches: UInt64 = 0
-        let successor = (index + 1) % n
-        for page in stride(from: UInt64(0), to: stripe, by: 4096) {
-            let offset = UInt64(successor) * stripe + page
-            if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: successor, offset: offset) { mismatches += 1 }
+        func check(_ mapping: Int, _ fileOffset: UInt64) {
+            let found = UnsafeMutableRawPointer(mappings[mapping]).load(fromByteOffset: Int(fileOffset - self.fileOffset), as: UInt64.self)
+            if found != Pattern.word(offset: fileOffset, seed: seed) {
+                mismatches += 1
+                record.noteMismatch(mapping: mapping, fileOffset: fileOffset, found: found)
+            }
         }
+        let successor = (index + 1) % n
         let step = max(1, n / 64)
-        for other in stride(from: 0, to: n, by: step) where other != index && other != successor {
-            let offset = UInt64(other) * stripe
-            if words.load(fromByteOffset: Int(offset), as: UInt64.self) != Self.pattern(worker: other, offset: offset) { mismatches += 1 }
+        for mapping in mappings.indices {
+            for fileOffset in stride(from: start(of: successor), to: start(of: successor) + stripe, by: 4096) { check(mapping, fileOffset) }
+            for other in stride(from: 0, to: n, by: step) where other != successor && (other != index || mapping > 0) {
+                check(mapping, start(of: other))
+            }
         }
         return mismatches
     }
@@ -315,18 +386,18 @@ struct Worker {
     /// baseline is larger than a PMD page). Same calls, same loop, on 4 MiB of
     /// anonymous memory.
     private func rehearse() {
-        for field in 0..<WorkloadRun.recordWords { record[field] = 0 }
+        record.clear()
         let length = 4 << 20
         var sum = Counters.vmPTE() &+ Counters.minorFaults() &+ Clock.monotonicNanoseconds()
         if let scratch = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), scratch != MAP_FAILED {
             let bytes = scratch.bindMemory(to: UInt8.self, capacity: length)
             for offset in stride(from: 0, to: length, by: 4096) { bytes[offset] = 1; sum &+= UInt64(bytes[offset]) }
-            UnsafeMutableRawPointer(bytes).storeBytes(of: Self.pattern(worker: index, offset: 0), as: UInt64.self)
+            UnsafeMutableRawPointer(bytes).storeBytes(of: Pattern.word(offset: UInt64(index), seed: sum), as: UInt64.self)
             sum &+= UnsafeMutableRawPointer(bytes).load(as: UInt64.self)
             munmap(scratch, length)
         }
-        record[7] = sum
-        record[0] = Counters.vmPTE()
+        record[.rehearsalSum] = sum
+        record[.vmPTEBefore] = Counters.vmPTE()
     }
 
     /// Signals this worker reached the phase, then waits for the parent's go.
@@ -334,10 +405,6 @@ struct Worker {
         var byte: UInt8 = 1
         while write(ready, &byte, 1) < 0 && errno == EINTR {}
         while read(go[phase], &byte, 1) < 0 && errno == EINTR {}
-    }
-
-    static func pattern(worker: Int, offset: UInt64) -> UInt64 {
-        (UInt64(worker) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ offset
     }
 }
 

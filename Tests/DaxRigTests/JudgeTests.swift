@@ -50,7 +50,7 @@ import Testing
         let warning = ConsoleFinding(kind: .warning, line: 7, excerpt: "WARNING: x")
         let log = Judge.judge(.kernelLogClean, report: report(.fsdaxXfs, mappedPages: 1, faults: [512]), findings: [warning])
         #expect(!log.passed)
-        #expect(log.detail == "warning at console line 7")
+        #expect(log.detail == "1 warning (first at console line 7: WARNING: x)")
     }
 
     @Test func defaultSpecExpectsWhatUnpatched61Does() {
@@ -75,7 +75,7 @@ import Testing
         let failedWriter = PersistenceReport(spec: spec, phase: .write, bytes: 8 << 20, failedWriters: 1, seconds: 1, notes: ["writer 9 ended with status 2"])
         #expect(!Judge.judge(.dataIntact, written: failedWriter, verified: clean, findings: []).passed)
         let oops = ConsoleFinding(kind: .oops, line: 3, excerpt: "Oops: 0002 [#1]\nmore")
-        #expect(Judge.judge(.kernelLogClean, written: written, verified: clean, findings: [oops]).detail == "oops: Oops: 0002 [#1]")
+        #expect(Judge.judge(.kernelLogClean, written: written, verified: clean, findings: [oops]).detail == "1 oops (first at console line 3: Oops: 0002 [#1])")
     }
 
     @Test func patternDiffersPerOffsetAndPerCheck() {

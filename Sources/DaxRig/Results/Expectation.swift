@@ -68,11 +68,27 @@ public enum Judge {
             return Verdict(expectation: expectation, passed: mismatches == 0 && failedMaps == 0 && failedExits == 0,
                            detail: "\(mismatches) pattern words wrong, \(failedMaps) failed mmaps"
                             + (errnos.isEmpty ? "" : " (" + errnos.map { "errno \($0) \(String(cString: strerror($0)))" }.joined(separator: ", ") + ")")
-                            + ", \(failedExits) workers exited non-zero")
+                            + ", \(failedExits) workers exited non-zero"
+                            + (report.workers.firstIndex { $0.firstMismatch != nil }.map { index in
+                                "; first: worker \(index) (file offset \(report.spec.geometry.fileOffset(of: index))), \(report.workers[index].firstMismatch!)"
+                            } ?? ""))
         case .kernelLogClean:
             return Verdict(expectation: expectation, passed: findings.isEmpty,
-                           detail: findings.isEmpty ? "no kernel reports" : findings.map { "\($0.kind.rawValue) at console line \($0.line)" }.joined(separator: ", "))
+                           detail: findings.isEmpty ? "no kernel reports while it ran" : summary(of: findings))
         }
+    }
+
+    /// Kernel reports by kind, with how many and the first of each: a kernel that
+    /// printed a thousand `bad pmd` lines gets one line of verdict, not a thousand.
+    static func summary(of findings: [ConsoleFinding]) -> String {
+        var kinds: [ConsoleFinding.Kind] = []
+        for finding in findings where !kinds.contains(finding.kind) { kinds.append(finding.kind) }
+        return kinds.map { kind in
+            let all = findings.filter { $0.kind == kind }
+            let first = all[0]
+            let text = first.excerpt.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            return "\(all.count) \(kind.rawValue) (first at console line \(first.line): \(text.prefix(160)))"
+        }.joined(separator: "; ")
     }
 
     /// A stress run: `data-intact` means every process mapped the file, read no word
@@ -117,7 +133,7 @@ public enum Judge {
             return Verdict(expectation: expectation, passed: passed, detail: detail)
         case .kernelLogClean:
             return Verdict(expectation: expectation, passed: findings.isEmpty,
-                           detail: findings.isEmpty ? "no kernel reports in either boot" : findings.map { "\($0.kind.rawValue): \($0.excerpt.split(whereSeparator: \.isNewline).first ?? "")" }.joined(separator: ", "))
+                           detail: findings.isEmpty ? "no kernel reports in either boot" : summary(of: findings))
         default:
             return Verdict(expectation: expectation, passed: true, detail: "does not apply to a persistence check")
         }

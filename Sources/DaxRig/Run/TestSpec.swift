@@ -43,7 +43,7 @@ public struct TestSpec: Sendable, Equatable {
         try TestSpec(file: TOMLFile(path: path, text: text))
     }
 
-    static let workloadKeys = ["name", "backing", "processes", "size", "access", "aligned", "map-sync", "expect"]
+    static let workloadKeys = ["name", "backing", "processes", "size", "access", "aligned", "map-sync", "offsets", "shifts", "mappings", "expect"]
     static let persistenceKeys = ["name", "backing", "size", "writers", "sync", "expect"]
     static let stressKeys = ["name", "backing", "size", "sharers", "ops", "soak", "expect"]
 
@@ -55,7 +55,7 @@ public struct TestSpec: Sendable, Equatable {
         timeout = try top.int("timeout").map(Double.init)
         if let timeout, timeout <= 0 { throw top.error("timeout", "must be a positive number of seconds") }
         let defaults = try file.table("defaults")
-        try defaults?.onlyKeys(Self.workloadKeys.filter { $0 != "name" } + ["writers", "sync"])
+        try defaults?.onlyKeys(Self.workloadKeys.filter { !["name", "offsets", "shifts", "mappings"].contains($0) } + ["writers", "sync"])
 
         workloads = []
         for section in try file.arrayOfTables("workload") {
@@ -113,16 +113,33 @@ public struct TestSpec: Sendable, Equatable {
         if mapSync, let other = backings.first(where: { $0.pmemFileSystem == nil }) {
             throw section.error("map-sync", "MAP_SYNC needs an FS/DAX backing; \(other.rawValue) refuses it", hint: "use fsdax-xfs or fsdax-ext4")
         }
+        let geometry = try Self.geometry(section, size: size, backings: backings, aligned: aligned)
         let expectations = try Self.expectations(section, defaults: defaults)
         let base = try section.string("name")
         return backings.flatMap { backing in
             counts.map { n in
                 let prefix = base.map { backings.count > 1 ? "\($0)-\(backing.rawValue)" : $0 } ?? backing.rawValue
                 return WorkloadCase(spec: WorkloadSpec(name: "\(prefix)-n\(n)", backing: backing, processes: n, mappingBytes: size,
-                                                       pudAligned: aligned, access: access, mapSync: mapSync),
+                                                       pudAligned: aligned, access: access, mapSync: mapSync, geometry: geometry),
                                     expectations: expectations)
             }
         }
+    }
+
+    /// `offsets`, `shifts` (sizes in whole 4 KiB pages, taken in turn by worker index)
+    /// and `mappings` (of the file, per process).
+    private static func geometry(_ section: TOMLSection, size: UInt64, backings: [WorkloadSpec.Backing], aligned: Bool) throws -> MappingGeometry {
+        let geometry = MappingGeometry(fileOffsets: try section.byteSizes("offsets") ?? [0], addressShifts: try section.byteSizes("shifts") ?? [0],
+                                       mappings: try section.int("mappings") ?? 1)
+        let base = WorkloadSpec(name: "", backing: .fsdaxXfs, processes: 1, mappingBytes: size, pudAligned: aligned).mapAddress
+        if let (key, problem) = geometry.problem(length: size, base: base) {
+            throw section.error(key, problem, hint: "offsets and shifts are sizes in whole 4 KiB pages below the size, e.g. [0, \"4K\"]")
+        }
+        if backings.contains(.hugetlbfs), let bad = (geometry.fileOffsets + geometry.addressShifts).first(where: { $0 % (2 << 20) != 0 }) {
+            throw section.error(section.has("offsets") ? "offsets" : "shifts", "hugetlbfs maps whole 2 MiB pages: \(bad) bytes is not a multiple of 2M",
+                                hint: "use 2M steps on hugetlbfs, or an FS/DAX backing for 4 KiB steps")
+        }
+        return geometry
     }
 
     private static func persistence(_ section: TOMLSection, defaults: TOMLSection?) throws -> [PersistenceCase] {
@@ -164,7 +181,7 @@ public struct TestSpec: Sendable, Equatable {
         }
         let sharers = try section.int("sharers") ?? 8
         guard (0...256).contains(sharers) else { throw section.error("sharers", "\(sharers) sharers: use 0 to 256") }
-        let ops = try section.choices("ops", StressSpec.Op.self) ?? StressSpec.Op.allCases
+        let ops = try section.choices("ops", StressSpec.Op.self) ?? StressSpec.defaultOps
         if let twice = ops.first(where: { op in ops.filter { $0 == op }.count > 1 }) {
             throw section.error("ops", "'\(twice.rawValue)' is listed twice", hint: "one mutator per op")
         }

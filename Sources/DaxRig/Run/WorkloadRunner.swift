@@ -39,10 +39,10 @@ public struct WorkloadRunner: Sendable {
     /// Guest memory for a boot: a base, the huge pages a hugetlbfs case reserves, and
     /// room per worker (page tables, task, stack) for the largest N.
     public static func memoryMiB(for cases: [WorkloadCase]) -> Int {
-        let huge = cases.filter { $0.spec.backing == .hugetlbfs || $0.spec.backing == .tmpfs }.map(\.spec.mappingBytes).max() ?? 0
+        let huge = cases.filter { $0.spec.backing == .hugetlbfs || $0.spec.backing == .tmpfs }.map(\.spec.fileBytes).max() ?? 0
         let workers = cases.map(\.spec.processes).max() ?? 1
         // tmpfs maps 4 KiB pages: every worker needs a PTE table page per 2 MiB.
-        let pteTables = cases.filter { $0.spec.backing == .tmpfs }.map { UInt64($0.spec.processes) * ($0.spec.mappingBytes / 512) }.max() ?? 0
+        let pteTables = cases.filter { $0.spec.backing == .tmpfs }.map { UInt64($0.spec.processes * $0.spec.geometry.mappings) * ($0.spec.mappingBytes / 512) }.max() ?? 0
         let bytes = (512 << 20) + huge + pteTables + UInt64(workers) * (256 << 10)
         return Int((bytes + (64 << 20) - 1) >> 20) / 64 * 64
     }
@@ -66,9 +66,9 @@ public struct WorkloadRunner: Sendable {
                                                need: "\(ByteSize.format(memory)) for \(spec.processes) processes x \(ByteSize.format(spec.mappingBytes)) on \(spec.backing.rawValue)",
                                                have: "\(ByteSize.format(hostMemoryAvailable)) of memory available, of which daxrig uses at most 3/4")
             }
-            if spec.backing.pmemFileSystem != nil, spec.access != .readSparse, spec.mappingBytes + (1 << 30) > hostDiskAvailable {
+            if spec.backing.pmemFileSystem != nil, spec.access != .readSparse, spec.fileBytes + (1 << 30) > hostDiskAvailable {
                 throw WorkloadError.doesNotFit(workload: spec.name, what: "pmem backing file",
-                                               need: "\(ByteSize.format(spec.mappingBytes + (1 << 30))) of disk (the file, allocated, and 1 GiB for the file system)",
+                                               need: "\(ByteSize.format(spec.fileBytes + (1 << 30))) of disk (the file, allocated, and 1 GiB for the file system)",
                                                have: "\(ByteSize.format(hostDiskAvailable)) free")
             }
         }
@@ -122,7 +122,7 @@ public struct WorkloadRunner: Sendable {
                                  as: UTF8.self)
             // A sparse file read through the huge zero page needs no pmem behind it.
             let files = group.workloads.filter { $0.spec.access != .readSparse } + group.stress.map(\.mapping)
-            let pmemBytes = PmemBackingFile.size(forLargestFile: files.map(\.spec.mappingBytes).max() ?? 0)
+            let pmemBytes = PmemBackingFile.size(forLargestFile: files.map(\.spec.fileBytes).max() ?? 0)
             let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), command: ["/init", "workload"], payload: payload),
                                       pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group.workloads + group.stress.map(\.mapping)), timeout: timeout)
             let boot = try runner.boot(request, image: image, output: output)
@@ -131,7 +131,7 @@ public struct WorkloadRunner: Sendable {
             let bootSeconds = boot.phases.filter { $0.0 != "command" && $0.0 != "teardown" }.map(\.1).reduce(0, +)
             for item in group.workloads {
                 if let report = reports.first(where: { $0.spec == item.spec }) {
-                    let verdicts = item.expectations.map { Judge.judge($0, report: report, findings: boot.findings) }
+                    let verdicts = item.expectations.map { Judge.judge($0, report: report, findings: boot.findings(for: item.spec.name)) }
                     results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
                     results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
@@ -141,7 +141,7 @@ public struct WorkloadRunner: Sendable {
             }
             for item in group.stress {
                 if let report = stressReports.first(where: { $0.spec == item.spec }) {
-                    let verdicts = item.expectations.map { Judge.judge($0, stress: report, findings: boot.findings) }
+                    let verdicts = item.expectations.map { Judge.judge($0, stress: report, findings: boot.findings(for: item.spec.name)) }
                     stressResults.append(StressResult(stress: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
                     stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: "no report: \(boot.summary)",

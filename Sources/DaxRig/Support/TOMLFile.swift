@@ -159,6 +159,17 @@ public struct TOMLSection {
         do { return try ByteSize.parse(text) } catch let error as ByteSizeError { throw self.error(key, error.description) }
     }
 
+    /// A size or an array of sizes, each as `byteSize` reads one.
+    public func byteSizes(_ key: String) throws -> [UInt64]? {
+        guard let value = table[key] else { return nil }
+        let elements = value.array.map { Array($0) } ?? [value]
+        return try elements.map { element in
+            if let number = element.int, number >= 0 { return UInt64(number) }
+            guard let text = element.string else { throw error(key, "must be a size (\"4K\", \"2M\" or bytes) or an array of sizes; found \(element.type)") }
+            do { return try ByteSize.parse(text) } catch let error as ByteSizeError { throw self.error(key, error.description) }
+        }
+    }
+
     /// A string that must be one of an enum's raw values.
     public func choice<Value: RawRepresentable & CaseIterable>(_ key: String, _ type: Value.Type) throws -> Value? where Value.RawValue == String {
         guard let text = try string(key) else { return nil }
