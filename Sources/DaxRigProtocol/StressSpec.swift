@@ -31,11 +31,21 @@ public struct StressSpec: Codable, Sendable, Equatable {
         case punchHole = "punch-hole"
         /// Fork a child that checks and writes through the inherited mapping.
         case fork
+        /// TLB visibility: a reader child spins on a word of the scratch stripe with no
+        /// system call while this process punches the stripe out; once the punch has
+        /// returned (ordered through shared memory) the reader must read zeros.
+        case tlbPunch = "tlb-punch"
+        /// The same, after an mprotect of one 4 KiB page inside the stripe, which splits
+        /// its huge PMD at two vma edges (review finding 2: the split flushed only the
+        /// splitting process).
+        case tlbSplitPunch = "tlb-split-punch"
     }
 
     /// The ops a [[stress]] section without `ops` runs: every op but MADV_COLD and
     /// MADV_PAGEOUT, which trip a bug 6.1 already has on DAX PMDs (`bad pmd`), so a
-    /// default soak judges the kernel's sharing, not that bug. Name them to run them.
+    /// default soak judges the kernel's sharing, not that bug, and the TLB readers,
+    /// which mean something only with a core to themselves (few processes, 2 vCPUs).
+    /// Name them to run them.
     public static let defaultOps: [Op] = [.munmap, .mprotect, .mremap, .madvDontneed, .truncate, .punchHole, .fork]
 
     public var name: String

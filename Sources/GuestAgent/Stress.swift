@@ -40,6 +40,8 @@ enum StressCall: UInt8 {
     case mmap, munmap, mprotect, mremap, madvise, ftruncate, fallocate, fork, waitpid
     /// The fork mutator's child ended other than with 0 or 1 (1: it counted mismatches).
     case forkChild
+    /// A TLB reader child ended other than as its check says (a signal, a lost handshake).
+    case tlbReader
     /// mmap back at the address just unmapped gave another address.
     case misplaced
 }
@@ -47,6 +49,8 @@ enum StressCall: UInt8 {
 /// What a stress process is doing, for the first mismatch's record.
 enum StressPhase: UInt8 {
     case soak, final, forkChild
+    /// A TLB reader's last read, after the change was complete.
+    case tlbReader
 }
 
 /// One process's counters, in memory shared with the parent and with the fork
@@ -83,6 +87,9 @@ struct StressCounters {
         let role = op?.rawValue ?? "sharer"
         let failure = firstFailure.map { failure -> String in
             switch failure.call {
+            case .tlbReader:
+                return "the reader child of iteration \(failure.iteration) "
+                    + (Termination(waitStatus: failure.value)?.description ?? "ended with wait status \(failure.value)")
             case .forkChild:
                 return "the fork child of iteration \(failure.iteration) "
                     + (Termination(waitStatus: failure.value)?.description ?? "ended with wait status \(failure.value)")
@@ -97,6 +104,7 @@ struct StressCounters {
             case .soak: "\(role) iteration \(first.iteration)"
             case .final: "final check"
             case .forkChild: "fork child of iteration \(first.iteration)"
+            case .tlbReader: "reader child of iteration \(first.iteration), after the change was complete"
             }
             return StressReport.Mismatch(stripe: first.stripe, word: first.word, expected: first.expected, found: first.found, during: during)
         }
@@ -190,6 +198,8 @@ struct StressProcess {
         case .truncate: truncate()
         case .punchHole: punchHole()
         case .fork: forkChild()
+        case .tlbPunch: punchUnderReader(split: false)
+        case .tlbSplitPunch: punchUnderReader(split: true)
         }
     }
 
@@ -327,13 +337,13 @@ struct StressProcess {
         for stripe in range where !layout.isScratch(stripe) { check(stripe) }
     }
 
-    private mutating func checkScratch() {
+    mutating func checkScratch() {
         if let scratch { check(scratch, expect: .pattern(generation: generation)) }
     }
 
     /// The scratch stripe's next generation, written over the last one after checking
     /// every word of it: a store that an op lost shows as the generation before.
-    private mutating func nextScratchGeneration() {
+    mutating func nextScratchGeneration() {
         guard let scratch else { return }
         check(scratch, every: true, expect: .pattern(generation: generation), write: generation + 1)
         generation += 1
@@ -342,7 +352,7 @@ struct StressProcess {
     /// After the scratch stripe's blocks went: allocated again (even iterations) or left
     /// a hole (odd ones, so the stores allocate), it must read as zeros, then takes the
     /// next generation, read back; then its own stripes as after any op.
-    private mutating func refill(_ scratch: Int) {
+    mutating func refill(_ scratch: Int) {
         if iteration % 2 == 0, SystemCalls.fallocate(fd, mode: 0, offset: Int64(scratch) * Int64(Self.stripeBytes),
                                                      length: Int64(Self.stripeBytes)) != 0 {
             failed(.fallocate)
@@ -390,6 +400,16 @@ struct StressProcess {
         counters.pointee.mismatches += wrong
     }
 
+    /// One word checked outside `check` (a TLB reader's), and whether it was wrong.
+    mutating func noteChecked(stripe: Int, word: Int, expected: UInt64, found: UInt64, phase: StressPhase) {
+        counters.pointee.wordsVerified += 1
+        guard found != expected else { return }
+        if counters.pointee.firstMismatch == nil {
+            counters.pointee.firstMismatch = .init(stripe: stripe, word: word, expected: expected, found: found, phase: phase, iteration: iteration)
+        }
+        counters.pointee.mismatches += 1
+    }
+
     // MARK: Ranges and failures
 
     /// Stripes of the mapping as it is now, and their address and length.
@@ -423,7 +443,7 @@ struct StressProcess {
     /// Counts a failed call; the first one is kept with its errno (read at the call). A
     /// call this kernel does not have is no failure of the kernel's: it is noted, and
     /// the process stops its soak after this iteration.
-    private mutating func failed(_ call: StressCall, value: Int32 = errno) {
+    mutating func failed(_ call: StressCall, value: Int32 = errno) {
         if call != .forkChild && (value == ENOSYS || value == EOPNOTSUPP) {
             if counters.pointee.unsupported == nil { counters.pointee.unsupported = .init(call: call, value: value, iteration: iteration) }
             return
@@ -434,7 +454,7 @@ struct StressProcess {
 
     /// A failed call that left part of the mapping gone or unwritable: from here on the
     /// process touches nothing (it would fault), and its failure is on the record.
-    private mutating func lost(_ call: StressCall, value: Int32 = errno) {
+    mutating func lost(_ call: StressCall, value: Int32 = errno) {
         failed(call, value: value)
         base = nil
     }

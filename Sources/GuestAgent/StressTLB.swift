@@ -1,0 +1,85 @@
+import DaxRigProtocol
+import Glibc
+import Synchronization
+
+/// The TLB-visibility ops. A process whose TLB still maps what another process just
+/// took away reads it with no fault, and no check that makes a system call first can
+/// see that: the call itself may switch or flush. So the reader is a child that faults
+/// one word of the scratch stripe in through the inherited mapping (joining the
+/// parent's PMD table where the kernel shares one) and then spins on it, loads only,
+/// while the parent changes the mapping or the file. The handshake goes through a shared
+/// anonymous page: the child says it has read, the parent says the change is complete
+/// (its system calls have returned). Under TCG a vCPU keeps a translation until the
+/// guest flushes it, so a missing flush shows every time rather than by chance; it
+/// needs the child on a vCPU of its own (2 vCPUs, few other processes).
+extension StressProcess {
+    /// The word the reader spins on: 64 KiB into the scratch stripe.
+    static let readerOffset = 64 << 10
+
+    /// Handshake states.
+    private static let started: UInt64 = 0, loaded: UInt64 = 1, changed: UInt64 = 2
+
+    /// Drops every region of its mapping but the scratch stripe, forks the reader,
+    /// waits until it has read, then (with `split`, after making one
+    /// 4 KiB page inside the stripe read-only, which splits the stripe's huge PMD at two
+    /// vma edges) punches the scratch stripe out of the file and says so. The reader's
+    /// next load must find zeros; the old word means its TLB outlived the punch, and
+    /// the blocks it reads may already be another file's.
+    mutating func punchUnderReader(split: Bool) {
+        guard let scratch, let base else { return }
+        nextScratchGeneration()
+        guard let page = sharedPage() else { return failed(.mmap) }
+        let state = page.assumingMemoryBound(to: Atomic<UInt64>.self)
+        state.pointee.store(Self.started, ordering: .sequentiallyConsistent)
+        let stripe = base + scratch * Self.stripeBytes
+        let word = (stripe + Self.readerOffset).assumingMemoryBound(to: Atomic<UInt64>.self)
+        // Every other region dropped first: x86 flushes a whole TLB when a zap clears
+        // more than a few dozen pages, and the file system's punch zaps the whole file in
+        // every mapping, so with the rest mapped the reader's stale entry would go by
+        // chance. With the stripe the only entry left, only a flush meant for it removes it.
+        let before = scratch * Self.stripeBytes, after = Int(spec.bytes) - before - Self.stripeBytes
+        if before > 0, madvise(base, before, MADV_DONTNEED) != 0 { return failed(.madvise) }
+        if after > 0, madvise(stripe + Self.stripeBytes, after, MADV_DONTNEED) != 0 { return failed(.madvise) }
+        let pid = fork()
+        if pid < 0 { return failed(.fork) }
+        if pid == 0 {
+            let before = word.pointee.load(ordering: .relaxed)
+            state.pointee.store(Self.loaded, ordering: .sequentiallyConsistent)
+            while state.pointee.load(ordering: .sequentiallyConsistent) != Self.changed {
+                _ = word.pointee.load(ordering: .relaxed)
+            }
+            let after = word.pointee.load(ordering: .relaxed)
+            (page + 8).storeBytes(of: after, as: UInt64.self)
+            _exit(after == 0 ? 0 : after == before ? 3 : 4)
+        }
+        // Until the reader has read (or died trying).
+        var status: Int32 = 0
+        while state.pointee.load(ordering: .sequentiallyConsistent) != Self.loaded {
+            if waitpid(pid, &status, WNOHANG) == pid { return failed(.tlbReader, value: status) }
+        }
+        let edge = stripe + Self.readerOffset + (1 << 20)
+        if split, mprotect(edge, 4096, PROT_READ) != 0 { failed(.mprotect) }
+        let punched = SystemCalls.fallocate(fd, mode: SystemCalls.punchHole | SystemCalls.keepSize,
+                                            offset: Int64(scratch) * Int64(Self.stripeBytes), length: Int64(Self.stripeBytes))
+        if punched != 0 { failed(.fallocate) }
+        state.pointee.store(Self.changed, ordering: .sequentiallyConsistent)
+        var reaped: pid_t
+        repeat { reaped = waitpid(pid, &status, 0) } while reaped < 0 && errno == EINTR
+        let found = (page + 8).load(as: UInt64.self)
+        munmap(page, 4096)
+        if reaped < 0 { return failed(.waitpid) }
+        switch Termination(waitStatus: status) {
+        case .exited(0)?, .exited(3)?, .exited(4)?:
+            // Anything but zeros came through a translation the punch should have removed.
+            noteChecked(stripe: scratch, word: Self.readerOffset / 8, expected: 0, found: found, phase: .tlbReader)
+        default: failed(.tlbReader, value: status)
+        }
+        if split, mprotect(edge, 4096, PROT_READ | PROT_WRITE) != 0 { return lost(.mprotect) }
+        if punched == 0 { refill(scratch) }
+    }
+
+    private func sharedPage() -> UnsafeMutableRawPointer? {
+        guard let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0), page != MAP_FAILED else { return nil }
+        return page
+    }
+}

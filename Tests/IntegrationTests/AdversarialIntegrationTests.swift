@@ -1,0 +1,83 @@
+import DaxRig
+import DaxRigProtocol
+import Foundation
+import Testing
+
+/// Issue 12's proof that the proof can fail: kernels/specs/adversarial.toml through the
+/// CLI on unpatched 6.1 and on the v1 sharing series (kernels/patches/fsdax-pmd-share-v1,
+/// the known-bad kernel). v1 must keep failing finding 1 with the numbers that show
+/// it, or daxrig has silently lost the power to see it; unpatched 6.1 must pass every
+/// geometry case and TLB reader, and fail finding 5 (its own MADV_COLD bug) by the
+/// console's `bad pmd`; v1 must also keep failing finding 2 (a reader's stale TLB
+/// after a huge-PMD split and a punch).
+@Suite(.serialized) struct AdversarialIntegrationTests {
+    static let spec = Rig.packageRoot.appendingPathComponent("kernels/specs/adversarial.toml").path
+
+    func run(kernel: String?) throws -> (status: Int32, report: SpecReport, stderr: String) {
+        let output = try Rig.run(["run", "--spec", Self.spec, "--json", "--no-store"] + (kernel.map { ["--kernel", $0] } ?? []))
+        let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
+        return (output.status, report, output.standardError)
+    }
+
+    func verdict(_ report: SpecReport, _ name: String, _ expectation: DaxRig.Expectation) -> Verdict? {
+        (report.workloads.first { $0.name == name }?.verdicts ?? report.stress.first { $0.name == name }?.verdicts)?
+            .first { $0.expectation == expectation }
+    }
+
+    @Test func unpatchedPassesTheGeometryCasesAndFailsMadvColdOnItsOwnBug() throws {
+        _ = try Rig.defaultKernel()
+        let (status, report, stderr) = try run(kernel: nil)
+        #expect(report.complete, "\(stderr.suffix(3000))")
+        for row in report.workloads {
+            for verdict in row.verdicts { #expect(verdict.passed, "\(row.name) \(verdict.expectation.rawValue): \(verdict.detail)") }
+        }
+        // Offset 4096 at an aligned address: B's colour differs, so 6.1 maps it with PTEs.
+        let shifted = try #require(report.workloads.first { $0.name == "f1-noncongruent-4k-n2" })
+        #expect(shifted.pteFallbackPages == 512, "\(shifted)")
+        // Two mappings per process, all PMD-mapped, private: 2 processes x 2 tables.
+        #expect(report.workloads.first { $0.name == "f3-two-mappings-n2" }?.pmdPagesMeasured == 4)
+        // A reader that spins on a word while the stripe is split and punched out sees
+        // zeros once the punch returned, every time.
+        for name in ["f2-split-punch", "tlb-punch"] {
+            let row = try #require(report.stress.first { $0.name == name })
+            let allPassed = row.verdicts.allSatisfy { $0.passed }
+            #expect(allPassed, "\(name): \(row.verdicts)")
+            #expect((row.processDetails?.first?.iterations ?? 0) >= 3, "\(name)")
+        }
+        // Finding 5 is 6.1's: MADV_COLD takes the DAX PMDs for bad ones.
+        let cold = try #require(verdict(report, "f5-madv-cold", .kernelLogClean))
+        #expect(!cold.passed && cold.detail.contains("bad-page-table"), "\(cold.detail)")
+        #expect(verdict(report, "f5-madv-cold", .dataIntact)?.passed == true)
+        #expect(status == 1)
+    }
+
+    @Test func theV1SeriesFailsFindingsOneAndTwoWithTheNumbers() throws {
+        let build = try Rig.run(["kernel", "build", "--patches", Rig.packageRoot.appendingPathComponent("kernels/patches/fsdax-pmd-share-v1").path,
+                                 "--fragment", Rig.packageRoot.appendingPathComponent("kernels/configs/pmem-dax.config").path,
+                                 "--fragment", Rig.packageRoot.appendingPathComponent("kernels/configs/fsdax-pmd-share.config").path, "--json"])
+        #expect(build.status == 0, "\(build.standardError.suffix(2000))")
+        let manifest = try JSONCoding.decoder.decode(KernelManifest.self, from: Data(build.standardOutput.utf8))
+        let (status, report, stderr) = try run(kernel: manifest.key)
+        #expect(report.complete, "\(stderr.suffix(3000))")
+        #expect(status == 1)
+        // B at file offset 4096 joins A's table and sees every page one page off: each
+        // process reads the words of the file a page before or after the ones it mapped.
+        let intact = try #require(verdict(report, "f1-noncongruent-4k-n2", .dataIntact))
+        #expect(!intact.passed && intact.detail.contains("4096 bytes off)"), "\(intact.detail)")
+        let shifted = try #require(report.workloads.first { $0.name == "f1-noncongruent-4k-n2" })
+        #expect(shifted.pmdPagesMeasured == 1 && shifted.laterWorkersMedianFaults.map { $0 < 64 } == true, "\(shifted)")
+        print("v1 f1-noncongruent-4k-n2: \(intact.detail)")
+        // v1's pmd_index() check does refuse an offset that moves the PMD index (2 MiB):
+        // the case passes there, privately, as on unpatched 6.1.
+        #expect(verdict(report, "f1-noncongruent-2m-n2", .dataIntact)?.passed == true)
+        #expect(report.workloads.first { $0.name == "f1-noncongruent-2m-n2" }?.pmdPagesMeasured == 2)
+        #expect(verdict(report, "f1-congruent-shifted-n2", .dataIntact)?.passed == true)
+        // Finding 2: the split cleared the shared entry and flushed the splitting process
+        // only; after the punch the reader still read the old words of the freed blocks.
+        let split = try #require(verdict(report, "f2-split-punch", .dataIntact))
+        #expect(!split.passed && split.detail.contains("instead of zeros (reader child of iteration"), "\(split.detail)")
+        print("v1 f2-split-punch: \(split.detail)")
+        // Without the split the punch's zap reaches the reader.
+        #expect(verdict(report, "tlb-punch", .dataIntact)?.passed == true)
+    }
+}
