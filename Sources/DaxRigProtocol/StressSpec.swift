@@ -39,6 +39,10 @@ public struct StressSpec: Codable, Sendable, Equatable {
         /// its huge PMD at two vma edges (review finding 2: the split flushed only the
         /// splitting process).
         case tlbSplitPunch = "tlb-split-punch"
+        /// TLB visibility within one process: read through a second mapping of the file,
+        /// MADV_DONTNEED and punch through the first, read again through the second: zeros
+        /// (review finding 3).
+        case tlbTwoMappings = "tlb-two-mappings"
     }
 
     /// The ops a [[stress]] section without `ops` runs: every op but MADV_COLD and

@@ -51,6 +51,8 @@ enum StressPhase: UInt8 {
     case soak, final, forkChild
     /// A TLB reader's last read, after the change was complete.
     case tlbReader
+    /// A read through the process's second mapping, after zap and punch through the first.
+    case secondMapping
 }
 
 /// One process's counters, in memory shared with the parent and with the fork
@@ -105,6 +107,7 @@ struct StressCounters {
             case .final: "final check"
             case .forkChild: "fork child of iteration \(first.iteration)"
             case .tlbReader: "reader child of iteration \(first.iteration), after the change was complete"
+            case .secondMapping: "second mapping, iteration \(first.iteration), after MADV_DONTNEED and the punch through the first"
             }
             return StressReport.Mismatch(stripe: first.stripe, word: first.word, expected: first.expected, found: first.found, during: during)
         }
@@ -200,6 +203,7 @@ struct StressProcess {
         case .fork: forkChild()
         case .tlbPunch: punchUnderReader(split: false)
         case .tlbSplitPunch: punchUnderReader(split: true)
+        case .tlbTwoMappings: punchUnderSecondMapping()
         }
     }
 

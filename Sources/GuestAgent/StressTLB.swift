@@ -37,9 +37,7 @@ extension StressProcess {
         // more than a few dozen pages, and the file system's punch zaps the whole file in
         // every mapping, so with the rest mapped the reader's stale entry would go by
         // chance. With the stripe the only entry left, only a flush meant for it removes it.
-        let before = scratch * Self.stripeBytes, after = Int(spec.bytes) - before - Self.stripeBytes
-        if before > 0, madvise(base, before, MADV_DONTNEED) != 0 { return failed(.madvise) }
-        if after > 0, madvise(stripe + Self.stripeBytes, after, MADV_DONTNEED) != 0 { return failed(.madvise) }
+        guard dropAllBut(scratch, from: base) else { return failed(.madvise) }
         let pid = fork()
         if pid < 0 { return failed(.fork) }
         if pid == 0 {
@@ -78,8 +76,46 @@ extension StressProcess {
         if punched == 0 { refill(scratch) }
     }
 
+    /// MADV_DONTNEED on every region of the mapping at `base` but the stripe's.
+    private func dropAllBut(_ stripe: Int, from base: UnsafeMutableRawPointer) -> Bool {
+        let before = stripe * Self.stripeBytes, after = Int(spec.bytes) - before - Self.stripeBytes
+        return (before == 0 || madvise(base, before, MADV_DONTNEED) == 0)
+            && (after == 0 || madvise(base + before + Self.stripeBytes, after, MADV_DONTNEED) == 0)
+    }
+
     private func sharedPage() -> UnsafeMutableRawPointer? {
         guard let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0), page != MAP_FAILED else { return nil }
         return page
+    }
+
+    /// Review finding 3: one process maps the file twice, and a kernel that shares PMD
+    /// tables may point both PUD entries at one table. The process maps the whole file
+    /// a second time (256 GiB above its mapping), drops every other region (as for the
+    /// reader, so no incidental full flush covers a missing one), reads the stripe's word
+    /// through the second mapping, MADV_DONTNEEDs the stripe through its first mapping and punches the
+    /// stripe out; its next read through the second mapping must find zeros. A zap of a
+    /// shared table that flushes every other process but skips the zapping process's
+    /// other mappings leaves that read a translation to the freed blocks.
+    mutating func punchUnderSecondMapping() {
+        guard let scratch, let base else { return }
+        nextScratchGeneration()
+        let length = Int(spec.bytes)
+        let at = UnsafeMutableRawPointer(bitPattern: UInt(spec.remapAddress))
+        guard let second = mmap(at, length, PROT_READ, MAP_SHARED | SystemCalls.mapFixedNoReplace, fd, 0), second != MAP_FAILED else {
+            return failed(.mmap)
+        }
+        defer { munmap(second, length) }
+        guard dropAllBut(scratch, from: base) else { return failed(.madvise) }
+        let word = (second + scratch * Self.stripeBytes + Self.readerOffset).assumingMemoryBound(to: Atomic<UInt64>.self)
+        _ = word.pointee.load(ordering: .relaxed)
+        let stripe = base + scratch * Self.stripeBytes
+        guard madvise(stripe, Self.stripeBytes, MADV_DONTNEED) == 0 else { return failed(.madvise) }
+        guard SystemCalls.fallocate(fd, mode: SystemCalls.punchHole | SystemCalls.keepSize,
+                                    offset: Int64(scratch) * Int64(Self.stripeBytes), length: Int64(Self.stripeBytes)) == 0 else {
+            return failed(.fallocate)
+        }
+        let found = word.pointee.load(ordering: .relaxed)
+        noteChecked(stripe: scratch, word: Self.readerOffset / 8, expected: 0, found: found, phase: .secondMapping)
+        refill(scratch)
     }
 }

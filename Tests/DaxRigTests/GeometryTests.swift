@@ -104,8 +104,8 @@ import Testing
         #expect(spec.workloads.map(\.spec.name) == ["f1-noncongruent-4k-n2", "f1-noncongruent-2m-n2", "f1-congruent-shifted-n2", "f3-two-mappings-n2"])
         #expect(spec.workloads[0].spec.geometry.fileOffsets == [0, 4096])
         #expect(spec.workloads[3].spec.geometry.mappings == 2)
-        #expect(spec.stress.map(\.spec.name) == ["f2-split-punch", "tlb-punch", "f5-madv-cold"])
-        #expect(spec.stress.map(\.spec.ops) == [[.tlbSplitPunch], [.tlbPunch], [.madvCold]])
+        #expect(spec.stress.map(\.spec.name) == ["f2-split-punch", "tlb-punch", "two-mappings-punch", "f5-madv-cold"])
+        #expect(spec.stress.map(\.spec.ops) == [[.tlbSplitPunch], [.tlbPunch], [.tlbTwoMappings], [.madvCold]])
         #expect(spec.stress.prefix(2).allSatisfy { $0.spec.sharers == 0 })
         #expect(spec.workloads.allSatisfy { $0.expectations.contains(.dataIntact) })
     }

@@ -38,7 +38,7 @@ import Testing
         #expect(report.workloads.first { $0.name == "f3-two-mappings-n2" }?.pmdPagesMeasured == 4)
         // A reader that spins on a word while the stripe is split and punched out sees
         // zeros once the punch returned, every time.
-        for name in ["f2-split-punch", "tlb-punch"] {
+        for name in ["f2-split-punch", "tlb-punch", "two-mappings-punch"] {
             let row = try #require(report.stress.first { $0.name == name })
             let allPassed = row.verdicts.allSatisfy { $0.passed }
             #expect(allPassed, "\(name): \(row.verdicts)")
