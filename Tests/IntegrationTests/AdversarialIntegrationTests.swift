@@ -80,4 +80,32 @@ import Testing
         // Without the split the punch's zap reaches the reader.
         #expect(verdict(report, "tlb-punch", .dataIntact)?.passed == true)
     }
+
+    /// kernels/configs/debug-kasan.config (KASAN, PAGE_TABLE_CHECK enforced,
+    /// DEBUG_VM_PGTABLE) after debug-vm.config builds and boots, and the fewest cases
+    /// that exercise it pass clean on unpatched 6.1: the non-congruent geometry and the
+    /// split-and-punch reader (tables split, zapped and freed under PAGE_TABLE_CHECK).
+    @Test(.disabled("""
+        The KASAN kernel builds with every option kept, but does not reach the agent under TCG: \
+        ACPI's _PRT method hits its 30 s AML loop timeout, so virtio-pci gets no IRQ; with pci=noacpi \
+        virtio_console's probe fails (modern interface without VIRTIO_F_VERSION_1). Issue 12 stays open for it.
+        """))
+    func theKasanAndPageTableCheckBuildBootsAndPassesTheSharpestCases() throws {
+        let fragments = try ["pmem-dax.config", "debug-vm.config", "debug-kasan.config"].map {
+            try ConfigFragment.load(Rig.packageRoot.appendingPathComponent("kernels/configs/\($0)").path)
+        }
+        let request = KernelBuildRequest(source: .default, patches: nil, base: .tinyconfig, fragments: fragments, overrides: [])
+        let kernel = try KernelBuilder(cache: Rig.cache, progress: TerminalProgress(interval: 30)).build(request)
+        let config = try Files.read(kernel.config)
+        for option in ["CONFIG_KASAN=y", "CONFIG_PAGE_TABLE_CHECK=y", "CONFIG_PAGE_TABLE_CHECK_ENFORCED=y", "CONFIG_DEBUG_VM_PGTABLE=y", "CONFIG_DEBUG_VM=y"] {
+            #expect(config.contains(option), "\(option)")
+        }
+        let spec = try TestSpec.load(Self.spec).only(["f1-noncongruent-4k-n2", "f2-split-punch"])
+        let image = try ImageBuilder(cache: Rig.cache).build()
+        let results = try SpecRunner(runner: GuestRunner(cache: Rig.cache)).run(spec, kernel: kernel.bzImage, image: image, timeout: 900) { _, _ in }
+        #expect(results.complete)
+        #expect(results.workloads.count == 1 && results.stress.count == 1)
+        for result in results.workloads { #expect(result.passed, "\(result.workload.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")") }
+        for result in results.stress { #expect(result.passed, "\(result.stress.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")") }
+    }
 }
