@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import Foundation
 
 /// Which part of a boot's console belongs to which case. Several workloads and stress
 /// runs share a boot, and a kernel report printed while one of them ran is that case's
