@@ -304,22 +304,26 @@ struct Worker {
     /// none when one failed.
     private func mapAndFault(fd: Int32, writable: Bool) -> [UnsafeMutablePointer<UInt8>] {
         let length = Int(spec.mappingBytes)
-        record[.vmPTEBefore] = Counters.vmPTE()
-        let faultsBefore = Counters.minorFaults()
-        let t0 = Clock.monotonicNanoseconds()
+        // Every allocation before the first counter read: a heap page faulted (or a page
+        // table grown for it) inside the window would count as the mapping's.
+        let addresses = spec.addresses(of: index)
+        var mappings: [UnsafeMutablePointer<UInt8>] = []
+        mappings.reserveCapacity(addresses.count)
         var flags = MAP_SHARED | SystemCalls.mapFixedNoReplace  // the same fresh address in every worker
         // MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED: 6.1 validates against a mask that
         // lacks MAP_FIXED_NOREPLACE (EOPNOTSUPP); nothing else lives at our address.
         if spec.mapSync { flags = SystemCalls.mapSharedValidate | SystemCalls.mapSync | MAP_FIXED }
-        var mappings: [UnsafeMutablePointer<UInt8>] = []
         record[.mapErrno] = 0
-        for address in spec.addresses(of: index) {
+        record[.vmPTEBefore] = Counters.vmPTE()
+        let faultsBefore = Counters.minorFaults()
+        let t0 = Clock.monotonicNanoseconds()
+        for address in addresses {
             let base = mmap(UnsafeMutableRawPointer(bitPattern: UInt(address)), length,
                             writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, off_t(fileOffset))
             guard let base, base != MAP_FAILED else {
                 record[.mapErrno] = UInt64(errno)
                 for mapped in mappings { munmap(mapped, length) }
-                mappings = []
+                mappings.removeAll(keepingCapacity: true)
                 break
             }
             mappings.append(base.bindMemory(to: UInt8.self, capacity: length))
