@@ -76,7 +76,12 @@ public struct DomainSpec: Sendable, Equatable {
         lines += [
             "  <vcpu>\(vcpus)</vcpu>",
             "  <os>",
-            "    <type arch='x86_64' machine='pc'>hvm</type>",
+            // q35, not pc (i440fx): the pc DSDT's _PRT builds its routing table in an AML
+            // While loop, which a KASAN kernel under TCG interprets slower than ACPICA's
+            // 30 s loop timeout (AE_AML_LOOP_TIMEOUT), leaving virtio-pci without an IRQ;
+            // q35's _PRT is a static package. libvirt puts the virtio devices behind
+            // pcie-root-ports there, as modern-only virtio (VIRTIO_PCI, no MSI needed).
+            "    <type arch='x86_64' machine='q35'>hvm</type>",
             "    <kernel>\(Self.escape(kernel))</kernel>",
             "    <initrd>\(Self.escape(initrd))</initrd>",
             "    <cmdline>\(Self.escape(commandLine))</cmdline>",
@@ -118,6 +123,8 @@ public struct DomainSpec: Sendable, Equatable {
         lines += [
             "    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
             "    <memballoon model='none'/>",
+            // q35 would add a USB controller nothing uses.
+            "    <controller type='usb' model='none'/>",
             "  </devices>",
             // Our files live under root's cache, which the qemu user cannot reach: run
             // this domain's QEMU as root and leave file ownership alone.
