@@ -92,6 +92,26 @@ import Testing
         #expect(small == 576)  // 512 MiB + 256 KiB for the worker, in whole 64 MiB
         #expect(huge >= 512 + 1024 + 250)
     }
+
+    /// FS/DAX falls back to PTE tables where a region cannot take a PMD: ext4 leaves
+    /// regions of a file unaligned, and a process whose file offset and address differ
+    /// modulo 2 MiB maps every region with PTEs. 1000 x 1 GiB on ext4 alone was sized
+    /// as on xfs (768 MiB) and the guest's OOM killer ended the workload.
+    @Test func guestMemoryCoversFsdaxPteFallbacks() {
+        let ptes = UInt64(1000) * ((1 << 30) / 512) >> 20  // MiB of PTE tables, every region
+        func memory(_ backing: WorkloadSpec.Backing, offsets: [UInt64] = [0], shifts: [UInt64] = [0]) -> Int {
+            var spec = WorkloadSpec(name: "w", backing: backing, processes: 1000, mappingBytes: 1 << 30)
+            spec.geometry = MappingGeometry(fileOffsets: offsets, addressShifts: shifts)
+            return WorkloadRunner.memoryMiB(for: [WorkloadCase(spec: spec, expectations: [])])
+        }
+        let xfs = memory(.fsdaxXfs)
+        #expect(memory(.fsdaxExt4) >= xfs + Int(ptes))
+        // Half the workers at a page's offset: half the PTE tables.
+        #expect(memory(.fsdaxXfs, offsets: [0, 4096]) >= xfs + Int(ptes / 2))
+        // Offset and address shifted alike stay PMD-mappable on xfs.
+        #expect(memory(.fsdaxXfs, offsets: [0, 2 << 20], shifts: [0, 2 << 20]) == xfs)
+        #expect(memory(.fsdaxXfs, offsets: [4096], shifts: [4096]) == xfs)
+    }
 }
 
 @Suite struct WorkloadFitTests {

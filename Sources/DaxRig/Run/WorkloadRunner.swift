@@ -36,15 +36,32 @@ public struct WorkloadRunner: Sendable {
 
     public init(runner: GuestRunner) { self.runner = runner }
 
-    /// Guest memory for a boot: a base, the huge pages a hugetlbfs case reserves, and
-    /// room per worker (page tables, task, stack) for the largest N.
+    /// Guest memory for a boot: a base, the huge pages a hugetlbfs case reserves, the
+    /// PTE tables of workers that map 4 KiB pages, and room per worker (page tables,
+    /// task, stack) for the largest N.
     public static func memoryMiB(for cases: [WorkloadCase]) -> Int {
         let huge = cases.filter { $0.spec.backing == .hugetlbfs || $0.spec.backing == .tmpfs }.map(\.spec.fileBytes).max() ?? 0
         let workers = cases.map(\.spec.processes).max() ?? 1
-        // tmpfs maps 4 KiB pages: every worker needs a PTE table page per 2 MiB.
-        let pteTables = cases.filter { $0.spec.backing == .tmpfs }.map { UInt64($0.spec.processes * $0.spec.geometry.mappings) * ($0.spec.mappingBytes / 512) }.max() ?? 0
+        // A PTE table page per 2 MiB for every worker that may map with PTEs.
+        let pteTables = cases.map { UInt64(pteMappedWorkers($0.spec) * $0.spec.geometry.mappings) * ($0.spec.mappingBytes / 512) }.max() ?? 0
         let bytes = (512 << 20) + huge + pteTables + UInt64(workers) * (256 << 10)
         return Int((bytes + (64 << 20) - 1) >> 20) / 64 * 64
+    }
+
+    /// Workers whose mappings may take PTE tables: all of them on tmpfs; on ext4 too,
+    /// which leaves regions of a file unaligned (104 of 512 measured here), the worst
+    /// case budgeted; on xfs (stripe-aligned) the workers whose file offset and
+    /// address differ modulo 2 MiB, which DAX maps with PTEs throughout.
+    static func pteMappedWorkers(_ spec: WorkloadSpec) -> Int {
+        switch spec.backing {
+        case .tmpfs, .fsdaxExt4: return spec.processes
+        case .hugetlbfs: return 0
+        case .fsdaxXfs:
+            let huge: UInt64 = 2 << 20
+            return (0..<spec.processes).count { worker in
+                (spec.geometry.fileOffset(of: worker) % huge) != (spec.geometry.addressShift(of: worker) % huge)
+            }
+        }
     }
 
     /// Refuses, before any boot, workloads the host cannot hold: a guest needing more
