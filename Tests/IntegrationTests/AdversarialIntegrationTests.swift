@@ -140,29 +140,31 @@ import Testing
     }
 
     /// kernels/configs/debug-kasan.config (KASAN, PAGE_TABLE_CHECK enforced,
-    /// DEBUG_VM_PGTABLE) after debug-vm.config builds and boots, and the fewest cases
-    /// that exercise it pass clean on unpatched 6.1: the non-congruent geometry and the
-    /// split-and-punch reader (tables split, zapped and freed under PAGE_TABLE_CHECK).
-    /// It boots because the domain is q35 (DomainSpec): on pc (i440fx) the DSDT's _PRT
-    /// loop ran past ACPICA's 30 s AML loop timeout under KASAN and TCG, and virtio-pci
-    /// got no IRQ. Under TCG here: the agent starts at ~32 s of guest uptime, the whole
-    /// boot with both cases takes ~3.5 min.
-    @Test
-    func theKasanAndPageTableCheckBuildBootsAndPassesTheSharpestCases() throws {
-        let fragments = try ["pmem-dax.config", "debug-vm.config", "debug-kasan.config"].map {
+    /// DEBUG_VM_PGTABLE) after debug-vm.config, on the v2 series with its option: it
+    /// builds and boots, and the stress soak (8 sharers, every mutator, xfs) and the
+    /// sharpest review cases pass clean: non-congruent geometry, two mappings sharing,
+    /// and the split-and-punch reader (tables shared, split, unshared, zapped and freed
+    /// under PAGE_TABLE_CHECK and KASAN). It boots because the domain is q35
+    /// (DomainSpec): on pc (i440fx) the DSDT's _PRT loop ran past ACPICA's 30 s AML loop
+    /// timeout under KASAN and TCG, and virtio-pci got no IRQ.
+    @Test func theKasanAndPageTableCheckBuildOfV2PassesTheSoakAndTheSharpestCases() throws {
+        let fragments = try ["pmem-dax.config", "fsdax-pmd-share.config", "debug-vm.config", "debug-kasan.config"].map {
             try ConfigFragment.load(Rig.packageRoot.appendingPathComponent("kernels/configs/\($0)").path)
         }
-        let request = KernelBuildRequest(source: .default, patches: nil, base: .tinyconfig, fragments: fragments, overrides: [])
+        let series = try PatchSeries.load(directory: Rig.packageRoot.appendingPathComponent("kernels/patches/fsdax-pmd-share").path)
+        let request = KernelBuildRequest(source: .default, patches: series, base: .tinyconfig, fragments: fragments, overrides: [])
         let kernel = try KernelBuilder(cache: Rig.cache, progress: TerminalProgress(interval: 30)).build(request)
         let config = try Files.read(kernel.config)
-        for option in ["CONFIG_KASAN=y", "CONFIG_PAGE_TABLE_CHECK=y", "CONFIG_PAGE_TABLE_CHECK_ENFORCED=y", "CONFIG_DEBUG_VM_PGTABLE=y", "CONFIG_DEBUG_VM=y"] {
+        for option in ["CONFIG_KASAN=y", "CONFIG_PAGE_TABLE_CHECK=y", "CONFIG_PAGE_TABLE_CHECK_ENFORCED=y", "CONFIG_DEBUG_VM_PGTABLE=y",
+                       "CONFIG_DEBUG_VM=y", "CONFIG_FSDAX_PMD_SHARE=y"] {
             #expect(config.contains(option), "\(option)")
         }
-        let spec = try TestSpec.load(Self.spec).only(["f1-noncongruent-4k-n2", "f2-split-punch"])
+        var spec = try TestSpec.load(Self.spec).only(["f1-noncongruent-4k-n2", "f3-two-mappings-n2", "f2-split-punch"])
+        spec.stress += try TestSpec.load(Rig.packageRoot.appendingPathComponent("kernels/specs/stress.toml").path).only(["stress-fsdax-xfs"]).stress
         let image = try ImageBuilder(cache: Rig.cache).build()
-        let results = try SpecRunner(runner: GuestRunner(cache: Rig.cache)).run(spec, kernel: kernel.bzImage, image: image, timeout: 900) { _, _ in }
+        let results = try SpecRunner(runner: GuestRunner(cache: Rig.cache)).run(spec, kernel: kernel.bzImage, image: image, timeout: 1500) { _, _ in }
         #expect(results.complete)
-        #expect(results.workloads.count == 1 && results.stress.count == 1)
+        #expect(results.workloads.count == 2 && results.stress.count == 2)
         for result in results.workloads { #expect(result.passed, "\(result.workload.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")") }
         for result in results.stress { #expect(result.passed, "\(result.stress.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")") }
     }

@@ -175,7 +175,7 @@ public struct GuestRunner: Sendable {
             name: DomainSpec.uniqueName(), accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
             kernel: request.kernel, initrd: initrd, commandLine: Self.kernelCommandLine(extra: request.extraKernelArguments),
             nvdimms: zip(backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
-            consoleLog: consoleLog, agentSocket: socketPath)
+            consoleLog: consoleLog, agentSocket: socketPath, machine: .for(kernel: request.kernel))
 
         progress.phase("boot", "\(spec.name): \(accelerator.rawValue), \(request.memoryMiB) MiB, pmem \(request.pmemSizes.map { "\($0 >> 20) MiB" }.joined(separator: " + "))")
         let deadline = Date().addingTimeInterval(request.timeout)
