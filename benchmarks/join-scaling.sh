@@ -11,9 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${N:-1000}
-swift build -c release >/dev/null
-daxrig=$PWD/.build/release/daxrig
-key() { "$daxrig" kernel build "$@" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'; }
+source benchmarks/lib.sh
 sharing=(--fragment kernels/configs/pmem-dax.config --fragment kernels/configs/fsdax-pmd-share.config)
 unpatched=$(key)
 v1=$(key --patches kernels/patches/fsdax-pmd-share-v1 "${sharing[@]}")

@@ -10,9 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 max=${MAX_N:-10000}
-swift build -c release >/dev/null
-daxrig=$PWD/.build/release/daxrig
-key() { "$daxrig" kernel build "$@" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'; }
+source benchmarks/lib.sh
 unpatched=$(key)
 patched=$(key --patches kernels/patches/fsdax-pmd-share --fragment kernels/configs/pmem-dax.config --fragment kernels/configs/fsdax-pmd-share.config)
 processes=$(python3 -c "print(','.join(str(n) for n in [1, 10, 100, 1000, 10000] if n <= $max))")

@@ -52,12 +52,9 @@ import Testing
     }
 
     @Test func theV1SeriesFailsFindingsOneAndTwoWithTheNumbers() throws {
-        let build = try Rig.run(["kernel", "build", "--patches", Rig.packageRoot.appendingPathComponent("kernels/patches/fsdax-pmd-share-v1").path,
-                                 "--fragment", Rig.packageRoot.appendingPathComponent("kernels/configs/pmem-dax.config").path,
-                                 "--fragment", Rig.packageRoot.appendingPathComponent("kernels/configs/fsdax-pmd-share.config").path, "--json"])
-        #expect(build.status == 0, "\(build.standardError.suffix(2000))")
-        let manifest = try JSONCoding.decoder.decode(KernelManifest.self, from: Data(build.standardOutput.utf8))
-        let (status, report, stderr) = try run(kernel: manifest.key)
+        let build = try build("fsdax-pmd-share-v1", fragments: ["fsdax-pmd-share.config"])
+        let key = try #require(build.manifest?.key, "\(build.stderr.suffix(2000))")
+        let (status, report, stderr) = try run(kernel: key)
         #expect(report.complete, "\(stderr.suffix(3000))")
         #expect(status == 1)
         // B at file offset 4096 joins A's table and sees every page one page off: each

@@ -33,7 +33,7 @@ public enum MachineType: String, Sendable, Codable {
     /// daxrig keeps beside each bzImage it builds (a bare bzImage without one is pc).
     public static func `for`(kernel: String) -> MachineType {
         let config = URL(fileURLWithPath: kernel).deletingLastPathComponent().appendingPathComponent("config").path
-        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { return .pc }
+        guard let text = try? Files.read(config) else { return .pc }
         return text.split(separator: "\n").contains("CONFIG_KASAN=y") ? .q35 : .pc
     }
 }

@@ -57,7 +57,7 @@ public struct WorkloadRunner: Sendable {
         case .tmpfs, .fsdaxExt4: return spec.processes
         case .hugetlbfs: return 0
         case .fsdaxXfs:
-            let huge: UInt64 = 2 << 20
+            let huge = PmdAccounting.pmdSpan
             return (0..<spec.processes).count { worker in
                 (spec.geometry.fileOffset(of: worker) % huge) != (spec.geometry.addressShift(of: worker) % huge)
             }
