@@ -28,14 +28,61 @@ public struct PersistenceSpec: Codable, Sendable, Equatable {
     /// Processes writing, each its own 2 MiB-aligned stripe of the one file.
     public var writers: Int
     public var sync: Sync
+    /// Write after writeback: the writers map the whole file (whole GiB) at one 1 GiB-aligned
+    /// address and stay mapped once their stripes are durable, while as many rewriters
+    /// map it at the same address, store a second pattern over every stripe and make
+    /// that durable too; the check then wants the second pattern. A rewriter writes
+    /// entries that writeback has just cleaned and write-protected in the writers'
+    /// mappings, which with a sharing kernel are its own.
+    public var rewrite: Bool
+    /// Where in the file the rewriters' mapping starts (whole 4 KiB pages): 0 maps the
+    /// file as the writers do (congruent, so a sharing kernel may share their tables);
+    /// anything else is a mapping no table of the writers may serve.
+    public var rewriteOffset: UInt64
 
-    public init(name: String, backing: WorkloadSpec.Backing, bytes: UInt64, writers: Int = 4, sync: Sync = .msync) {
+    public init(name: String, backing: WorkloadSpec.Backing, bytes: UInt64, writers: Int = 4, sync: Sync = .msync,
+                rewrite: Bool = false, rewriteOffset: UInt64 = 0) {
         self.name = name
         self.backing = backing
         self.bytes = bytes
         self.writers = writers
         self.sync = sync
+        self.rewrite = rewrite
+        self.rewriteOffset = rewrite ? rewriteOffset : 0
     }
+
+    private enum CodingKeys: String, CodingKey { case name, backing, bytes, writers, sync, rewrite, rewriteOffset }
+
+    /// Checks stored before rewrite existed decode as checks without it.
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try values.decode(String.self, forKey: .name), backing: try values.decode(WorkloadSpec.Backing.self, forKey: .backing),
+                  bytes: try values.decode(UInt64.self, forKey: .bytes), writers: try values.decode(Int.self, forKey: .writers),
+                  sync: try values.decode(Sync.self, forKey: .sync), rewrite: try values.decodeIfPresent(Bool.self, forKey: .rewrite) ?? false,
+                  rewriteOffset: try values.decodeIfPresent(UInt64.self, forKey: .rewriteOffset) ?? 0)
+    }
+
+    /// The file's length: the rewriters' mapping starts `rewriteOffset` in.
+    public var fileBytes: UInt64 { mappingBytes + rewriteOffset }
+
+    /// How much of the file each writer and rewriter maps: `bytes`, and with `rewrite`
+    /// whole GiB, so that every mapping covers the PUD ranges a sharing kernel serves
+    /// from one PMD table however little the check stores. Then only the stores cost:
+    /// a rewriter that may not share faults once per 4 KiB page it stores to, which
+    /// for a whole GiB under TCG takes many minutes, and a check of 64 MiB in a GiB
+    /// mapping still puts every rewriter in the writers' tables where a kernel shares.
+    public var mappingBytes: UInt64 { rewrite ? (bytes + (1 << 30) - 1) & ~((1 << 30) - 1) : bytes }
+
+    /// The file offsets the last writers store to and the check reads back.
+    public var checkedRange: Range<UInt64> { rewriteOffset..<(rewriteOffset + bytes) }
+
+    /// Where every writer and rewriter maps the file: 1 GiB-aligned, as workloads do, so
+    /// each mapping covers whole PUD ranges a sharing kernel can serve from one table.
+    public static let rewriteAddress: UInt64 = 1 << 40
+
+    /// The pattern the check wants: the rewriters' with `rewrite`, else the writers'.
+    public var checkedSeed: UInt64 { rewrite ? rewriteSeed : patternSeed }
+    public var rewriteSeed: UInt64 { patternSeed ^ 0xA076_1D64_78BD_642F }
 
     /// The file in the pmem mount.
     public var fileName: String { "daxrig-\(name)" }

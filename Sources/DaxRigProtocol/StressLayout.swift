@@ -21,11 +21,11 @@ public struct StressLayout: Sendable, Equatable {
         let processes = sharers + ops.count
         precondition(stripes >= processes + ops.count && Set(ops).count == ops.count, "\(stripes) stripes cannot hold \(sharers) sharers and \(ops.count) mutators")
         var scratch = [Int?](repeating: nil, count: processes)
-        let spread = ops.indices.filter { ops[$0] != .truncate }
+        let spread = ops.indices.filter { !ops[$0].cutsTheFile }
         for (rank, op) in spread.enumerated() {
             scratch[sharers + op] = (2 * rank + 1) * (stripes - 1) / (2 * spread.count)
         }
-        if let truncate = ops.firstIndex(of: .truncate) { scratch[sharers + truncate] = stripes - 1 }
+        if let truncate = ops.firstIndex(where: \.cutsTheFile) { scratch[sharers + truncate] = stripes - 1 }
         var owners = [Int](repeating: -1, count: stripes)
         for (process, stripe) in scratch.enumerated() { if let stripe { owners[stripe] = process } }
         var next = 0
@@ -40,7 +40,15 @@ public struct StressLayout: Sendable, Equatable {
     }
 
     public func isScratch(_ stripe: Int) -> Bool { scratch[owners[stripe]] == stripe }
+}
 
+extension StressSpec.Op {
+    /// Truncates the file short of its scratch stripe, which must therefore be the
+    /// file's last (one such op per run: TestSpec refuses two).
+    public var cutsTheFile: Bool { self == .truncate || self == .tlbTruncate }
+}
+
+extension StressLayout {
     /// The stripes everyone may check, in file order.
     public var stable: [Int] { (0..<stripes).filter { !isScratch($0) } }
 

@@ -39,18 +39,35 @@ public struct StressSpec: Codable, Sendable, Equatable {
         /// its huge PMD at two vma edges (review finding 2: the split flushed only the
         /// splitting process).
         case tlbSplitPunch = "tlb-split-punch"
+        /// TLB visibility for truncate: a reader child spins on a word of the file's last
+        /// stripe while this process truncates the file short of it; once the truncate
+        /// has returned, the reader's next load must raise SIGBUS (beyond end of file).
+        case tlbTruncate = "tlb-truncate"
         /// TLB visibility within one process: read through a second mapping of the file,
         /// MADV_DONTNEED and punch through the first, read again through the second: zeros
         /// (review finding 3).
         case tlbTwoMappings = "tlb-two-mappings"
+        /// Soft-dirty across sharers (review finding 4): a child clears its own
+        /// soft-dirty bits (/proc/self/clear_refs), writes a word of the scratch stripe,
+        /// and must still see that page soft-dirty in its pagemap after its parent
+        /// cleared its own. Needs CONFIG_MEM_SOFT_DIRTY (kernels/configs/soft-dirty.config).
+        case softDirty = "soft-dirty"
+        /// msync(MS_SYNC) of part or all of the mapping while the sharers write: writeback
+        /// write-protects every mapping's entries, and every sharer's next store must fault.
+        case msync
+        /// The scratch stripe through get_user_pages: read out by vmsplice into a pipe
+        /// (GUP-fast), written and read through /proc/self/mem (remote GUP, FOLL_WRITE),
+        /// copied to another file with O_DIRECT and back into the mapping.
+        case gup
     }
 
     /// The ops a [[stress]] section without `ops` runs: every op but MADV_COLD and
     /// MADV_PAGEOUT, which trip a bug 6.1 already has on DAX PMDs (`bad pmd`), so a
-    /// default soak judges the kernel's sharing, not that bug, and the TLB readers,
-    /// which mean something only with a core to themselves (few processes, 2 vCPUs).
-    /// Name them to run them.
-    public static let defaultOps: [Op] = [.munmap, .mprotect, .mremap, .madvDontneed, .truncate, .punchHole, .fork]
+    /// default soak judges the kernel's sharing, not that bug; the TLB readers, which
+    /// mean something only with a core to themselves (few processes, 2 vCPUs); and
+    /// soft-dirty, which needs a kernel option the sharing series excludes. Name them to
+    /// run them.
+    public static let defaultOps: [Op] = [.munmap, .mprotect, .mremap, .madvDontneed, .truncate, .punchHole, .fork, .msync, .gup]
 
     public var name: String
     /// fsdax-xfs or fsdax-ext4.
@@ -62,16 +79,39 @@ public struct StressSpec: Codable, Sendable, Equatable {
     /// One mutator process per op, after the sharers.
     public var ops: [Op]
     public var soakSeconds: Int
+    /// Each process's file offset and address shift (offsets below 2 MiB), taken in turn
+    /// by process index as a workload's are; every process maps `bytes` of the file.
+    public var geometry: MappingGeometry
 
     public init(name: String, backing: WorkloadSpec.Backing, bytes: UInt64 = 1 << 30, sharers: Int = 8, ops: [Op] = StressSpec.defaultOps,
-                soakSeconds: Int = 20) {
+                soakSeconds: Int = 20, geometry: MappingGeometry = .uniform) {
         self.name = name
         self.backing = backing
         self.bytes = bytes
         self.sharers = sharers
         self.ops = ops
         self.soakSeconds = soakSeconds
+        self.geometry = geometry
     }
+
+    private enum CodingKeys: String, CodingKey { case name, backing, bytes, sharers, ops, soakSeconds, geometry }
+
+    /// Runs stored before stress geometry existed decode as uniform.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), backing: try c.decode(WorkloadSpec.Backing.self, forKey: .backing),
+                  bytes: try c.decode(UInt64.self, forKey: .bytes), sharers: try c.decode(Int.self, forKey: .sharers),
+                  ops: try c.decode([Op].self, forKey: .ops), soakSeconds: try c.decode(Int.self, forKey: .soakSeconds),
+                  geometry: try c.decodeIfPresent(MappingGeometry.self, forKey: .geometry) ?? .uniform)
+    }
+
+    /// The largest file offset a stress process may map at: below one stripe, so only
+    /// the file's first and last stripes are partly outside some process's mapping.
+    public static let maximumFileOffset = StressLayout.stripeBytes
+
+    /// The file stripe the layout's stripe 0 is: 1 when some process maps the file from
+    /// an offset, whose mapping then holds only part of stripe 0.
+    public var stripeBase: Int { geometry.maximumFileOffset > 0 ? 1 : 0 }
 
     public var processes: Int { sharers + ops.count }
 
@@ -81,16 +121,17 @@ public struct StressSpec: Codable, Sendable, Equatable {
     /// The mapping phase as a workload: the same file name, address and access (one
     /// write per 2 MiB), so it is faulted, snapshotted and judged as one.
     public var mapping: WorkloadSpec {
-        WorkloadSpec(name: name, backing: backing, processes: processes, mappingBytes: bytes)
+        WorkloadSpec(name: name, backing: backing, processes: processes, mappingBytes: bytes, geometry: geometry)
     }
 
     /// Where the mremap mutator moves its mapping: 256 GiB past the map address, 1 GiB
-    /// aligned, in the same 512 GiB slot (the PUD table it already has).
+    /// aligned, in the same 512 GiB slot (the PUD table it already has). A process adds
+    /// its own address shift, as at home.
     public var remapAddress: UInt64 { mapping.mapAddress + (256 << 30) }
     /// The largest file whose mapping and its mremap target cannot overlap.
     public static let maximumBytes: UInt64 = 128 << 30
 
-    public var layout: StressLayout { StressLayout(stripes: Int(bytes / StressLayout.stripeBytes), sharers: sharers, ops: ops) }
+    public var layout: StressLayout { StressLayout(stripes: Int(bytes / StressLayout.stripeBytes) - stripeBase, sharers: sharers, ops: ops) }
 
     /// The word at `word` of `stripe` in generation `generation`. Stable stripes only
     /// ever hold generation 0, so any process can check them while their owner writes

@@ -63,8 +63,11 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
     /// each worker allocates exactly one PUD table for it), plus 2 MiB when unaligned.
     public var mapAddress: UInt64 { (1 << 40) + (pudAligned ? 0 : 2 << 20) }
 
-    /// The file's length: the mapping plus the largest file offset any process maps at.
-    public var fileBytes: UInt64 { mappingBytes + geometry.maximumFileOffset }
+    /// The file's length: the longest mapping plus the largest file offset any process maps at.
+    public var fileBytes: UInt64 { geometry.maximumLength(size: mappingBytes) + geometry.maximumFileOffset }
+
+    /// The length `worker` maps: the spec's size unless the geometry gives it another.
+    public func mappingBytes(of worker: Int) -> UInt64 { geometry.length(of: worker, size: mappingBytes) }
 
     /// Where `worker`'s mappings start.
     public func addresses(of worker: Int) -> [UInt64] { geometry.addresses(of: worker, base: mapAddress, length: mappingBytes) }
@@ -94,10 +97,14 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
         public var exitStatus: Int32
         /// The first word it read wrong, if any.
         public var firstMismatch: WordMismatch?
+        /// A read-only worker's probe: true when a store to its PROT_READ mapping went
+        /// through instead of raising SIGSEGV (nil: not read-only, or not probed).
+        public var readOnlyStoreTaken: Bool?
 
         public init(vmPTEBefore: UInt64, vmPTEAfter: UInt64, faults: UInt64, faultNanoseconds: UInt64, mismatches: UInt64,
-                    mapErrno: Int32, exitStatus: Int32, firstMismatch: WordMismatch? = nil) {
+                    mapErrno: Int32, exitStatus: Int32, firstMismatch: WordMismatch? = nil, readOnlyStoreTaken: Bool? = nil) {
             self.firstMismatch = firstMismatch
+            self.readOnlyStoreTaken = readOnlyStoreTaken
             self.vmPTEBefore = vmPTEBefore
             self.vmPTEAfter = vmPTEAfter
             self.faults = faults
@@ -154,6 +161,6 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
                       mapped: mapped, final: final,
                       vmPTEDeltas: workers.map { $0.vmPTEAfter > $0.vmPTEBefore ? $0.vmPTEAfter - $0.vmPTEBefore : 0 },
                       faults: workers.map(\.faults), offsetInPUD: spec.mapAddress % PmdAccounting.pudSpan,
-                      tablesPerWorker: spec.geometry.isUniform ? nil : workers.indices.map { PmdAccounting.tables(addresses: spec.addresses(of: $0), length: spec.mappingBytes) })
+                      tablesPerWorker: spec.geometry.isUniform ? nil : workers.indices.map { PmdAccounting.tables(addresses: spec.addresses(of: $0), length: spec.mappingBytes(of: $0)) })
     }
 }

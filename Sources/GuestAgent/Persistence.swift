@@ -60,9 +60,9 @@ enum Persistence {
         var notes: [String] = []
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw AgentFailure("persist", "create \(path): \(errnoText())") }
-        guard SystemCalls.fallocate(fd, length: Int64(spec.bytes)) == 0 else {
+        guard SystemCalls.fallocate(fd, length: Int64(spec.fileBytes)) == 0 else {
             close(fd)
-            throw AgentFailure("persist", "fallocate \(spec.bytes >> 20) MiB in \(path): \(errnoText())")
+            throw AgentFailure("persist", "fallocate \(spec.fileBytes >> 20) MiB in \(path): \(errnoText())")
         }
         // The file's existence is metadata of the directory: made durable once, as an
         // application creating a file on pmem must.
@@ -71,6 +71,12 @@ enum Persistence {
         if dirfd < 0 || fsync(dirfd) != 0 || fsync(fd) != 0 { notes.append("fsync of the new file or its directory: \(errnoText())") }
         if dirfd >= 0 { close(dirfd) }
 
+        if spec.rewrite {
+            let failed = try rewrite(spec, fd: fd, notes: &notes)
+            close(fd)
+            return PersistenceReport(spec: spec, phase: .write, bytes: 2 * spec.bytes, failedWriters: failed,
+                                     seconds: Clock.now() - started, notes: notes)
+        }
         var children: [pid_t] = []
         for (offset, length) in stripes(spec) {
             let pid = fork()
@@ -79,6 +85,13 @@ enum Persistence {
             children.append(pid)
         }
         close(fd)
+        let failed = reap(children, role: "writer", notes: &notes)
+        return PersistenceReport(spec: spec, phase: .write, bytes: spec.bytes, failedWriters: failed,
+                                 seconds: Clock.now() - started, notes: notes)
+    }
+
+    /// Waits for every child; how many did not exit 0, each noted with what its status means.
+    static func reap(_ children: [pid_t], role: String, notes: inout [String]) -> Int {
         var failed = 0
         for pid in children {
             var status: Int32 = 0
@@ -86,11 +99,10 @@ enum Persistence {
             if status != 0 {
                 failed += 1
                 let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                notes.append("writer \(pid) ended with status \(code): " + Self.writerFailure(code))
+                notes.append("\(role) \(pid) ended with status \(code): " + Self.writerFailure(code))
             }
         }
-        return PersistenceReport(spec: spec, phase: .write, bytes: spec.bytes, failedWriters: failed,
-                                 seconds: Clock.now() - started, notes: notes)
+        return failed
     }
 
     /// Exit statuses of a writer, and what each means.
@@ -98,6 +110,9 @@ enum Persistence {
         switch code {
         case 2: "mmap failed (MAP_SYNC needs a DAX file on a file system that supports it)"
         case 3: "msync failed"
+        case 4: "its release pipe failed"
+        case 5: "mmap put the file elsewhere than at 1 TiB"
+        case 6: "it read words wrong through its own mapping after the rewrite"
         default: "killed or crashed"
         }
     }
@@ -128,16 +143,16 @@ enum Persistence {
         defer { close(fd) }
         var info = stat()
         fstat(fd, &info)
-        if UInt64(info.st_size) != spec.bytes { notes.append("\(path) is \(info.st_size) bytes, not \(spec.bytes)") }
+        if UInt64(info.st_size) != spec.fileBytes { notes.append("\(path) is \(info.st_size) bytes, not \(spec.fileBytes)") }
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 8)
         defer { buffer.deallocate() }
-        var offset: UInt64 = 0
+        var offset = spec.checkedRange.lowerBound
         var mismatched: UInt64 = 0
         var first: UInt64?
-        let seed = spec.patternSeed
-        while offset < spec.bytes {
-            let want = Int(min(UInt64(chunk), spec.bytes - offset))
+        let seed = spec.checkedSeed
+        while offset < spec.checkedRange.upperBound {
+            let want = Int(min(UInt64(chunk), spec.checkedRange.upperBound - offset))
             var got = 0
             while got < want {
                 let n = pread(fd, buffer + got, want - got, off_t(offset) + off_t(got))

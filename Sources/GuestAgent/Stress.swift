@@ -37,7 +37,15 @@ struct StressRun {
 
 /// A call a stress process makes, for the first failure's record.
 enum StressCall: UInt8 {
-    case mmap, munmap, mprotect, mremap, madvise, ftruncate, fallocate, fork, waitpid
+    case mmap, munmap, mprotect, mremap, madvise, ftruncate, fallocate, fork, waitpid, msync
+    /// Writing "4" to /proc/self/clear_refs, or reading /proc/self/pagemap.
+    case clearRefs, pagemap
+    /// The kernel has no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY): only ever `unsupported`.
+    case softDirty
+    /// The soft-dirty child ended other than with 0.
+    case softDirtyChild
+    /// vmsplice(2) or the read of its pipe; /proc/self/mem; the O_DIRECT file.
+    case vmsplice, procMem, directIO
     /// The fork mutator's child ended other than with 0 or 1 (1: it counted mismatches).
     case forkChild
     /// A TLB reader child ended other than as its check says (a signal, a lost handshake).
@@ -53,6 +61,14 @@ enum StressPhase: UInt8 {
     case tlbReader
     /// A read through the process's second mapping, after zap and punch through the first.
     case secondMapping
+    /// A TLB reader's load after the truncate, which returned where it must raise SIGBUS.
+    case tlbTruncate
+    /// The soft-dirty child's pagemap bit of the page it wrote, after its own clear_refs,
+    /// then after its parent's.
+    case softDirtyOwn, softDirty
+    /// Words read out through GUP: vmsplice's pipe, /proc/self/mem; words written in
+    /// through it (/proc/self/mem) or copied back from the O_DIRECT file.
+    case vmsplice, procMemRead, procMemWrite, directIO
 }
 
 /// One process's counters, in memory shared with the parent and with the fork
@@ -95,6 +111,9 @@ struct StressCounters {
             case .forkChild:
                 return "the fork child of iteration \(failure.iteration) "
                     + (Termination(waitStatus: failure.value)?.description ?? "ended with wait status \(failure.value)")
+            case .softDirtyChild:
+                return "the soft-dirty child of iteration \(failure.iteration) "
+                    + (Termination(waitStatus: failure.value)?.description ?? "ended with wait status \(failure.value)")
             case .misplaced:
                 return "mmap back at the address just unmapped gave another address in iteration \(failure.iteration)"
             default:
@@ -108,12 +127,20 @@ struct StressCounters {
             case .forkChild: "fork child of iteration \(first.iteration)"
             case .tlbReader: "reader child of iteration \(first.iteration), after the change was complete"
             case .secondMapping: "second mapping, iteration \(first.iteration), after MADV_DONTNEED and the punch through the first"
+            case .tlbTruncate: "reader child of iteration \(first.iteration): its load after the truncate had returned read this, where it must raise SIGBUS"
+            case .softDirtyOwn: "pagemap soft-dirty bit (1 = set) of the page the child of iteration \(first.iteration) wrote after its own clear_refs"
+            case .softDirty: "pagemap soft-dirty bit (1 = set) of the page the child of iteration \(first.iteration) wrote after its own clear_refs, "
+                + "read again after its parent's clear_refs: another process's clear_refs erased this one's record of a write"
+            case .vmsplice: "read out of a pipe that vmsplice filled from the mapping (get_user_pages_fast), iteration \(first.iteration)"
+            case .procMemRead: "read through /proc/self/mem (get_user_pages_remote), iteration \(first.iteration)"
+            case .procMemWrite: "through the mapping after writing it through /proc/self/mem (get_user_pages_remote, FOLL_WRITE), iteration \(first.iteration)"
+            case .directIO: "through the mapping after an O_DIRECT write of it to another file and a read back into it, iteration \(first.iteration)"
             }
             return StressReport.Mismatch(stripe: first.stripe, word: first.word, expected: first.expected, found: first.found, during: during)
         }
         return StressReport.Process(op: op, iterations: iterations, wordsVerified: wordsVerified, mismatches: mismatches,
                                     failedCalls: failedCalls, firstFailure: failure, firstMismatch: mismatch,
-                                    unsupported: unsupported.map { "\($0.call): \(errnoText($0.value))" })
+                                    unsupported: unsupported.map { $0.call == .softDirty ? "soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY)" : "\($0.call): \(errnoText($0.value))" })
     }
 }
 
@@ -161,9 +188,28 @@ struct StressProcess {
         scratch = layout.scratch[worker.index]
         seed = Pattern.seed(spec.name)
         random = 0x2545_F491_4F6C_DD1D &+ UInt64(worker.index) &* 0x9E37_79B9_7F4A_7C15
+        mapOffset = Int(worker.fileOffset)
+        home = UInt(spec.mapping.addresses(of: worker.index)[0])
+        away = UInt(spec.remapAddress + spec.geometry.addressShift(of: worker.index))
     }
 
     static let stripeBytes = Int(StressLayout.stripeBytes)
+
+    // MARK: Geometry
+
+    /// The file offset this process's mapping starts at, and where the mapping lives at
+    /// home and, moved or mapped a second time, away (both with the process's shift).
+    let mapOffset: Int
+    let home: UInt, away: UInt
+
+    /// The file stripe of layout stripe `stripe` (the layout skips stripe 0 when some
+    /// process maps from an offset), its file offset, and its address in a mapping of
+    /// this process's (from its file offset) at `mapping`.
+    func fileStripe(_ stripe: Int) -> Int { stripe + spec.stripeBase }
+    func fileOffset(of stripe: Int) -> Int64 { Int64(fileStripe(stripe)) * Int64(Self.stripeBytes) }
+    func address(of stripe: Int, in mapping: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        mapping + (fileStripe(stripe) * Self.stripeBytes - mapOffset)
+    }
 
     /// Writes, soaks, checks; whether every call it made succeeded (its mismatches go to
     /// the workload record, whose exit status counts them).
@@ -172,6 +218,7 @@ struct StressProcess {
         for stripe in own { check(stripe, every: true, expect: nil, write: 0) }
         if let scratch { check(scratch, every: true, expect: nil, write: 0) }
         worker.barrier(2)
+        armWatchdog()
         let started = Clock.monotonicNanoseconds()
         let deadline = started + UInt64(spec.soakSeconds) * 1_000_000_000
         repeat {
@@ -181,13 +228,25 @@ struct StressProcess {
             if counters.pointee.unsupported == nil { counters.pointee.iterations = iteration }
         } while Clock.monotonicNanoseconds() < deadline
         counters.pointee.soakNanoseconds = Clock.monotonicNanoseconds() - started
+        // Not while waiting for the others: only a process stuck in its own soak dies.
+        alarm(0)
         worker.barrier(3)
+        armWatchdog(seconds: 600)
         phase = .final
         for stripe in stable { check(stripe, every: layout.owners[stripe] == worker.index) }
         if let scratch { check(scratch, every: true, expect: .pattern(generation: generation)) }
+        alarm(0)
         worker.record[.mismatches] = counters.pointee.mismatches
         return counters.pointee.failedCalls == 0
     }
+
+    /// A process that has not finished its soak `soak` + 600 s after it began, or its final
+    /// checks 600 s after the last barrier, dies of SIGALRM (10 minutes: a PTE-mapped
+    /// process of the debug agent under a loaded CI host took over 2 to refault 1 GiB), which reaches it
+    /// even in a fault the kernel keeps retrying (a livelock v1 of the sharing series
+    /// shows): the run then reports the kill instead of the whole boot timing out.
+    /// Children the ops fork arm their own (fork does not inherit an alarm).
+    func armWatchdog(seconds: Int? = nil) { alarm(UInt32(seconds ?? spec.soakSeconds + 600)) }
 
     private mutating func step() {
         switch op {
@@ -204,6 +263,10 @@ struct StressProcess {
         case .tlbPunch: punchUnderReader(split: false)
         case .tlbSplitPunch: punchUnderReader(split: true)
         case .tlbTwoMappings: punchUnderSecondMapping()
+        case .tlbTruncate: truncateUnderReader()
+        case .softDirty: clearRefsUnderSharer()
+        case .msync: syncWhileSharersWrite()
+        case .gup: copyThroughPinnedPages()
         }
     }
 
@@ -223,8 +286,7 @@ struct StressProcess {
     private mutating func unmapAndMapBack() {
         guard let span = nextSpan() else { return }
         guard munmap(span.at, span.length) == 0 else { return failed(.munmap) }
-        let back = mmap(span.at, span.length, PROT_READ | PROT_WRITE, MAP_SHARED | SystemCalls.mapFixedNoReplace, fd,
-                        off_t(span.range.lowerBound) * off_t(Self.stripeBytes))
+        let back = mmap(span.at, span.length, PROT_READ | PROT_WRITE, MAP_SHARED | SystemCalls.mapFixedNoReplace, fd, off_t(span.fileOffset))
         guard let back, back != MAP_FAILED else { return lost(.mmap) }
         guard back == span.at else {
             munmap(back, span.length)
@@ -248,12 +310,12 @@ struct StressProcess {
         guard let base else { return }
         nextScratchGeneration()
         let length = Int(spec.bytes)
-        let away = UnsafeMutableRawPointer(bitPattern: UInt(spec.remapAddress))!
+        let away = UnsafeMutableRawPointer(bitPattern: away)!
         guard let moved = SystemCalls.mremap(base, length: length, to: away) else { return failed(.mremap) }
         self.base = moved
         settle(nextRange())
         nextScratchGeneration()
-        let home = UnsafeMutableRawPointer(bitPattern: UInt(spec.mapping.mapAddress))!
+        let home = UnsafeMutableRawPointer(bitPattern: home)!
         // Failing back leaves the mapping away from home but whole: the next iteration's
         // move fails too, and each failure counts.
         guard let back = SystemCalls.mremap(moved, length: length, to: home) else { return failed(.mremap) }
@@ -274,9 +336,9 @@ struct StressProcess {
     private mutating func truncate() {
         guard let scratch else { return }
         checkScratch()
-        guard ftruncate(fd, off_t(scratch) * off_t(Self.stripeBytes)) == 0 else { return failed(.ftruncate) }
+        guard ftruncate(fd, off_t(fileOffset(of: scratch))) == 0 else { return failed(.ftruncate) }
         // Short of its last stripe, the file must not be touched there (SIGBUS).
-        guard ftruncate(fd, off_t(spec.bytes)) == 0 else { return lost(.ftruncate) }
+        guard ftruncate(fd, off_t(spec.mapping.fileBytes)) == 0 else { return lost(.ftruncate) }
         refill(scratch)
     }
 
@@ -284,7 +346,7 @@ struct StressProcess {
     private mutating func punchHole() {
         guard let scratch else { return }
         checkScratch()
-        guard SystemCalls.fallocate(fd, mode: SystemCalls.punchHole | SystemCalls.keepSize, offset: Int64(scratch) * Int64(Self.stripeBytes),
+        guard SystemCalls.fallocate(fd, mode: SystemCalls.punchHole | SystemCalls.keepSize, offset: fileOffset(of: scratch),
                                     length: Int64(Self.stripeBytes)) == 0 else { return failed(.fallocate) }
         refill(scratch)
     }
@@ -299,6 +361,7 @@ struct StressProcess {
         let pid = fork()
         if pid < 0 { return failed(.fork) }
         if pid == 0 {
+            armWatchdog()
             var child = self
             child.phase = .forkChild
             for stripe in stable { child.check(stripe) }
@@ -322,7 +385,7 @@ struct StressProcess {
 
     /// After an op: the stripes it touched, the scratch stripe's generation, and its own
     /// stripes written again, all through the mapping as it is now.
-    private mutating func settle(_ range: Range<Int>) {
+    mutating func settle(_ range: Range<Int>) {
         check(range)
         checkScratch()
         rewriteOwn()
@@ -330,7 +393,7 @@ struct StressProcess {
 
     /// Its own stripes checked and written again: a sample of each, and every word of
     /// one (a different one each iteration).
-    private mutating func rewriteOwn() {
+    mutating func rewriteOwn() {
         for stripe in own { check(stripe, write: 0) }
         check(own[Int(iteration % UInt64(own.count))], every: true, write: 0)
     }
@@ -357,7 +420,7 @@ struct StressProcess {
     /// a hole (odd ones, so the stores allocate), it must read as zeros, then takes the
     /// next generation, read back; then its own stripes as after any op.
     mutating func refill(_ scratch: Int) {
-        if iteration % 2 == 0, SystemCalls.fallocate(fd, mode: 0, offset: Int64(scratch) * Int64(Self.stripeBytes),
+        if iteration % 2 == 0, SystemCalls.fallocate(fd, mode: 0, offset: fileOffset(of: scratch),
                                                      length: Int64(Self.stripeBytes)) != 0 {
             failed(.fallocate)
         }
@@ -371,16 +434,16 @@ struct StressProcess {
     /// write), every word or one word per 4 KiB page at an offset that moves each
     /// iteration; then, with `write`, stores that generation of the pattern in the words
     /// it checked. Counts the words checked and the words wrong.
-    private mutating func check(_ stripe: Int, every: Bool = false, expect: Content? = .stable, write: UInt64? = nil) {
+    mutating func check(_ stripe: Int, every: Bool = false, expect: Content? = .stable, write: UInt64? = nil) {
         guard let base else { return }
-        let words = (base + stripe * Self.stripeBytes).assumingMemoryBound(to: UInt64.self)
+        let words = address(of: stripe, in: base).assumingMemoryBound(to: UInt64.self)
         let zeros: Bool, expectSeed: UInt64
         switch expect {
         case let .pattern(generation)?: (zeros, expectSeed) = (false, StressSpec.generationSeed(seed, generation))
         case .zeros?, nil: (zeros, expectSeed) = (true, 0)
         }
         let writeSeed = write.map { StressSpec.generationSeed(seed, $0) }
-        let stripeOffset = UInt64(stripe) * StressLayout.stripeBytes
+        let stripeOffset = UInt64(fileOffset(of: stripe))
         let step = every ? 1 : 512
         var word = every ? 0 : Int((iteration &* 61 &+ UInt64(stripe) &* 7) % 512)
         var checked: UInt64 = 0, wrong: UInt64 = 0
@@ -391,7 +454,8 @@ struct StressProcess {
                 let found = words[word]
                 if found != wanted {
                     if counters.pointee.firstMismatch == nil {
-                        counters.pointee.firstMismatch = .init(stripe: stripe, word: word, expected: wanted, found: found, phase: phase, iteration: iteration)
+                        counters.pointee.firstMismatch = .init(stripe: fileStripe(stripe), word: word, expected: wanted, found: found, phase: phase,
+                                                               iteration: iteration)
                     }
                     wrong += 1
                 }
@@ -409,7 +473,7 @@ struct StressProcess {
         counters.pointee.wordsVerified += 1
         guard found != expected else { return }
         if counters.pointee.firstMismatch == nil {
-            counters.pointee.firstMismatch = .init(stripe: stripe, word: word, expected: expected, found: found, phase: phase, iteration: iteration)
+            counters.pointee.firstMismatch = .init(stripe: fileStripe(stripe), word: word, expected: expected, found: found, phase: phase, iteration: iteration)
         }
         counters.pointee.mismatches += 1
     }
@@ -421,15 +485,29 @@ struct StressProcess {
         var range: Range<Int>
         var at: UnsafeMutableRawPointer
         var length: Int
+        /// The file offset at `at`.
+        var fileOffset: Int64
     }
 
     /// The start of an op on part of the mapping: the scratch stripe's next generation,
-    /// and this iteration's stripes. Nil once the mapping is lost.
-    private mutating func nextSpan() -> Span? {
+    /// and this iteration's stripes. Every third iteration (the first, the fourth, ...)
+    /// the span's edges move 1 to 255 pages into its first and last stripes, so that an
+    /// munmap, mprotect or madvise there splits their huge PMDs at 4 KiB granularity;
+    /// `range` still names every stripe the span touches, which the checks then read
+    /// whole. Nil once the mapping is lost.
+    mutating func nextSpan() -> Span? {
         guard let base else { return nil }
         nextScratchGeneration()
         let range = nextRange()
-        return Span(range: range, at: base + range.lowerBound * Self.stripeBytes, length: range.count * Self.stripeBytes)
+        var span = Span(range: range, at: address(of: range.lowerBound, in: base), length: range.count * Self.stripeBytes,
+                        fileOffset: fileOffset(of: range.lowerBound))
+        if iteration % 3 == 1 {
+            let head = Int(random % 255 + 1) * 4096, tail = Int((random >> 8) % 255 + 1) * 4096
+            span.at += head
+            span.length -= head + tail
+            span.fileOffset += Int64(head)
+        }
+        return span
     }
 
     /// This iteration's stripes: the whole file every third iteration (the second, the

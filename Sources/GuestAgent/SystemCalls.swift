@@ -39,6 +39,41 @@ enum SystemCalls {
         return moved == MAP_FAILED ? nil : moved
     }
 
+    @_silgen_name("vmsplice")
+    private static func c_vmsplice(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int, _ flags: UInt32) -> Int
+
+    /// vmsplice(2) of one range into the pipe `fd`: the kernel takes the pages with
+    /// get_user_pages_fast and the pipe holds them until read. Bytes taken, or -1.
+    static func vmsplice(_ fd: Int32, _ address: UnsafeMutableRawPointer, length: Int) -> Int {
+        var vector = iovec(iov_base: address, iov_len: length)
+        return c_vmsplice(fd, &vector, 1, 0)
+    }
+
+    /// O_DIRECT, which Glibc's module leaves out (it is _GNU_SOURCE).
+    #if arch(x86_64)
+    static let directIO: Int32 = 0o40000
+    #else
+    static let directIO: Int32 = 0o200000
+    #endif
+
+    /// Reads or writes `length` bytes at `address` of this process's memory through
+    /// /proc/self/mem, which reaches it by get_user_pages_remote (FOLL_FORCE, and
+    /// FOLL_WRITE to write): the page-table walk a debugger's peek and poke take.
+    static func procSelfMem(read: Bool, _ buffer: UnsafeMutableRawPointer, length: Int, at address: UnsafeMutableRawPointer) -> Bool {
+        let fd = open("/proc/self/mem", read ? O_RDONLY : O_RDWR)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var done = 0
+        while done < length {
+            let offset = off_t(Int(bitPattern: UInt(bitPattern: address)) + done)
+            let n = read ? pread(fd, buffer + done, length - done, offset) : pwrite(fd, buffer + done, length - done, offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            done += n
+        }
+        return true
+    }
+
     /// mmap flags Glibc's module leaves out: MAP_SHARED_VALIDATE (0x03, refuses flags it
     /// does not know), MAP_SYNC and MAP_FIXED_NOREPLACE (include/uapi/asm-generic/mman*.h).
     static let mapSharedValidate: Int32 = 0x03

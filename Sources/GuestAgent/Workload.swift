@@ -1,6 +1,7 @@
 import DaxRigProtocol
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// `/init workload`: runs the plan's workloads and then its stress runs (its payload,
 /// a WorkloadPayload) one after another and leaves one WorkloadReport or StressReport
@@ -57,10 +58,17 @@ struct WorkloadRun {
     func run() throws -> WorkloadReport {
         let writable = spec.access != .readSparse
         let common = spec.geometry.commonFileRange(processes: spec.processes, length: spec.mappingBytes)
-        let stripe = (UInt64(common.count) / UInt64(max(1, spec.processes))) & ~UInt64(4095)
+        let writers = spec.geometry.writers(processes: spec.processes)
+        let stripe = (UInt64(common.count) / UInt64(max(1, writers.count))) & ~UInt64(4095)
         var report = try measured(barriers: 1) { worker, _, mappings in
-            worker.record[.mismatches] = worker.checkStripes(mappings, common: common, stripe: stripe)
+            worker.record[.mismatches] = worker.checkStripes(mappings, common: common, stripe: stripe, writers: writers)
+            if spec.geometry.isReadOnly(worker.index), let first = mappings.first { worker.probeStore(first) }
             return true
+        }
+        // A read-only worker that ended at its probe's SIGSEGV did what it must.
+        for index in report.workers.indices where spec.geometry.isReadOnly(index) && report.workers[index].exitStatus == Worker.probeFaulted {
+            report.workers[index].exitStatus = 0
+            report.workers[index].readOnlyStoreTaken = false
         }
         report.patternWords = writable ? stripe / 4096 : 0
         if !writable { report.notes.append("read-only access: no data pattern written or verified") }
@@ -101,6 +109,7 @@ struct WorkloadRun {
         let go = try (0..<(barriers + 3)).map { _ in try Pipe() }
         var group = WorkerGroup(ready: ready)
 
+        let imageRegions = Worker.imageRegions()
         // Armed before the first snapshot: whatever the trigger allocates is in every one.
         let trace = spec.backing.pmemFileSystem == nil ? nil : DaxTrace.start()
         let preFork = try Counters.pageTables(notes: &notes)
@@ -111,7 +120,8 @@ struct WorkloadRun {
                 let record = words + index * Self.recordWords
                 var gates = go.map(\.read)
                 if index == 0 { gates[0] = first.read }
-                let status = Worker(spec: spec, path: path, index: index, record: record, ready: ready.write, go: gates).run(work: work)
+                let status = Worker(spec: spec, path: path, index: index, record: record, ready: ready.write, go: gates,
+                                    imageRegions: imageRegions).run(work: work)
                 _exit(status)
             }
             group.add(pid)
@@ -138,10 +148,12 @@ struct WorkloadRun {
             let r = Worker.Record(words + index * Self.recordWords)
             return .init(vmPTEBefore: r[.vmPTEBefore], vmPTEAfter: r[.vmPTEAfter], faults: r[.faults], faultNanoseconds: r[.faultNanoseconds],
                          mismatches: r[.mismatches], mapErrno: Int32(truncatingIfNeeded: r[.mapErrno]), exitStatus: statuses[index],
-                         firstMismatch: r.firstMismatch(seed: Pattern.seed(spec.name), fileBytes: spec.fileBytes))
+                         firstMismatch: r.firstMismatch(seed: Pattern.seed(spec.name), fileBytes: spec.fileBytes),
+                         readOnlyStoreTaken: r[.readOnlyStore] == 2 ? true : nil)
         }
         for (index, status) in statuses.enumerated() where status > 128 {
-            notes.append("worker \(index) was killed by signal \(status - 128) (\(String(cString: strsignal(status - 128))))")
+            notes.append("worker \(index) was killed by signal \(status - 128) (\(String(cString: strsignal(status - 128))))"
+                + (status - 128 == SIGALRM ? ": the stress watchdog, 600 s after its soak should have ended (a fault retried forever, or a lost handshake)" : ""))
         }
         return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
                               patternWords: 0, seconds: Clock.now() - started, notes: notes,
@@ -229,6 +241,9 @@ struct Worker {
     /// The words of a worker's record in the shared records mapping.
     enum Slot: Int, CaseIterable {
         case vmPTEBefore, vmPTEAfter, faults, faultNanoseconds, mismatches, mapErrno, faultSum, rehearsalSum
+        /// A read-only worker's store probe: 0 not probed, 1 probing (with the worker's
+        /// exit status Worker.probeFaulted: it faulted, as it must), 2 the store went through.
+        case readOnlyStore
         /// The first wrong word: its file offset + 1 (0: none), what was read, and in
         /// which mapping.
         case mismatchOffset, mismatchFound, mismatchMapping
@@ -269,7 +284,12 @@ struct Worker {
     let ready: Int32
     let go: [Int32]
 
-    init(spec: WorkloadSpec, path: String, index: Int, record: UnsafeMutablePointer<UInt64>, ready: Int32, go: [Int32]) {
+    /// One address in every 2 MiB region of the agent's own file-backed mappings (its
+    /// text and data), read in the parent before it forks.
+    let imageRegions: [UInt]
+
+    init(spec: WorkloadSpec, path: String, index: Int, record: UnsafeMutablePointer<UInt64>, ready: Int32, go: [Int32], imageRegions: [UInt] = []) {
+        self.imageRegions = imageRegions
         self.spec = spec
         self.path = path
         self.index = index
@@ -278,18 +298,24 @@ struct Worker {
         self.go = go
     }
 
-    /// The file offset all of this worker's mappings start at.
+    /// The file offset all of this worker's mappings start at, and their length.
     var fileOffset: UInt64 { spec.geometry.fileOffset(of: index) }
+    var length: Int { Int(spec.mappingBytes(of: index)) }
+    /// Read-write unless the access or the geometry says read-only.
+    var writable: Bool { spec.access != .readSparse && !spec.geometry.isReadOnly(index) }
 
     /// Maps and faults at barrier 0, runs `work` after the mapped snapshot (barrier 1),
     /// unmaps, and waits at the last barrier for the parent's go to exit.
     func run(work: (Worker, Int32, [UnsafeMutablePointer<UInt8>]) -> Bool) -> Int32 {
-        let length = Int(spec.mappingBytes)
-        let writable = spec.access != .readSparse
         let fd = open(path, writable ? O_RDWR : O_RDONLY)
+        // The geometry's answers before the control snapshot: in a debug build the code
+        // behind them (the standard library's generic max, say) lies in text this forked
+        // worker has not faulted yet, and a PTE table grown for it inside the window
+        // counted as one more PMD table per worker.
+        let addresses = spec.addresses(of: index), length = self.length, writable = self.writable
         rehearse()
         barrier(0)
-        let mappings = mapAndFault(fd: fd, writable: writable)
+        let mappings = mapAndFault(fd: fd, writable: writable, addresses: addresses, length: length)
         barrier(1)
         let held = work(self, fd, mappings)
         for mapped in mappings { munmap(mapped, length) }
@@ -302,11 +328,9 @@ struct Worker {
     /// mapping in as the spec's access says, recording VmPTE before and after, the
     /// faults, their time and the first failed mmap's errno. Returns the mappings, or
     /// none when one failed.
-    private func mapAndFault(fd: Int32, writable: Bool) -> [UnsafeMutablePointer<UInt8>] {
-        let length = Int(spec.mappingBytes)
+    private func mapAndFault(fd: Int32, writable: Bool, addresses: [UInt64], length: Int) -> [UnsafeMutablePointer<UInt8>] {
         // Every allocation before the first counter read: a heap page faulted (or a page
         // table grown for it) inside the window would count as the mapping's.
-        let addresses = spec.addresses(of: index)
         var mappings: [UnsafeMutablePointer<UInt8>] = []
         mappings.reserveCapacity(addresses.count)
         var flags = MAP_SHARED | SystemCalls.mapFixedNoReplace  // the same fresh address in every worker
@@ -329,11 +353,13 @@ struct Worker {
             mappings.append(base.bindMemory(to: UInt8.self, capacity: length))
         }
         var sum: UInt64 = 0
+        // A read-only worker reads where the access would write.
+        let step = spec.access == .every4K ? 4096 : 2 << 20
         for bytes in mappings {
-            switch spec.access {
-            case .writePer2M: for offset in stride(from: 0, to: length, by: 2 << 20) { bytes[offset] = 1 }
-            case .readSparse: for offset in stride(from: 0, to: length, by: 2 << 20) { sum &+= UInt64(bytes[offset]) }
-            case .every4K: for offset in stride(from: 0, to: length, by: 4096) { bytes[offset] = 1 }
+            if writable {
+                for offset in stride(from: 0, to: length, by: step) { bytes[offset] = 1 }
+            } else {
+                for offset in stride(from: 0, to: length, by: step) { sum &+= UInt64(bytes[offset]) }
             }
         }
         record[.faultNanoseconds] = Clock.monotonicNanoseconds() - t0
@@ -344,25 +370,30 @@ struct Worker {
     }
 
     /// A workload's integrity check, in file offsets: the file range every worker maps
-    /// (`common`) is cut into one stripe per worker. Each worker stores the pattern
-    /// word of the file offset at the start of every 4 KiB page of its stripe, through
-    /// its first mapping; after everyone wrote (barrier 2), it checks through each of
-    /// its mappings its successor's stripe in full and the first page of up to 64
-    /// others. A worker whose mapping shows another file offset than the one it mapped
-    /// (a table shared with a mapping that is not congruent) reads the wrong words, and
-    /// so does everyone whose pages its stores landed on. Returns the words found wrong.
-    func checkStripes(_ mappings: [UnsafeMutablePointer<UInt8>], common: Range<UInt64>, stripe: UInt64) -> UInt64 {
-        let n = spec.processes
-        guard spec.access != .readSparse, let first = mappings.first, stripe >= 4096 else {
+    /// (`common`) is cut into one stripe per writer (every read-write worker). Each
+    /// writer stores the pattern word of the file offset at the start of every 4 KiB
+    /// page of its stripe, through its first mapping; after everyone wrote (barrier 2),
+    /// every worker checks through each of its mappings its successor's stripe in full
+    /// (a read-only worker: the stripe of writer `index` modulo the writers) and the
+    /// first page of up to 64 others. A worker whose mapping shows another file offset
+    /// than the one it mapped (a table shared with a mapping that is not congruent)
+    /// reads the wrong words, and so does everyone whose pages its stores landed on.
+    /// Returns the words found wrong.
+    func checkStripes(_ mappings: [UnsafeMutablePointer<UInt8>], common: Range<UInt64>, stripe: UInt64, writers: [Int]) -> UInt64 {
+        let n = writers.count
+        guard spec.access != .readSparse, let first = mappings.first, stripe >= 4096, n > 0 else {
             barrier(2)
             return 0
         }
         let seed = Pattern.seed(spec.name)
-        func start(of worker: Int) -> UInt64 { common.lowerBound + UInt64(worker) * stripe }
-        let mine = start(of: index)
-        for fileOffset in stride(from: mine, to: mine + stripe, by: 4096) {
-            UnsafeMutableRawPointer(first).storeBytes(of: Pattern.word(offset: fileOffset, seed: seed),
-                                                      toByteOffset: Int(fileOffset - self.fileOffset), as: UInt64.self)
+        func start(of rank: Int) -> UInt64 { common.lowerBound + UInt64(rank) * stripe }
+        let rank = writers.firstIndex(of: index)
+        if let rank {
+            let mine = start(of: rank)
+            for fileOffset in stride(from: mine, to: mine + stripe, by: 4096) {
+                UnsafeMutableRawPointer(first).storeBytes(of: Pattern.word(offset: fileOffset, seed: seed),
+                                                          toByteOffset: Int(fileOffset - self.fileOffset), as: UInt64.self)
+            }
         }
         barrier(2)
         var mismatches: UInt64 = 0
@@ -373,26 +404,71 @@ struct Worker {
                 record.noteMismatch(mapping: mapping, fileOffset: fileOffset, found: found)
             }
         }
-        let successor = (index + 1) % n
+        let successor = rank.map { ($0 + 1) % n } ?? index % n
         let step = max(1, n / 64)
         for mapping in mappings.indices {
             for fileOffset in stride(from: start(of: successor), to: start(of: successor) + stripe, by: 4096) { check(mapping, fileOffset) }
-            for other in stride(from: 0, to: n, by: step) where other != successor && (other != index || mapping > 0) {
+            for other in stride(from: 0, to: n, by: step) where other != successor && (other != rank || mapping > 0) {
                 check(mapping, start(of: other))
             }
         }
         return mismatches
     }
 
+    /// A read-only worker's probe, its last act: it stores the word it read back into
+    /// the first word of its PROT_READ mapping, which must fault (SIGSEGV). It has to be
+    /// the worker itself: its page tables are what a kernel might have shared with a
+    /// writer's, handing it writable entries that let the store go straight through to
+    /// a file it opened read-only (a child would fault on its own empty tables). The
+    /// SIGSEGV handler ends the worker with `probeFaulted`, which the parent takes for
+    /// the right answer; the record says "went through" only once the store returned.
+    func probeStore(_ mapping: UnsafeMutablePointer<UInt8>) {
+        let word = UnsafeMutableRawPointer(mapping).assumingMemoryBound(to: Atomic<UInt64>.self)
+        let value = word.pointee.load(ordering: .relaxed)
+        record[.readOnlyStore] = 1
+        signal(SIGSEGV) { _ in _exit(77) }  // Worker.probeFaulted, as a literal: nothing lazy in a handler
+        word.pointee.store(value, ordering: .relaxed)
+        signal(SIGSEGV, SIG_DFL)
+        record[.readOnlyStore] = 2
+    }
+
+    /// The start of every 2 MiB region of this process's readable file-backed mappings
+    /// (/proc/self/maps), for rehearse().
+    static func imageRegions() -> [UInt] {
+        guard let maps = try? FileIO.readText("/proc/self/maps") else { return [] }
+        var regions: [UInt] = []
+        for line in maps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1].hasPrefix("r"), fields[5].hasPrefix("/") else { continue }
+            let bounds = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
+            guard bounds.count == 2, bounds[0] < bounds[1] else { continue }
+            var address = bounds[0]
+            while address < bounds[1] {
+                regions.append(address)
+                address = (address & ~UInt((2 << 20) - 1)) + UInt(2 << 20)
+            }
+        }
+        return regions
+    }
+
+    /// The exit status of a read-only worker whose probe store faulted, as it must.
+    static let probeFaulted: Int32 = 77
+
     /// A forked worker faults its own text, data and the shared record page anew and
     /// grows page tables for them; doing all of it once here, before the control
     /// snapshot, keeps that out of the mapping's deltas (DESIGN.md: the forked
     /// baseline is larger than a PMD page). Same calls, same loop, on 4 MiB of
-    /// anonymous memory.
+    /// anonymous memory; and a read in every 2 MiB region of the agent's own image,
+    /// since fork copies no page tables of file mappings: a function the window calls
+    /// for the first time can lie in a region of the (25 MiB, debug) binary that nothing
+    /// before touched, and its PTE table, grown before the VmPTE reading, counted as one
+    /// more PMD table per worker.
     private func rehearse() {
         record.clear()
+        var touched: UInt64 = 0
+        for address in imageRegions { touched &+= UInt64(UnsafePointer<UInt8>(bitPattern: address)!.pointee) }
         let length = 4 << 20
-        var sum = Counters.vmPTE() &+ Counters.minorFaults() &+ Clock.monotonicNanoseconds()
+        var sum = Counters.vmPTE() &+ Counters.minorFaults() &+ Clock.monotonicNanoseconds() &+ touched
         if let scratch = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), scratch != MAP_FAILED {
             let bytes = scratch.bindMemory(to: UInt8.self, capacity: length)
             for offset in stride(from: 0, to: length, by: 4096) { bytes[offset] = 1; sum &+= UInt64(bytes[offset]) }

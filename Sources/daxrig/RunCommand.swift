@@ -12,7 +12,7 @@ struct RunCommand: ParsableCommand {
             (kernels/specs/default.toml) on the default kernel: FS/DAX on xfs and ext4 and the hugetlbfs control,
             N = 1, 10, 100, 1000, S = 1 GiB at a 1 GiB address, expecting what unpatched 6.1 does: hugetlbfs shares
             PMD tables, FS/DAX does not, nothing leaks, data intact, kernel log clean. --processes, --size and
-            --backings override the spec's. Exit status 0 only when every expectation holds, 1 when one fails,
+            --backings override the spec's; --only keeps the named cases. Exit status 0 only when every expectation holds, 1 when one fails,
             2 for bad input (spec, sizes, a workload that cannot fit), 3 when a boot gave no report.
             """)
 
@@ -22,6 +22,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Comma-separated process counts, replacing the spec's.") var processes: String?
     @Option(help: "Comma-separated backings to keep from the spec: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.") var backings: String?
     @Option(help: "Mapping size per process (binary units), replacing the spec's.") var size: String?
+    @Option(help: "Comma-separated case names (as the run prints them) or globs ('f1-*'): run only these of the spec's cases.")
+    var only: String?
     @Option(help: "Seconds per boot before it is reported as a timeout (default: the spec's, else 900).") var timeout: Double?
     @Option(help: "The results store (SQLite) the run is recorded in (default: $DAXRIG_STORE, else results.sqlite in the cache).")
     var store: String?
@@ -51,10 +53,12 @@ struct RunCommand: ParsableCommand {
             }
         }
         let (results, runID, storePath) = try CLI.guarded { () -> (SpecResults, Int64?, String?) in
+            if let timeout { try BootLimits.check(timeout: timeout) }
             let loaded = try spec.map(TestSpec.load) ?? TestSpec.builtIn
             let specText = try spec.map(Files.read) ?? String(decoding: TestSpec.builtInText, as: UTF8.self)
             let results = try noStore ? nil : ResultStore(path: store ?? ResultStore.defaultPath)
-            let plan = try loaded.overriding(processes: counts, size: try size.map(ByteSize.parse), backings: kinds)
+            var plan = try loaded.overriding(processes: counts, size: try size.map(ByteSize.parse), backings: kinds)
+            if let only { plan = try plan.selecting(only.split(separator: ",").map(String.init)) }
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) } ?? KernelBuilder(progress: progress).build(.default).bzImage
             let image = try ImageBuilder(progress: progress).build()
             let recording = results.map {

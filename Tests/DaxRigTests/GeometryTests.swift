@@ -32,6 +32,40 @@ import Testing
         #expect(geometry.commonFileRange(processes: 1, length: 1 << 30) == 0..<(1 << 30))
     }
 
+    /// Lengths and modes cycle by worker like offsets: the common range is what every
+    /// worker maps, cut among the read-write workers only, and the file is as long as
+    /// the longest mapping past the largest offset.
+    @Test func lengthsAndModesCycleByWorkerAndOnlyWritersGetStripes() throws {
+        let spec = try specs.parse("""
+            [[workload]]
+            name = "l"
+            backing = "fsdax-xfs"
+            processes = 3
+            size = "1G"
+            offsets = [0, "4K"]
+            lengths = ["2G", "1G"]
+            modes = ["rw", "rw", "ro"]
+            """)
+        let workload = spec.workloads[0].spec
+        let geometry = workload.geometry
+        #expect((0..<3).map { workload.mappingBytes(of: $0) } == [2 << 30, 1 << 30, 2 << 30])
+        #expect((0..<3).map(geometry.isReadOnly) == [false, false, true])
+        #expect(geometry.writers(processes: 3) == [0, 1])
+        #expect(workload.fileBytes == (2 << 30) + 4096)
+        // Worker 1 maps [4K, 1G + 4K): the others map more, so that is the common range.
+        #expect(geometry.commonFileRange(processes: 3, length: 1 << 30) == 4096..<((1 << 30) + 4096))
+        // Worker 0 maps 2 GiB at 1 TiB: two PMD tables; worker 1 one; the stride leaves room for 2 GiB.
+        let workers = (0..<3).map { _ in
+            WorkloadReport.Worker(vmPTEBefore: 0, vmPTEAfter: 0, faults: 0, faultNanoseconds: 0, mismatches: 0, mapErrno: 0, exitStatus: 0)
+        }
+        let report = WorkloadReport(spec: workload, preFork: 0, control: 0, mapped: 0, final: 0, workers: workers, patternWords: 0, seconds: 0, notes: [])
+        #expect(report.accounting.expectedUnsharedPMDPages == 2 + 1 + 2)
+        let again = try JSONDecoder().decode(WorkloadSpec.self, from: JSONEncoder().encode(workload))
+        #expect(again == workload)
+        let old = #"{"fileOffsets":[0],"addressShifts":[0],"mappings":1}"#
+        #expect(try JSONDecoder().decode(MappingGeometry.self, from: Data(old.utf8)) == .uniform)
+    }
+
     @Test func aSpecWithoutGeometryIsUniformAndDecodesFromOldReports() throws {
         let spec = try specs.parse("[[workload]]\nbacking = \"fsdax-xfs\"\n")
         #expect(spec.workloads[0].spec.geometry.isUniform)
@@ -52,6 +86,12 @@ import Testing
         ("offsets = [\"1G\"]", "offsets", "leaves no file range"),
         ("offsets = [true]", "offsets", "must be a size"),
         ("size = \"64G\"\nmappings = 16", "mappings", "do not fit in one 512 GiB slot"),
+        ("lengths = [\"1G\", 100]", "lengths", "not a whole, non-zero number of 4 KiB pages"),
+        ("lengths = [0]", "lengths", "not a whole, non-zero number"),
+        ("offsets = [0, \"512M\"]\nlengths = [\"256M\", \"1G\"]", "offsets", "leaves no file range every process maps"),
+        ("modes = [\"ro\"]", "modes", "leaves nobody to write"),
+        ("processes = [1, 2]\nmodes = [\"ro\", \"rw\"]", "modes", "with 1 processes every one is read-only"),
+        ("modes = [\"rw\", \"wo\"]", "modes", "'wo' is not one of rw, ro"),
     ])
     func badGeometryNamesItsKey(line: String, key: String, message: String) throws {
         let error = try #require(specs.failure("[[workload]]\nbacking = \"fsdax-xfs\"\n" + line + "\n"))
@@ -101,12 +141,16 @@ import Testing
 
     @Test func theAdversarialSpecNamesEachFinding() throws {
         let spec = try TestSpec.load(TestSpecTests.specs.appendingPathComponent("adversarial.toml").path)
-        #expect(spec.workloads.map(\.spec.name) == ["f1-noncongruent-4k-n2", "f1-noncongruent-2m-n2", "f1-congruent-shifted-n2", "f3-two-mappings-n2"])
+        #expect(spec.workloads.map(\.spec.name) == ["f1-noncongruent-4k-n2", "f1-noncongruent-2m-n2", "f1-congruent-shifted-n2", "f3-two-mappings-n2",
+                                                    "lengths-n3", "ro-rw-n3"])
         #expect(spec.workloads[0].spec.geometry.fileOffsets == [0, 4096])
         #expect(spec.workloads[3].spec.geometry.mappings == 2)
-        #expect(spec.stress.map(\.spec.name) == ["f2-split-punch", "tlb-punch", "two-mappings-punch", "f5-madv-cold"])
-        #expect(spec.stress.map(\.spec.ops) == [[.tlbSplitPunch], [.tlbPunch], [.tlbTwoMappings], [.madvCold]])
-        #expect(spec.stress.prefix(2).allSatisfy { $0.spec.sharers == 0 })
+        #expect(spec.stress.map(\.spec.name) == ["f1-stress-4k", "f2-split-punch", "tlb-punch", "tlb-truncate", "two-mappings-punch", "f4-soft-dirty",
+                                                 "f5-madv-cold"])
+        #expect(spec.stress.dropFirst().map(\.spec.ops) == [[.tlbSplitPunch], [.tlbPunch], [.tlbTruncate], [.tlbTwoMappings], [.softDirty], [.madvCold]])
+        #expect(spec.stress[0].spec.geometry.fileOffsets == [0, 4096])
+        #expect(spec.persistence.map(\.spec.name) == ["f1-rewrite-4k-fsdax-xfs-msync"])
+        #expect(spec.stress.dropFirst().prefix(2).allSatisfy { $0.spec.sharers == 0 })
         #expect(spec.workloads.allSatisfy { $0.expectations.contains(.dataIntact) })
     }
 }

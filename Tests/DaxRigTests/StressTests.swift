@@ -18,7 +18,7 @@ import Testing
         #expect(spec.stress == [StressCase(spec: StressSpec(name: "stress", backing: .fsdaxXfs, bytes: 1 << 30, sharers: 8,
                                                               ops: StressSpec.defaultOps, soakSeconds: 20))])
         #expect(spec.stress[0].expectations == [.dataIntact, .noLeak, .kernelLogClean])
-        #expect(spec.stress[0].spec.processes == 15)
+        #expect(spec.stress[0].spec.processes == 8 + 9)
     }
 
     @Test func backingsExpandAndKeysApply() throws {
@@ -54,7 +54,7 @@ import Testing
         let unknown = failure("name = \"x\"\n\n[[stress]]\nsoak = 5\nsharer = 4\n")
         #expect(unknown?.line == 5)
         #expect(unknown?.key == "sharer")
-        #expect(unknown?.description.hasPrefix("t.toml:5: sharer: unknown key in [[stress]] #1 (known keys: name, backing, size, sharers, ops, soak, expect") == true)
+        #expect(unknown?.description.hasPrefix("t.toml:5: sharer: unknown key in [[stress]] #1 (known keys: name, backing, size, sharers, ops, soak, offsets, shifts, expect") == true)
 
         let backing = failure("[[stress]]\nbacking = \"hugetlbfs\"\n")
         #expect(backing?.line == 2)
@@ -97,17 +97,41 @@ import Testing
         #expect(spec.caseName(of: "stress-fsdax-xfs.no-leak") == "stress-fsdax-xfs")
         #expect(spec.only(["stress-fsdax-ext4"]).stress.count == 1)
         #expect(spec.only(["stress-fsdax-ext4"]).workloads.isEmpty)
-        // 15 processes mapping 1 GiB, by the workloads' rule; the hugetlbfs workload's 1 GiB of huge pages is more.
+        // 17 processes mapping 1 GiB, by the workloads' rule; the hugetlbfs workload's 1 GiB of huge pages is more.
         #expect(spec.only(["stress-fsdax-ext4"]).guestMemoryMiB == WorkloadRunner.memoryMiB(for: [spec.stress[1].mapping]))
     }
 
     // MARK: Layout and pattern
 
+    /// Stress geometry: offsets below one stripe, whose process's mapping then holds
+    /// only part of the file's first stripe, so the layout starts at file stripe 1; the
+    /// file is that much longer; shifts move each process's home and away addresses.
+    @Test func offsetsSkipTheFirstStripeAndBadOnesAreRefused() throws {
+        let spec = try parse("[[stress]]\nsharers = 2\nops = [\"munmap\"]\noffsets = [0, \"4K\"]\nshifts = [0, \"2M\"]\n")
+        let stress = try #require(spec.stress.first?.spec)
+        #expect(stress.geometry == MappingGeometry(fileOffsets: [0, 4096], addressShifts: [0, 2 << 20]))
+        #expect(stress.stripeBase == 1 && stress.layout.stripes == 511)
+        #expect(stress.mapping.fileBytes == (1 << 30) + 4096)
+        #expect(stress.mapping.addresses(of: 1) == [(1 << 40) + (2 << 20)])
+        #expect(StressSpec(name: "u", backing: .fsdaxXfs).stripeBase == 0)
+        let old = #"{"name":"s","backing":"fsdax-xfs","bytes":1073741824,"sharers":1,"ops":["fork"],"soakSeconds":5}"#
+        #expect(try JSONDecoder().decode(StressSpec.self, from: Data(old.utf8)).geometry == .uniform)
+        let far = failure("[[stress]]\noffsets = [0, \"2M\"]\n")
+        #expect(far?.line == 2 && far?.description.contains("2 MiB or more") == true, "\(String(describing: far))")
+        let cuts = failure("[[stress]]\nops = [\"truncate\", \"tlb-truncate\"]\n")
+        #expect(cuts?.line == 2 && cuts?.description.contains("both need the file's last stripe") == true)
+        let layout = StressLayout(stripes: 512, sharers: 0, ops: [.munmap, .tlbTruncate])
+        #expect(layout.scratch[1] == 511 && layout.scratch[0] != 511)
+        let ragged = failure("[[stress]]\nshifts = [100]\n")
+        #expect(ragged?.line == 2 && ragged?.description.contains("4 KiB pages") == true)
+    }
+
     @Test func everyStripeHasOneOwnerAndTheTruncateScratchIsLast() {
         let ops = StressSpec.defaultOps
         let layout = StressLayout(stripes: 512, sharers: 8, ops: ops)
-        #expect(layout.processes == 15)
-        #expect(layout.owners.count == 512 && layout.owners.allSatisfy { (0..<15).contains($0) })
+        let processes = 8 + ops.count
+        #expect(layout.processes == processes)
+        #expect(layout.owners.count == 512 && layout.owners.allSatisfy { (0..<processes).contains($0) })
         let truncate = 8 + ops.firstIndex(of: .truncate)!
         #expect(layout.scratch[truncate] == 511)
         #expect(layout.scratch.prefix(8).allSatisfy { $0 == nil })
@@ -117,9 +141,10 @@ import Testing
         #expect(layout.scratch[8 + ops.firstIndex(of: .punchHole)!].map { $0 > 0 && $0 < 511 } == true)
         #expect(layout.stable.count == 512 - ops.count)
         #expect(!layout.stable.contains(511))
-        for process in 0..<15 {
+        let share = (512 - ops.count) / processes
+        for process in 0..<processes {
             let own = layout.stable(of: process)
-            #expect(own.count >= 33 && own.count <= 34, "process \(process) owns \(own.count)")
+            #expect(own.count >= share && own.count <= share + 1, "process \(process) owns \(own.count)")
             #expect(own.allSatisfy { layout.owners[$0] == process && !layout.isScratch($0) })
         }
         // Round robin: neighbouring stable stripes belong to different processes.

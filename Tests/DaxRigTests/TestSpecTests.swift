@@ -66,8 +66,31 @@ import Testing
 
     @Test func persistenceExpandsPerBackingAndSync() throws {
         let spec = try TestSpec.load(Self.specs.appendingPathComponent("persistence.toml").path)
-        #expect(spec.persistence.map(\.spec.name) == ["persist-fsdax-xfs-msync", "persist-fsdax-xfs-map-sync", "persist-fsdax-ext4-msync", "persist-fsdax-ext4-map-sync"])
-        #expect(spec.persistence.allSatisfy { $0.expectations == [.dataIntact, .kernelLogClean] && $0.spec.bytes == 256 << 20 && $0.spec.writers == 4 })
+        let plain = spec.persistence.filter { !$0.spec.rewrite }
+        #expect(plain.map(\.spec.name) == ["persist-fsdax-xfs-msync", "persist-fsdax-xfs-map-sync", "persist-fsdax-ext4-msync", "persist-fsdax-ext4-map-sync"])
+        #expect(plain.allSatisfy { $0.expectations == [.dataIntact, .kernelLogClean] && $0.spec.bytes == 256 << 20 && $0.spec.writers == 4 })
+        let rewrites = spec.persistence.filter(\.spec.rewrite)
+        #expect(rewrites.map(\.spec.name) == ["rewrite-fsdax-xfs-msync", "rewrite-fsdax-xfs-map-sync"])
+        #expect(rewrites.allSatisfy { $0.spec.bytes == 1 << 30 && $0.spec.fileBytes == 1 << 30 && $0.spec.rewriteOffset == 0 })
+    }
+
+    /// A rewrite check maps whole GiB from its offset on: the file is that much longer,
+    /// the check reads the range the rewriters stored to (64 MiB), and wants their pattern.
+    @Test func aRewriteOffsetMovesTheCheckedRangeAndThePattern() throws {
+        let spec = try TestSpec.load(Self.specs.appendingPathComponent("adversarial.toml").path)
+        let check = try #require(spec.persistence.first { $0.spec.name == "f1-rewrite-4k-fsdax-xfs-msync" }?.spec)
+        #expect(check.rewrite && check.rewriteOffset == 4096 && check.mappingBytes == 1 << 30 && check.fileBytes == (1 << 30) + 4096)
+        #expect(check.checkedRange == 4096..<((64 << 20) + 4096))
+        // Without rewrite a check maps what it stores; with it, whole GiB.
+        #expect(PersistenceSpec(name: "p", backing: .fsdaxXfs, bytes: 3 << 29).mappingBytes == 3 << 29)
+        #expect(PersistenceSpec(name: "p", backing: .fsdaxXfs, bytes: 3 << 29, rewrite: true).mappingBytes == 2 << 30)
+        #expect(check.checkedSeed == check.rewriteSeed && check.rewriteSeed != check.patternSeed)
+        // Stored before rewrite existed: decodes as a plain check.
+        let old = #"{"name":"p","backing":"fsdax-xfs","bytes":2097152,"writers":1,"sync":"msync"}"#
+        let decoded = try JSONDecoder().decode(PersistenceSpec.self, from: Data(old.utf8))
+        #expect(decoded == PersistenceSpec(name: "p", backing: .fsdaxXfs, bytes: 2 << 20, writers: 1) && decoded.checkedSeed == decoded.patternSeed)
+        let roundTrip = try JSONDecoder().decode(PersistenceSpec.self, from: JSONEncoder().encode(check))
+        #expect(roundTrip == check)
     }
 
     @Test func errorsNameTheLineTheKeyAndWhatToDo() {
@@ -115,6 +138,15 @@ import Testing
 
         let persist = failure("[[persistence]]\nbacking = \"tmpfs\"\n")
         #expect(persist?.description.contains("persistence needs pmem") == true)
+
+        let alone = failure("[[persistence]]\nrewrite-offset = \"4K\"\n")
+        #expect(alone?.line == 2 && alone?.description.contains("without rewrite = true") == true)
+        let unaligned = failure("[[persistence]]\nrewrite = true\nrewrite-offset = 100\n")
+        #expect(unaligned?.line == 3 && unaligned?.description.contains("not a whole number of 4 KiB pages") == true)
+        let beyond = failure("[[persistence]]\nsize = \"2M\"\nrewrite = true\nrewrite-offset = \"2M\"\n")
+        #expect(beyond?.line == 4)
+        let softDirty = try? TestSpec.parse("[[stress]]\nops = [\"soft-dirty\", \"msync\", \"gup\"]\nsharers = 1\n", path: "t.toml")
+        #expect(softDirty?.stress.first?.spec.ops == [.softDirty, .msync, .gup])
     }
 
     @Test func missingFileSaysSo() {
@@ -129,6 +161,19 @@ import Testing
         #expect(spec.workloads.allSatisfy { $0.spec.mappingBytes == 64 << 20 })
         #expect(spec.workloads[2].expectations.contains(.shares))
         #expect(throws: SpecOverrideError.self) { try TestSpec.builtIn.overriding(processes: nil, size: nil, backings: [.tmpfs]) }
+    }
+
+    /// `--only`: exact names and globs over every kind of case; a pattern that matches
+    /// nothing is refused with the names the spec has, never run as an empty pass.
+    @Test func selectingTakesNamesAndGlobsAndRefusesAPatternThatMatchesNothing() throws {
+        let spec = try TestSpec.load(Self.specs.appendingPathComponent("adversarial.toml").path)
+        let picked = try spec.selecting(["f1-noncongruent-*", "f1-rewrite-4k-fsdax-xfs-msync", "f4-soft-dirty"])
+        #expect(picked.workloads.map(\.spec.name) == ["f1-noncongruent-4k-n2", "f1-noncongruent-2m-n2"])
+        #expect(picked.persistence.map(\.spec.name) == ["f1-rewrite-4k-fsdax-xfs-msync"])
+        #expect(picked.stress.map(\.spec.name) == ["f4-soft-dirty"])
+        // "f1-noncongruent-4k" is how the file names it, not a case the run prints.
+        let error = #expect(throws: SpecOverrideError.self) { try spec.selecting(["f4-soft-dirty", "f1-noncongruent-4k"]) }
+        #expect(error?.message.hasPrefix("--only f1-noncongruent-4k: spec adversarial has no such case; it has f1-noncongruent-4k-n2, ") == true, "\(error?.message ?? "")")
     }
 
     /// A re-run takes only the workloads of the failed subtests.

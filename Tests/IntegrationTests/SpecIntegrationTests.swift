@@ -55,17 +55,17 @@ import Testing
             size = "64M"
             """ + "\n", to: specPath)
         let (process, out, err) = try Rig.start(["run", "--spec", specPath, "--json", "--no-store"])
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (data, errors) = Rig.finish(process, out, err)
+        let stderr = String(decoding: errors, as: UTF8.self)
         // The control's data-intact fails, and only it: exit status 1.
         #expect(process.terminationStatus == 1, "\(stderr.suffix(2000))")
         let report = try JSONDecoder().decode(SpecReport.self, from: data)
         #expect(report.complete)
-        #expect(report.persistence.count == 5)
+        #expect(report.persistence.count == 7)
         for row in report.persistence.dropLast() {
             #expect(row.verdicts.allSatisfy { $0.passed }, "\(row.name): \(row.verdicts) \(row.error ?? "")")
-            #expect(row.bytes == 256 << 20 && row.mismatchedWords == 0 && row.verifySeconds != nil)
+            // The write-after-writeback checks map 1 GiB; the others 256 MiB.
+            #expect(row.bytes == (row.name.hasPrefix("rewrite-") ? 1 << 30 : 256 << 20) && row.mismatchedWords == 0 && row.verifySeconds != nil)
         }
         let control = try #require(report.persistence.last)
         #expect(control.name == "control-unsynced-fsdax-xfs-none")
@@ -98,5 +98,16 @@ import Testing
         #expect(output.status == 2)
         #expect(output.standardError.contains("\(path):3: acess: unknown key in [[workload]] #1"), "\(output.standardError)")
         #expect(!output.standardError.contains("[boot]"))
+    }
+
+    /// `--only` with a name no case has (the file's section name, not the case the run
+    /// prints) is bad input: exit 2, the cases listed, nothing built or booted.
+    @Test func onlyWithAnUnknownCaseIsRefusedWithTheCasesBeforeAnyBoot() throws {
+        let spec = Self.specs.appendingPathComponent("adversarial.toml").path
+        let output = try Rig.run(["run", "--spec", spec, "--only", "tlb-punch,f1-noncongruent-4k", "--no-store"])
+        #expect(output.status == 2, "\(output.standardError)")
+        #expect(output.standardError.contains("--only f1-noncongruent-4k: spec adversarial has no such case; it has f1-noncongruent-4k-n2, "),
+                "\(output.standardError)")
+        #expect(!output.standardError.contains("[boot]") && !output.standardError.contains("[compile]"))
     }
 }

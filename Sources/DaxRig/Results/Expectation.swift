@@ -65,10 +65,13 @@ public enum Judge {
             let errnos = Set(report.workers.map(\.mapErrno).filter { $0 != 0 }).sorted()
             let failedMaps = report.workers.filter { $0.mapErrno != 0 }.count
             let failedExits = report.workers.filter { $0.exitStatus != 0 }.count
-            return Verdict(expectation: expectation, passed: mismatches == 0 && failedMaps == 0 && failedExits == 0,
+            let writableReadOnly = report.workers.indices.filter { report.workers[$0].readOnlyStoreTaken == true }
+            return Verdict(expectation: expectation, passed: mismatches == 0 && failedMaps == 0 && failedExits == 0 && writableReadOnly.isEmpty,
                            detail: "\(mismatches) pattern words wrong, \(failedMaps) failed mmaps"
                             + (errnos.isEmpty ? "" : " (" + errnos.map { "errno \($0) \(String(cString: strerror($0)))" }.joined(separator: ", ") + ")")
                             + ", \(failedExits) workers exited non-zero"
+                            + (writableReadOnly.isEmpty ? "" : "; a store to the read-only mapping of worker "
+                                + writableReadOnly.prefix(8).map(String.init).joined(separator: ", ") + " went through instead of raising SIGSEGV")
                             + (report.workers.firstIndex { $0.firstMismatch != nil }.map { index in
                                 "; first: worker \(index) (file offset \(report.spec.geometry.fileOffset(of: index))), \(report.workers[index].firstMismatch!)"
                             } ?? ""))
@@ -128,7 +131,8 @@ public enum Judge {
             let passed = written.failedWriters == 0 && lost == 0 && verified.bytes == written.spec.bytes && verified.notes.isEmpty
             var detail = "\(verified.bytes) bytes read back after the power-off, \(lost) words wrong"
                 + (verified.firstMismatchOffset.map { " (first at offset \($0))" } ?? "")
-                + ", \(written.failedWriters) of \(written.spec.writers) writers failed"
+                + (written.spec.rewrite ? ", \(written.failedWriters) of \(2 * written.spec.writers) writers and rewriters failed"
+                    : ", \(written.failedWriters) of \(written.spec.writers) writers failed")
             if !(written.notes + verified.notes).isEmpty { detail += "; " + (written.notes + verified.notes).joined(separator: "; ") }
             return Verdict(expectation: expectation, passed: passed, detail: detail)
         case .kernelLogClean:

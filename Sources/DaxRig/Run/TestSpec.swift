@@ -43,9 +43,10 @@ public struct TestSpec: Sendable, Equatable {
         try TestSpec(file: TOMLFile(path: path, text: text))
     }
 
-    static let workloadKeys = ["name", "backing", "processes", "size", "access", "aligned", "map-sync", "offsets", "shifts", "mappings", "expect"]
-    static let persistenceKeys = ["name", "backing", "size", "writers", "sync", "expect"]
-    static let stressKeys = ["name", "backing", "size", "sharers", "ops", "soak", "expect"]
+    static let workloadKeys = ["name", "backing", "processes", "size", "access", "aligned", "map-sync", "offsets", "shifts", "mappings", "lengths",
+                               "modes", "expect"]
+    static let persistenceKeys = ["name", "backing", "size", "writers", "sync", "rewrite", "rewrite-offset", "expect"]
+    static let stressKeys = ["name", "backing", "size", "sharers", "ops", "soak", "offsets", "shifts", "expect"]
 
     init(file: TOMLFile) throws {
         let top = file.top
@@ -53,9 +54,11 @@ public struct TestSpec: Sendable, Equatable {
         name = try top.string("name") ?? URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
         description = try top.string("description") ?? ""
         timeout = try top.int("timeout").map(Double.init)
-        if let timeout, timeout <= 0 { throw top.error("timeout", "must be a positive number of seconds") }
+        if let timeout, !BootLimits.timeoutSeconds.contains(timeout) {
+            throw top.error("timeout", "\(Int(timeout)) seconds: use 1 to \(Int(BootLimits.timeoutSeconds.upperBound)) (a week)")
+        }
         let defaults = try file.table("defaults")
-        try defaults?.onlyKeys(Self.workloadKeys.filter { !["name", "offsets", "shifts", "mappings"].contains($0) } + ["writers", "sync"])
+        try defaults?.onlyKeys(Self.workloadKeys.filter { !["name", "offsets", "shifts", "mappings", "lengths", "modes"].contains($0) } + ["writers", "sync"])
 
         workloads = []
         for section in try file.arrayOfTables("workload") {
@@ -114,6 +117,10 @@ public struct TestSpec: Sendable, Equatable {
             throw section.error("map-sync", "MAP_SYNC needs an FS/DAX backing; \(other.rawValue) refuses it", hint: "use fsdax-xfs or fsdax-ext4")
         }
         let geometry = try Self.geometry(section, size: size, backings: backings, aligned: aligned)
+        if let n = counts.first(where: { geometry.writers(processes: $0).isEmpty }) {
+            throw section.error("modes", "with \(n) processes every one is read-only: nobody writes the data the others check",
+                                hint: "start `modes` with \"rw\", or run more processes")
+        }
         let expectations = try Self.expectations(section, defaults: defaults)
         let base = try section.string("name")
         return backings.flatMap { backing in
@@ -130,13 +137,16 @@ public struct TestSpec: Sendable, Equatable {
     /// and `mappings` (of the file, per process).
     private static func geometry(_ section: TOMLSection, size: UInt64, backings: [WorkloadSpec.Backing], aligned: Bool) throws -> MappingGeometry {
         let geometry = MappingGeometry(fileOffsets: try section.byteSizes("offsets") ?? [0], addressShifts: try section.byteSizes("shifts") ?? [0],
-                                       mappings: try section.int("mappings") ?? 1)
+                                       mappings: try section.int("mappings") ?? 1, lengths: try section.byteSizes("lengths") ?? [],
+                                       readOnly: (try section.choices("modes", MappingGeometry.Mode.self) ?? []).map { $0 == .ro })
         let base = WorkloadSpec(name: "", backing: .fsdaxXfs, processes: 1, mappingBytes: size, pudAligned: aligned).mapAddress
         if let (key, problem) = geometry.problem(length: size, base: base) {
-            throw section.error(key, problem, hint: "offsets and shifts are sizes in whole 4 KiB pages below the size, e.g. [0, \"4K\"]")
+            throw section.error(key, problem, hint: key == "modes" ? "make at least one process rw, e.g. [\"rw\", \"ro\"]"
+                                : "offsets, shifts and lengths are sizes in whole 4 KiB pages, offsets below every length, e.g. [0, \"4K\"]")
         }
-        if backings.contains(.hugetlbfs), let bad = (geometry.fileOffsets + geometry.addressShifts).first(where: { $0 % (2 << 20) != 0 }) {
-            throw section.error(section.has("offsets") ? "offsets" : "shifts", "hugetlbfs maps whole 2 MiB pages: \(bad) bytes is not a multiple of 2M",
+        if backings.contains(.hugetlbfs), let bad = (geometry.fileOffsets + geometry.addressShifts + geometry.lengths).first(where: { $0 % (2 << 20) != 0 }) {
+            let key = geometry.fileOffsets.contains(bad) ? "offsets" : geometry.addressShifts.contains(bad) ? "shifts" : "lengths"
+            throw section.error(key, "hugetlbfs maps whole 2 MiB pages: \(bad) bytes is not a multiple of 2M",
                                 hint: "use 2M steps on hugetlbfs, or an FS/DAX backing for 4 KiB steps")
         }
         return geometry
@@ -154,12 +164,21 @@ public struct TestSpec: Sendable, Equatable {
         let writers = try value(section, defaults) { try $0.int("writers") } ?? 4
         guard (1...64).contains(writers) else { throw section.error("writers", "\(writers) writers: use 1 to 64") }
         let syncs = try value(section, defaults) { try $0.choices("sync", PersistenceSpec.Sync.self) } ?? [.msync]
+        let rewrite = try section.bool("rewrite") ?? false
+        let rewriteOffset = try section.byteSize("rewrite-offset") ?? 0
+        if rewriteOffset != 0 && !rewrite {
+            throw section.error("rewrite-offset", "a rewrite offset without rewrite = true", hint: "add rewrite = true, or drop rewrite-offset")
+        }
+        guard rewriteOffset % 4096 == 0, rewriteOffset < size else {
+            throw section.error("rewrite-offset", "\(ByteSize.format(rewriteOffset)) is not a whole number of 4 KiB pages below the size",
+                                hint: "use a size in whole 4 KiB pages, e.g. \"4K\" or \"2M\"")
+        }
         let expectations = try Self.expectations(section, defaults: defaults).filter(PersistenceCase.applicable.contains)
         let base = try section.string("name") ?? "persist"
         return backings.flatMap { backing in
             syncs.map { sync in
                 PersistenceCase(spec: PersistenceSpec(name: "\(base)-\(backing.rawValue)-\(sync.rawValue)", backing: backing, bytes: size,
-                                                      writers: writers, sync: sync),
+                                                      writers: writers, sync: sync, rewrite: rewrite, rewriteOffset: rewriteOffset),
                                 expectations: expectations.isEmpty ? PersistenceCase.applicable : expectations)
             }
         }
@@ -185,17 +204,28 @@ public struct TestSpec: Sendable, Equatable {
         if let twice = ops.first(where: { op in ops.filter { $0 == op }.count > 1 }) {
             throw section.error("ops", "'\(twice.rawValue)' is listed twice", hint: "one mutator per op")
         }
+        if ops.filter(\.cutsTheFile).count > 1 {
+            throw section.error("ops", "truncate and tlb-truncate both need the file's last stripe", hint: "run them in two [[stress]] sections")
+        }
         guard sharers + ops.count >= 1 else { throw section.error("sharers", "no sharers and no ops: nothing would run", hint: "the default is 8 sharers and every op") }
         let soak = try section.int("soak") ?? 20
         guard soak >= 1, Double(soak) + 120 <= timeout else {
             throw section.error("soak", "\(soak) seconds: use 1 to \(Int(timeout) - 120) (the boot's timeout, \(Int(timeout)) s, less 2 minutes)",
                                 hint: "raise `timeout` at the top of the spec for a longer soak")
         }
+        let geometry = MappingGeometry(fileOffsets: try section.byteSizes("offsets") ?? [0], addressShifts: try section.byteSizes("shifts") ?? [0])
+        if let (key, problem) = geometry.problem(length: size, base: WorkloadSpec(name: "", backing: .fsdaxXfs, processes: 1, mappingBytes: size).mapAddress) {
+            throw section.error(key, problem, hint: "offsets and shifts are sizes in whole 4 KiB pages, e.g. [0, \"4K\"]")
+        }
+        if geometry.maximumFileOffset >= StressSpec.maximumFileOffset {
+            throw section.error("offsets", "a file offset of \(ByteSize.format(geometry.maximumFileOffset)) is 2 MiB or more",
+                                hint: "a stress process maps from an offset below one 2 MiB stripe; 4K steps below 2M, e.g. [0, \"4K\"]")
+        }
         let expectations = try section.choices("expect", Expectation.self) ?? StressCase.defaultExpectations
         let base = try section.string("name") ?? "stress"
         return backings.map { backing in
             StressCase(spec: StressSpec(name: backings.count > 1 ? "\(base)-\(backing.rawValue)" : base, backing: backing, bytes: size,
-                                        sharers: sharers, ops: ops, soakSeconds: soak),
+                                        sharers: sharers, ops: ops, soakSeconds: soak, geometry: geometry),
                        expectations: expectations.reduce(into: []) { if !$0.contains($1) { $0.append($1) } })
         }
     }
@@ -267,6 +297,20 @@ public struct TestSpec: Sendable, Equatable {
         copy.stress = stress.filter { names.contains($0.spec.name) }
         return copy
     }
+
+    /// The cases `--only` names: each pattern is a case name as the run prints it
+    /// (`f1-noncongruent-4k-n2`, `rewrite-fsdax-xfs-msync`) or a shell glob over them
+    /// (`'f1-*'`). A pattern that matches nothing is bad input, named with the cases
+    /// the spec has, so a typo never turns into a run of nothing that passes.
+    public func selecting(_ patterns: [String]) throws -> TestSpec {
+        let names = caseNames
+        for pattern in patterns where !names.contains(where: { Self.matches($0, pattern) }) {
+            throw SpecOverrideError(message: "--only \(pattern): spec \(name) has no such case; it has \(names.joined(separator: ", "))")
+        }
+        return only(Set(names.filter { name in patterns.contains { Self.matches(name, $0) } }))
+    }
+
+    private static func matches(_ name: String, _ pattern: String) -> Bool { fnmatch(pattern, name, 0) == 0 }
 
     /// The most guest memory any one boot of the spec takes: what a matrix job holds
     /// while the spec runs.

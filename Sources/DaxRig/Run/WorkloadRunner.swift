@@ -43,7 +43,7 @@ public struct WorkloadRunner: Sendable {
         let huge = cases.filter { $0.spec.backing == .hugetlbfs || $0.spec.backing == .tmpfs }.map(\.spec.fileBytes).max() ?? 0
         let workers = cases.map(\.spec.processes).max() ?? 1
         // A PTE table page per 2 MiB for every worker that may map with PTEs.
-        let pteTables = cases.map { UInt64(pteMappedWorkers($0.spec) * $0.spec.geometry.mappings) * ($0.spec.mappingBytes / 512) }.max() ?? 0
+        let pteTables = cases.map { UInt64(pteMappedWorkers($0.spec) * $0.spec.geometry.mappings) * ($0.spec.geometry.maximumLength(size: $0.spec.mappingBytes) / 512) }.max() ?? 0
         let bytes = (512 << 20) + huge + pteTables + UInt64(workers) * (256 << 10)
         return Int((bytes + (64 << 20) - 1) >> 20) / 64 * 64
     }
