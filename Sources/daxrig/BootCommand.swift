@@ -35,9 +35,16 @@ struct BootCommand: ParsableCommand {
             throw ValidationError("--fs takes ext4, xfs or none, not '\(fs)'")
         }
         let (kernelPath, image, pmemBytes, memoryBytes) = try CLI.guarded { () -> (String, GuestImage, [UInt64], UInt64) in
+            // Every number first: a bad one is refused before anything builds.
+            let pmemBytes = try pmem.map { try ByteSize.parse($0) }
+            let memoryBytes = try ByteSize.parse(memory)
+            try BootLimits.check(vcpus: cpus)
+            try BootLimits.check(memoryBytes: memoryBytes)
+            for size in pmemBytes { try BootLimits.check(pmemBytes: size) }
+            try BootLimits.check(timeout: timeout)
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) }
                 ?? KernelBuilder(progress: progress).build(.default).bzImage
-            return (kernelPath, try ImageBuilder(progress: progress).build(), try pmem.map { try ByteSize.parse($0) }, try ByteSize.parse(memory))
+            return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes)
         }
         let request = BootRequest(
             kernel: kernelPath, plan: GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: command),
@@ -55,7 +62,9 @@ struct BootCommand: ParsableCommand {
         }
         // Findings the outcome's own message does not already show.
         for finding in result.findings where !result.outcome.shows(finding) {
-            FileHandle.standardError.write(Data("daxrig: kernel \(finding.description)\n".utf8))
+            // A lost console is the rig's own finding, not the kernel's.
+            let text = finding.kind == .consoleLost ? finding.excerpt : "kernel \(finding.description)"
+            FileHandle.standardError.write(Data("daxrig: \(text)\n".utf8))
         }
         if result.outcome != .commandExited(status: 0, signal: nil) {
             FileHandle.standardError.write(Data("daxrig: \(result.outcome)\n".utf8))

@@ -22,7 +22,7 @@ struct KernelCommand: ParsableCommand {
                 print(String(decoding: try JSONCoding.encoder.encode(artifacts.manifest), as: UTF8.self))
             } else {
                 let m = artifacts.manifest
-                print("kernel \(m.release) [\(m.key)] \(artifacts.cacheHit ? "cache hit" : String(format: "built in %.0f s, %d files compiled", m.timings.totalSeconds, m.compiledFiles))")
+                print("kernel \(m.release) [\(m.key)] \(artifacts.cacheHit ? "cache hit" : String(format: "built in %.0f s, %d files compiled", m.timings.totalSeconds, m.compiledFiles) + (m.changedSinceLastBuild.map { ", \($0.count) sources changed since the build directory's last build" } ?? ""))")
                 print(artifacts.directory.path)
             }
         }
@@ -105,7 +105,7 @@ enum CLI {
 
     static func exitCode(for error: Error) -> Int32 {
         switch error {
-        case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError: return 2
+        case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError, is BootLimitError, is OwnershipError: return 2
         case let error as BisectError:
             if case .git = error { return 3 }
             return 2

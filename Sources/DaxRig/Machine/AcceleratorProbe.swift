@@ -10,7 +10,7 @@ extension Accelerator {
         let bootID = ((try? Files.read("/proc/sys/kernel/random/boot_id")) ?? "unknown").trimmingCharacters(in: .whitespacesAndNewlines)
         let memo = cache.root.appendingPathComponent("accelerator-\(bootID)").path
         if let known = (try? Files.read(memo)).flatMap(Accelerator.init(rawValue:)) { return known }
-        let verdict: Accelerator = probeKVM(kernel: kernel).works ? .kvm : .tcg
+        let verdict: Accelerator = probeKVM(kernel: kernel, cache: cache).works ? .kvm : .tcg
         try? Files.write(verdict.rawValue, to: memo)
         return verdict
     }
@@ -20,11 +20,14 @@ extension Accelerator {
     /// line). Boots `kernel` under KVM with no root file system and waits for it to get
     /// as far as failing to mount one; an assert, a hang or an error within the time
     /// limit means no.
-    public static func probeKVM(kernel: String, timeout: Double = 20) -> (works: Bool, detail: String) {
+    public static func probeKVM(kernel: String, timeout: Double = 20, cache: Cache = .default) -> (works: Bool, detail: String) {
         guard Files.exists("/dev/kvm") else { return (false, "/dev/kvm does not exist") }
         guard let qemu = Command.which("qemu-system-x86_64") else { return (false, "qemu-system-x86_64 is not installed") }
-        let console = FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-kvm-probe-\(getpid()).log").path
-        defer { Files.remove(console) }
+        // In a run directory of our own, not at a name anyone can guess (and plant a
+        // symbolic link at) in the system's temporary directory: root writes here.
+        guard let directory = try? Leftovers.runDirectory(in: cache) else { return (false, "cannot make a directory for the probe in \(cache.runs.path)") }
+        let console = directory.appendingPathComponent("kvm-probe.log").path
+        defer { Files.removeDirectory(directory.path) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: qemu)
         process.arguments = ["-accel", "kvm", "-machine", "pc", "-m", "128", "-nodefaults", "-display", "none", "-no-reboot",
@@ -33,6 +36,9 @@ extension Accelerator {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
         do { try process.run() } catch { return (false, "cannot start QEMU: \(error)") }
+        // Ctrl-C during the probe stops its QEMU too.
+        let stop = Cleanup.shared.add("stop the KVM probe's QEMU") { [pid = process.processIdentifier] in kill(pid, SIGKILL) }
+        defer { Cleanup.shared.drop(stop) }
         let deadline = Date().addingTimeInterval(timeout)
         var works = false
         while Date() < deadline, process.isRunning {

@@ -75,13 +75,17 @@ public struct ConsoleFinding: Sendable, Equatable, Codable, CustomStringConverti
         /// The OOM killer killed a process. The kernel itself is sound; which process died
         /// and whether the test survived is for the test's report. Not a crash.
         case oom
+        /// Not the kernel speaking: the console printed more than virtlogd keeps, and its
+        /// beginning rolled away unread (ConsoleLog). A report may have been in it, so the
+        /// log cannot count as clean. Not a crash.
+        case consoleLost = "console-lost"
 
         public var isCrash: Bool {
             switch self {
             case .panic, .oops, .bug, .kasan, .kfence, .memoryCorruption,
                  .softLockup, .hungTask, .rcuStall, .hardLockup: true
             case .warning, .badPageState, .pgtablesBytes, .rssCounter, .badPageTable, .badPageMap,
-                 .ubsan, .listCorruption, .refcount, .lockdep, .kcsan, .oom: false
+                 .ubsan, .listCorruption, .refcount, .lockdep, .kcsan, .oom, .consoleLost: false
             }
         }
     }

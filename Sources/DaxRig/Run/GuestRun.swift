@@ -91,9 +91,15 @@ public struct GuestRunner: Sendable {
         guard Files.exists(request.kernel) else {
             throw KernelBuildError.unknownKernel(reference: request.kernel, known: [])
         }
+        try BootLimits.check(request)
+        try cache.checkOwnership()
         var request = request
         if let vcpuLimit { request.vcpus = min(request.vcpus, vcpuLimit) }
-        let runDirectory = try Files.temporaryDirectory(in: cache.runs, prefix: "run-")
+        let swept = Leftovers.sweep(cache)
+        if !swept.isEmpty {
+            progress.phase("sweep", "removed \(swept.count) leftover(s) of daxrig processes that died: " + swept.prefix(3).joined(separator: ", "))
+        }
+        let runDirectory = try Leftovers.runDirectory(in: cache)
         let cleanup = Cleanup.shared
         let removeRun = cleanup.add("remove \(runDirectory.path)") { Files.removeDirectory(runDirectory.path) }
         var result = run(request, image: image, in: runDirectory, output: output)
@@ -102,7 +108,10 @@ public struct GuestRunner: Sendable {
         let passed = result.outcome == .commandExited(status: 0, signal: nil) && result.findings.isEmpty
         if request.keep || !passed {
             // Keep the console log (and with --keep everything) for the user and reports;
-            // drop the big files of a failed run.
+            // drop the big files of a failed run. The domain is gone: the console's
+            // rolled-over parts join into one console.log, whose lines are the findings'.
+            let consoleLog = runDirectory.appendingPathComponent("console.log").path
+            try? ConsoleLog.read(consoleLog).join(into: consoleLog)
             if !request.keep {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: runDirectory.path)) ?? []
                 where name != "console.log" && name != "agent.log" {
@@ -110,6 +119,7 @@ public struct GuestRunner: Sendable {
                 }
             }
             cleanup.drop(removeRun)
+            Leftovers.keep(runDirectory)
             result.consoleLog = runDirectory.appendingPathComponent("console.log").path
             result.runDirectory = runDirectory.path
         } else {
@@ -130,8 +140,10 @@ public struct GuestRunner: Sendable {
         func lap(_ name: String) { phases.append((name, Date().timeIntervalSince(clock))); clock = Date() }
         let accelerator = Accelerator.choose(kernel: request.kernel, cache: cache)
         func finish(_ outcome: BootOutcome, release: String? = nil, reports: [(String, String)] = [], mount: String? = nil) -> BootResult {
-            let log = (try? Files.read(consoleLog)) ?? ""
-            let findings = ConsoleScanner.scan(log)
+            // Every part virtlogd rolled over, not the last 2 MiB only.
+            let console = ConsoleLog.read(consoleLog)
+            let log = console.text
+            let findings = (console.lossFinding.map { [$0] } ?? []) + ConsoleScanner.scan(log)
             var outcome = outcome
             let crash = findings.first { $0.kind.isCrash }
             switch outcome {

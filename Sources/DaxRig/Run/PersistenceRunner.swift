@@ -38,7 +38,7 @@ public struct PersistenceRunner: Sendable {
 
     public init(runner: GuestRunner) { self.runner = runner }
 
-    static func pmemBytes(for spec: PersistenceSpec) -> UInt64 { PmemBackingFile.size(forLargestFile: spec.bytes) }
+    static func pmemBytes(for spec: PersistenceSpec) -> UInt64 { PmemBackingFile.size(forLargestFile: spec.fileBytes) }
 
     public static func check(_ checks: [PersistenceCase], hostDiskAvailable: UInt64) throws {
         for check in checks where pmemBytes(for: check.spec) > hostDiskAvailable {
@@ -58,7 +58,7 @@ public struct PersistenceRunner: Sendable {
         guard let fileSystem = check.spec.backing.pmemFileSystem else {
             throw WorkloadError.doesNotFit(workload: check.spec.name, what: "backing", need: "fsdax-xfs or fsdax-ext4", have: check.spec.backing.rawValue)
         }
-        let directory = try Files.temporaryDirectory(in: runner.cache.runs, prefix: "run-")
+        let directory = try Leftovers.runDirectory(in: runner.cache)
         let removal = Cleanup.shared.add("remove \(directory.path)") { Files.remove(directory.path) }
         defer { Cleanup.shared.run(removal) }
         let backing = directory.appendingPathComponent("pmem0.img").path
