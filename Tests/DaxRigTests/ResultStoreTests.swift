@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import Synchronization
 import Testing
 @testable import DaxRig
 
@@ -41,6 +42,47 @@ import Testing
         #expect(try store.integrityCheck() == "ok")
         // A second process opening the same file sees the same history.
         #expect(try ResultStore(path: store.path).runs().count == 1)
+    }
+
+    /// Issue 14, item 3: a reader holding a transaction (daxrig report, a sqlite3 shell)
+    /// made the final COMMIT fail with "database is locked", and the run was lost. Four
+    /// writers, each its own connection as four daxrig processes would have, finish runs
+    /// while another process holds a read transaction open.
+    @Test func runsFinishWhileAnotherProcessHoldsAReadTransaction() throws {
+        let (store, directory) = try store()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try store.begin(inputs)
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        reader.arguments = ["-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("BEGIN")
+            c.execute("SELECT count(*) FROM run").fetchall()
+            print("held", flush=True)
+            time.sleep(float(sys.argv[2]))
+            """, store.path, "600"]
+        let out = Pipe()
+        reader.standardOutput = out
+        try reader.run()
+        // SIGKILL: the child may inherit a mask that blocks SIGTERM from the test runner.
+        defer { kill(reader.processIdentifier, SIGKILL); reader.waitUntilExit() }
+        #expect(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).contains("held"))
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { index in
+            do {
+                let writer = try ResultStore(path: store.path)
+                let id = try writer.begin(inputs)
+                let record = RunRecord(tests: [TestRecord(path: "w\(index).data-intact", status: .pass, detail: "0 words wrong", seconds: 1)],
+                                       metrics: [], workloads: [])
+                try writer.finish(id, record: record, artifacts: [], seconds: 1)
+            } catch {
+                failures.withLock { $0.append("writer \(index): \(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(try store.runs().filter { $0.state == "complete" }.count == 4)
+        #expect(try store.integrityCheck() == "ok")
     }
 
     @Test func unusableStoreSaysWhereAndWhatToDo() {

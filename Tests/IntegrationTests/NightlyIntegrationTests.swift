@@ -30,7 +30,7 @@ import Testing
         }
 
         // JUnit, read by junitparser: one suite per cell, all passed.
-        let junit = try Command("python3", ["-c", """
+        let junit = try Command(Rig.python, ["-c", """
             import sys, junitparser
             for suite in junitparser.JUnitXml.fromfile(sys.argv[1]):
                 print("suite", suite.name, suite.tests, suite.failures, suite.errors)
@@ -38,7 +38,7 @@ import Testing
         #expect(junit.contains("suite daxrig.unpatched.default 24 0 0"), "\(junit)")
         #expect(junit.contains("suite daxrig.demo-patch.default 24 0 0"), "\(junit)")
         // KCIDB, through kcidb-io's own validation: two kernels, two builds.
-        let kcidb = try Command("python3", ["-c", """
+        let kcidb = try Command(Rig.python, ["-c", """
             import sys, json, kcidb_io
             data = json.load(open(sys.argv[1]))
             kcidb_io.schema.V5_0.validate(data)

@@ -19,14 +19,29 @@ public struct ResultStore: Sendable {
 
     public init(path: String = ResultStore.defaultPath) throws {
         self.path = path
+        try Ownership.check(path)
         do {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            database = try DatabaseQueue(path: path)
+            database = try DatabaseQueue(path: path, configuration: Self.configuration)
             try Self.migrator.migrate(database)
         } catch {
             throw StoreError.unusable(path: path, reason: "\(error)")
         }
     }
+
+    /// Several daxrig processes share one store (a nightly, a report, a bisect), and a
+    /// reader holding a transaction (a sqlite3 shell) must not make a run's final
+    /// COMMIT fail: in WAL mode readers never block a writer, and a writer waits its
+    /// turn behind another writer instead of failing at once.
+    static var configuration: Configuration {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(Self.busySeconds)
+        return configuration
+    }
+
+    /// How long a write waits for another process's write transaction to end.
+    static let busySeconds: TimeInterval = 120
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
