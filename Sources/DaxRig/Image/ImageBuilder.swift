@@ -44,7 +44,7 @@ public struct ImageBuilder: Sendable {
         let images = try cache.directory(cache.images)
         let memo = ImageMemo(cache: cache, recipe: recipe, agent: agent)
         if let key = memo.validKey(), let hit = cached(key: key) { return hit }
-        Self.removeAbandonedStaging(in: images)
+        Leftovers.sweep(cache)
         let staging = try Files.temporaryDirectory(in: images, prefix: ".tmp-")
         defer { Files.remove(staging.path) }
 
@@ -82,17 +82,6 @@ public struct ImageBuilder: Sendable {
         progress.phase("image", "packed \(manifest.entries.count) entries, \(bytes.count / 1024) KiB in "
             + String(format: "%.1f s", Date().timeIntervalSince(started)))
         return image
-    }
-
-    /// Staging directories of builds that were killed: anything over an hour old (a
-    /// build takes seconds, so none of them is still in use).
-    static func removeAbandonedStaging(in images: URL) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: images.path)) ?? []
-        for name in names where name.hasPrefix(".tmp-") {
-            let path = images.appendingPathComponent(name).path
-            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-            if let modified, Date().timeIntervalSince(modified) > 3600 { Files.remove(path) }
-        }
     }
 
     /// The cached image for `key`, if it is complete.

@@ -42,26 +42,69 @@ public struct Cache: Sendable {
 }
 
 /// flock(2) on a file: two daxrig processes building the same kernel take turns.
+/// Reentrant on one thread: a caller that holds a lock (a test that must keep other
+/// builds out of a work tree between two of its own) can call code that takes it
+/// again; the inner lock is a no-op. Other threads of the process still wait, as
+/// flock makes separate opens of one file wait.
 public final class FileLock: @unchecked Sendable {
     private let fd: Int32
     public let path: String
+    private let nested: Bool
+    private var released = false
+    /// The taking thread's dictionary, where this lock says it is held: released from
+    /// another thread (a deinit), the mark still goes from the right one.
+    private let registry: NSMutableDictionary?
+
+    private static func key(_ path: String) -> String { "daxrig.lock:" + path }
 
     public init(path: String) throws {
         self.path = path
+        let held = Thread.current.threadDictionary
+        if held[Self.key(path)] != nil {
+            fd = -1
+            nested = true
+            registry = nil
+            return
+        }
+        nested = false
+        registry = held
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             FileHandle.standardError.write(Data("waiting for \(path) (another daxrig holds it)\n".utf8))
             while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
         }
+        held[Self.key(path)] = true
+    }
+
+    private init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+        nested = false
+        registry = nil
+    }
+
+    /// The lock if nobody holds it, without waiting: for work that steps aside from a
+    /// build in progress (gc) instead of queueing behind it.
+    public static func attempt(path: String) -> FileLock? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        return FileLock(fd: fd, path: path)
     }
 
     public func release() {
+        guard !nested, !released, fd >= 0 else { return }
+        released = true
         flock(fd, LOCK_UN)
+        registry?.removeObject(forKey: Self.key(path))
     }
 
     deinit {
-        flock(fd, LOCK_UN)
-        close(fd)
+        release()
+        if fd >= 0 { close(fd) }
     }
 }
