@@ -10,8 +10,9 @@ enum Fixtures {
 
     /// A fresh temporary directory, removed by the caller.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        // mkdtemp: a name nobody could have planted a link at (root runs the tests).
+        var template = Array("/tmp/daxrig-test-XXXXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw CocoaError(.fileWriteUnknown) }
+        return URL(fileURLWithPath: String(cString: made))
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// (libvirt channel, bind mode) and we connect and read AgentMessage lines.
 final class AgentConnection {
     private var fd: Int32 = -1
-    private var buffer: [UInt8] = []
+    private var lines = LineFramer()
     private(set) var closed = false
 
     /// Connects to `path`, retrying until `deadline`: QEMU creates the socket while
@@ -41,15 +41,21 @@ final class AgentConnection {
     /// returned as a `.failed` from stage "channel" so it is never silently lost.
     func next(until deadline: Date) -> AgentMessage? {
         while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(buffer[..<newline])
-                buffer.removeSubrange(...newline)
+            switch lines.next() {
+            case let .line(line)?:
                 if line.isEmpty { continue }
                 do {
                     return try AgentMessage.decode(line: line)
                 } catch {
                     return .failed(stage: "channel", message: "unreadable line from the agent: \(String(decoding: line.prefix(200), as: UTF8.self))")
                 }
+            case let .tooLong(bytes)?:
+                // Nothing after it can be trusted to be framed right: the channel is done.
+                closed = true
+                return .failed(stage: "channel", message: "the agent sent a line of more than \(bytes >> 20) MiB "
+                    + "(the limit is \(lines.limit >> 20) MiB): a guest flooding its channel; the rest was dropped")
+            case nil:
+                break
             }
             if closed { return nil }
             let remaining = deadline.timeIntervalSinceNow
@@ -61,7 +67,7 @@ final class AgentConnection {
             var chunk = [UInt8](repeating: 0, count: 65536)
             let count = read(fd, &chunk, chunk.count)
             if count > 0 {
-                buffer.append(contentsOf: chunk[..<count])
+                lines.append(chunk[..<count])
             } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                 closed = true
             }

@@ -13,7 +13,11 @@ public struct TOMLFile: Sendable {
         self.path = path
         self.text = text
         do {
+            try TOMLHeaderGuard.check(text)
             root = TOMLTableBox(try TOMLTable(string: text))
+        } catch let malformed as TOMLHeaderGuard.Malformed {
+            throw InputFileError(file: path, line: malformed.line, key: nil, message: "`\(malformed.text.prefix(80))` is not a table header",
+                                 hint: "write [name] or [[name]]: letters, digits, - and _, or a quoted name, dotted")
         } catch let error as TOMLParseError {
             throw InputFileError(file: path, line: error.source.begin.line, key: nil,
                                  message: "not valid TOML: \(error.description)", hint: "fix the syntax at that line")
