@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils
   qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils libsqlite3-dev
-  ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 tini
+  ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 python3-venv procps tini
   chromium fonts-dejavu-core
 )
 
@@ -58,8 +58,16 @@ done
 [ -S /var/run/libvirt/libvirt-sock ] || { echo "setup: libvirtd did not come up (see /var/log/libvirt/)" >&2; exit 3; }
 echo "setup: libvirtd is up (qemu:///system)"
 
-# Python packages the tests use as real consumers of daxrig's reports.
-if ! python3 -c 'import junitparser, kcidb_io' 2>/dev/null; then
-  echo "setup: installing junitparser and kcidb-io (PyPI) for the report tests"
-  python3 -m pip install --quiet --disable-pip-version-check junitparser kcidb-io
+# Python packages the tests use as real consumers of daxrig's reports, pinned, in a
+# virtual environment of daxrig's own under its cache: Debian's python3 is externally
+# managed (PEP 668), so pip may not install into it.
+cache="${DAXRIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/daxrig}"
+venv="$cache/python"
+python_packages=(junitparser==5.0.3 kcidb-io==141)
+if ! "$venv/bin/python3" -c 'import junitparser, kcidb_io' 2>/dev/null; then
+  echo "setup: installing ${python_packages[*]} (PyPI) into $venv for the report tests"
+  base=/usr/bin/python3
+  [ -x "$base" ] || base=$(command -v python3)
+  "$base" -m venv "$venv"
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi

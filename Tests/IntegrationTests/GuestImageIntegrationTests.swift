@@ -12,7 +12,7 @@ import Testing
 
     /// Builds into a private cache so the first build really packs.
     func buildTwice() throws -> (GuestImage, GuestImage, URL) {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-image-test-\(getpid())-\(UUID().uuidString.prefix(6))")
+        let root = try Rig.scratch("image")
         let builder = ImageBuilder(cache: Cache(root: root))
         let recipe = try ImageRecipe.load(path: Self.recipePath)
         let agent = try AgentBinary.locate()
@@ -88,7 +88,7 @@ import Testing
     /// Two builders at once (the lock is flock, per open file, so threads contend like
     /// processes do): exactly one packs, the other waits and gets the hit.
     @Test func concurrentBuildsPackOnce() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-image-race-\(getpid())")
+        let root = try Rig.scratch("image-race")
         defer { Files.remove(root.path) }
         let recipe = try ImageRecipe.load(path: Self.recipePath)
         let agent = try AgentBinary.locate()

@@ -15,8 +15,12 @@ import Testing
 
     @Test func gitRepositoryAtARefBuildsWithoutTouchingTheUsersCheckout() throws {
         let tree = try pristineTree()
-        let repo = FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-git-source-\(getpid())").path
-        defer { Files.remove(repo) }
+        let scratch = try Rig.scratch("git-source")
+        let repo = scratch.appendingPathComponent("linux").path
+        defer {
+            Rig.removeTrees { if case let .git(repository, _) = $0 { repository == repo } else { false } }
+            Files.removeDirectory(scratch.path)
+        }
         // A user's repository: the 6.1 tree plus one commit (the demo patch).
         try Command("git", ["clone", "-q", "--shared", tree, repo]).run()
         try Command("git", ["-C", repo, "am", "-q", Rig.packageRoot.path + "/kernels/patches/demo/0001-dax-say-at-boot-that-the-daxrig-demo-patch-is-applie.patch"],
@@ -46,8 +50,12 @@ import Testing
 
     @Test func kernelTreeDirectoryIsCopiedAndBuiltAndKeyedByContent() throws {
         let tree = try pristineTree()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-dir-source-\(getpid())").path
-        defer { Files.remove(directory) }
+        let scratch = try Rig.scratch("dir-source")
+        let directory = scratch.appendingPathComponent("linux").path
+        defer {
+            Rig.removeTrees { if case let .directory(path) = $0 { path == directory } else { false } }
+            Files.removeDirectory(scratch.path)
+        }
         try Command("git", ["clone", "-q", "--shared", tree, directory]).run()
         Files.remove(directory + "/.git")
 

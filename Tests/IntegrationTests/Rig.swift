@@ -1,10 +1,19 @@
 import DaxRig
 import Foundation
+import Synchronization
 
 /// What the integration tests share: the real cache (so the default kernel is built
 /// once for every suite, the CLI and the benchmarks), and paths of the built products.
 enum Rig {
     static let cache = Cache.default
+
+    /// The python that has the report consumers (junitparser, kcidb-io): the virtual
+    /// environment scripts/setup.sh makes under the cache, since Debian's python3 is
+    /// externally managed (PEP 668); plain python3 where there is none.
+    static var python: String {
+        let venv = cache.root.appendingPathComponent("python/bin/python3").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
+    }
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The directory holding the built `daxrig` and `daxrig-agent` products.
@@ -31,15 +40,53 @@ enum Rig {
     }
 
     /// A fresh directory under /tmp for one test's store, files and reports; the test removes it.
+    /// Made by mkdtemp: a name nobody could have guessed and planted a link at, owned by
+    /// us alone (root runs these tests).
     static func scratch(_ name: String) throws -> URL {
-        let url = URL(fileURLWithPath: "/tmp/daxrig-\(name)-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        var template = Array("/tmp/daxrig-\(name)-test-XXXXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw FileError.unwritable(path: "/tmp/daxrig-\(name)-test-*", reason: String(cString: strerror(errno))) }
+        return URL(fileURLWithPath: String(cString: made))
     }
 
     /// Runs the built daxrig CLI.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Command.Output {
         try Command(daxrig, arguments, environment: environment).runAllowingFailure()
+    }
+
+    /// Removes the work trees of kernels built from a source a test made (a temporary
+    /// repository or directory). Trees are keyed by the source's path, so each run of
+    /// the suite left another one behind, 1.6 GB or more (issue 14, item 7).
+    static func removeTrees(builtFrom matches: (KernelSource) -> Bool) {
+        let lineages = Set(KernelStore(cache: cache).list().filter { matches($0.manifest.source) }.map(\.manifest.sourceIdentity.lineage))
+        for lineage in lineages { Files.removeDirectory(cache.trees.appendingPathComponent(lineage).path) }
+    }
+
+    /// Both outputs of a started child, read at once, and its end. Reading one pipe to
+    /// its end before the other deadlocks a child that fills the other (64 KiB) first.
+    static func finish(_ process: Process, _ out: Pipe, _ err: Pipe) -> (stdout: Data, stderr: Data) {
+        let stderr = Mutex(Data())
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            stderr.withLock { $0 = data }
+            done.signal()
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        process.waitUntilExit()
+        return (stdout, stderr.withLock { $0 })
+    }
+
+    /// The daxrig CLI started with its output thrown away, for a test that only signals
+    /// it and reads what it left: pipes nobody reads stop a child once 64 KiB are in them.
+    static func startDiscardingOutput(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: daxrig)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 
     /// Runs the daxrig CLI as a child we can signal; returns it started.
