@@ -33,8 +33,7 @@ import Testing
 
     @Test func patchThatDoesNotApplyNamesPatchFileAndHunkAndLeavesTheTreePristine() throws {
         _ = try Rig.defaultKernel()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-badseries-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Rig.scratch("badseries")
         defer { try? FileManager.default.removeItem(at: dir) }
         // The first patch applies; the second's context is not in fs/dax.c.
         try Files.write(try Files.read(Rig.packageRoot.path + "/kernels/patches/demo/0001-dax-say-at-boot-that-the-daxrig-demo-patch-is-applie.patch"), to: dir.path + "/0001-good.patch")
@@ -90,6 +89,10 @@ import Testing
         return series
     }
 
+    static func demoRequest(_ series: String) throws -> KernelBuildRequest {
+        KernelBuildRequest(source: .default, patches: try PatchSeries.load(directory: series), base: .tinyconfig, fragments: [.pmemDax], overrides: [])
+    }
+
     @Test func patchedKernelBuildsIncrementallyAndTwoConcurrentBuildsShareOneResult() throws {
         let plain = try Rig.defaultKernel()
         let directory = try Rig.scratch("demo-series")
@@ -119,15 +122,21 @@ import Testing
         let built = try #require(KernelStore(cache: Rig.cache).list().first { $0.manifest.key == manifests[0].key })
         #expect(try Data(contentsOf: URL(fileURLWithPath: built.bzImage)) != Data(contentsOf: URL(fileURLWithPath: plain.bzImage)))
 
-        // The same series with one changed line, built in the build tree the first one
-        // left: only the patched file (and the version stamp) recompile, not the kernel.
-        // (The first build may have recompiled more: the tree held whatever kernel of
-        // this config was built last, another series' perhaps.)
-        let second = try demoSeries("second-\(run)", in: directory)
-        let request = KernelBuildRequest(source: .default, patches: try PatchSeries.load(directory: second), base: .tinyconfig, fragments: [.pmemDax], overrides: [])
-        let patched = try KernelBuilder(cache: Rig.cache).build(request)
+        // The same series with one changed line, built right after another build of it:
+        // only the patched file (and the version stamp) recompile, not the kernel. Other
+        // tests build other series, of this config and others, in the same work tree,
+        // and applying their patches rewrites files and their mtimes: between two of our
+        // builds that made make recompile 1108 files on a CI run. Holding the tree's lock
+        // (reentrant on this thread) keeps them out between the two.
+        let lineage = try KernelSource.default.identity(cache: Rig.cache).lineage
+        let tree = try Rig.cache.lock("tree-\(lineage)")
+        defer { tree.release() }
+        let before = try KernelBuilder(cache: Rig.cache).build(Self.demoRequest(try demoSeries("before-\(run)", in: directory)))
+        #expect(!before.cacheHit)
+        let patched = try KernelBuilder(cache: Rig.cache).build(Self.demoRequest(try demoSeries("second-\(run)", in: directory)))
         #expect(!patched.cacheHit)
         #expect(try Files.read(patched.buildLog).contains("CC      fs/dax.o"))
+        #expect(patched.manifest.changedSinceLastBuild == ["fs/dax.c"])
         #expect(patched.manifest.compiledFiles < 50, "\(patched.manifest.compiledFiles) files compiled")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: Rig.cache.kernels.path).filter { $0.hasPrefix(".staging") }
         #expect(leftovers.isEmpty)

@@ -31,6 +31,11 @@ public struct KernelManifest: Sendable, Codable, Equatable {
     public var arch: String
     /// Files make compiled in this build (0 when everything was up to date).
     public var compiledFiles: Int
+    /// Source files that differ from what this build directory held after its last
+    /// build, which is what makes a build incremental or not: another series built in
+    /// between turns a one-line change into hundreds of files. Nil when the directory
+    /// had no earlier build or its tree is unknown.
+    public var changedSinceLastBuild: [String]?
     public var ccache: Bool
     public var timings: Timings
     public var created: Date

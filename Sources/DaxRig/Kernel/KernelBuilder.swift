@@ -23,6 +23,7 @@ public struct KernelBuilder: Sendable {
 
     public func build(_ request: KernelBuildRequest) throws -> KernelArtifacts {
         let started = Date()
+        try cache.checkOwnership()
         let (key, identity, compiler) = try key(for: request)
         if let hit = KernelStore(cache: cache).artifacts(for: key) { return hit }
 
@@ -53,7 +54,7 @@ public struct KernelBuilder: Sendable {
 
         let dotConfig = try resolveConfig(request.config, workspace: workspace, log: log, logPath: logPath)
         let configSeconds = lap()
-        let (compiled, ccache) = try make(workspace: workspace, config: dotConfig, key: key, log: log, logPath: logPath)
+        let (compiled, ccache, changed) = try make(workspace: workspace, config: dotConfig, key: key, log: log, logPath: logPath)
         let makeSeconds = lap()
 
         let release = (try? Files.read(workspace.build + "/include/config/kernel.release"))?
@@ -65,7 +66,7 @@ public struct KernelBuilder: Sendable {
             configBase: request.config.base.description, fragments: request.fragments.map(\.name),
             requested: request.config.options.map(\.description),
             configSHA256: ContentHash.of(dotConfig), compiler: compiler, arch: Toolchain.arch,
-            compiledFiles: compiled, ccache: ccache,
+            compiledFiles: compiled, changedSinceLastBuild: changed, ccache: ccache,
             timings: .init(sourceSeconds: sourceSeconds, patchSeconds: patchSeconds, configSeconds: configSeconds,
                            makeSeconds: makeSeconds, totalSeconds: Date().timeIntervalSince(started)),
             created: Date())
@@ -102,7 +103,7 @@ public struct KernelBuilder: Sendable {
 
     /// make bzImage in the reused build directory. The .config is replaced only when
     /// it changed, so an unchanged config costs kbuild nothing.
-    func make(workspace: Workspace, config: String, key: KernelKey, log: FileHandle, logPath: String) throws -> (compiled: Int, ccache: Bool) {
+    func make(workspace: Workspace, config: String, key: KernelKey, log: FileHandle, logPath: String) throws -> (compiled: Int, ccache: Bool, changed: [String]?) {
         try FileManager.default.createDirectory(atPath: workspace.build, withIntermediateDirectories: true)
         let target = workspace.build + "/.config"
         if (try? Files.read(target)) != config { try Files.write(config, to: target) }
@@ -115,7 +116,7 @@ public struct KernelBuilder: Sendable {
         // be left out of the kernel without a word.
         let marker = workspace.build + "/.daxrig-tree"
         let tree = try workspace.snapshot()
-        var changed: [String] = []
+        var changed: [String]?
         if let previous = try? Files.read(marker) {
             changed = try workspace.changedFiles(from: previous.trimmingCharacters(in: .whitespacesAndNewlines), to: tree)
         }
@@ -135,7 +136,7 @@ public struct KernelBuilder: Sendable {
         }
         let makeStarted = Date()
         try runBuild()
-        let missed = StaleObjects.missed(changed: changed, source: workspace.source, build: workspace.build, builtSince: makeStarted)
+        let missed = StaleObjects.missed(changed: changed ?? [], source: workspace.source, build: workspace.build, builtSince: makeStarted)
         if !missed.isEmpty {
             let note = "daxrig: make left \(missed.count) changed file(s) uncompiled, their mtimes older than their objects: "
                 + missed.prefix(8).joined(separator: ", ") + "; touched them and ran make again\n"
@@ -146,7 +147,7 @@ public struct KernelBuilder: Sendable {
         }
         try Files.write(tree, to: marker)
         progress.finish()
-        return (counter.value, ccache)
+        return (counter.value, ccache, changed)
     }
 
     private func runMake(_ targets: [String], workspace: Workspace, output: String, log: FileHandle, logPath: String,
@@ -184,6 +185,7 @@ public struct KernelBuilder: Sendable {
     /// Copies the artifacts into a temporary directory and renames it into place, so
     /// the cache holds a whole kernel or none.
     private func store(_ manifest: KernelManifest, workspace: Workspace, logPath: String) throws -> KernelArtifacts {
+        Leftovers.sweep(cache)
         let staging = try Files.temporaryDirectory(in: cache.kernels, prefix: ".staging-")
         do {
             let files = [("arch/x86/boot/bzImage", "bzImage"), (".config", "config"), ("System.map", "System.map")]

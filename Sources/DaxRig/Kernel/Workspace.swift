@@ -72,12 +72,12 @@ public struct Workspace: Sendable {
         return try git(["write-tree"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Files that differ between two snapshots.
-    public func changedFiles(from old: String, to new: String) throws -> [String] {
+    /// Files that differ between two snapshots; nil when the old one is unknown (a
+    /// work tree made anew says nothing about what changed: make decides alone).
+    public func changedFiles(from old: String, to new: String) throws -> [String]? {
         guard old != new else { return [] }
         let result = try Command("git", ["diff", "--name-only", "--no-renames", old, new], directory: source).runAllowingFailure()
-        // An unknown old tree (a work tree made anew) says nothing: make decides alone.
-        guard result.status == 0 else { return [] }
+        guard result.status == 0 else { return nil }
         return result.standardOutput.split(separator: "\n").map(String.init)
     }
 
