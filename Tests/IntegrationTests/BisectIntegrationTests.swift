@@ -12,8 +12,11 @@ import Testing
     @Test func demoBisectNamesTheCulpritSkipsTheBrokenCommitAndResumes() throws {
         _ = try Rig.defaultKernel()
         let directory = try Rig.scratch("bisect")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let repo = directory.appendingPathComponent("linux").path
+        defer {
+            Rig.removeTrees { if case let .git(repository, _) = $0 { repository == repo } else { false } }
+            try? FileManager.default.removeItem(at: directory)
+        }
         let store = directory.appendingPathComponent("results.sqlite").path
         let stateDirectory = directory.appendingPathComponent("bisect").path
         let demo = Rig.packageRoot.appendingPathComponent("kernels/bisect-demo")
@@ -24,7 +27,7 @@ import Testing
                          "--store", store, "--state", stateDirectory]
 
         // Interrupted once its first step (the good endpoint) is saved.
-        let (process, _, _) = try Rig.start(arguments)
+        let process = try Rig.startDiscardingOutput(arguments)
         let statePath = stateDirectory + "/state.json"
         let deadline = Date().addingTimeInterval(900)
         func steps() -> [BisectStep] {
