@@ -50,7 +50,6 @@ struct BisectCommand: ParsableCommand {
     }
 
     func run() throws {
-        Cleanup.shared.installSignalHandlers()
         let progress = TerminalProgress()
         let bisect = BisectRunner(runner: GuestRunner(progress: progress), progress: progress,
                                   directory: state.map { URL(fileURLWithPath: $0) })

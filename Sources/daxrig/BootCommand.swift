@@ -29,7 +29,6 @@ struct BootCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
 
     func run() throws {
-        Cleanup.shared.installSignalHandlers()
         let progress = TerminalProgress()
         guard let fileSystem = PmemSetup.FileSystem(rawValue: fs) else {
             throw ValidationError("--fs takes ext4, xfs or none, not '\(fs)'")

@@ -8,4 +8,14 @@ struct DaxRigCommand: ParsableCommand {
         abstract: "Build patched kernels, boot them with emulated pmem, and measure FS/DAX page-table sharing.",
         subcommands: [KernelCommand.self, BootCommand.self, RunCommand.self, MatrixCommand.self, NightlyCommand.self, BisectCommand.self, ReportCommand.self, CompareCommand.self, DoctorCommand.self, GcCommand.self]
     )
+
+    /// Ctrl-C and SIGTERM are daxrig's to handle in every subcommand, before any of
+    /// them starts a child: `kernel build` had no handler, so a SIGINT sent to daxrig
+    /// alone (a script, a test) killed it and left its make running, and one sent to a
+    /// daxrig started with the signal blocked (by a parent thread's mask, which a child
+    /// inherits) was never seen at all: the build ran to its end and exited 0.
+    static func main() {
+        Cleanup.shared.installSignalHandlers()
+        main(nil)
+    }
 }

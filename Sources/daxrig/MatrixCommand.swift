@@ -30,7 +30,6 @@ struct MatrixCommand: ParsableCommand {
     }
 
     func run() throws {
-        Cleanup.shared.installSignalHandlers()
         let progress = TerminalProgress()
         let cells = try CLI.guarded { () -> [MatrixCell] in
             let matrix = try Matrix.load(file)

@@ -31,7 +31,6 @@ struct NightlyCommand: ParsableCommand {
     }
 
     func run() throws {
-        Cleanup.shared.installSignalHandlers()
         let progress = TerminalProgress()
         let (verdict, written) = try CLI.guarded { () -> (NightVerdict, [String]) in
             let matrix = try Matrix.load(file)

@@ -36,7 +36,6 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        Cleanup.shared.installSignalHandlers()
         let progress = TerminalProgress()
         let counts = try processes.map { list in
             try list.split(separator: ",").map { text -> Int in

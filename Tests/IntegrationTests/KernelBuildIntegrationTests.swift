@@ -141,4 +141,37 @@ import Testing
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: Rig.cache.kernels.path).filter { $0.hasPrefix(".staging") }
         #expect(leftovers.isEmpty)
     }
+
+    /// Ctrl-C in the middle of make: daxrig exits only once every process of the make
+    /// (sub-makes, ccache, the compilers) is gone. With SIGTERM to the top make alone
+    /// and an immediate exit, that tree went on for about a second in a build
+    /// directory whose lock daxrig's exit had released to the next daxrig.
+    @Test func ctrlCDuringMakeLeavesNoProcessOfTheBuildRunning() throws {
+        _ = try Rig.defaultKernel()
+        // A config of its own (never a cache hit), so make runs in a build directory
+        // made for it, long enough to be caught at it; removed after.
+        let option = "CONFIG_LOCALVERSION=\"-ctrl-c-\(UUID().uuidString.prefix(8))\""
+        let request = try KernelBuildRequest(source: .default, patches: nil, base: "tinyconfig", fragmentPaths: [], assignments: [option])
+        let lineage = try KernelSource.default.identity(cache: Rig.cache).lineage
+        let buildDirectory = Rig.cache.trees.appendingPathComponent(lineage)
+            .appendingPathComponent("build-" + ContentHash.of(request.config.canonicalText).prefix(12)).path
+        Files.removeDirectory(buildDirectory)
+        defer { Files.removeDirectory(buildDirectory) }
+        let process = try Rig.startDiscardingOutput(["kernel", "build", "--set", option])
+        // The make of bzImage, a child of daxrig, and its sub-makes under way.
+        let deadline = Date().addingTimeInterval(600)
+        var make: pid_t?
+        while make == nil, process.isRunning, Date() < deadline {
+            make = Rig.children(of: process.processIdentifier).first { Rig.commandLine(of: $0).contains("bzImage") }
+            usleep(50_000)
+        }
+        let group = try #require(make, "no make of bzImage was seen; daxrig exited \(process.isRunning ? "not" : "already")")
+        // Interrupted once make has children of its own at work (a compiler, a sub-make).
+        while ProcessGroup.liveMembers(of: group).count < 3, process.isRunning, Date() < deadline { usleep(50_000) }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let left = ProcessGroup.liveMembers(of: group)
+        #expect(process.terminationStatus == 128 + SIGINT)
+        #expect(left.isEmpty, "still running after daxrig exited: \(left.map { "\($0) \(Rig.commandLine(of: $0).prefix(80))" })")
+    }
 }

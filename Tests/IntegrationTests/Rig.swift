@@ -102,6 +102,22 @@ enum Rig {
     }
 
     /// Domains a daxrig process with this pid left running (our names carry the pid).
+    /// The live children of `pid`, from /proc.
+    static func children(of pid: pid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
+            guard let child = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && fields[0] != "Z" && pid_t(fields[1]) == pid ? child : nil
+        }
+    }
+
+    /// A process's command line, its arguments joined by spaces ("" once it is gone).
+    static func commandLine(of pid: pid_t) -> String {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+        return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }
+
     static func domainsLeft(by pid: Int32) throws -> [String] {
         try LibvirtConnection().activeDomainNames().filter { $0.hasPrefix("daxrig-\(pid)-") }
     }

@@ -39,7 +39,10 @@ public struct KernelKey: Sendable, Equatable, Codable, CustomStringConvertible {
     public static func compute(source: KernelSource.Identity, patches: PatchSeries?, config: RequestedConfig,
                                compiler: String, arch: String) -> KernelKey {
         let text = [
-            "daxrig-kernel-key v2",
+            // v3: kernels stored by builders that let a make outlive daxrig, or that did
+            // not touch what changed before make ran, may hold objects of another commit
+            // (the bisect demo's comment-only commit booted with the regression's dax.o).
+            "daxrig-kernel-key v3",
             "source=\(source.kind):\(source.id)",
             "patches:", patches?.canonicalText ?? "",
             "config:", config.canonicalText,

@@ -120,6 +120,13 @@ public struct KernelBuilder: Sendable {
         if let previous = try? Files.read(marker) {
             changed = try workspace.changedFiles(from: previous.trimmingCharacters(in: .whitespacesAndNewlines), to: tree)
         }
+        // Every file that differs from the last build is newer than every object, before
+        // make looks: git rewrote it at some point since, but an object a killed make
+        // or an interrupted build wrote later may not be of it. Touching costs nothing a
+        // correct build would not pay (make would rebuild what depends on it anyway).
+        for path in changed ?? [] where Files.exists(workspace.source + "/" + path) {
+            _ = utimes(workspace.source + "/" + path, nil)
+        }
         progress.phase("compile", "make -j\(Toolchain.cores) bzImage in \(workspace.build)" + (ccache ? " (ccache)" : ""))
         let counter = Counter()
         func runBuild() throws {

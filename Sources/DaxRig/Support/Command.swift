@@ -75,12 +75,12 @@ public struct Command: Sendable, CustomStringConvertible {
         } catch {
             throw CommandError.couldNotStart(command: description, reason: "\(error)")
         }
-        // On Ctrl-C or SIGTERM the child stops too: a make left running after daxrig
-        // would go on writing into the build tree the next daxrig builds in. (make
-        // passes SIGTERM on to its compilers.) A terminal's Ctrl-C reaches it anyway; a
-        // signal sent to daxrig alone does not.
+        // On Ctrl-C or SIGTERM the child and everything it started stop before daxrig
+        // exits: a make left running would go on writing into the build tree the next
+        // daxrig builds in. A terminal's Ctrl-C reaches the child anyway; a signal sent
+        // to daxrig alone (a test, a CI runner, kill) does not.
         let pid = process.processIdentifier
-        let stop = Cleanup.shared.add("stop \(executable) (pid \(pid))") { if pid > 0 { kill(pid, SIGTERM) } }
+        let stop = Cleanup.shared.add("stop \(executable) (pid \(pid)) and its process group") { ProcessGroup.stop(pid) }
         defer { Cleanup.shared.drop(stop) }
         if let input {
             inPipe.fileHandleForWriting.write(Data(input.utf8))

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Stops a child and everything it started, and returns only once they are gone.
+///
+/// A make is a tree of processes (sub-makes, ccache, cc1, ld). SIGTERM to the top
+/// make alone, and daxrig exiting at once, left that tree writing objects for about
+/// a second into the build directory whose lock daxrig's exit had just released: the
+/// next daxrig (a resumed bisect) checked out another commit under it. Foundation
+/// starts every child as the leader of a process group of its own, so the group is
+/// the tree: SIGTERM to the group, a grace period, then SIGKILL to what is left.
+public enum ProcessGroup {
+    /// The sequence: SIGTERM, wait up to `grace` for the group to empty, SIGKILL,
+    /// wait up to one second more. Returns whether the group is gone.
+    @discardableResult
+    public static func stop(_ pid: pid_t, grace: TimeInterval = 5) -> Bool {
+        guard pid > 0 else { return true }
+        // Only a group of the child's own: never signal daxrig's group by mistake.
+        let group = getpgid(pid)
+        guard group == pid else {
+            kill(pid, SIGTERM)
+            return wait(until: Date().addingTimeInterval(grace)) { !isAlive(pid) }
+        }
+        kill(-group, SIGTERM)
+        if wait(until: Date().addingTimeInterval(grace), for: { liveMembers(of: group).isEmpty }) { return true }
+        kill(-group, SIGKILL)
+        return wait(until: Date().addingTimeInterval(1)) { liveMembers(of: group).isEmpty }
+    }
+
+    /// Processes of the group that still run (zombies have stopped: they wait only
+    /// for a parent to reap them, which for orphans may be a slow PID 1).
+    public static func liveMembers(of group: pid_t) -> [pid_t] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return names.compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            // After "(comm)": state, ppid, pgrp.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, fields[0] != "Z", fields[0] != "X", pid_t(fields[2]) == group else { return nil }
+            return pid
+        }
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+
+    private static func wait(until deadline: Date, for done: () -> Bool) -> Bool {
+        while !done() {
+            if Date() >= deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+}
