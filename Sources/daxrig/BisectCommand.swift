@@ -12,11 +12,14 @@ struct BisectCommand: ParsableCommand {
             daxrig bisect --log           git bisect's own log of it (git bisect replay takes it)
             daxrig bisect --reset         drop it (cached kernels and stored runs stay)
             The endpoints are checked first: good must pass and bad must fail the oracle. A commit that does not
-            build is skipped (its build log kept); a boot or rig failure is retried, then skipped. With --runs N a
-            commit is good only when all N runs pass, and runs that disagree are doubled. Bisecting happens in
-            daxrig's own bare clone: your checkout and its bisect state are not touched.
-            Exit status: 0 the first bad commit (or the range skips left) named; 2 bad input or an endpoint that
-            does not behave; 3 the rig or git failed.
+            build is skipped (its build log kept). A failure of the host rather than the commit (a full disk, an
+            OOM-killed make, a boot lost to libvirt twice) stops the bisect with nothing told to git: --resume
+            tests that commit again. With --runs N a commit is good only when all N runs pass, and runs that
+            disagree are doubled. Bisecting happens in daxrig's own bare clone: your checkout and its bisect state
+            are not touched. Paths are kept absolute, so --resume works from any directory; one bisect at a time
+            per --state directory.
+            Exit status: 0 the first bad commit (or the range skips left) named; 2 bad input, an endpoint that
+            does not behave, or a bisect already running there; 3 the rig or git failed.
             """)
 
     @Option(help: "The git repository to bisect.") var git: String?
@@ -54,7 +57,7 @@ struct BisectCommand: ParsableCommand {
         let bisect = BisectRunner(runner: GuestRunner(progress: progress), progress: progress,
                                   directory: state.map { URL(fileURLWithPath: $0) })
         if reset {
-            bisect.reset()
+            try CLI.guarded { try bisect.reset() }
             print("bisect dropped")
             return
         }

@@ -107,16 +107,21 @@ enum CLI {
         switch error {
         case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError, is BootLimitError, is OwnershipError: return 2
         case let error as BisectError:
-            if case .git = error { return 3 }
-            return 2
+            switch error {
+            case .git, .rig: return 3
+            default: return 2
+            }
         case let error as StoreError:
             switch error {
             case .noSuchRun, .noSuchNight: return 2
             case .unusable: return 3
             }
         case let error as KernelBuildError:
-            if case .makeFailed = error { return 1 }
-            return 2
+            switch error {
+            case .makeFailed: return 1
+            case .hostFailed: return 3
+            default: return 2
+            }
         case is CommandError: return 3
         default: return 3
         }

@@ -79,10 +79,11 @@ enum Rig {
 
     /// The daxrig CLI started with its output thrown away, for a test that only signals
     /// it and reads what it left: pipes nobody reads stop a child once 64 KiB are in them.
-    static func startDiscardingOutput(_ arguments: [String]) throws -> Process {
+    static func startDiscardingOutput(_ arguments: [String], in directory: URL? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: daxrig)
         process.arguments = arguments
+        process.currentDirectoryURL = directory
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -101,7 +102,6 @@ enum Rig {
         return (process, out, err)
     }
 
-    /// Domains a daxrig process with this pid left running (our names carry the pid).
     /// The live children of `pid`, from /proc.
     static func children(of pid: pid_t) -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
@@ -118,6 +118,7 @@ enum Rig {
         return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 
+    /// Domains a daxrig process with this pid left running (our names carry the pid).
     static func domainsLeft(by pid: Int32) throws -> [String] {
         try LibvirtConnection().activeDomainNames().filter { $0.hasPrefix("daxrig-\(pid)-") }
     }

@@ -8,6 +8,14 @@ public enum BisectError: Error, CustomStringConvertible, Equatable {
     case noBisect(directory: String)
     /// git bisect said something daxrig did not expect.
     case git(action: String, output: String)
+    /// Another daxrig is bisecting in this state directory.
+    case busy(directory: String)
+    /// The host, not the commit, failed a step (a full disk, an OOM-killed make, every
+    /// boot lost to libvirt): nothing is told to git and the step is not saved, so
+    /// `--resume` tests the commit again once the host is fixed. Exit 3.
+    case rig(commit: String, detail: String)
+    /// A path the bisect was started with is gone (a resume from a tree without it).
+    case missingInput(what: String, path: String)
 
     public var description: String {
         switch self {
@@ -21,6 +29,13 @@ public enum BisectError: Error, CustomStringConvertible, Equatable {
             return "no bisect in \(directory): start one with `daxrig bisect --git PATH --good REF --bad REF --spec FILE`"
         case let .git(action, output):
             return "git bisect \(action) failed:\n\(output)"
+        case let .busy(directory):
+            return "another daxrig is bisecting in \(directory): wait for it, or give this one its own --state directory"
+        case let .rig(commit, detail):
+            return "the rig failed at \(commit.prefix(12)), not the commit: \(detail). Nothing was told to git; "
+                + "fix the host and `daxrig bisect --resume` tests this commit again"
+        case let .missingInput(what, path):
+            return "the bisect's \(what) \(path) is gone: put it back (the bisect keeps absolute paths) or `daxrig bisect --reset`"
         }
     }
 }

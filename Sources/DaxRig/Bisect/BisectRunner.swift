@@ -30,13 +30,32 @@ public struct BisectRequest: Sendable {
         self.assignments = assignments
         self.store = store
     }
+
+    /// The request with every path made absolute against the current directory: the
+    /// state keeps them, and a `--resume` from another directory must find the same
+    /// files (relative ones sent every remaining commit to "does not apply").
+    public func absolute(in current: String = FileManager.default.currentDirectoryPath) -> BisectRequest {
+        func absolute(_ path: String) -> String {
+            URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: current, isDirectory: true)).standardizedFileURL.path
+        }
+        var request = self
+        request.repository = absolute(repository)
+        request.specPath = absolute(specPath)
+        request.patches = patches.map(absolute)
+        request.fragments = fragments.map(absolute)
+        if base != "tinyconfig" && base != "defconfig" { request.base = absolute(base) }
+        request.store = absolute(store)
+        return request
+    }
 }
 
 /// Drives git bisect with daxrig as the oracle: each commit built (cached kernels,
 /// ccache and one reused build tree, so a step recompiles what the commits between
 /// changed), booted and judged. A commit that does not build is skipped with its log
-/// kept; a rig failure is retried, then skipped; with several runs a commit is good
-/// only when every run is, and runs are doubled where they disagree. The state is on
+/// kept; a rig failure (a boot lost to libvirt, a full disk) is retried once, then
+/// stops the bisect without telling git, for `--resume` once the host is fixed; with
+/// several runs a commit is good only when every run is, and runs are doubled where
+/// they disagree. The state is on
 /// disk after every step, so an interrupted bisect resumes where it stopped.
 public struct BisectRunner: Sendable {
     public let runner: GuestRunner
@@ -66,7 +85,9 @@ public struct BisectRunner: Sendable {
     }
 
     /// Drops the bisect (state and repository); the cached kernels and stored runs stay.
-    public func reset() {
+    public func reset() throws {
+        let held = try lock()
+        defer { held.release() }
         Files.remove(directory.path)
     }
 
@@ -77,6 +98,9 @@ public struct BisectRunner: Sendable {
     }
 
     public func start(_ request: BisectRequest) throws -> BisectState {
+        let held = try lock()
+        defer { held.release() }
+        let request = request.absolute()
         if let existing = try? loadState(), existing.firstBad == nil, existing.candidates == nil {
             throw BisectError.inProgress(started: ISO8601DateFormatter().string(from: existing.started), good: existing.good, bad: existing.bad)
         }
@@ -85,7 +109,7 @@ public struct BisectRunner: Sendable {
         let specText = try Files.read(request.specPath)
         _ = try TestSpec.load(request.specPath)
         if let patches = request.patches { _ = try PatchSeries.load(directory: patches) }
-        reset()
+        Files.remove(directory.path)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let state = BisectState(repository: URL(fileURLWithPath: request.repository).standardizedFileURL.path, good: request.good, bad: request.bad,
                                 goodCommit: goodCommit, badCommit: badCommit, specPath: request.specPath, specText: specText,
@@ -96,7 +120,18 @@ public struct BisectRunner: Sendable {
     }
 
     public func resume() throws -> BisectState {
-        try carryOn(try loadState())
+        let held = try lock()
+        defer { held.release() }
+        return try carryOn(try loadState())
+    }
+
+    /// One bisect per state directory at a time: a second one would move git's
+    /// BISECT_HEAD under the first and mark commits it never tested. The lock lives in
+    /// the cache (not in the directory, which a new bisect removes) and dies with us.
+    func lock() throws -> FileLock {
+        let name = "bisect-" + ContentHash.of(directory.standardizedFileURL.path).prefix(16)
+        guard let held = try runner.cache.attemptLock(name) else { throw BisectError.busy(directory: directory.path) }
+        return held
     }
 
     /// Endpoints first (good must pass, bad must fail), then git's commits until it
@@ -105,6 +140,11 @@ public struct BisectRunner: Sendable {
     func carryOn(_ initial: BisectState) throws -> BisectState {
         var state = initial
         guard state.firstBad == nil, state.candidates == nil else { return state }
+        // What each step reads again: gone, every commit would be skipped as one whose
+        // patches do not apply, and the bisect would end "successfully".
+        for (what, path) in state.inputPaths where !Files.exists(path) {
+            throw BisectError.missingInput(what: what, path: path)
+        }
         let git = try GitBisect.prepare(repository: state.repository, in: repositoryPath)
         let spec = try TestSpec.parse(state.specText, path: state.specPath)
         let image = try ImageBuilder(cache: runner.cache, progress: progress).build()
@@ -180,6 +220,8 @@ public struct BisectRunner: Sendable {
         } catch let error as PatchError {
             step.detail = "the patches do not apply: \(error)"
             return step
+        } catch let KernelBuildError.hostFailed(_, reason, log) {
+            throw BisectError.rig(commit: commit, detail: "the build failed on the host (\(reason); log: \(log))")
         }
         step.cacheHit = artifacts.cacheHit
         step.buildSeconds = artifacts.cacheHit ? nil : artifacts.manifest.timings.totalSeconds
@@ -226,13 +268,11 @@ public struct BisectRunner: Sendable {
         } else if step.goodRuns > 0 && step.goodRuns + step.badRuns == run {
             step.verdict = .good
             step.detail = "\(step.goodRuns) run(s) passed"
-        } else if step.goodRuns > 0 {
-            // Some runs never got a verdict from the rig: a good call would rest on fewer runs than asked.
-            step.verdict = .skip
-            step.detail = "\(step.goodRuns) of \(run) runs passed, the rest failed on the rig: \(infrastructure.last ?? "")"
         } else {
-            step.verdict = .skip
-            step.detail = "the rig failed every run: \(infrastructure.last ?? "no run")"
+            // Runs that never got a verdict from the rig: the commit is neither good nor
+            // one to skip (a skip is forever in git's log), so the bisect stops here.
+            throw BisectError.rig(commit: commit, detail: "\(step.goodRuns) of \(run) runs passed and the rest failed on the rig, "
+                                  + "each after a retry: \(infrastructure.last ?? "no run")")
         }
         return step
     }

@@ -4,7 +4,7 @@ import Foundation
 public struct BisectStep: Sendable, Codable, Equatable {
     public enum Verdict: String, Sendable, Codable {
         case good, bad
-        /// Did not build, or the rig failed it every time: git bisect skip.
+        /// Does not build, or its patches do not apply: git bisect skip.
         case skip
     }
 
@@ -52,4 +52,12 @@ public struct BisectState: Sendable, Codable {
     /// Set when bisect is done: the first bad commit, or the candidates skips left.
     public var firstBad: String?
     public var candidates: [String]?
+
+    /// The files every step reads again, named for an error when one is gone (the
+    /// spec is kept as text and the store is made anew, so neither is here).
+    public var inputPaths: [(what: String, path: String)] {
+        (patches.map { [("patch series", $0)] } ?? [])
+            + fragments.map { ("config fragment", $0) }
+            + (base == "tinyconfig" || base == "defconfig" ? [] : [("base config", base)])
+    }
 }

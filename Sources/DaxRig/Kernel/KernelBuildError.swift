@@ -6,6 +6,9 @@ public enum KernelBuildError: Error, CustomStringConvertible, Equatable {
     case badRef(repository: String, ref: String)
     /// `make` failed; `errors` are the first error lines, `log` the full log's path.
     case makeFailed(step: String, errors: String, log: String)
+    /// `make` failed because of the host, not the source (a full disk, a compiler or
+    /// make killed by the OOM killer): the tree may well build elsewhere.
+    case hostFailed(step: String, reason: String, log: String)
     /// No cached kernel matches the reference given to --kernel.
     case unknownKernel(reference: String, known: [String])
     case ambiguousKernel(reference: String, matches: [String])
@@ -18,6 +21,8 @@ public enum KernelBuildError: Error, CustomStringConvertible, Equatable {
             return "\(ref) is not a commit in \(repository) (check the branch, tag or hash; `git -C \(repository) log --oneline -1 \(ref)`)"
         case let .makeFailed(step, errors, log):
             return "kernel \(step) failed:\n\(errors.isEmpty ? "(no compiler error found; see the log)" : errors)\nfull log: \(log)"
+        case let .hostFailed(step, reason, log):
+            return "kernel \(step) failed on this host, not in the source: \(reason)\nfull log: \(log)"
         case let .unknownKernel(reference, known):
             return "no kernel \(reference): give a bzImage path, a kernel directory, or a cached key"
                 + (known.isEmpty ? " (the cache is empty: run `daxrig kernel build`)" : " (cached: \(known.joined(separator: ", ")))")

@@ -185,6 +185,9 @@ public struct KernelBuilder: Sendable {
         if result.status != 0 {
             progress.finish()
             let text = result.standardOutput + "\n" + result.standardError
+            if let reason = MakeOutput.hostFailure(in: text, status: result.status) {
+                throw KernelBuildError.hostFailed(step: step, reason: reason, log: logPath)
+            }
             throw KernelBuildError.makeFailed(step: step, errors: MakeOutput.firstErrors(in: text), log: logPath)
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads kbuild's short-form output ("  CC      mm/memory.o") to tell which phase a
 /// build is in and how many files it compiled.
 public enum MakeOutput {
@@ -43,5 +45,29 @@ public enum MakeOutput {
             }
         }
         return picked.prefix(maxLines).joined(separator: "\n")
+    }
+
+    /// Why a failed make is the host's fault rather than the source's, or nil: what
+    /// gcc, the assembler, ld and make print when the disk is full or the OOM killer
+    /// took a process, and make's own death by a signal (137 for SIGKILL).
+    public static func hostFailure(in log: String, status: Int32) -> String? {
+        let markers = [
+            ("No space left on device", "the disk is full"),
+            ("Disk quota exceeded", "the disk quota is used up"),
+            ("Killed signal terminated program", "a compiler was killed (the OOM killer?)"),
+            ("virtual memory exhausted", "the compiler ran out of memory"),
+            ("Cannot allocate memory", "the host ran out of memory"),
+            ("out of memory allocating", "the compiler ran out of memory"),
+        ]
+        for line in log.split(separator: "\n") {
+            if let (_, reason) = markers.first(where: { line.contains($0.0) }) {
+                return reason + ": " + line.trimmingCharacters(in: .whitespaces).prefix(300)
+            }
+        }
+        if status > 128 {
+            let signal = status - 128
+            return "make was killed by signal \(signal)" + (signal == SIGKILL ? " (the OOM killer?)" : "")
+        }
+        return nil
     }
 }

@@ -39,6 +39,11 @@ public struct Cache: Sendable {
     public func lock(_ name: String) throws -> FileLock {
         try FileLock(path: directory(locks).appendingPathComponent(name + ".lock").path)
     }
+
+    /// The lock named `name` if nobody holds it, without waiting.
+    public func attemptLock(_ name: String) throws -> FileLock? {
+        FileLock.attempt(path: try directory(locks).appendingPathComponent(name + ".lock").path)
+    }
 }
 
 /// flock(2) on a file: two daxrig processes building the same kernel take turns.
