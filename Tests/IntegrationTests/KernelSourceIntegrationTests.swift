@@ -74,7 +74,9 @@ import Testing
         #expect(!Files.exists(directory + "/vmlinux"))
 
         // A changed file older than its object (copied with its mtime, as rsync -a
-        // does): make alone would leave it out; the build notices and compiles it.
+        // does): make alone would leave it out; the builder touches every file that
+        // changed since the build directory's last build before make runs, so make
+        // compiles it in its first pass (StaleObjects stays as the check after).
         // (Built once as it is first, so this tree's objects exist even when the
         // pristine kernel came from the cache; the comment above is unique to this run,
         // so neither build is a cache hit.)
@@ -83,7 +85,7 @@ import Testing
         try Command("touch", ["-d", "2020-01-01 00:00:00", directory + "/fs/dax.c"]).run()
         let stale = try Rig.run(["kernel", "build", "--source", directory, "--json"])
         #expect(stale.status == 0, "\(stale.standardError.suffix(2000))")
-        #expect(stale.standardError.contains("make left 1 changed file(s) uncompiled"), "\(stale.standardError.suffix(2000))")
+        #expect(stale.standardError.contains("fs/dax.o"), "\(stale.standardError.suffix(2000))")
         let rebuilt = try JSONCoding.decoder.decode(KernelManifest.self, from: Data(stale.standardOutput.utf8))
         let artifacts = try #require(KernelStore(cache: Rig.cache).list().first { $0.manifest.key == rebuilt.key })
         #expect(try Files.read(artifacts.systemMap).contains("daxrig_stale_guard_marker"))
