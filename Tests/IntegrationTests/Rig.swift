@@ -104,12 +104,7 @@ enum Rig {
 
     /// The live children of `pid`, from /proc.
     static func children(of pid: pid_t) -> [pid_t] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
-            guard let child = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && fields[0] != "Z" && pid_t(fields[1]) == pid ? child : nil
-        }
+        ProcessGroup.running().filter { $0.parent == pid }.map(\.pid)
     }
 
     /// A process's command line, its arguments joined by spaces ("" once it is gone).

@@ -73,8 +73,7 @@ public struct CacheCollector: Sendable {
             guard let next = Self.chooseOldestFirst(items, keep: keep).first else { break }
             items.removeAll { $0 == next }
             if next.kind == .tree {
-                let lock = try cache.directory(cache.locks).appendingPathComponent("tree-\(URL(fileURLWithPath: next.path).lastPathComponent).lock").path
-                guard let held = FileLock.attempt(path: lock) else {
+                guard let held = try cache.attemptLock("tree-\(URL(fileURLWithPath: next.path).lastPathComponent)") else {
                     skipped.append(next)
                     continue
                 }

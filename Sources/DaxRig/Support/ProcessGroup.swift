@@ -18,7 +18,7 @@ public enum ProcessGroup {
         let group = getpgid(pid)
         guard group == pid else {
             kill(pid, SIGTERM)
-            return wait(until: Date().addingTimeInterval(grace)) { !isAlive(pid) }
+            return wait(until: Date().addingTimeInterval(grace)) { !Leftovers.alive(pid) }
         }
         kill(-group, SIGTERM)
         if wait(until: Date().addingTimeInterval(grace), for: { liveMembers(of: group).isEmpty }) { return true }
@@ -26,21 +26,25 @@ public enum ProcessGroup {
         return wait(until: Date().addingTimeInterval(1)) { liveMembers(of: group).isEmpty }
     }
 
-    /// Processes of the group that still run (zombies have stopped: they wait only
-    /// for a parent to reap them, which for orphans may be a slow PID 1).
+    /// Processes of the group that still run.
     public static func liveMembers(of group: pid_t) -> [pid_t] {
+        running().filter { $0.group == group }.map(\.pid)
+    }
+
+    /// Every process that still runs, from /proc, with its parent and group. Zombies
+    /// are left out: they have stopped and wait only for a parent to reap them, which
+    /// for orphans may be a slow PID 1.
+    public static func running() -> [(pid: pid_t, parent: pid_t, group: pid_t)] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return names.compactMap { name -> pid_t? in
+        return names.compactMap { name in
             guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
                   let close = stat.lastIndex(of: ")") else { return nil }
             // After "(comm)": state, ppid, pgrp.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 2, fields[0] != "Z", fields[0] != "X", pid_t(fields[2]) == group else { return nil }
-            return pid
+            guard fields.count > 2, fields[0] != "Z", fields[0] != "X", let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else { return nil }
+            return (pid, parent, group)
         }
     }
-
-    static func isAlive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
 
     private static func wait(until deadline: Date, for done: () -> Bool) -> Bool {
         while !done() {
