@@ -57,10 +57,22 @@ public enum Doctor {
             }
         }
         if let kernel = KernelStore(cache: cache).list().last {
-            let probe = Accelerator.probeKVM(kernel: kernel.bzImage)
-            checks.append(.init(name: "KVM", status: probe.works ? .ok : .warning,
-                                detail: probe.works ? "works (\(probe.detail))" : "does not work: \(probe.detail); guests run under TCG",
-                                fix: probe.works ? nil : "nothing to do on a nested machine; on a real host check /dev/kvm and the BIOS virtualization setting"))
+            let probe = Accelerator.probeKVM(kernel: kernel.bzImage, cache: cache)
+            let memo = Accelerator.remembered(cache: cache)
+            let boots = memo.map { m in
+                m.host == .current() ? "; boots use \(m.accelerator.rawValue), decided \(m.decided) (\(m.detail))"
+                    : "; the remembered verdict (\(m.accelerator.rawValue)) was for another host state, the next boot probes again"
+            } ?? "; no verdict remembered, the next boot probes"
+            switch probe {
+            case .works(let detail):
+                checks.append(.init(name: "KVM", status: .ok, detail: "works (\(detail))\(boots)", fix: nil))
+            case .fails(let detail):
+                checks.append(.init(name: "KVM", status: .warning, detail: "does not work: \(detail); guests run under TCG\(boots)",
+                                    fix: "nothing to do on a nested machine; on a real host check /dev/kvm and the BIOS virtualization setting"))
+            case .inconclusive(let detail):
+                checks.append(.init(name: "KVM", status: .warning, detail: "the probe could not tell: \(detail)\(boots)",
+                                    fix: "fix what the probe names, then `daxrig doctor` again"))
+            }
         } else {
             checks.append(.init(name: "KVM", status: .warning, detail: "not tried yet: it is tried by booting a kernel, and none is built",
                                 fix: "run `daxrig kernel build`, then `daxrig doctor` again"))
