@@ -22,12 +22,15 @@ import Testing
         let demo = Rig.packageRoot.appendingPathComponent("kernels/bisect-demo")
         try Command("bash", [demo.appendingPathComponent("make-repo.sh").path, repo]).run()
         let head = try Command("git", ["-C", repo, "rev-parse", "HEAD"]).run().standardOutput
+        // Started in the scratch directory with the store and state given relative to it;
+        // resumed from elsewhere below, where the same relative store would be another
+        // file: the bisect keeps absolute paths (issue 14, item 4).
         let arguments = ["bisect", "--git", repo, "--good", "demo-good", "--bad", "demo-bad",
                          "--spec", demo.appendingPathComponent("no-fallback.toml").path, "--expect", "no-fallback",
-                         "--store", store, "--state", stateDirectory]
+                         "--store", "results.sqlite", "--state", "bisect"]
 
         // Interrupted once its first step (the good endpoint) is saved.
-        let process = try Rig.startDiscardingOutput(arguments)
+        let process = try Rig.startDiscardingOutput(arguments, in: directory)
         let statePath = stateDirectory + "/state.json"
         let deadline = Date().addingTimeInterval(900)
         func steps() -> [BisectStep] {
@@ -38,6 +41,17 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 128 + SIGINT)
         #expect(steps().count == 1 && steps().first?.role == "endpoint" && steps().first?.verdict == .good, "\(steps())")
+
+        // A second bisect in the same state directory while this one runs is refused.
+        // (It holds the lock before it starts its first child, git.)
+        let first = try Rig.startDiscardingOutput(["bisect", "--resume", "--state", stateDirectory])
+        let started = Date()
+        while Rig.children(of: first.processIdentifier).isEmpty, first.isRunning, Date().timeIntervalSince(started) < 300 { usleep(20_000) }
+        let busy = try Rig.run(["bisect", "--resume", "--state", stateDirectory])
+        kill(first.processIdentifier, SIGINT)
+        first.waitUntilExit()
+        #expect(busy.status == 2 && busy.standardError.contains("another daxrig is bisecting in \(stateDirectory)"),
+                "\(busy.status) \(busy.standardError.suffix(800))")
 
         let resumed = try Rig.run(["bisect", "--resume", "--state", stateDirectory, "--json"])
         #expect(resumed.status == 0, "\(resumed.standardError.suffix(3000))")
@@ -50,10 +64,10 @@ import Testing
         #expect(broken.verdict == .skip && broken.buildLog.map(Files.exists) == true, "\(broken)")
         #expect(state.steps.first { $0.commit == culprit }?.verdict == .bad)
         #expect(state.steps.allSatisfy { $0.verdict != .bad || ($0.keyMetric ?? 0) > 100 }, "bad commits fall back by hundreds of pages")
-        // Every step's runs are in the store, complete; the run the interrupt cut short is there as incomplete.
+        // Every step's runs are in the store, complete; runs the interrupts cut short are there as incomplete.
         let stored = try ResultStore(path: store).runs()
         #expect(stored.filter { $0.state == "complete" }.count == state.steps.map(\.runIDs.count).reduce(0, +))
-        #expect(stored.filter { $0.state == "incomplete" }.count <= 1)
+        #expect(stored.filter { $0.state == "incomplete" }.count <= 2, "two interrupts")
 
         let log = try Rig.run(["bisect", "--log", "--state", stateDirectory])
         #expect(log.standardOutput.contains("git bisect skip \(broken.commit)"), "\(log.standardOutput)")

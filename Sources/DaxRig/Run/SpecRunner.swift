@@ -74,14 +74,20 @@ public struct SpecRunner: Sendable {
             let results = try run(spec, kernel: kernel, image: image, timeout: timeout, output: output)
             artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog) + results.stress.compactMap(\.consoleLog))
                 .map { ("console-log", $0) }
-            try recording.store.finish(id, record: RunRecord(results), artifacts: artifacts, seconds: Date().timeIntervalSince(started))
+            // Results the interrupt's teardown made (agent gone, no report) would be
+            // stored as the run's own if the write raced the handler.
+            try Cleanup.shared.uninterrupted {
+                try recording.store.finish(id, record: RunRecord(results), artifacts: artifacts, seconds: Date().timeIntervalSince(started))
+            }
             return (results, id)
         } catch {
             // Interrupted: the run stays incomplete, as a killed one does.
             if Cleanup.shared.interrupted { throw error }
             // The host failed mid-run: recorded as an ERROR of the whole spec, then reported.
             let record = RunRecord(tests: [TestRecord(path: spec.name, status: .error, detail: "\(error)")], metrics: [])
-            try? recording.store.finish(id, record: record, artifacts: artifacts, seconds: Date().timeIntervalSince(started))
+            Cleanup.shared.uninterrupted {
+                try? recording.store.finish(id, record: record, artifacts: artifacts, seconds: Date().timeIntervalSince(started))
+            }
             throw error
         }
     }

@@ -13,6 +13,11 @@ public final class Cleanup: @unchecked Sendable {
     /// Set by the signal handler before it cleans up; held by it until it exits.
     private var interruptSignal: Int32?
     private let handling = NSLock()
+    /// Actions `run(_:)` took off the list and has not finished (a domain being
+    /// destroyed on the main thread when the signal came): the handler waits for them,
+    /// or the process would exit with the destroy half done and the domain still up.
+    private let inFlight = NSCondition()
+    private var inFlightCount = 0
 
     /// Registers `action`; returns a token to run or drop it early. Actions run last-in, first-out.
     /// After a signal, the handler's cleanup has already run: what is made then (by
@@ -42,8 +47,30 @@ public final class Cleanup: @unchecked Sendable {
     public func run(_ id: Int) {
         lock.lock()
         let found = actions.firstIndex { $0.id == id }.map { actions.remove(at: $0) }
+        if found != nil { inFlight.lock(); inFlightCount += 1; inFlight.unlock() }
         lock.unlock()
-        found?.action()
+        guard let found else { return }
+        found.action()
+        inFlight.lock(); inFlightCount -= 1; inFlight.broadcast(); inFlight.unlock()
+    }
+
+    /// Runs `body` (the final write of a run) so that an interrupt comes either wholly
+    /// before it or after it: once the signal handler has begun, `body` never runs (the
+    /// handler ends the process); once `body` has begun, the handler waits for it. A
+    /// run whose guest the handler tore down must not be stored as finished, with the
+    /// teardown's ERRORs as its results (issue 14, item 2: 1 of 20 interrupts did).
+    public func uninterrupted<T>(_ body: () throws -> T) rethrows -> T {
+        handling.lock()  // held for good by a handler that has begun: we stop here
+        defer { handling.unlock() }
+        return try body()
+    }
+
+    /// Waits (30 s at most) for the actions `run(_:)` is in the middle of.
+    private func waitForInFlight() {
+        let deadline = Date().addingTimeInterval(30)
+        inFlight.lock()
+        while inFlightCount > 0, inFlight.wait(until: deadline) {}
+        inFlight.unlock()
     }
 
     /// Forgets the action without running it (what it would undo is kept on purpose).
@@ -89,6 +116,7 @@ public final class Cleanup: @unchecked Sendable {
                 lock.unlock()
                 FileHandle.standardError.write(Data("\ndaxrig: \(signalNumber == SIGINT ? "interrupted" : "terminated"), cleaning up\n".utf8))
                 runAll()
+                waitForInFlight()
                 // _exit, not exit: the main thread is still running (a make just killed,
                 // a boot torn down), and exit's atexit handlers and static destructors
                 // under it crashed daxrig with SIGSEGV instead of a clean 130.
