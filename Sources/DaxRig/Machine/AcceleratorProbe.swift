@@ -10,7 +10,7 @@ extension Accelerator {
             return forced
         }
         let path = memoPath(cache)
-        let known = (try? Data(contentsOf: URL(fileURLWithPath: path))).flatMap { try? JSONCoding.decoder.decode(AcceleratorMemo.self, from: $0) }
+        let known = remembered(cache: cache)
         let (accelerator, memo) = AcceleratorMemo.decide(memo: known, host: .current()) { probeKVM(kernel: kernel, cache: cache) }
         if let memo, memo != known, let data = try? JSONCoding.encoder.encode(memo) { try? Files.write(data, to: path) }
         if memo == nil { Files.remove(path) }
