@@ -175,10 +175,14 @@ import Testing
     /// and the split-and-punch reader (tables shared, split, unshared, zapped and freed
     /// under PAGE_TABLE_CHECK and KASAN). It boots because the domain is q35
     /// (DomainSpec): on pc (i440fx) the DSDT's _PRT loop ran past ACPICA's 30 s AML loop
-    /// timeout under KASAN and TCG, and virtio-pci got no IRQ. The debug build's soak
-    /// and persistence checks (PmdShareIntegrationTests) boot the same kernel.
+    /// timeout under KASAN and TCG, and virtio-pci got no IRQ.
     @Test func theKasanAndPageTableCheckBuildOfV2PassesTheSoakAndTheSharpestCases() throws {
-        let kernel = try Rig.debugSharingKernel()
+        let fragments = try ["pmem-dax.config", "fsdax-pmd-share.config", "debug-vm.config", "debug-kasan.config"].map {
+            try ConfigFragment.load(Rig.packageRoot.appendingPathComponent("kernels/configs/\($0)").path)
+        }
+        let series = try PatchSeries.load(directory: Rig.packageRoot.appendingPathComponent("kernels/patches/fsdax-pmd-share").path)
+        let request = KernelBuildRequest(source: .default, patches: series, base: .tinyconfig, fragments: fragments, overrides: [])
+        let kernel = try KernelBuilder(cache: Rig.cache, progress: TerminalProgress(interval: 30)).build(request)
         let config = try Files.read(kernel.config)
         for option in ["CONFIG_KASAN=y", "CONFIG_PAGE_TABLE_CHECK=y", "CONFIG_PAGE_TABLE_CHECK_ENFORCED=y", "CONFIG_DEBUG_VM_PGTABLE=y",
                        "CONFIG_DEBUG_VM=y", "CONFIG_FSDAX_PMD_SHARE=y"] {

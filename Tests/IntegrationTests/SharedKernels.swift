@@ -4,8 +4,8 @@ import Foundation
 /// Kernels that more than one suite boots. On a bare machine each distinct config is a
 /// whole build (190 to 360 s of make here): ccache cannot serve one config's objects
 /// to another, because every file includes the config's autoconf.h (and the series
-/// patch headers nearly every file includes). So a suite that needs a debug or a
-/// traced kernel takes one of these instead of a config of its own (issue 14, item 11):
+/// patch headers nearly every file includes). So a suite that needs a traced kernel
+/// takes one another suite boots instead of a config of its own (issue 14, item 11):
 /// the same cases run, on a kernel that checks at least as much.
 extension Rig {
     static func fragment(_ name: String) throws -> ConfigFragment {
@@ -24,15 +24,6 @@ extension Rig {
     static func sharingKernel(_ extra: [ConfigFragment] = []) throws -> KernelArtifacts {
         try build(KernelBuildRequest(source: .default, patches: try series("fsdax-pmd-share"), base: .tinyconfig,
                                      fragments: [.pmemDax, try fragment("fsdax-pmd-share.config")] + extra, overrides: []))
-    }
-
-    /// The v2 series with its option, debug-vm.config (DEBUG_VM, PROVE_LOCKING,
-    /// DEBUG_PAGEALLOC, ...) and debug-kasan.config (KASAN, PAGE_TABLE_CHECK enforced,
-    /// DEBUG_VM_PGTABLE) on top: the debug build's soak and persistence checks and the
-    /// KASAN cases boot this one kernel. debug-vm alone was a config of its own (304 s
-    /// of make on the cold rehearsal of 2026-12-02) that checked a subset of this.
-    static func debugSharingKernel() throws -> KernelArtifacts {
-        try sharingKernel([try fragment("debug-vm.config"), try fragment("debug-kasan.config")])
     }
 
     /// The v2 series with CONFIG_FSDAX_PMD_SHARE asked off, and tracing.config: the
