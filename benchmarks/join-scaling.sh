@@ -6,7 +6,7 @@
 # kernels/patches/fsdax-pmd-share-hint (v2 plus a patch 6, not yet in v2) follows a
 # per-range hint instead of walking. Prints, per kernel and file system, the workload's
 # time in the guest for N processes each mapping 1 GiB, and its ratio to unpatched 6.1
-# (the floor, measured in the same run): "v2 walk" is the v2 series (before), "v2" the
+# (the floor, measured in the same run): "v2" is the v2 series (before), "v2 + hint" the
 # hint series (after).
 #   benchmarks/join-scaling.sh           N = 1000
 #   N=10000 benchmarks/join-scaling.sh   (unpatched xfs alone takes ~20 min under TCG)
@@ -30,7 +30,7 @@ done
 python3 - "$n" "$dir" "$backings" <<'PY'
 import json, sys
 n, d = sys.argv[1], sys.argv[2]
-kernels = {"unpatched": "unpatched", "walk": "v2 walk", "v2": "v2"}
+kernels = {"unpatched": "unpatched", "walk": "v2", "v2": "v2 + hint"}
 rows = {k: {w["name"]: w for w in json.load(open(f"{d}/{k}.json"))["workloads"]} for k in kernels}
 print(f"join-scaling {__import__('datetime').date.today()}: N = {n} x 1 GiB, seconds in the guest (ratio to unpatched)")
 for fs in sys.argv[3].split(","):
