@@ -27,6 +27,7 @@ public struct Workspace: Sendable {
     /// The caller holds the workspace lock.
     public func preparePristine(_ source: KernelSource, identity: KernelSource.Identity, progress: ProgressSink) throws -> String {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        removeStaleGitLocks()
         switch source {
         case let .tarball(path):
             let marker = directory.appendingPathComponent("pristine-\(identity.id.prefix(16))").path
@@ -54,6 +55,16 @@ public struct Workspace: Sendable {
             // repository since the clone resolve here without a fetch.
             try reset(to: identity.id)
             return identity.id
+        }
+    }
+
+    /// A git killed mid-command (Ctrl-C stops a build's process group, git included)
+    /// leaves its lock files, and every later git command in the tree refuses to run.
+    /// The caller holds the workspace lock, so no git of ours is running here: any
+    /// lock file is such a leftover.
+    func removeStaleGitLocks() {
+        for name in ["index.lock", "HEAD.lock", "ORIG_HEAD.lock", "config.lock", "packed-refs.lock"] {
+            Files.remove(source + "/.git/" + name)
         }
     }
 

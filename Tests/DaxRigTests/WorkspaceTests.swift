@@ -1,0 +1,38 @@
+@testable import DaxRig
+import Foundation
+import Testing
+
+/// daxrig's own kernel work tree after a git command in it was killed (a Ctrl-C of a
+/// build or bisect stops its process group, git included).
+@Suite struct WorkspaceTests {
+    /// git leaves `.git/index.lock` when it dies mid-checkout; every later git command
+    /// in the tree then refuses to run. The caller holds the workspace lock, so no
+    /// other git can be running there: the lock file is stale, and the next build must
+    /// not fail on it (CI, 2026-12-03: the resumed bisect exited 3 on it).
+    @Test func aStaleIndexLockFromAKilledGitDoesNotStopTheNextBuild() throws {
+        let scratch = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let repo = scratch.appendingPathComponent("linux").path
+        let environment = ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"]
+        try Command("git", ["init", "-q", repo]).run()
+        try Files.write("first\n", to: repo + "/Makefile")
+        try Command("git", ["-C", repo, "add", "Makefile"]).run()
+        try Command("git", ["-C", repo, "commit", "-q", "-m", "one"], environment: environment).run()
+        let one = try Command("git", ["-C", repo, "rev-parse", "HEAD"]).run().standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Files.write("second\n", to: repo + "/Makefile")
+        try Command("git", ["-C", repo, "commit", "-q", "-a", "-m", "two"], environment: environment).run()
+
+        let cache = Cache(root: scratch.appendingPathComponent("cache"))
+        let source = KernelSource.git(repository: repo, ref: "HEAD")
+        let workspace = Workspace(cache: cache, lineage: try source.identity(cache: cache).lineage)
+        _ = try workspace.preparePristine(source, identity: try source.identity(cache: cache), progress: SilentProgress())
+        #expect(try Files.read(workspace.source + "/Makefile") == "second\n")
+
+        // As a killed `git checkout` leaves it.
+        try Files.write("", to: workspace.source + "/.git/index.lock")
+        let older = KernelSource.git(repository: repo, ref: one)
+        _ = try workspace.preparePristine(older, identity: try older.identity(cache: cache), progress: SilentProgress())
+        #expect(try Files.read(workspace.source + "/Makefile") == "first\n")
+        #expect(!Files.exists(workspace.source + "/.git/index.lock"))
+    }
+}
