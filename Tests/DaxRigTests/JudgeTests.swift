@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import Foundation
 import Testing
 @testable import DaxRig
 
@@ -51,6 +52,20 @@ import Testing
         let log = Judge.judge(.kernelLogClean, report: report(.fsdaxXfs, mappedPages: 1, faults: [512]), findings: [warning])
         #expect(!log.passed)
         #expect(log.detail == "1 warning (first at console line 7: WARNING: x)")
+    }
+
+    /// A data-intact FAIL names how the first worker that failed ended: a signal (a
+    /// SIGBUS from a fault the kernel refused) is a different bug from a wrong word.
+    @Test func dataIntactNamesTheFirstWorkerThatDidNotExitCleanly() {
+        var killed = report(.fsdaxXfs, mappedPages: 10, faults: [512, 512, 512])
+        killed.workers[1].exitStatus = 128 + SIGBUS
+        killed.workers[2].exitStatus = 1
+        let verdict = Judge.judge(.dataIntact, report: killed, findings: [])
+        #expect(!verdict.passed)
+        #expect(verdict.detail.contains("2 workers exited non-zero (first: worker 1 killed by signal \(SIGBUS))"), "\(verdict.detail)")
+        var failed = report(.fsdaxXfs, mappedPages: 10, faults: [512, 512])
+        failed.workers[0].exitStatus = 1
+        #expect(Judge.judge(.dataIntact, report: failed, findings: []).detail.contains("1 workers exited non-zero (first: worker 0 exit status 1)"))
     }
 
     @Test func defaultSpecExpectsWhatUnpatched61Does() {

@@ -168,7 +168,13 @@ import Testing
         struct Cell: Decodable { var kernel: String; var spec: String; var status: String; var run: Int64? }
         let cells = try JSONDecoder().decode([Cell].self, from: Data(output.standardOutput.utf8))
         #expect(cells.map(\.kernel) == ["unpatched", "demo-patch"])
-        #expect(cells.allSatisfy { $0.status == "PASS" && $0.run != nil })
+        // A cell that did not pass says why: its run's subtests, with the numbers
+        // (CI, 2026-12-03: the unpatched kernel's fsdax-xfs-n10 failed data-intact and
+        // private once, and nothing more was kept to tell why).
+        for cell in cells where cell.status != "PASS" {
+            let shown = try cell.run.map { try Rig.run(["report", String($0), "--store", store]).standardOutput } ?? "no run stored"
+            Issue.record("\(cell.kernel) x \(cell.spec): \(cell.status)\n\(shown)")
+        }
         let runs = try ResultStore(path: store).runs()
         #expect(runs.count == 2 && runs.allSatisfy { $0.state == "complete" && $0.status == .pass })
         #expect(Set(runs.compactMap(\.kernelKey)).count == 2)

@@ -70,6 +70,10 @@ public enum Judge {
                            detail: "\(mismatches) pattern words wrong, \(failedMaps) failed mmaps"
                             + (errnos.isEmpty ? "" : " (" + errnos.map { "errno \($0) \(String(cString: strerror($0)))" }.joined(separator: ", ") + ")")
                             + ", \(failedExits) workers exited non-zero"
+                            + (report.workers.firstIndex { $0.exitStatus != 0 }.map { index in
+                                let status = report.workers[index].exitStatus
+                                return " (first: worker \(index) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)") + ")"
+                            } ?? "")
                             + (writableReadOnly.isEmpty ? "" : "; a store to the read-only mapping of worker "
                                 + writableReadOnly.prefix(8).map(String.init).joined(separator: ", ") + " went through instead of raising SIGSEGV")
                             + (report.workers.firstIndex { $0.firstMismatch != nil }.map { index in
