@@ -42,7 +42,8 @@ public struct ResultRow: Codable, Sendable {
         guestMemUsedBytes = report.memUsedMapped
         pmdPagesMeasured = a.measuredPMDPages
         pmdPagesPerProcess = Double(a.measuredPMDPages) / Double(spec.processes)
-        sharingRatio = a.sharingRatio
+        // Undefined when no page tables were measured: JSON has no infinity.
+        sharingRatio = a.sharingRatio.isFinite ? a.sharingRatio : nil
         pteFallbackPages = a.fallbackPages.reduce(0, +)
         firstWorkerFaults = a.firstWorkerFaults
         laterWorkersMedianFaults = a.laterWorkersMedianFaults
@@ -192,7 +193,7 @@ public enum ResultTable {
                 row.name, "\(row.processes)",
                 ByteSize.formatSigned(row.pageTablesDeltaBytes ?? 0),
                 String(format: "%.2f", row.pmdPagesPerProcess ?? 0),
-                (row.sharingRatio ?? 0).isFinite ? String(format: "%.1fx", row.sharingRatio ?? 0) : "inf",
+                row.sharingRatio.map { String(format: "%.1fx", $0) } ?? "-",
                 "\(row.pteFallbackPages ?? 0)",
                 "\(row.firstWorkerFaults ?? 0)/\(row.laterWorkersMedianFaults.map(String.init) ?? "-")",
                 ByteSize.formatSigned(row.leakBytes ?? 0),
