@@ -100,9 +100,14 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
         /// A read-only worker's probe: true when a store to its PROT_READ mapping went
         /// through instead of raising SIGSEGV (nil: not read-only, or not probed).
         public var readOnlyStoreTaken: Bool?
+        /// The signal that ended it, as its handler recorded it (nil: it was not
+        /// killed by a fault or a trap, or the report predates the handler).
+        public var fatalSignal: FatalSignal?
 
         public init(vmPTEBefore: UInt64, vmPTEAfter: UInt64, faults: UInt64, faultNanoseconds: UInt64, mismatches: UInt64,
-                    mapErrno: Int32, exitStatus: Int32, firstMismatch: WordMismatch? = nil, readOnlyStoreTaken: Bool? = nil) {
+                    mapErrno: Int32, exitStatus: Int32, firstMismatch: WordMismatch? = nil, readOnlyStoreTaken: Bool? = nil,
+                    fatalSignal: FatalSignal? = nil) {
+            self.fatalSignal = fatalSignal
             self.firstMismatch = firstMismatch
             self.readOnlyStoreTaken = readOnlyStoreTaken
             self.vmPTEBefore = vmPTEBefore

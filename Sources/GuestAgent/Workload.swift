@@ -149,10 +149,12 @@ struct WorkloadRun {
             return .init(vmPTEBefore: r[.vmPTEBefore], vmPTEAfter: r[.vmPTEAfter], faults: r[.faults], faultNanoseconds: r[.faultNanoseconds],
                          mismatches: r[.mismatches], mapErrno: Int32(truncatingIfNeeded: r[.mapErrno]), exitStatus: statuses[index],
                          firstMismatch: r.firstMismatch(seed: Pattern.seed(spec.name), fileBytes: spec.fileBytes),
-                         readOnlyStoreTaken: r[.readOnlyStore] == 2 ? true : nil)
+                         readOnlyStoreTaken: r[.readOnlyStore] == 2 ? true : nil,
+                         fatalSignal: statuses[index] > 128 ? FatalSignals.recorded(r) : nil)
         }
         for (index, status) in statuses.enumerated() where status > 128 {
             notes.append("worker \(index) was killed by signal \(status - 128) (\(String(cString: strsignal(status - 128))))"
+                + (workers[index].fatalSignal.map { ": \($0)" } ?? "")
                 + (status - 128 == SIGALRM ? ": the stress watchdog, 600 s after its soak should have ended (a fault retried forever, or a lost handshake)" : ""))
         }
         return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
@@ -247,6 +249,9 @@ struct Worker {
         /// The first wrong word: its file offset + 1 (0: none), what was read, and in
         /// which mapping.
         case mismatchOffset, mismatchFound, mismatchMapping
+        /// Written by FatalSignals' handler as the worker dies: the signal, its si_code
+        /// and si_addr; and how many barriers the worker had passed by then.
+        case fatalSignal, fatalCode, fatalAddress, barriersPassed
         static let count = allCases.count
     }
 
@@ -307,6 +312,7 @@ struct Worker {
     /// Maps and faults at barrier 0, runs `work` after the mapped snapshot (barrier 1),
     /// unmaps, and waits at the last barrier for the parent's go to exit.
     func run(work: (Worker, Int32, [UnsafeMutablePointer<UInt8>]) -> Bool) -> Int32 {
+        FatalSignals.install(record: record.words)
         let fd = open(path, writable ? O_RDWR : O_RDONLY)
         // The geometry's answers before the control snapshot: in a debug build the code
         // behind them (the standard library's generic max, say) lies in text this forked
@@ -314,7 +320,9 @@ struct Worker {
         // counted as one more PMD table per worker.
         let addresses = spec.addresses(of: index), length = self.length, writable = self.writable
         rehearse()
+        let injected = Self.injectedSIGBUS(index: index)
         barrier(0)
+        if injected { Self.takeSIGBUS() }
         let mappings = mapAndFault(fd: fd, writable: writable, addresses: addresses, length: length)
         barrier(1)
         let held = work(self, fd, mappings)
@@ -428,7 +436,7 @@ struct Worker {
         record[.readOnlyStore] = 1
         signal(SIGSEGV) { _ in _exit(77) }  // Worker.probeFaulted, as a literal: nothing lazy in a handler
         word.pointee.store(value, ordering: .relaxed)
-        signal(SIGSEGV, SIG_DFL)
+        FatalSignals.install(SIGSEGV)
         record[.readOnlyStore] = 2
     }
 
@@ -480,11 +488,30 @@ struct Worker {
         record[.vmPTEBefore] = Counters.vmPTE()
     }
 
+    /// Whether DAXRIG_INJECT_SIGBUS (test-only, from the host's environment) names
+    /// this worker; read before the control snapshot, like everything the window needs.
+    static func injectedSIGBUS(index: Int) -> Bool {
+        getenv("DAXRIG_INJECT_SIGBUS").map { Int(String(cString: $0)) == index } ?? false
+    }
+
+    /// A real SIGBUS from the kernel, BUS_ADRERR like a DAX fault that could not map:
+    /// a read of the second page of a two-page mapping of a one-page tmpfs file.
+    static func takeSIGBUS() {
+        let path = "/tmp/daxrig-sigbus-\(getpid())"
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        unlink(path)
+        guard fd >= 0, ftruncate(fd, 4096) == 0,
+              let base = mmap(nil, 8192, PROT_READ, MAP_SHARED, fd, 0), base != MAP_FAILED else { _exit(98) }
+        let byte = base.load(fromByteOffset: 4096, as: UInt8.self)
+        _exit(Int32(byte) + 99)  // not reached: the load above is past the end of the file
+    }
+
     /// Signals this worker reached the phase, then waits for the parent's go.
     func barrier(_ phase: Int) {
         var byte: UInt8 = 1
         while write(ready, &byte, 1) < 0 && errno == EINTR {}
         while read(go[phase], &byte, 1) < 0 && errno == EINTR {}
+        record[.barriersPassed] = UInt64(phase + 1)
     }
 }
 

@@ -59,13 +59,29 @@ import Testing
     @Test func dataIntactNamesTheFirstWorkerThatDidNotExitCleanly() {
         var killed = report(.fsdaxXfs, mappedPages: 10, faults: [512, 512, 512])
         killed.workers[1].exitStatus = 128 + SIGBUS
+        killed.workers[1].fatalSignal = FatalSignal(signal: SIGBUS, code: 2, address: 1 << 40, barriersPassed: 1)
         killed.workers[2].exitStatus = 1
         let verdict = Judge.judge(.dataIntact, report: killed, findings: [])
         #expect(!verdict.passed)
-        #expect(verdict.detail.contains("2 workers exited non-zero (first: worker 1 killed by signal \(SIGBUS))"), "\(verdict.detail)")
+        #expect(verdict.detail.contains("2 workers exited non-zero (first: worker 1 killed by signal \(SIGBUS), BUS_ADRERR at 0x10000000000, after 1 barrier)"), "\(verdict.detail)")
         var failed = report(.fsdaxXfs, mappedPages: 10, faults: [512, 512])
         failed.workers[0].exitStatus = 1
         #expect(Judge.judge(.dataIntact, report: failed, findings: []).detail.contains("1 workers exited non-zero (first: worker 0 exit status 1)"))
+    }
+
+    /// No page tables measured (a dead worker's freed tables outweighed the others' new
+    /// ones) makes the sharing ratio infinite, and JSON has no infinity: `--json` printed
+    /// nothing and exited 1 instead of the results (seen with DAXRIG_INJECT_SIGBUS).
+    @Test func resultsWithNoPMDPagesMeasuredStillEncodeAsJSON() throws {
+        let none = report(.fsdaxXfs, mappedPages: 0, faults: [512, 512])
+        #expect(!none.accounting.sharingRatio.isFinite)
+        let result = WorkloadResult(workload: WorkloadCase(spec: none.spec, expectations: [.private]), report: none,
+                                    verdicts: [Judge.judge(.private, report: none, findings: [])], error: nil)
+        let row = ResultRow(result)
+        #expect(row.sharingRatio == nil)
+        let json = try JSONEncoder().encode(row)
+        #expect(try JSONDecoder().decode(ResultRow.self, from: json).pmdPagesMeasured == 0)
+        #expect(ResultTable.render(SpecResults(spec: TestSpec.builtIn, workloads: [result], persistence: [])).contains(" - "))
     }
 
     @Test func defaultSpecExpectsWhatUnpatched61Does() {

@@ -42,14 +42,16 @@ public enum Judge {
             let bound = Int64(a.pudRanges) + sharingTolerance
             let fewer = a.processes == 1 || measured < Int64(a.expectedUnsharedPMDPages)
             return Verdict(expectation: expectation, passed: measured <= bound && fewer,
-                           detail: "\(measured) PMD table pages measured for \(a.processes) processes; shared means <= \(bound) (unshared would be \(a.expectedUnsharedPMDPages))")
+                           detail: "\(measured) PMD table pages measured for \(a.processes) processes; shared means <= \(bound) (unshared would be \(a.expectedUnsharedPMDPages))"
+                            + killedNote(report))
         case .private:
             let expected = Int64(a.expectedUnsharedPMDPages)
             let low = expected - max(2, expected / 10)
             // ... and private must mean more pages than one shared set.
             let more = a.processes == 1 || measured > Int64(a.pudRanges)
             return Verdict(expectation: expectation, passed: measured >= low && measured <= expected + sharingTolerance && more,
-                           detail: "\(measured) PMD table pages measured; private means about \(expected) (\(a.processes) x \(a.pudRanges))")
+                           detail: "\(measured) PMD table pages measured; private means about \(expected) (\(a.processes) x \(a.pudRanges))"
+                            + killedNote(report))
         case .noFallback:
             // Two witnesses where the kernel has tracing: the VmPTE growth and the
             // tracepoint's FALLBACK results. Either one seeing a fallback fails it.
@@ -70,9 +72,12 @@ public enum Judge {
                            detail: "\(mismatches) pattern words wrong, \(failedMaps) failed mmaps"
                             + (errnos.isEmpty ? "" : " (" + errnos.map { "errno \($0) \(String(cString: strerror($0)))" }.joined(separator: ", ") + ")")
                             + ", \(failedExits) workers exited non-zero"
-                            + (report.workers.firstIndex { $0.exitStatus != 0 }.map { index in
+                            // The first killed worker before the first that exited 1: a dead
+                            // writer's stripe is what makes the others' checks fail.
+                            + ((report.workers.firstIndex { $0.exitStatus > 128 } ?? report.workers.firstIndex { $0.exitStatus != 0 }).map { index in
                                 let status = report.workers[index].exitStatus
-                                return " (first: worker \(index) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)") + ")"
+                                return " (first: worker \(index) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)")
+                                    + (report.workers[index].fatalSignal.map { ", \($0)" } ?? "") + ")"
                             } ?? "")
                             + (writableReadOnly.isEmpty ? "" : "; a store to the read-only mapping of worker "
                                 + writableReadOnly.prefix(8).map(String.init).joined(separator: ", ") + " went through instead of raising SIGSEGV")
@@ -83,6 +88,16 @@ public enum Judge {
             return Verdict(expectation: expectation, passed: findings.isEmpty,
                            detail: findings.isEmpty ? "no kernel reports while it ran" : summary(of: findings))
         }
+    }
+
+    /// A worker killed while the others mapped took its own page tables with it, so the
+    /// count says nothing about sharing: the verdict says so rather than blame the kernel's
+    /// accounting (CI, 2026-12-03: -5 pages for 10 private processes, one of them dead).
+    static func killedNote(_ report: WorkloadReport) -> String {
+        let killed = report.workers.indices.filter { report.workers[$0].exitStatus > 128 }
+        guard let first = killed.first else { return "" }
+        return "; not a measure of sharing: \(killed.count) worker\(killed.count == 1 ? " was" : "s were") killed by a signal "
+            + "(first: worker \(first), signal \(report.workers[first].exitStatus - 128)), and a dead worker's page tables leave the count"
     }
 
     /// Kernel reports by kind, with how many and the first of each: a kernel that

@@ -140,7 +140,8 @@ public struct WorkloadRunner: Sendable {
             // A sparse file read through the huge zero page needs no pmem behind it.
             let files = group.workloads.filter { $0.spec.access != .readSparse } + group.stress.map(\.mapping)
             let pmemBytes = PmemBackingFile.size(forLargestFile: files.map(\.spec.fileBytes).max() ?? 0)
-            let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), command: ["/init", "workload"], payload: payload),
+            let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), command: ["/init", "workload"],
+                                                                      environment: Self.injectedFaults(), payload: payload),
                                       pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group.workloads + group.stress.map(\.mapping)), timeout: timeout)
             let boot = try runner.boot(request, image: image, output: output)
             let reports = boot.reports.compactMap { try? JSONDecoder().decode(WorkloadReport.self, from: Data($0.text.utf8)) }
@@ -167,6 +168,14 @@ public struct WorkloadRunner: Sendable {
             }
         }
         return (results, stressResults)
+    }
+
+    /// Test-only fault injection, passed to the guest's workload as it is in daxrig's
+    /// own environment: DAXRIG_INJECT_SIGBUS=<worker index> makes that worker of every
+    /// workload die of a real SIGBUS right after the control snapshot, as a worker a
+    /// DAX fault killed would (what the rig must then report; README, "Testing").
+    static func injectedFaults(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        environment.filter { $0.key == "DAXRIG_INJECT_SIGBUS" }
     }
 }
 
