@@ -133,7 +133,8 @@ public enum Judge {
         detail += ", \(failedMaps) failed mmaps, \(failedExits.count) processes exited non-zero"
         if let index = failedExits.first {
             let status = workers[index].exitStatus
-            detail += " (first: \(who(index)) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)") + ")"
+            detail += " (first: \(who(index)) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)")
+                + (workers[index].fatalSignal.map { ", \($0)" } ?? "") + ")"
         }
         return Verdict(expectation: expectation, passed: stress.mismatches == 0 && stress.failedCalls == 0 && failedMaps == 0 && failedExits.isEmpty,
                        detail: detail)
