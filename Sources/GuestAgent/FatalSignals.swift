@@ -4,6 +4,9 @@ import Glibc
 /// The record a dying worker's handler writes to. Set once in the forked child before
 /// the handler is installed; a worker has one thread, so nothing else touches it.
 nonisolated(unsafe) private var fatalRecord: UnsafeMutablePointer<UInt64>?
+/// The worker the record is for: a child a stress op forks inherits the handler, and
+/// its death (some ops' children are meant to fault) is not the worker's.
+nonisolated(unsafe) private var fatalOwner: pid_t = 0
 
 /// A worker that a fault or a trap kills leaves the signal's code and address in its
 /// record before it dies: "killed by signal 7" alone cannot tell a SIGBUS the kernel
@@ -15,6 +18,7 @@ enum FatalSignals {
     /// Installs the recorder for every watched signal; `record` is the worker's.
     static func install(record: UnsafeMutablePointer<UInt64>) {
         fatalRecord = record
+        fatalOwner = getpid()
         for signo in watched { install(signo) }
     }
 
@@ -22,7 +26,7 @@ enum FatalSignals {
     static func install(_ signo: Int32) {
         var action = sigaction()
         action.__sigaction_handler.sa_sigaction = { signo, info, _ in
-            if let words = fatalRecord, let info {
+            if let words = fatalRecord, let info, getpid() == fatalOwner {
                 words[Worker.Slot.fatalSignal.rawValue] = UInt64(UInt32(bitPattern: signo))
                 words[Worker.Slot.fatalCode.rawValue] = UInt64(UInt32(bitPattern: info.pointee.si_code))
                 words[Worker.Slot.fatalAddress.rawValue] = UInt64(UInt(bitPattern: info.pointee._sifields._sigfault.si_addr))
