@@ -119,7 +119,7 @@ enum CLI {
         case let error as KernelBuildError:
             switch error {
             case .makeFailed: return 1
-            case .hostFailed: return 3
+            case .hostFailed, .treeBusy: return 3
             default: return 2
             }
         case is CommandError: return 3

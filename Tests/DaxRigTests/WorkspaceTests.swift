@@ -8,7 +8,8 @@ import Testing
     /// git leaves `.git/index.lock` when it dies mid-checkout; every later git command
     /// in the tree then refuses to run. The caller holds the workspace lock, so no
     /// other git can be running there: the lock file is stale, and the next build must
-    /// not fail on it (CI, 2026-12-03: the resumed bisect exited 3 on it).
+    /// not fail on it (CI, 2026-12-03: the resumed bisect exited 3 on it). The test is
+    /// the only user of its scratch cache, which stands in for the tree lock.
     @Test func aStaleIndexLockFromAKilledGitDoesNotStopTheNextBuild() throws {
         let scratch = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -34,5 +35,31 @@ import Testing
         _ = try workspace.preparePristine(older, identity: try older.identity(cache: cache), progress: SilentProgress())
         #expect(try Files.read(workspace.source + "/Makefile") == "first\n")
         #expect(!Files.exists(workspace.source + "/.git/index.lock"))
+
+        // A git still running there (orphaned by a daxrig that was SIGKILLed) holds a live
+        // lock: it is waited for, not raced; one that outlives the grace is an error.
+        let orphan = Process()
+        orphan.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        orphan.arguments = ["1.5"]
+        orphan.currentDirectoryURL = URL(fileURLWithPath: workspace.source)
+        try orphan.run()
+        try Files.write("", to: workspace.source + "/.git/index.lock")
+        let started = Date()
+        try workspace.removeStaleGitLocks(grace: 30)
+        #expect(Date().timeIntervalSince(started) >= 1.0)
+        #expect(!orphan.isRunning && !Files.exists(workspace.source + "/.git/index.lock"))
+        orphan.waitUntilExit()
+
+        let stuck = Process()
+        stuck.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        stuck.arguments = ["30"]
+        stuck.currentDirectoryURL = URL(fileURLWithPath: workspace.source)
+        try stuck.run()
+        defer { kill(stuck.processIdentifier, SIGKILL); stuck.waitUntilExit() }
+        try Files.write("", to: workspace.source + "/.git/index.lock")
+        #expect(throws: KernelBuildError.treeBusy(tree: workspace.directory.path, pids: [stuck.processIdentifier])) {
+            try workspace.removeStaleGitLocks(grace: 0.5)
+        }
+        #expect(Files.exists(workspace.source + "/.git/index.lock"))
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a kernel could not be built or found.
 public enum KernelBuildError: Error, CustomStringConvertible, Equatable {
     /// The source path does not exist or is not a kernel tree.
@@ -12,6 +14,9 @@ public enum KernelBuildError: Error, CustomStringConvertible, Equatable {
     /// No cached kernel matches the reference given to --kernel.
     case unknownKernel(reference: String, known: [String])
     case ambiguousKernel(reference: String, matches: [String])
+    /// Processes still work in daxrig's own tree for this source: what a daxrig that
+    /// was SIGKILLed mid-build left running (exit status 3, like any host failure).
+    case treeBusy(tree: String, pids: [pid_t])
 
     public var description: String {
         switch self {
@@ -28,6 +33,9 @@ public enum KernelBuildError: Error, CustomStringConvertible, Equatable {
                 + (known.isEmpty ? " (the cache is empty: run `daxrig kernel build`)" : " (cached: \(known.joined(separator: ", ")))")
         case let .ambiguousKernel(reference, matches):
             return "\(reference) matches several cached kernels: \(matches.joined(separator: ", ")); give more of the key"
+        case let .treeBusy(tree, pids):
+            return "processes \(pids.map(String.init).joined(separator: ", ")) still run in daxrig's work tree \(tree) (left by a daxrig "
+                + "that was killed?): wait for them or stop them (kill \(pids.map(String.init).joined(separator: " "))), then build again"
         }
     }
 }

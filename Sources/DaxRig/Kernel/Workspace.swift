@@ -27,7 +27,7 @@ public struct Workspace: Sendable {
     /// The caller holds the workspace lock.
     public func preparePristine(_ source: KernelSource, identity: KernelSource.Identity, progress: ProgressSink) throws -> String {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        removeStaleGitLocks()
+        try removeStaleGitLocks()
         switch source {
         case let .tarball(path):
             let marker = directory.appendingPathComponent("pristine-\(identity.id.prefix(16))").path
@@ -58,13 +58,32 @@ public struct Workspace: Sendable {
         }
     }
 
-    /// A git killed mid-command (Ctrl-C stops a build's process group, git included)
-    /// leaves its lock files, and every later git command in the tree refuses to run.
-    /// The caller holds the workspace lock, so no git of ours is running here: any
-    /// lock file is such a leftover.
-    func removeStaleGitLocks() {
+    /// A git that was SIGKILLed mid-command leaves its lock files, and every later git
+    /// command in the tree refuses to run. The caller holds the workspace lock, but a
+    /// daxrig that was itself SIGKILLed held it too and may have left its git or make
+    /// running, orphaned: those are waited for (`grace`), and only then is a lock file
+    /// known to be a leftover.
+    func removeStaleGitLocks(grace: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(grace)
+        var inside = Self.processes(inside: directory.path)
+        while !inside.isEmpty, Date() < deadline {
+            usleep(200_000)
+            inside = Self.processes(inside: directory.path)
+        }
+        guard inside.isEmpty else {
+            throw KernelBuildError.treeBusy(tree: directory.path, pids: inside)
+        }
         for name in ["index.lock", "HEAD.lock", "ORIG_HEAD.lock", "config.lock", "packed-refs.lock"] {
             Files.remove(source + "/.git/" + name)
+        }
+    }
+
+    /// Processes whose working directory is `path` or below it (/proc/<pid>/cwd).
+    static func processes(inside path: String) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
+            guard let pid = pid_t(name), pid != getpid(),
+                  let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(name)/cwd") else { return nil }
+            return cwd == path || cwd.hasPrefix(path + "/") ? pid : nil
         }
     }
 

@@ -44,9 +44,14 @@ extension Accelerator {
         let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
-        do { try process.run() } catch { return .inconclusive("cannot start QEMU: \(error)") }
         // Ctrl-C during the probe stops its QEMU too.
-        let stop = Cleanup.shared.add("stop the KVM probe's QEMU") { [pid = process.processIdentifier] in kill(pid, SIGKILL) }
+        let stop: Int
+        do {
+            stop = try Cleanup.shared.started({ _ in "stop the KVM probe's QEMU" }, start: {
+                try process.run()
+                return process.processIdentifier
+            }, stop: { kill($0, SIGKILL) })
+        } catch { return .inconclusive("cannot start QEMU: \(error)") }
         defer { Cleanup.shared.drop(stop) }
         let deadline = Date().addingTimeInterval(timeout)
         var works = false

@@ -65,6 +65,17 @@ public final class Cleanup: @unchecked Sendable {
         return try body()
     }
 
+    /// Starts a child and registers what stops it as one step that a signal cannot cut
+    /// in two. Started first and registered after, a Ctrl-C between the two left the
+    /// child running once daxrig had exited (CI, 2026-12-03: a `git checkout` orphaned
+    /// so still held its work tree's index.lock when the next daxrig came).
+    public func started(_ label: (pid_t) -> String, start: () throws -> pid_t, stop: @escaping @Sendable (pid_t) -> Void) throws -> Int {
+        try uninterrupted {
+            let pid = try start()
+            return add(label(pid)) { stop(pid) }
+        }
+    }
+
     /// Waits (30 s at most) for the actions `run(_:)` is in the middle of.
     private func waitForInFlight() {
         let deadline = Date().addingTimeInterval(30)

@@ -70,17 +70,14 @@ public struct Command: Sendable, CustomStringConvertible {
                 group.leave()
             }
         }
-        do {
-            try process.run()
-        } catch {
-            throw CommandError.couldNotStart(command: description, reason: "\(error)")
-        }
         // On Ctrl-C or SIGTERM the child and everything it started stop before daxrig
         // exits: a make left running would go on writing into the build tree the next
         // daxrig builds in. A terminal's Ctrl-C reaches the child anyway; a signal sent
         // to daxrig alone (a test, a CI runner, kill) does not.
-        let pid = process.processIdentifier
-        let stop = Cleanup.shared.add("stop \(executable) (pid \(pid)) and its process group") { ProcessGroup.stop(pid) }
+        let stop = try Cleanup.shared.started({ "stop \(executable) (pid \($0)) and its process group" }, start: {
+            do { try Self.spawn(process) } catch { throw CommandError.couldNotStart(command: description, reason: "\(error)") }
+            return process.processIdentifier
+        }, stop: { _ = ProcessGroup.stop($0) })
         defer { Cleanup.shared.drop(stop) }
         if let input {
             inPipe.fileHandleForWriting.write(Data(input.utf8))
@@ -90,6 +87,19 @@ public struct Command: Sendable, CustomStringConvertible {
         group.wait()
         let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return Output(status: status, standardOutput: collected.text(.standardOutput), standardError: collected.text(.standardError))
+    }
+
+    /// Starts `process` with SIGHUP, SIGINT, SIGQUIT and SIGTERM unblocked. The child
+    /// inherits the spawning thread's mask, and daxrig's threads block them (libdispatch,
+    /// which delivers daxrig's own SIGINT): a child started so ignored the SIGTERM that
+    /// stops it and lived on to the SIGKILL, and a git killed that way left its lock.
+    static func spawn(_ process: Process) throws {
+        var unblock = sigset_t(), previous = sigset_t()
+        sigemptyset(&unblock)
+        for signo in [SIGHUP, SIGINT, SIGQUIT, SIGTERM] { sigaddset(&unblock, signo) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
     }
 
     /// Finds a program on PATH (plus the sbin directories a root shell would have).
