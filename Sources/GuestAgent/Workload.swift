@@ -152,6 +152,9 @@ struct WorkloadRun {
                          readOnlyStoreTaken: r[.readOnlyStore] == 2 ? true : nil,
                          fatalSignal: statuses[index] > 128 ? FatalSignals.recorded(r) : nil)
         }
+        if let injected = FaultInjection.sigbusWorker, injected < n {
+            notes.append("worker \(injected)'s SIGBUS was injected (DAXRIG_INJECT_SIGBUS=\(injected)): these results test the rig, not the kernel")
+        }
         for (index, status) in statuses.enumerated() where status > 128 {
             notes.append("worker \(index) was killed by signal \(status - 128) (\(String(cString: strsignal(status - 128))))"
                 + (workers[index].fatalSignal.map { ": \($0)" } ?? "")
@@ -320,9 +323,9 @@ struct Worker {
         // counted as one more PMD table per worker.
         let addresses = spec.addresses(of: index), length = self.length, writable = self.writable
         rehearse()
-        let injected = Self.injectedSIGBUS(index: index)
+        let injected = FaultInjection.sigbusWorker == index
         barrier(0)
-        if injected { Self.takeSIGBUS() }
+        if injected { FaultInjection.takeSIGBUS() }
         let mappings = mapAndFault(fd: fd, writable: writable, addresses: addresses, length: length)
         barrier(1)
         let held = work(self, fd, mappings)
@@ -486,24 +489,6 @@ struct Worker {
         }
         record[.rehearsalSum] = sum
         record[.vmPTEBefore] = Counters.vmPTE()
-    }
-
-    /// Whether DAXRIG_INJECT_SIGBUS (test-only, from the host's environment) names
-    /// this worker; read before the control snapshot, like everything the window needs.
-    static func injectedSIGBUS(index: Int) -> Bool {
-        getenv("DAXRIG_INJECT_SIGBUS").map { Int(String(cString: $0)) == index } ?? false
-    }
-
-    /// A real SIGBUS from the kernel, BUS_ADRERR like a DAX fault that could not map:
-    /// a read of the second page of a two-page mapping of a one-page tmpfs file.
-    static func takeSIGBUS() {
-        let path = "/tmp/daxrig-sigbus-\(getpid())"
-        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
-        unlink(path)
-        guard fd >= 0, ftruncate(fd, 4096) == 0,
-              let base = mmap(nil, 8192, PROT_READ, MAP_SHARED, fd, 0), base != MAP_FAILED else { _exit(98) }
-        let byte = base.load(fromByteOffset: 4096, as: UInt8.self)
-        _exit(Int32(byte) + 99)  // not reached: the load above is past the end of the file
     }
 
     /// Signals this worker reached the phase, then waits for the parent's go.

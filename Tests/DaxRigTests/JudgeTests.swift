@@ -81,7 +81,35 @@ import Testing
         #expect(row.sharingRatio == nil)
         let json = try JSONEncoder().encode(row)
         #expect(try JSONDecoder().decode(ResultRow.self, from: json).pmdPagesMeasured == 0)
-        #expect(ResultTable.render(SpecResults(spec: TestSpec.builtIn, workloads: [result], persistence: [])).contains(" - "))
+        let table = ResultTable.render(SpecResults(spec: TestSpec.builtIn, workloads: [result], persistence: []))
+        // The row's only "-" cell is the sharing ratio: its faults read 512/512, its leak 0 B.
+        let line = try #require(table.split(separator: "\n").first { $0.hasPrefix("t ") })
+        #expect(line.contains(" - ") && !line.contains("inf"), "\(table)")
+    }
+
+    /// A count that misses workers says nothing about sharing, whichever way it errs:
+    /// a dead worker's freed tables can make private look shared, and a run whose every
+    /// mmap failed measured 0 pages, which passed `shares`.
+    @Test func sharesAndPrivateFailWhenTheCountMissesWorkers() {
+        var unmapped = report(.hugetlbfs, mappedPages: 0, faults: [0, 0, 0])
+        for index in unmapped.workers.indices { unmapped.workers[index].mapErrno = 12 }
+        let shares = Judge.judge(.shares, report: unmapped, findings: [])
+        #expect(!shares.passed)
+        #expect(shares.detail.hasSuffix("; not a measure of sharing: 3 workers failed to map (first: worker 0)"), "\(shares.detail)")
+
+        var dead = report(.hugetlbfs, mappedPages: 1, faults: [512, 1, 1])
+        dead.workers[2].exitStatus = 128 + SIGBUS
+        dead.workers[2].fatalSignal = FatalSignal(signal: SIGBUS, code: 2, address: 1 << 40, barriersPassed: 1)
+        #expect(!Judge.judge(.shares, report: dead, findings: []).passed)
+        // Killed after the mapped snapshot: the count stands, and the death is data-intact's.
+        dead.workers[2].fatalSignal?.barriersPassed = 2
+        #expect(Judge.judge(.shares, report: dead, findings: []).passed)
+        // Killed where no handler saw it (SIGKILL): judged, and named.
+        dead.workers[2].fatalSignal = nil
+        let unseen = Judge.judge(.shares, report: dead, findings: [])
+        #expect(unseen.passed && unseen.detail.hasSuffix("; 1 worker killed by a signal at an unknown point (first: worker 2)"), "\(unseen.detail)")
+        // Nothing to say about a clean run.
+        #expect(!Judge.judge(.private, report: report(.fsdaxXfs, mappedPages: 10, faults: Array(repeating: 512, count: 10)), findings: []).detail.contains("worker"))
     }
 
     @Test func defaultSpecExpectsWhatUnpatched61Does() {

@@ -41,17 +41,19 @@ public enum Judge {
             // 3 pages): sharing must also mean fewer pages than one per process.
             let bound = Int64(a.pudRanges) + sharingTolerance
             let fewer = a.processes == 1 || measured < Int64(a.expectedUnsharedPMDPages)
-            return Verdict(expectation: expectation, passed: measured <= bound && fewer,
+            let uncounted = Uncounted(report)
+            return Verdict(expectation: expectation, passed: measured <= bound && fewer && uncounted.countable,
                            detail: "\(measured) PMD table pages measured for \(a.processes) processes; shared means <= \(bound) (unshared would be \(a.expectedUnsharedPMDPages))"
-                            + killedNote(report))
+                            + uncounted.note)
         case .private:
             let expected = Int64(a.expectedUnsharedPMDPages)
             let low = expected - max(2, expected / 10)
             // ... and private must mean more pages than one shared set.
             let more = a.processes == 1 || measured > Int64(a.pudRanges)
-            return Verdict(expectation: expectation, passed: measured >= low && measured <= expected + sharingTolerance && more,
+            let uncounted = Uncounted(report)
+            return Verdict(expectation: expectation, passed: measured >= low && measured <= expected + sharingTolerance && more && uncounted.countable,
                            detail: "\(measured) PMD table pages measured; private means about \(expected) (\(a.processes) x \(a.pudRanges))"
-                            + killedNote(report))
+                            + uncounted.note)
         case .noFallback:
             // Two witnesses where the kernel has tracing: the VmPTE growth and the
             // tracepoint's FALLBACK results. Either one seeing a fallback fails it.
@@ -88,16 +90,6 @@ public enum Judge {
             return Verdict(expectation: expectation, passed: findings.isEmpty,
                            detail: findings.isEmpty ? "no kernel reports while it ran" : summary(of: findings))
         }
-    }
-
-    /// A worker killed while the others mapped took its own page tables with it, so the
-    /// count says nothing about sharing: the verdict says so rather than blame the kernel's
-    /// accounting (CI, 2026-12-03: -5 pages for 10 private processes, one of them dead).
-    static func killedNote(_ report: WorkloadReport) -> String {
-        let killed = report.workers.indices.filter { report.workers[$0].exitStatus > 128 }
-        guard let first = killed.first else { return "" }
-        return "; not a measure of sharing: \(killed.count) worker\(killed.count == 1 ? " was" : "s were") killed by a signal "
-            + "(first: worker \(first), signal \(report.workers[first].exitStatus - 128)), and a dead worker's page tables leave the count"
     }
 
     /// Kernel reports by kind, with how many and the first of each: a kernel that
