@@ -118,6 +118,13 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
             self.mapErrno = mapErrno
             self.exitStatus = exitStatus
         }
+
+        /// How it ended when not cleanly, as verdicts name it: "killed by signal 7,
+        /// BUS_ADRERR at 0x..., after 1 barrier" or "exit status 1".
+        public var ending: String {
+            (exitStatus > 128 ? "killed by signal \(exitStatus - 128)" : "exit status \(exitStatus)")
+                + (fatalSignal.map { ", \($0)" } ?? "")
+        }
     }
 
     public var spec: WorkloadSpec

@@ -77,9 +77,7 @@ public enum Judge {
                             // The first killed worker before the first that exited 1: a dead
                             // writer's stripe is what makes the others' checks fail.
                             + ((report.workers.firstIndex { $0.exitStatus > 128 } ?? report.workers.firstIndex { $0.exitStatus != 0 }).map { index in
-                                let status = report.workers[index].exitStatus
-                                return " (first: worker \(index) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)")
-                                    + (report.workers[index].fatalSignal.map { ", \($0)" } ?? "") + ")"
+                                " (first: worker \(index) \(report.workers[index].ending))"
                             } ?? "")
                             + (writableReadOnly.isEmpty ? "" : "; a store to the read-only mapping of worker "
                                 + writableReadOnly.prefix(8).map(String.init).joined(separator: ", ") + " went through instead of raising SIGSEGV")
@@ -124,9 +122,7 @@ public enum Judge {
         }
         detail += ", \(failedMaps) failed mmaps, \(failedExits.count) processes exited non-zero"
         if let index = failedExits.first {
-            let status = workers[index].exitStatus
-            detail += " (first: \(who(index)) " + (status > 128 ? "killed by signal \(status - 128)" : "exit status \(status)")
-                + (workers[index].fatalSignal.map { ", \($0)" } ?? "") + ")"
+            detail += " (first: \(who(index)) \(workers[index].ending))"
         }
         return Verdict(expectation: expectation, passed: stress.mismatches == 0 && stress.failedCalls == 0 && failedMaps == 0 && failedExits.isEmpty,
                        detail: detail)

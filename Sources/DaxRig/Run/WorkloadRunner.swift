@@ -173,7 +173,7 @@ public struct WorkloadRunner: Sendable {
     /// Test-only fault injection, passed to the guest's workload as it is in daxrig's
     /// own environment: DAXRIG_INJECT_SIGBUS=<worker index> makes that worker of every
     /// workload die of a real SIGBUS right after the control snapshot, as a worker a
-    /// DAX fault killed would (what the rig must then report; README, "Testing").
+    /// DAX fault killed would (what the rig must then report; README, "Measuring PMD sharing").
     static func injectedFaults(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
         environment.filter { $0.key == "DAXRIG_INJECT_SIGBUS" }
     }
