@@ -168,33 +168,41 @@ import Testing
         #expect(build.stderr.contains("CONFIG_FSDAX_PMD_SHARE"), "\(build.stderr.suffix(2000))")
     }
 
-    /// kernels/configs/debug-kasan.config (KASAN, PAGE_TABLE_CHECK enforced,
-    /// DEBUG_VM_PGTABLE) after debug-vm.config, on the v2 series with its option: it
-    /// builds and boots, and the stress soak (8 sharers, every mutator, xfs) and the
-    /// sharpest review cases pass clean: non-congruent geometry, two mappings sharing,
-    /// and the split-and-punch reader (tables shared, split, unshared, zapped and freed
-    /// under PAGE_TABLE_CHECK and KASAN). It boots because the domain is q35
-    /// (DomainSpec): on pc (i440fx) the DSDT's _PRT loop ran past ACPICA's 30 s AML loop
-    /// timeout under KASAN and TCG, and virtio-pci got no IRQ.
+    /// The debug build: kernels/configs/debug-kasan.config (KASAN, PAGE_TABLE_CHECK
+    /// enforced, DEBUG_VM_PGTABLE) after debug-vm.config (DEBUG_VM, PROVE_LOCKING,
+    /// DEBUG_PAGEALLOC, ...), on the v2 series with its option (Rig.debugSharingKernel,
+    /// the one debug config the suite builds). It builds and boots, and the shipped
+    /// stress soak (8 sharers, every mutator, xfs and ext4) and the sharpest review
+    /// cases pass clean: non-congruent geometry, two mappings sharing, and the
+    /// split-and-punch reader (tables shared, split, unshared, zapped and freed under
+    /// PAGE_TABLE_CHECK and KASAN), with the sharers really sharing while the mutators
+    /// worked on the same tables. It boots because the domain is q35 (DomainSpec): on
+    /// pc (i440fx) the DSDT's _PRT loop ran past ACPICA's 30 s AML loop timeout under
+    /// KASAN and TCG, and virtio-pci got no IRQ.
     @Test func theKasanAndPageTableCheckBuildOfV2PassesTheSoakAndTheSharpestCases() throws {
-        let fragments = try ["pmem-dax.config", "fsdax-pmd-share.config", "debug-vm.config", "debug-kasan.config"].map {
-            try ConfigFragment.load(Rig.packageRoot.appendingPathComponent("kernels/configs/\($0)").path)
-        }
-        let series = try PatchSeries.load(directory: Rig.packageRoot.appendingPathComponent("kernels/patches/fsdax-pmd-share").path)
-        let request = KernelBuildRequest(source: .default, patches: series, base: .tinyconfig, fragments: fragments, overrides: [])
-        let kernel = try KernelBuilder(cache: Rig.cache, progress: TerminalProgress(interval: 30)).build(request)
+        let kernel = try Rig.debugSharingKernel()
         let config = try Files.read(kernel.config)
         for option in ["CONFIG_KASAN=y", "CONFIG_PAGE_TABLE_CHECK=y", "CONFIG_PAGE_TABLE_CHECK_ENFORCED=y", "CONFIG_DEBUG_VM_PGTABLE=y",
-                       "CONFIG_DEBUG_VM=y", "CONFIG_FSDAX_PMD_SHARE=y"] {
+                       "CONFIG_DEBUG_VM=y", "CONFIG_PROVE_LOCKING=y", "CONFIG_FSDAX_PMD_SHARE=y"] {
             #expect(config.contains(option), "\(option)")
         }
         var spec = try TestSpec.load(Self.spec).only(["f1-noncongruent-4k-n2", "f3-two-mappings-n2", "f2-split-punch"])
-        spec.stress += try TestSpec.load(Rig.packageRoot.appendingPathComponent("kernels/specs/stress.toml").path).only(["stress-fsdax-xfs"]).stress
+        spec.stress += try TestSpec.load(Rig.packageRoot.appendingPathComponent("kernels/specs/stress.toml").path).stress
         let image = try ImageBuilder(cache: Rig.cache).build()
         let results = try SpecRunner(runner: GuestRunner(cache: Rig.cache)).run(spec, kernel: kernel.bzImage, image: image, timeout: 1500) { _, _ in }
         #expect(results.complete)
-        #expect(results.workloads.count == 2 && results.stress.count == 2)
+        #expect(results.workloads.count == 2 && results.stress.count == 3)
         for result in results.workloads { #expect(result.passed, "\(result.workload.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")") }
-        for result in results.stress { #expect(result.passed, "\(result.stress.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")") }
+        for result in results.stress {
+            #expect(result.passed, "\(result.stress.spec.name): \(result.verdicts.filter { !$0.passed }) \(result.error ?? "")")
+            guard result.stress.spec.name.hasPrefix("stress-") else { continue }
+            let report = try #require(result.report)
+            for process in report.processes {
+                #expect(process.iterations >= 1 && process.mismatches == 0 && process.failedCalls == 0, "\(process)")
+            }
+        }
+        // On xfs every 2 MiB region is PMD-mapped: one table for all 15 processes.
+        let xfs = try #require(results.stress.first { $0.stress.spec.name == "stress-fsdax-xfs" }?.mapping.report).accounting
+        #expect(xfs.measuredPMDPages <= 1 + Judge.sharingTolerance)
     }
 }

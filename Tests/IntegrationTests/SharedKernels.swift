@@ -26,6 +26,14 @@ extension Rig {
                                      fragments: [.pmemDax, try fragment("fsdax-pmd-share.config")] + extra, overrides: []))
     }
 
+    /// The debug build of the v2 series: debug-vm.config and debug-kasan.config (KASAN,
+    /// PAGE_TABLE_CHECK). The stress soak once had a debug-vm-only build of its own, a
+    /// whole build more (370 to 560 s of make on a bare machine) for checks this one
+    /// makes too.
+    static func debugSharingKernel() throws -> KernelArtifacts {
+        try sharingKernel([try fragment("debug-vm.config"), try fragment("debug-kasan.config")])
+    }
+
     /// The v2 series with CONFIG_FSDAX_PMD_SHARE asked off, and tracing.config: the
     /// option-off check and the tracepoint counts boot this one kernel. Tracing alone
     /// was a config of its own (259 s of make); here the option-off check also gets the
