@@ -47,10 +47,8 @@ import Testing
     }
 
     /// The persistence checks on the v2 kernel: what was synced survives a power-off,
-    /// also when rewriters joined the writers' tables. (The stress soak ran here on a
-    /// build with debug-vm.config alone, a config no other test boots and a whole
-    /// kernel build on a bare machine; it runs on the KASAN build, which has
-    /// debug-vm.config too: AdversarialIntegrationTests.)
+    /// also when rewriters joined the writers' tables. The stress soak runs on the
+    /// debug build (Rig.debugSharingKernel, in AdversarialIntegrationTests).
     @Test func syncedDataSurvivesPowerFailuresOnTheSharingKernel() throws {
         let kernel = try Rig.sharingKernel()
         #expect(try Files.read(kernel.config).contains("CONFIG_FSDAX_PMD_SHARE=y"))

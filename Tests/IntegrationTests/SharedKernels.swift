@@ -27,9 +27,9 @@ extension Rig {
     }
 
     /// The debug build of the v2 series: debug-vm.config and debug-kasan.config (KASAN,
-    /// PAGE_TABLE_CHECK). The stress soak once had a debug-vm-only build of its own, a
-    /// whole build more (370 to 560 s of make on a bare machine) for checks this one
-    /// makes too.
+    /// PAGE_TABLE_CHECK). The only debug kernel the suite builds: the stress soak had a
+    /// debug-vm-only build of its own, a whole build more on a bare machine (370 s of
+    /// make in the cold rehearsal of 2026-12-04) for checks this one makes too.
     static func debugSharingKernel() throws -> KernelArtifacts {
         try sharingKernel([try fragment("debug-vm.config"), try fragment("debug-kasan.config")])
     }
