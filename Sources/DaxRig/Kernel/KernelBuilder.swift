@@ -117,15 +117,29 @@ public struct KernelBuilder: Sendable {
         let marker = workspace.build + "/.daxrig-tree"
         let tree = try workspace.snapshot()
         var changed: [String]?
+        var lastBuilt: Date?
         if let previous = try? Files.read(marker) {
             changed = try workspace.changedFiles(from: previous.trimmingCharacters(in: .whitespacesAndNewlines), to: tree)
+            lastBuilt = (try? FileManager.default.attributesOfItem(atPath: marker))?[.modificationDate] as? Date
         }
+        // The marker says "every object here is of this tree" only while no make runs:
+        // a make killed half way leaves objects of a tree the marker does not name, so
+        // the next build finds no marker and lets make decide by mtimes alone.
+        Files.remove(marker)
         // Every file that differs from the last build is newer than every object, before
         // make looks: git rewrote it at some point since, but an object a killed make
         // or an interrupted build wrote later may not be of it. Touching costs nothing a
         // correct build would not pay (make would rebuild what depends on it anyway).
         for path in changed ?? [] where Files.exists(workspace.source + "/" + path) {
             _ = utimes(workspace.source + "/" + path, nil)
+        }
+        // And every file git rewrote for another build directory's series since, but
+        // whose content is what this directory last compiled, is old again.
+        if let changed, let lastBuilt {
+            let aged = try workspace.ageUnchanged(rewrittenAfter: lastBuilt, changed: changed)
+            if !aged.isEmpty {
+                log.write(Data("daxrig: \(aged.count) file(s) rewritten since this directory's last build are as it compiled them; their mtimes are set back: \(aged.prefix(8).joined(separator: ", "))\n".utf8))
+            }
         }
         progress.phase("compile", "make -j\(Toolchain.cores) bzImage in \(workspace.build)" + (ccache ? " (ccache)" : ""))
         let counter = Counter()
