@@ -3,3 +3,11 @@
 swift build -c release >/dev/null
 daxrig=$PWD/.build/release/daxrig
 key() { "$daxrig" kernel build "$@" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'; }
+# series_through N DIR: the first N patches of the v2 series (kernels/patches/fsdax-pmd-share)
+# as a series directory DIR of symlinks, for a benchmark's "before": the kernel key is of
+# the patches' content, so a later run finds the same kernel in the cache.
+series_through() {
+  mkdir -p "$2"
+  grep -v '^#' kernels/patches/fsdax-pmd-share/series | head -n "$1" > "$2/series"
+  while read -r p; do ln -sf "$PWD/kernels/patches/fsdax-pmd-share/$p" "$2/$p"; done < "$2/series"
+}

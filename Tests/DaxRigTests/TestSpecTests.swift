@@ -145,6 +145,9 @@ import Testing
         #expect(unaligned?.line == 3 && unaligned?.description.contains("not a whole number of 4 KiB pages") == true)
         let beyond = failure("[[persistence]]\nsize = \"2M\"\nrewrite = true\nrewrite-offset = \"2M\"\n")
         #expect(beyond?.line == 4)
+        let noCPUs = failure("cpus = 0\n[[workload]]\nbacking = \"tmpfs\"\n")
+        #expect(noCPUs?.line == 1 && noCPUs?.description.contains("cpus: 0 vCPUs: use 1 to 255") == true)
+        #expect((try? TestSpec.parse("cpus = 8\n[[workload]]\nbacking = \"tmpfs\"\n", path: "t.toml"))?.cpus == 8)
         let softDirty = try? TestSpec.parse("[[stress]]\nops = [\"soft-dirty\", \"msync\", \"gup\"]\nsharers = 1\n", path: "t.toml")
         #expect(softDirty?.stress.first?.spec.ops == [.softDirty, .msync, .gup])
     }

@@ -18,9 +18,12 @@ public struct BootRequest: Sendable {
     /// Keep the run directory (console log, initrd, backing files) for inspection.
     public var keep: Bool
     public var extraKernelArguments: [String]
+    /// Two: a TLB reader needs a vCPU of its own beside the process that changes the
+    /// mapping, and more than the host's cores slows every vCPU under TCG.
+    public static let defaultVCPUs = 2
 
     public init(kernel: String, plan: GuestPlan, pmemSizes: [UInt64] = [2 << 30], pmemBackingFiles: [String]? = nil,
-                memoryMiB: Int = 512, vcpus: Int = 2, timeout: Double = 120, keep: Bool = false, extraKernelArguments: [String] = []) {
+                memoryMiB: Int = 512, vcpus: Int = defaultVCPUs, timeout: Double = 120, keep: Bool = false, extraKernelArguments: [String] = []) {
         self.kernel = kernel
         self.plan = plan
         self.pmemSizes = pmemSizes

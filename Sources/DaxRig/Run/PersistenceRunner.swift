@@ -48,12 +48,13 @@ public struct PersistenceRunner: Sendable {
     }
 
     public func run(_ checks: [PersistenceCase], kernel: String, image: GuestImage, timeout: Double = 600,
+                    vcpus: Int = BootRequest.defaultVCPUs,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [PersistenceResult] {
         try Self.check(checks, hostDiskAvailable: WorkloadRunner.hostCapacity(cache: runner.cache).disk)
-        return try checks.map { try run($0, kernel: kernel, image: image, timeout: timeout, output: output) }
+        return try checks.map { try run($0, kernel: kernel, image: image, timeout: timeout, vcpus: vcpus, output: output) }
     }
 
-    private func run(_ check: PersistenceCase, kernel: String, image: GuestImage, timeout: Double,
+    private func run(_ check: PersistenceCase, kernel: String, image: GuestImage, timeout: Double, vcpus: Int,
                      output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> PersistenceResult {
         guard let fileSystem = check.spec.backing.pmemFileSystem else {
             throw WorkloadError.doesNotFit(workload: check.spec.name, what: "backing", need: "fsdax-xfs or fsdax-ext4", have: check.spec.backing.rawValue)
@@ -70,7 +71,7 @@ public struct PersistenceRunner: Sendable {
             let plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem, reuse: phase == .verify),
                                  command: ["/init", "persist", phase.rawValue], payload: payload,
                                  abruptPowerOff: phase == .write)
-            let request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [size], pmemBackingFiles: [backing], memoryMiB: Self.memoryMiB, timeout: timeout)
+            let request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [size], pmemBackingFiles: [backing], memoryMiB: Self.memoryMiB, vcpus: vcpus, timeout: timeout)
             let result = try runner.boot(request, image: image, output: output)
             let report = result.reports.lazy.compactMap { try? JSONDecoder().decode(PersistenceReport.self, from: Data($0.text.utf8)) }
                 .first { $0.spec == check.spec && $0.phase == phase }

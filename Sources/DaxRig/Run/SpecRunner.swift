@@ -97,9 +97,11 @@ public struct SpecRunner: Sendable {
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
         let limit = timeout ?? spec.timeout ?? TestSpec.defaultTimeout
         let (workloads, stress) = spec.workloads.isEmpty && spec.stress.isEmpty ? ([], [])
-            : try WorkloadRunner(runner: runner).run(spec.workloads, stress: spec.stress, kernel: kernel, image: image, timeout: limit, output: output)
+            : try WorkloadRunner(runner: runner).run(spec.workloads, stress: spec.stress, kernel: kernel, image: image, timeout: limit,
+                                                     vcpus: spec.cpus ?? BootRequest.defaultVCPUs, output: output)
         let persistence = spec.persistence.isEmpty ? []
-            : try PersistenceRunner(runner: runner).run(spec.persistence, kernel: kernel, image: image, timeout: limit, output: output)
+            : try PersistenceRunner(runner: runner).run(spec.persistence, kernel: kernel, image: image, timeout: limit,
+                                                        vcpus: spec.cpus ?? BootRequest.defaultVCPUs, output: output)
         return SpecResults(spec: spec, workloads: workloads, persistence: persistence, stress: stress)
     }
 }

@@ -13,9 +13,14 @@ public struct TestSpec: Sendable, Equatable {
     public var stress: [StressCase]
     /// Seconds per boot before the boot is a timeout.
     public var timeout: Double?
+    /// vCPUs of every boot (2 when the spec does not say): more CPUs than the host
+    /// has cores is allowed under TCG, and is how a spec gets sharers running on
+    /// many CPUs at once (a TLB shootdown then has many targets).
+    public var cpus: Int?
 
     public init(name: String, description: String = "", workloads: [WorkloadCase], persistence: [PersistenceCase] = [],
-                stress: [StressCase] = [], timeout: Double? = nil) {
+                stress: [StressCase] = [], timeout: Double? = nil, cpus: Int? = nil) {
+        self.cpus = cpus
         self.name = name
         self.description = description
         self.workloads = workloads
@@ -50,12 +55,16 @@ public struct TestSpec: Sendable, Equatable {
 
     init(file: TOMLFile) throws {
         let top = file.top
-        try top.onlyKeys(["name", "description", "timeout", "defaults", "workload", "persistence", "stress"])
+        try top.onlyKeys(["name", "description", "timeout", "cpus", "defaults", "workload", "persistence", "stress"])
         name = try top.string("name") ?? URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
         description = try top.string("description") ?? ""
         timeout = try top.int("timeout").map(Double.init)
         if let timeout, !BootLimits.timeoutSeconds.contains(timeout) {
             throw top.error("timeout", "\(Int(timeout)) seconds: use 1 to \(Int(BootLimits.timeoutSeconds.upperBound)) (a week)")
+        }
+        cpus = try top.int("cpus")
+        if let cpus, !BootLimits.vcpus.contains(cpus) {
+            throw top.error("cpus", "\(cpus) vCPUs: use \(BootLimits.vcpus.lowerBound) to \(BootLimits.vcpus.upperBound)")
         }
         let defaults = try file.table("defaults")
         try defaults?.onlyKeys(Self.workloadKeys.filter { !["name", "offsets", "shifts", "mappings", "lengths", "modes"].contains($0) } + ["writers", "sync"])

@@ -115,7 +115,7 @@ public struct WorkloadRunner: Sendable {
     /// Workloads and stress runs: each stress run goes in the boot of its file system,
     /// after that boot's workloads.
     public func run(_ cases: [WorkloadCase], stress: [StressCase], kernel: String, image: GuestImage, timeout: Double = 900,
-                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (workloads: [WorkloadResult], stress: [StressResult]) {
+                    vcpus: Int = BootRequest.defaultVCPUs, output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (workloads: [WorkloadResult], stress: [StressResult]) {
         let capacity = Self.hostCapacity(cache: runner.cache)
         try Self.check(cases + stress.map(\.mapping), hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
         // Group by the pmem file system the FS/DAX cases need; other cases ride along.
@@ -142,7 +142,7 @@ public struct WorkloadRunner: Sendable {
             let pmemBytes = PmemBackingFile.size(forLargestFile: files.map(\.spec.fileBytes).max() ?? 0)
             let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), command: ["/init", "workload"],
                                                                       environment: Self.injectedFaults(), payload: payload),
-                                      pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group.workloads + group.stress.map(\.mapping)), timeout: timeout)
+                                      pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group.workloads + group.stress.map(\.mapping)), vcpus: vcpus, timeout: timeout)
             let boot = try runner.boot(request, image: image, output: output)
             let reports = boot.reports.compactMap { try? JSONDecoder().decode(WorkloadReport.self, from: Data($0.text.utf8)) }
             let stressReports = boot.reports.compactMap { try? JSONDecoder().decode(StressReport.self, from: Data($0.text.utf8)) }
