@@ -5,8 +5,10 @@
 # joined) a fault that walks the file's i_mmap tree visits every earlier process's vma.
 # v2's patch 6 follows a per-range hint instead of walking. Prints, per kernel and file
 # system, the workload's time in the guest for N processes each mapping 1 GiB, and its
-# ratio to unpatched 6.1 (the floor, measured in the same run): "walk" is the v2 series
-# through patch 5 (before), "v2" the whole series (after).
+# ratio to unpatched 6.1 (the floor, measured in the same run), with the page tables all
+# N cost (the global PageTables growth; on ext4 mostly PTE tables, which VmPTE does not
+# show where they sit below a shared table): "walk" is the v2 series through patch 5
+# (before), "v2" the whole series (after).
 #   benchmarks/join-scaling.sh           N = 1000
 #   N=10000 benchmarks/join-scaling.sh   (unpatched xfs alone takes ~20 min under TCG)
 #   N=5000 BACKINGS=fsdax-ext4 benchmarks/join-scaling.sh    ext4 only, where the walk costs (10,000 needs a 22.5 GiB guest)
@@ -40,6 +42,6 @@ for fs in sys.argv[3].split(","):
     for k in kernels:
         w = rows[k].get(name)
         s = w and w.get("seconds")
-        cells.append(f"{kernels[k]} {s:.1f} s ({s / floor:.2f}x), {w['pmdPagesMeasured']} PMD pages" if s and floor else f"{kernels[k]} -")
+        cells.append(f"{kernels[k]} {s:.1f} s ({s / floor:.2f}x), PageTables +{w['pageTablesDeltaBytes'] / 2**20:,.1f} MiB" if s and floor else f"{kernels[k]} -")
     print(f"  {fs}: " + "; ".join(cells))
 PY

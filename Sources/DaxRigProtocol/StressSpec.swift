@@ -164,9 +164,16 @@ public struct StressReport: Codable, Sendable, Equatable {
         /// The op's call this kernel does not have (madvise without
         /// CONFIG_ADVISE_SYSCALLS, say): not a failure, but the op did not run.
         public var unsupported: String?
+        /// Seconds in the op's own call that changes the page tables (madvise for the
+        /// madv ops) over the soak, and how many calls; nil for ops that do not time it.
+        public var callSeconds: Double?
+        public var calls: UInt64?
 
         public init(op: StressSpec.Op?, iterations: UInt64, wordsVerified: UInt64, mismatches: UInt64 = 0, failedCalls: UInt64 = 0,
-                    firstFailure: String? = nil, firstMismatch: Mismatch? = nil, unsupported: String? = nil) {
+                    firstFailure: String? = nil, firstMismatch: Mismatch? = nil, callSeconds: Double? = nil, calls: UInt64? = nil,
+                    unsupported: String? = nil) {
+            self.callSeconds = callSeconds
+            self.calls = calls
             self.unsupported = unsupported
             self.op = op
             self.iterations = iterations

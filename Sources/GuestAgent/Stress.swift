@@ -100,6 +100,11 @@ struct StressCounters {
     /// The op's call this kernel does not have (ENOSYS, EOPNOTSUPP), and its errno.
     var unsupported: Failure?
     var soakNanoseconds: UInt64 = 0
+    /// Time in the op's own call that changes the page tables (madvise for the madv
+    /// ops), and how many: what a kernel change to that path costs, apart from the
+    /// faults and checks around it.
+    var callNanoseconds: UInt64 = 0
+    var calls: UInt64 = 0
 
     func process(op: StressSpec.Op?) -> StressReport.Process {
         let role = op?.rawValue ?? "sharer"
@@ -140,6 +145,7 @@ struct StressCounters {
         }
         return StressReport.Process(op: op, iterations: iterations, wordsVerified: wordsVerified, mismatches: mismatches,
                                     failedCalls: failedCalls, firstFailure: failure, firstMismatch: mismatch,
+                                    callSeconds: calls == 0 ? nil : Double(callNanoseconds) / 1e9, calls: calls == 0 ? nil : calls,
                                     unsupported: unsupported.map { $0.call == .softDirty ? "soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY)" : "\($0.call): \(errnoText($0.value))" })
     }
 }
@@ -328,7 +334,11 @@ struct StressProcess {
     /// whatever the advice does to the page tables.
     private mutating func dropPages(_ advice: Int32) {
         guard let span = nextSpan() else { return }
-        guard madvise(span.at, span.length, advice) == 0 else { return failed(.madvise) }
+        let started = Clock.monotonicNanoseconds()
+        let result = madvise(span.at, span.length, advice)
+        counters.pointee.callNanoseconds += Clock.monotonicNanoseconds() - started
+        counters.pointee.calls += 1
+        guard result == 0 else { return failed(.madvise) }
         settle(span.range)
     }
 
