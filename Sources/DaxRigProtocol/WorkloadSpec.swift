@@ -149,10 +149,13 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
     /// fs_dax:dax_pmd_fault_done by result over the fault phase, where the kernel has
     /// tracing (nil otherwise).
     public var pmdFaults: PmdFaultCounts?
+    /// CPUs online in the guest: what a spec's `cpus` gave the workers to run on.
+    public var cpus: Int?
 
     public init(spec: WorkloadSpec, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64, workers: [Worker],
                 patternWords: UInt64, seconds: Double, notes: [String], memTotal: UInt64? = nil, alignedRegions: UInt64? = nil,
-                pmdFaults: PmdFaultCounts? = nil, memUsedMapped: UInt64? = nil) {
+                pmdFaults: PmdFaultCounts? = nil, memUsedMapped: UInt64? = nil, cpus: Int? = nil) {
+        self.cpus = cpus
         self.pmdFaults = pmdFaults
         self.alignedRegions = alignedRegions
         self.memTotal = memTotal

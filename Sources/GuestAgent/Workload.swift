@@ -163,7 +163,8 @@ struct WorkloadRun {
         return WorkloadReport(spec: spec, preFork: preFork, control: control, mapped: mapped, final: final, workers: workers,
                               patternWords: 0, seconds: Clock.now() - started, notes: notes,
                               memTotal: memory["MemTotal"], alignedRegions: alignedRegions, pmdFaults: pmdFaults,
-                              memUsedMapped: memory["MemTotal"].flatMap { total in memory["MemAvailable"].map { total > $0 ? total - $0 : 0 } })
+                              memUsedMapped: memory["MemTotal"].flatMap { total in memory["MemAvailable"].map { total > $0 ? total - $0 : 0 } },
+                              cpus: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
 
     /// Room for N workers: tinyconfig's BASE_SMALL sets pid_max to 4096, and

@@ -37,6 +37,17 @@ import Testing
         #expect(mapSync.workers.allSatisfy { $0.mapErrno == 0 })
     }
 
+    /// A spec's `cpus` is the vCPUs of its boots: the workers see that many CPUs online
+    /// (3 here, where every other boot has 2), so a spec can spread sharers over more
+    /// CPUs than the host has cores (benchmarks/zap-flush.sh runs 8).
+    @Test func aSpecsCPUsAreWhatItsWorkersRunOn() throws {
+        let spec = try TestSpec.parse("cpus = 3\n[[workload]]\nbacking = \"hugetlbfs\"\nprocesses = 4\nsize = \"64M\"\n", path: "cpus.toml")
+        let results = try run(spec)
+        let result = try #require(results.workloads.first)
+        #expect(result.passed, "\(result.verdicts.filter { !$0.passed }) \(result.error ?? "")")
+        #expect(result.report?.cpus == 3)
+    }
+
     /// Synced data survives an abrupt power-off, and the check can tell when it does not:
     /// the unsynced control loses its words. Run through the CLI, whose own pid names its
     /// run directories: other suites boot guests from this test process at the same time.
