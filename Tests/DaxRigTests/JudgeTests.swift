@@ -135,6 +135,14 @@ import Testing
         #expect(!Judge.judge(.dataIntact, written: failedWriter, verified: clean, findings: []).passed)
         let oops = ConsoleFinding(kind: .oops, line: 3, excerpt: "Oops: 0002 [#1]\nmore")
         #expect(Judge.judge(.kernelLogClean, written: written, verified: clean, findings: [oops]).detail == "1 oops (first at console line 3: Oops: 0002 [#1])")
+        // What the guest noted (a rewriter's page faults: did it join?) is in the table
+        // and in --json, not only in the report the host decoded.
+        let noted = PersistenceReport(spec: spec, phase: .write, bytes: 8 << 20, seconds: 1, notes: ["page faults: writers 266, 266; rewriters (at file offset 0) 11, 267"])
+        let result = PersistenceResult(check: PersistenceCase(spec: spec, expectations: [.dataIntact]), write: noted, verify: clean,
+                                       verdicts: [Judge.judge(.dataIntact, written: noted, verified: clean, findings: [])], error: nil)
+        #expect(PersistenceRow(result).notes == ["page faults: writers 266, 266; rewriters (at file offset 0) 11, 267"])
+        #expect(ResultTable.render(SpecResults(spec: TestSpec(name: "p", workloads: []), workloads: [], persistence: [result], stress: []))
+            .contains("note p: page faults: writers 266, 266; rewriters (at file offset 0) 11, 267"))
     }
 
     @Test func patternDiffersPerOffsetAndPerCheck() {

@@ -68,6 +68,8 @@ public struct PersistenceRow: Codable, Sendable {
     public var firstMismatchOffset: UInt64?
     public var verdicts: [Verdict]
     public var error: String?
+    /// What the guest noted in either boot (the writers' and rewriters' page faults).
+    public var notes: [String]?
 
     public init(_ result: PersistenceResult) {
         let spec = result.check.spec
@@ -82,6 +84,8 @@ public struct PersistenceRow: Codable, Sendable {
         firstMismatchOffset = result.verify?.firstMismatchOffset
         verdicts = result.verdicts
         error = result.error
+        let noted = (result.write?.notes ?? []) + (result.verify?.notes ?? [])
+        notes = noted.isEmpty ? nil : noted
     }
 }
 
@@ -171,6 +175,9 @@ public enum ResultTable {
         }
         for result in results.workloads + results.stress.map(\.mapping) {
             for note in result.report?.notes ?? [] { text.append("note \(result.workload.spec.name): \(note)") }
+        }
+        for result in results.persistence {
+            for note in PersistenceRow(result).notes ?? [] { text.append("note \(result.check.spec.name): \(note)") }
         }
         let judged = results.workloads.map { ($0.workload.spec.name, $0.verdicts) } + results.persistence.map { ($0.check.spec.name, $0.verdicts) }
             + results.stress.map { ($0.stress.spec.name, $0.verdicts) }
