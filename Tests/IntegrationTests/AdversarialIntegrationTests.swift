@@ -10,7 +10,7 @@ import Testing
 /// geometry case and TLB reader, and fail finding 5 (its own MADV_COLD bug) by the
 /// console's `bad pmd`; v1 must also keep failing finding 2 (a reader's stale TLB
 /// after a huge-PMD split and a punch). The v2 series (issue 13) passes them all.
-@Suite(.serialized) struct AdversarialIntegrationTests {
+@Suite(.serialized, .timed) struct AdversarialIntegrationTests {
     static let spec = Rig.packageRoot.appendingPathComponent("kernels/specs/adversarial.toml").path
 
     /// The spec through the CLI; `only` keeps the cases a kernel's test looks at, so a

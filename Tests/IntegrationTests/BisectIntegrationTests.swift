@@ -5,7 +5,7 @@ import Testing
 /// The bisect demo for real: a git repository made from Debian's 6.1 tarball plus the
 /// shipped series (harmless commits, one that does not build, one FS/DAX regression),
 /// bisected with daxrig as the oracle, interrupted once and resumed.
-@Suite(.serialized) struct BisectIntegrationTests {
+@Suite(.serialized, .timed) struct BisectIntegrationTests {
     static let culpritSubject = "dax: compare PMD colours in PMD units"
     static let brokenSubject = "dax: count PMD fault fallbacks"
 

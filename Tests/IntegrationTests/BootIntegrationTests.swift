@@ -5,7 +5,7 @@ import Testing
 /// Real boots of the default kernel under libvirt, one per way a boot can end.
 /// Each checks afterwards that its daxrig left no domain and no run files behind
 /// (a kept console log aside, where the outcome is a failure).
-@Suite(.serialized) struct BootIntegrationTests {
+@Suite(.serialized, .timed) struct BootIntegrationTests {
     struct Run {
         var status: Int32
         var stdout: String

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `daxrig gc` through the CLI, on a cache of its own ($DAXRIG_CACHE).
-@Suite struct GcIntegrationTests {
+@Suite(.timed) struct GcIntegrationTests {
     @Test func gcRemovesTheOldestUntilTheCacheFitsAndRefusesABadBudget() throws {
         let root = try Rig.scratch("gc")
         defer { try? FileManager.default.removeItem(at: root) }

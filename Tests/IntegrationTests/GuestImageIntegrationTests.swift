@@ -7,7 +7,7 @@ import Testing
 /// The real guest image from images/guest.recipe and the agent this build produced
 /// (`swift build` puts daxrig-agent next to the test bundle), checked by unpacking it
 /// and running its tools in a chroot: a closure ldd missed shows up here, not in a guest.
-@Suite(.serialized) struct GuestImageIntegrationTests {
+@Suite(.serialized, .timed) struct GuestImageIntegrationTests {
     static let recipePath = Rig.packageRoot.appendingPathComponent("images/guest.recipe").path
 
     /// Builds into a private cache so the first build really packs.

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Our KTAP, read back by the kernel's own parser from the 6.1 tree.
-@Suite struct KTAPIntegrationTests {
+@Suite(.timed) struct KTAPIntegrationTests {
     @Test func kunitParserReadsOurResultsWithTheirVerdicts() throws {
         _ = try Rig.defaultKernel()
         let identity = try KernelSource.default.identity(cache: Rig.cache)

@@ -4,7 +4,7 @@ import Testing
 
 /// Real kernel builds from Debian's linux-source-6.1. Serialized: they share one
 /// work tree and two cores.
-@Suite(.serialized) struct KernelBuildIntegrationTests {
+@Suite(.serialized, .timed) struct KernelBuildIntegrationTests {
     @Test func defaultKernelBuildsFromTheDebianTarballWithEveryRequestedOption() throws {
         let kernel = try Rig.defaultKernel()
         #expect(kernel.manifest.release.hasPrefix("6.1."))

@@ -5,7 +5,7 @@ import Testing
 /// The other two kinds of kernel source, built for real: a kernel tree directory and
 /// a git repository at a ref. Both start from the pristine tree the default build
 /// extracted, so ccache serves most of their compiles.
-@Suite(.serialized) struct KernelSourceIntegrationTests {
+@Suite(.serialized, .timed) struct KernelSourceIntegrationTests {
     /// The default lineage's pristine work tree (a git repository of daxrig's own).
     func pristineTree() throws -> String {
         _ = try Rig.defaultKernel()

@@ -5,7 +5,7 @@ import Testing
 /// `daxrig nightly` for real: the shipped small matrix twice (the second night compared
 /// with the first), its four reports read by their real consumers, and a new failure
 /// re-run and called a regression.
-@Suite(.serialized) struct NightlyIntegrationTests {
+@Suite(.serialized, .timed) struct NightlyIntegrationTests {
     func decodeVerdict(_ json: String) throws -> NightVerdict {
         try JSONCoding.decoder.decode(NightVerdict.self, from: Data(json.utf8))
     }

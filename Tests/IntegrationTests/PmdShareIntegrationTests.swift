@@ -6,7 +6,7 @@ import Testing
 /// Issue 7's proof, run for real: kernels/patches/fsdax-pmd-share makes FS/DAX processes
 /// share PMD tables as hugetlbfs ones do, with nothing leaked and the data kept, and
 /// the same spec says `private` on the unpatched kernel and with the option off.
-@Suite(.serialized) struct PmdShareIntegrationTests {
+@Suite(.serialized, .timed) struct PmdShareIntegrationTests {
     static let root = Rig.packageRoot
 
     func run(_ spec: TestSpec, on kernel: KernelArtifacts) throws -> SpecResults {

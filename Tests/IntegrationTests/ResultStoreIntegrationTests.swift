@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The results store and its reports, fed by real runs of the CLI.
-@Suite(.serialized) struct ResultStoreIntegrationTests {
+@Suite(.serialized, .timed) struct ResultStoreIntegrationTests {
     /// A real run with a failing expectation, stored, written as JUnit XML and read back
     /// by junitparser (PyPI), as a CI system would; its KCIDB JSON passes kcidb-io.
     @Test func junitOfAStoredRunIsReadByAJUnitParser() throws {
@@ -157,7 +157,7 @@ import Testing
 
 /// The shipped small matrix, run for real: two kernels of one tree, each built once
 /// (or taken from the cache), each run recorded.
-@Suite struct MatrixIntegrationTests {
+@Suite(.timed) struct MatrixIntegrationTests {
     @Test func smallMatrixRunsBothKernelsAndStoresBothRuns() throws {
         _ = try Rig.defaultKernel()
         let directory = try Rig.scratch("matrix")

@@ -7,7 +7,7 @@ import Testing
 /// stopped setup before it finished. Run with only the system's directories on PATH
 /// and a cache of its own, setup makes its virtual environment with the pinned report
 /// consumers, and a second run finds it and installs nothing.
-@Suite struct SetupIntegrationTests {
+@Suite(.timed) struct SetupIntegrationTests {
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/lib/python3.11/EXTERNALLY-MANAGED"), "Debian's python3 is externally managed here"))
     func setupInstallsTheReportConsumersBesideAnExternallyManagedPython() throws {
         let cache = try Rig.scratch("setup")

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The shipped specs, run for real on the default (unpatched 6.1) kernel.
-@Suite(.serialized) struct SpecIntegrationTests {
+@Suite(.serialized, .timed) struct SpecIntegrationTests {
     static let specs = Rig.packageRoot.appendingPathComponent("kernels/specs")
 
     func run(_ spec: TestSpec) throws -> SpecResults {
@@ -127,7 +127,7 @@ import Testing
 /// the run and say which worker died of what, where, and that the page-table count is
 /// not a measure of sharing. CI saw exactly these figures once on the unpatched kernel
 /// (data-intact and private FAIL, -20 KiB of page tables) and nothing named the cause.
-@Suite struct WorkerDeathIntegrationTests {
+@Suite(.timed) struct WorkerDeathIntegrationTests {
     @Test(.timeLimit(.minutes(15))) func aWorkerKilledByASIGBUSWhileMappingIsNamedWithItsSignal() throws {
         _ = try Rig.defaultKernel()
         let output = try Rig.run(["run", "--backings", "fsdax-xfs", "--processes", "10", "--no-store", "--json"],

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// A short stress soak, for real, through the CLI on the default (unpatched 6.1) kernel.
-@Suite(.serialized) struct StressIntegrationTests {
+@Suite(.serialized, .timed) struct StressIntegrationTests {
     /// Four sharers and one mutator per op for 5 s on xfs: every op runs, nothing is lost
     /// or leaked, the log stays clean, and without a sharing patch the tables are private.
     /// The run is recorded in a store of its own, as any run.

@@ -8,7 +8,7 @@ import Testing
 /// kernel is the one the option-off check boots (Rig.tracedOptionOffKernel: the v2
 /// tree without CONFIG_FSDAX_PMD_SHARE, which that check shows faults as 6.1 does),
 /// so tracing costs no build of its own.
-@Suite(.serialized) struct TracingIntegrationTests {
+@Suite(.serialized, .timed) struct TracingIntegrationTests {
     @Test func tracedKernelCountsPmdFaultsAndTheyMatchExtentsAndVmPTE() throws {
         let kernel = try Rig.tracedOptionOffKernel()
         let image = try ImageBuilder(cache: Rig.cache).build()

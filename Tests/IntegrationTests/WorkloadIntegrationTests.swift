@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Real workloads in a guest of the default (unpatched 6.1) kernel.
-@Suite(.serialized) struct WorkloadIntegrationTests {
+@Suite(.serialized, .timed) struct WorkloadIntegrationTests {
     @Test func hugetlbfsSharesFsdaxDoesNotAndSharesOnFsdaxFailsWithTheNumbers() throws {
         let kernel = try Rig.defaultKernel()
         let image = try ImageBuilder(cache: Rig.cache).build()
