@@ -116,16 +116,18 @@ public struct KernelBuilder: Sendable {
         // be left out of the kernel without a word.
         let marker = workspace.build + "/.daxrig-tree"
         let tree = try workspace.snapshot()
+        // Present while a make runs here: one that failed or was killed half way left
+        // objects of a tree the marker does not name.
+        let unfinished = workspace.build + "/.daxrig-building"
         var changed: [String]?
         var lastBuilt: Date?
         if let previous = try? Files.read(marker) {
             changed = try workspace.changedFiles(from: previous.trimmingCharacters(in: .whitespacesAndNewlines), to: tree)
-            lastBuilt = (try? FileManager.default.attributesOfItem(atPath: marker))?[.modificationDate] as? Date
+            if !Files.exists(unfinished) {
+                lastBuilt = (try? FileManager.default.attributesOfItem(atPath: marker))?[.modificationDate] as? Date
+            }
         }
-        // The marker says "every object here is of this tree" only while no make runs:
-        // a make killed half way leaves objects of a tree the marker does not name, so
-        // the next build finds no marker and lets make decide by mtimes alone.
-        Files.remove(marker)
+        try Files.write("\(getpid())\n", to: unfinished)
         // Every file that differs from the last build is newer than every object, before
         // make looks: git rewrote it at some point since, but an object a killed make
         // or an interrupted build wrote later may not be of it. Touching costs nothing a
@@ -134,7 +136,8 @@ public struct KernelBuilder: Sendable {
             _ = utimes(workspace.source + "/" + path, nil)
         }
         // And every file git rewrote for another build directory's series since, but
-        // whose content is what this directory last compiled, is old again.
+        // whose content is what this directory last compiled, is old again; only after
+        // a make that finished, whose objects are all of the marker's tree.
         if let changed, let lastBuilt {
             let aged = try workspace.ageUnchanged(rewrittenAfter: lastBuilt, changed: changed)
             if !aged.isEmpty {
@@ -167,6 +170,7 @@ public struct KernelBuilder: Sendable {
             try runBuild()
         }
         try Files.write(tree, to: marker)
+        Files.remove(unfinished)
         progress.finish()
         return (counter.value, ccache, changed)
     }

@@ -118,7 +118,7 @@ public struct Workspace: Sendable {
     /// rebuild all that depends on it: a series that patches mm.h for one config made
     /// the next build of another recompile 1,108 files. Returns the files aged.
     /// Only sound when `lastBuilt` is the end of a build that finished: the caller
-    /// removes its marker while make runs, so an interrupted build leaves none.
+    /// marks a make in progress, and one that failed or was killed leaves the mark.
     public func ageUnchanged(rewrittenAfter lastBuilt: Date, changed: [String]) throws -> [String] {
         let stamp = "@" + String(Int(lastBuilt.timeIntervalSince1970.rounded(.down)))
         let found = try Command("find", [".", "-path", "./.git", "-prune", "-o", "-type", "f", "-newermt", stamp, "-print"],
@@ -129,6 +129,11 @@ public struct Workspace: Sendable {
         for path in aged where utimensat(AT_FDCWD, source + "/" + path, &times, AT_SYMLINK_NOFOLLOW) != 0 {
             throw FileError.unwritable(path: source + "/" + path, reason: String(cString: strerror(errno)))
         }
+        // git's index holds each file's mtime: left stale, the next checkout takes the
+        // aged files for modified and writes them anew, and a build after a failed one
+        // (which ages nothing) recompiled 1,108 files again. Same content: only the
+        // index's stat data changes.
+        if !aged.isEmpty { _ = try Command("git", ["update-index", "-q", "--refresh"], directory: source).runAllowingFailure() }
         return aged
     }
 
