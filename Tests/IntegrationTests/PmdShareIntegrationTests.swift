@@ -61,8 +61,9 @@ import Testing
         // not one per 2 MiB), so the rewrite really went through shared tables. At least
         // one must: on the cold rehearsal of 2026-12-02 one rewriter joined (12 faults)
         // and the other, faulting at the same time, built its own (267, as a writer);
-        // every run before had both join. Whether v2's join loses a race between two
-        // joiners is open in issue 13; unpatched 6.1 takes ~267 in both, so this fails there.
+        // every run before had both join, and so did 9 of 9 runs of v2 with its hint
+        // (patch 6) on 2026-12-05, beside a 10,000-process guest (11 or 12 faults each:
+        // the table shows them now). Unpatched 6.1 takes ~267 in both, so this fails there.
         let rewrite = try #require(persistence.persistence.first { $0.check.spec.name == "rewrite-fsdax-xfs-map-sync" }?.write)
         let faults = try #require(rewrite.notes.first { $0.hasPrefix("page faults:") })
         // "...; rewriters (at file offset 0) 86, 86": a joiner's faults, where unpatched 6.1 takes 342.
