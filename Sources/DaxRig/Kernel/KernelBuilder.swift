@@ -116,33 +116,16 @@ public struct KernelBuilder: Sendable {
         // be left out of the kernel without a word.
         let marker = workspace.build + "/.daxrig-tree"
         let tree = try workspace.snapshot()
-        // Present while a make runs here: one that failed or was killed half way left
-        // objects of a tree the marker does not name.
-        let unfinished = workspace.build + "/.daxrig-building"
         var changed: [String]?
-        var lastBuilt: Date?
         if let previous = try? Files.read(marker) {
             changed = try workspace.changedFiles(from: previous.trimmingCharacters(in: .whitespacesAndNewlines), to: tree)
-            if !Files.exists(unfinished) {
-                lastBuilt = (try? FileManager.default.attributesOfItem(atPath: marker))?[.modificationDate] as? Date
-            }
         }
-        try Files.write("\(getpid())\n", to: unfinished)
         // Every file that differs from the last build is newer than every object, before
         // make looks: git rewrote it at some point since, but an object a killed make
         // or an interrupted build wrote later may not be of it. Touching costs nothing a
         // correct build would not pay (make would rebuild what depends on it anyway).
         for path in changed ?? [] where Files.exists(workspace.source + "/" + path) {
             _ = utimes(workspace.source + "/" + path, nil)
-        }
-        // And every file git rewrote for another build directory's series since, but
-        // whose content is what this directory last compiled, is old again; only after
-        // a make that finished, whose objects are all of the marker's tree.
-        if let changed, let lastBuilt {
-            let aged = try workspace.ageUnchanged(rewrittenAfter: lastBuilt, changed: changed)
-            if !aged.isEmpty {
-                log.write(Data("daxrig: \(aged.count) file(s) rewritten since this directory's last build are as it compiled them; their mtimes are set back: \(aged.prefix(8).joined(separator: ", "))\n".utf8))
-            }
         }
         progress.phase("compile", "make -j\(Toolchain.cores) bzImage in \(workspace.build)" + (ccache ? " (ccache)" : ""))
         let counter = Counter()
@@ -170,7 +153,6 @@ public struct KernelBuilder: Sendable {
             try runBuild()
         }
         try Files.write(tree, to: marker)
-        Files.remove(unfinished)
         progress.finish()
         return (counter.value, ccache, changed)
     }

@@ -111,35 +111,6 @@ public struct Workspace: Sendable {
         return result.standardOutput.split(separator: "\n").map(String.init)
     }
 
-    /// Gives back an old mtime to every file that was rewritten after `lastBuilt` (a
-    /// reset, clean or patch for another build directory's series) but is not in
-    /// `changed`, the files that differ from what this directory's last build compiled.
-    /// Such a file is exactly what every object here was built from, yet make would
-    /// rebuild all that depends on it: a series that patches mm.h for one config made
-    /// the next build of another recompile 1,108 files. Returns the files aged.
-    /// Only sound when `lastBuilt` is the end of a build that finished: the caller
-    /// marks a make in progress, and one that failed or was killed leaves the mark.
-    public func ageUnchanged(rewrittenAfter lastBuilt: Date, changed: [String]) throws -> [String] {
-        let stamp = "@" + String(Int(lastBuilt.timeIntervalSince1970.rounded(.down)))
-        let found = try Command("find", [".", "-path", "./.git", "-prune", "-o", "-type", "f", "-newermt", stamp, "-print"],
-                                directory: source).run().standardOutput
-        let keep = Set(changed)
-        let aged = found.split(separator: "\n").map { String($0.dropFirst(2)) }.filter { !$0.isEmpty && !keep.contains($0) }
-        var times = [timespec(tv_sec: Self.agedTime, tv_nsec: 0), timespec(tv_sec: Self.agedTime, tv_nsec: 0)]
-        for path in aged where utimensat(AT_FDCWD, source + "/" + path, &times, AT_SYMLINK_NOFOLLOW) != 0 {
-            throw FileError.unwritable(path: source + "/" + path, reason: String(cString: strerror(errno)))
-        }
-        // git's index holds each file's mtime: left stale, the next checkout takes the
-        // aged files for modified and writes them anew, and a build after a failed one
-        // (which ages nothing) recompiled 1,108 files again. Same content: only the
-        // index's stat data changes.
-        if !aged.isEmpty { _ = try Command("git", ["update-index", "-q", "--refresh"], directory: source).runAllowingFailure() }
-        return aged
-    }
-
-    /// 2000-01-01: older than any object a build directory can hold.
-    static let agedTime = 946_684_800
-
     /// Applies the series in order. On the first patch that does not apply, resets the
     /// tree to `pristine` (nothing stays half-patched) and throws naming patch and hunk.
     public func apply(_ series: PatchSeries, pristine: String, progress: ProgressSink) throws {
