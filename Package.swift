@@ -1,9 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// The data flow, as targets: DaxRig holds all host logic (kernel -> image ->
-/// machine -> run -> results); `daxrig` only parses arguments and prints; the guest
-/// agent is the guest's PID 1 and shares only DaxRigProtocol with the host.
+/// The data flow, as targets (ARCHITECTURE.md): DaxRigSupport, then DaxRigKernel,
+/// DaxRigImage and DaxRigMachine, then DaxRig (run, results, campaigns); `daxrig` only
+/// parses arguments and prints; the guest agent is the guest's PID 1 and shares only
+/// DaxRigProtocol with the host.
 let package = Package(
     name: "daxrig",
     platforms: [.macOS(.v15)],
@@ -35,13 +36,33 @@ let package = Package(
             // word made a 32 MiB read-back take 250 s under TCG in `swift test`.
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
+        // The floors, lowest first: each target imports only targets above it in this list
+        // (ARCHITECTURE.md), and the compiler holds it so.
+        .target(
+            name: "DaxRigSupport",
+            dependencies: ["CCrypto", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        .target(
+            name: "DaxRigKernel",
+            dependencies: ["DaxRigSupport"],
+            // The default fragment lives once, under kernels/configs; Defaults/ links to it
+            // so that it is compiled into daxrig and a bare binary still has it.
+            resources: [.embedInCode("Defaults/pmem-dax.config")]
+        ),
+        .target(
+            name: "DaxRigImage",
+            dependencies: ["DaxRigSupport", "DaxRigProtocol"],
+            resources: [.embedInCode("Defaults/guest.recipe")]
+        ),
+        .target(
+            name: "DaxRigMachine",
+            dependencies: ["DaxRigSupport", "DaxRigProtocol", "CLibvirt"]
+        ),
         .target(
             name: "DaxRig",
-            dependencies: ["CLibvirt", "CCrypto", "DaxRigProtocol", .product(name: "TOMLKit", package: "TOMLKit"),
-                           .product(name: "GRDB", package: "GRDB.swift")],
-            // The defaults live once, under kernels/ and images/; Defaults/ links to them
-            // so that they are compiled into daxrig and a bare binary still has them.
-            resources: [.embedInCode("Defaults/pmem-dax.config"), .embedInCode("Defaults/guest.recipe"), .embedInCode("Defaults/default.toml")]
+            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigImage", "DaxRigMachine", "DaxRigProtocol",
+                           .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "GRDB", package: "GRDB.swift")],
+            resources: [.embedInCode("Defaults/default.toml")]
         ),
         .executableTarget(
             name: "daxrig",

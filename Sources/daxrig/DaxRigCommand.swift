@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaxRig
+import DaxRigSupport
 
 @main
 struct DaxRigCommand: ParsableCommand {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import DaxRig
 import Foundation
+import DaxRigKernel
+import DaxRigSupport
 
 struct KernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

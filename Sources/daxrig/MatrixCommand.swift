@@ -1,6 +1,7 @@
 import ArgumentParser
 import DaxRig
 import Foundation
+import DaxRigSupport
 
 struct MatrixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

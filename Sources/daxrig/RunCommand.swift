@@ -2,6 +2,9 @@ import ArgumentParser
 import DaxRig
 import DaxRigProtocol
 import Foundation
+import DaxRigImage
+import DaxRigKernel
+import DaxRigSupport
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

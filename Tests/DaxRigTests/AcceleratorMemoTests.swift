@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
 
 /// Issue 14, item 9: the accelerator was decided once per host boot from one try, and
 /// a try that failed for any reason (QEMU not startable, a full disk) pinned the whole

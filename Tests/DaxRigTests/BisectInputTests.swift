@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigKernel
+@testable import DaxRigSupport
 
 /// What a bisect keeps and refuses (issue 14, item 4): absolute paths, inputs gone at
 /// a resume, a second bisect in one state directory, and host failures of make.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigSupport
 
 /// The bisect oracle, git bisect's answers, and the result's confidence.
 @Suite struct BisectTests {

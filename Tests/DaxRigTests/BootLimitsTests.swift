@@ -2,6 +2,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigSupport
 
 /// Issue 14, item 5: numbers a user gives a boot trapped (`--timeout nan`,
 /// `--pmem 8388608T`: exit 132) or reached libvirt (`--cpus 0`: exit 125 with

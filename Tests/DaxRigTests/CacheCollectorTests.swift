@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigImage
+@testable import DaxRigMachine
+@testable import DaxRigSupport
 
 /// `daxrig gc` (issue 14, item 7): oldest first until the cache fits, nothing in use.
 @Suite struct CacheCollectorTests {

@@ -1,6 +1,7 @@
 @testable import DaxRig
 import Foundation
 import Testing
+@testable import DaxRigSupport
 
 /// What a child of daxrig inherits. Foundation's Process starts it with the spawning
 /// thread's signal mask, and in daxrig (as in this test process) that mask blocks

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigKernel
 
 @Suite struct ConfigTests {
     @Test func fragmentReadsAssignmentsAndNotSetLines() throws {

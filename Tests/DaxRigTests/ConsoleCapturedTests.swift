@@ -1,5 +1,6 @@
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
 
 /// On console logs captured from daxrig boots of the default kernel (6.1.192,
 /// tinyconfig + pmem-dax.config), each provoked through LKDTM or a memory hog, e.g.

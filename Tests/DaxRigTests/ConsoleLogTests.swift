@@ -2,6 +2,8 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
+@testable import DaxRigSupport
 
 /// The scanner sees every byte the guest printed (issue 14, item 1: a WARNING followed
 /// by more than 2 MiB of console output was missed, because virtlogd had rolled it into

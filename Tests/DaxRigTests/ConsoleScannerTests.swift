@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
+@testable import DaxRigSupport
 
 /// On console logs captured from daxrig boots of the default kernel.
 @Suite struct ConsoleScannerTests {

@@ -1,5 +1,7 @@
 import Testing
 @testable import DaxRig
+@testable import DaxRigImage
+@testable import DaxRigMachine
 
 /// Reports the default kernel cannot be made to print (its config lacks the checker, or
 /// LKDTM has no trigger for it), written in the exact format the Linux 6.1 source prints;

@@ -2,6 +2,8 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigImage
+@testable import DaxRigSupport
 
 /// The cpio writer, checked against the real GNU cpio: what it lists and what it
 /// extracts must be exactly what went in.

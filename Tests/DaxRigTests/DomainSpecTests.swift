@@ -2,6 +2,8 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
+@testable import DaxRigSupport
 
 @Suite struct DomainSpecTests {
     func spec(nvdimms: [NvdimmSpec], kernel: String = "/k/bzImage", commandLine: String = "console=ttyS0") -> DomainSpec {

@@ -2,6 +2,9 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigKernel
+@testable import DaxRigMachine
+@testable import DaxRigSupport
 
 /// Every parser a user or a guest feeds, fed mutated inputs (issue 14, item 6). A
 /// seeded mutational fuzzer of our own: corpus files (the shipped specs, matrices,

@@ -2,6 +2,7 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigMachine
 
 /// Mapping geometry (issue 12): per-process file offsets, address shifts and several
 /// mappings, from the spec to the accounting, and the pattern that names where a

@@ -2,6 +2,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigImage
 
 @Suite struct ImageRecipeTests {
     static let sample = """

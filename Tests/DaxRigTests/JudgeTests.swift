@@ -2,6 +2,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
 
 /// Verdicts on figures recorded by `daxrig run` on unpatched 6.1 (N = 10, S = 1 GiB).
 @Suite struct JudgeTests {

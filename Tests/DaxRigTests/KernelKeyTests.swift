@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigKernel
+@testable import DaxRigSupport
 
 @Suite struct KernelKeyTests {
     let source = KernelSource.Identity(kind: "tarball", id: "abc", lineage: "tar-abc")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigImage
 
 /// The ldd parser on output captured from this project's Debian 12 host.
 @Suite struct LddOutputTests {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import DaxRig
+@testable import DaxRigSupport
 
 /// Issue 14, item 7: a SIGKILLed or crashed daxrig left its run directory (with the
 /// pmem backing file: GiBs), a kernel's .staging-* or an image's .tmp-* for ever.

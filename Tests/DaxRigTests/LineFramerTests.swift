@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigImage
+@testable import DaxRigMachine
 
 /// The agent channel against a guest that floods it (issue 14, item 6): a line of
 /// 100 MB, bytes without end, lines cut anywhere. Bounded memory, linear time, a clear

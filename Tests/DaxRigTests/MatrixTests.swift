@@ -1,6 +1,7 @@
 import DaxRig
 import Foundation
 import Testing
+import DaxRigSupport
 
 @Suite struct MatrixTests {
     static let root = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

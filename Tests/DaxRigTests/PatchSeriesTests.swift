@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigImage
+@testable import DaxRigKernel
 
 @Suite struct PatchSeriesTests {
     @Test func seriesSkipsCommentsAndBlankLinesAndReadsStripLevels() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigSupport
 
 /// The SVG charts and the HTML page drawn around them.
 @Suite struct ReportChartTests {

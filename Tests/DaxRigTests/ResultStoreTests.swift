@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
 
 @Suite struct ResultStoreTests {
     func store() throws -> (ResultStore, URL) {

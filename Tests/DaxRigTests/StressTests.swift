@@ -2,6 +2,8 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigMachine
+@testable import DaxRigSupport
 
 /// [[stress]] sections, the stripe layout and pattern the guest works by, and how a
 /// stress report is judged and shown.

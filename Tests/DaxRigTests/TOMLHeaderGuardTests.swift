@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigSupport
 
 /// The two crashers FuzzTests found in toml++ (TOMLKit), kept with their neighbours:
 /// each aborted daxrig (exit 134, release builds too: the assertions are compiled in)

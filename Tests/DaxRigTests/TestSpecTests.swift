@@ -2,6 +2,7 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigSupport
 
 @Suite struct TestSpecTests {
     static let specs = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

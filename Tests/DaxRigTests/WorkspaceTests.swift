@@ -1,6 +1,8 @@
 @testable import DaxRig
 import Foundation
 import Testing
+@testable import DaxRigKernel
+@testable import DaxRigSupport
 
 /// daxrig's own kernel work tree after a git command in it was killed (a Ctrl-C of a
 /// build or bisect stops its process group, git included).

@@ -2,6 +2,9 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigImage
+import DaxRigKernel
+import DaxRigSupport
 
 /// Issue 12's proof that the proof can fail: kernels/specs/adversarial.toml through the
 /// CLI on unpatched 6.1 and on the v1 sharing series (kernels/patches/fsdax-pmd-share-v1,

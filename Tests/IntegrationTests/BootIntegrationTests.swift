@@ -1,6 +1,8 @@
 import DaxRig
 import Foundation
 import Testing
+import DaxRigMachine
+import DaxRigSupport
 
 /// Real boots of the default kernel under libvirt, one per way a boot can end.
 /// Each checks afterwards that its daxrig left no domain and no run files behind

@@ -1,6 +1,7 @@
 import DaxRig
 import Foundation
 import Testing
+import DaxRigSupport
 
 /// `daxrig gc` through the CLI, on a cache of its own ($DAXRIG_CACHE).
 @Suite(.timed) struct GcIntegrationTests {

@@ -3,6 +3,8 @@ import DaxRigProtocol
 import Foundation
 import Synchronization
 import Testing
+import DaxRigImage
+import DaxRigSupport
 
 /// The real guest image from images/guest.recipe and the agent this build produced
 /// (`swift build` puts daxrig-agent next to the test bundle), checked by unpacking it

@@ -2,6 +2,8 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigKernel
+import DaxRigSupport
 
 /// Our KTAP, read back by the kernel's own parser from the 6.1 tree.
 @Suite(.timed) struct KTAPIntegrationTests {

@@ -1,6 +1,8 @@
 import DaxRig
 import Foundation
 import Testing
+import DaxRigKernel
+import DaxRigSupport
 
 /// Real kernel builds from Debian's linux-source-6.1. Serialized: they share one
 /// work tree and two cores.

@@ -1,6 +1,8 @@
 import DaxRig
 import Foundation
 import Testing
+import DaxRigKernel
+import DaxRigSupport
 
 /// The other two kinds of kernel source, built for real: a kernel tree directory and
 /// a git repository at a ref. Both start from the pristine tree the default build

@@ -2,6 +2,9 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigImage
+import DaxRigKernel
+import DaxRigSupport
 
 /// Issue 7's proof, run for real: kernels/patches/fsdax-pmd-share makes FS/DAX processes
 /// share PMD tables as hugetlbfs ones do, with nothing leaked and the data kept, and

@@ -1,6 +1,9 @@
 import DaxRig
 import Foundation
 import Synchronization
+import DaxRigKernel
+import DaxRigMachine
+import DaxRigSupport
 
 /// What the integration tests share: the real cache (so the default kernel is built
 /// once for every suite, the CLI and the benchmarks), and paths of the built products.

@@ -1,6 +1,7 @@
 import DaxRig
 import Foundation
 import Testing
+import DaxRigSupport
 
 /// scripts/setup.sh as a real Debian 12 runs it (issue 14, item 12): there python3 is
 /// Debian's, externally managed (PEP 668), and `pip install` into it fails, which

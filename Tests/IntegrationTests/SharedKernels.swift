@@ -1,5 +1,7 @@
 import DaxRig
 import Foundation
+import DaxRigKernel
+import DaxRigSupport
 
 /// Kernels that more than one suite boots. On a bare machine each distinct config is a
 /// whole build (190 to 360 s of make here): ccache cannot serve one config's objects

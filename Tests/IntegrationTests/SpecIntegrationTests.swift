@@ -2,6 +2,8 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigImage
+import DaxRigSupport
 
 /// The shipped specs, run for real on the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct SpecIntegrationTests {

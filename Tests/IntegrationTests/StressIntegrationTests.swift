@@ -2,6 +2,7 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigSupport
 
 /// A short stress soak, for real, through the CLI on the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct StressIntegrationTests {

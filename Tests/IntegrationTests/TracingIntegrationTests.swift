@@ -2,6 +2,7 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigImage
 
 /// A kernel with kernels/configs/tracing.config counts dax_pmd_fault_done by result,
 /// and those counts agree with the file's extents and the workers' VmPTE growth. The

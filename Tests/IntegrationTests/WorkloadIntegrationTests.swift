@@ -2,6 +2,7 @@ import DaxRig
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigImage
 
 /// Real workloads in a guest of the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct WorkloadIntegrationTests {

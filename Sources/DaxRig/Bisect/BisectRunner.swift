@@ -1,5 +1,8 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigImage
+import DaxRigKernel
+import DaxRigSupport
 
 /// What `daxrig bisect` is asked.
 public struct BisectRequest: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// git bisect, run in a bare repository of daxrig's own that shares the user's objects
 /// (`clone --bare --shared`): git picks the commits, keeps the marks and writes the

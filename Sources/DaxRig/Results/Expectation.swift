@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigMachine
 
 /// What a kernel is expected to do with a workload or stress run; each is one subtest.
 public enum Expectation: String, Sendable, Codable, CaseIterable {

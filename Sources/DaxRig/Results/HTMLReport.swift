@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// One point of a metric's history: its x label (a night, or a run), the series
 /// (kernel and workload) and the value.

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// Stored runs as JUnit XML, the format CI systems read: one testsuite per run, one
 /// testcase per subtest (classname: the workload, name: the expectation). FAIL is a

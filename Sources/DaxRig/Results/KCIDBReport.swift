@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// Stored runs as KCIDB v5 I/O data (KernelCI's common database): a checkout (the
 /// kernel source and patches) and a build (the cached kernel) per kernel, and one test per

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// What a report is made of, read back from the store: one run (`daxrig report RUN`)
 /// or a night's first runs with its verdict (`daxrig nightly`, `daxrig report --night`).

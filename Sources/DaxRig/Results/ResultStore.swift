@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+import DaxRigKernel
+import DaxRigMachine
+import DaxRigSupport
 
 /// The history of runs: SQLite through GRDB, at `~/.cache/daxrig/results.sqlite` (or
 /// `$DAXRIG_STORE`, or `--store`).

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigSupport
 
 /// One workload's figures, as the table and --json show them.
 public struct ResultRow: Codable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// A line chart drawn as inline SVG by daxrig itself, so a report opens anywhere with
 /// no script and no network fetch: one polyline (with a marker per point) per series,

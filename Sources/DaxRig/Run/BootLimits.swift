@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// A size, count or time a user asked a boot for that the rig cannot honour. Bad input
 /// (exit 2), named by the option or spec key it came from, before anything is built or

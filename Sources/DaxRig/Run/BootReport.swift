@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigMachine
 
 /// A boot's result as JSON: what `daxrig boot --json` prints and later stages store.
 public struct BootReport: Codable, Sendable, Equatable {

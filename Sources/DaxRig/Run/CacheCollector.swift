@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// `daxrig gc`: what the cache holds that can be made again or was only kept for a
 /// reader (kept console logs, kernels, guest images, kernel work trees), removed oldest

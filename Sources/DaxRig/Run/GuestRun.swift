@@ -1,5 +1,9 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigImage
+import DaxRigKernel
+import DaxRigMachine
+import DaxRigSupport
 
 /// One guest boot, as `daxrig boot` and every later stage ask for it.
 public struct BootRequest: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// Runs jobs on up to `jobs` threads at once, starting each (in order) only when the
 /// memory it holds fits beside the ones running; a job alone always starts, so one too

@@ -1,5 +1,8 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigImage
+import DaxRigKernel
+import DaxRigSupport
 
 /// A test matrix: kernels (source or git ref, patch series, config) and the specs
 /// each runs, from a TOML file documented in kernels/matrices/README.md. Paths in it

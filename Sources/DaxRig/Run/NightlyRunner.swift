@@ -1,5 +1,7 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigImage
+import DaxRigSupport
 
 /// A night of kernel validation: the matrix run and stored as one night, each cell
 /// compared with the same cell of the last complete night of that matrix, every new

@@ -1,5 +1,7 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigImage
+import DaxRigSupport
 
 /// One persistence check's outcome: what each boot reported, and the verdicts.
 public struct PersistenceResult: Sendable {

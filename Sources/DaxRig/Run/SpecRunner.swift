@@ -1,5 +1,8 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigImage
+import DaxRigMachine
+import DaxRigSupport
 
 /// Everything one spec gave on one kernel.
 public struct SpecResults: Sendable {

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigSupport
 
 /// A test spec: which workloads, persistence checks and stress runs to run on a kernel,
 /// and what that kernel is expected to show. A TOML file; the format is documented in

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// Where a kernel's source comes from.
 public enum KernelSource: Sendable, Equatable, Codable, CustomStringConvertible {

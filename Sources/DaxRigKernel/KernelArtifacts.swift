@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// What a finished build leaves in the cache, described by its manifest.json.
 public struct KernelManifest: Sendable, Codable, Equatable {
@@ -88,21 +89,5 @@ public struct KernelStore: Sendable {
         case 0: throw KernelBuildError.unknownKernel(reference: reference, known: list().map(\.manifest.key))
         default: throw KernelBuildError.ambiguousKernel(reference: reference, matches: matches.map(\.manifest.key))
         }
-    }
-}
-
-/// JSON as daxrig writes it everywhere: sorted keys, ISO-8601 dates.
-public enum JSONCoding {
-    public static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }
-
-    public static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
     }
 }

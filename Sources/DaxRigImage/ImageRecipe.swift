@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// What goes into the guest image, read from a recipe file (images/guest.recipe; the
 /// format is documented in images/README.md). Parsing checks only the text; host

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// Turns a build request into a kernel in the cache: a hit returns at once; a miss
 /// prepares the workspace, applies the series, resolves and verifies the config,

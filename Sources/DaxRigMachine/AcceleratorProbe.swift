@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 extension Accelerator {
     /// KVM when it really works here, TCG otherwise; `$DAXRIG_ACCEL` (kvm or tcg)

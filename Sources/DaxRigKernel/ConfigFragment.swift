@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// One Kconfig option as a user asked for it: `CONFIG_X=value`, with "n" for
 /// `# CONFIG_X is not set`.
@@ -33,7 +34,7 @@ public struct ConfigOption: Sendable, Equatable, Hashable, Codable, CustomString
         return ConfigOption(name: name, value: value, origin: origin)
     }
 
-    static func isSymbol(_ text: some StringProtocol) -> Bool {
+    public static func isSymbol(_ text: some StringProtocol) -> Bool {
         !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_" || $0.isLowercase) }
     }
 }

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigSupport
 
 /// One emulated nvdimm: a file on the host that the guest sees as persistent memory.
 public struct NvdimmSpec: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// What a Kconfig file says about one symbol: enough to tell a user why their
 /// option was dropped.

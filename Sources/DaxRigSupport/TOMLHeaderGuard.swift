@@ -6,13 +6,13 @@
 /// text as TOML does (strings, comments, values spanning lines), so only a `[` that
 /// starts a header is judged, and a header must be `[key]` or `[[key]]` with keys bare
 /// (letters, digits, `-`, `_`) or quoted, joined by dots.
-enum TOMLHeaderGuard {
+public enum TOMLHeaderGuard {
     struct Malformed: Error, Equatable {
         var line: Int
         var text: String
     }
 
-    static func check(_ text: String) throws {
+    public static func check(_ text: String) throws {
         let bytes = Array(text.utf8)
         var index = 0, line = 1, lineStart = true
         // Open arrays and inline tables, and what the last significant byte opened: toml++

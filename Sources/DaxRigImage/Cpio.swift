@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// One member of a cpio archive. Paths are absolute in the guest ("/bin/sh"); the
 /// archive stores them without the leading slash, as the kernel's gen_init_cpio does.

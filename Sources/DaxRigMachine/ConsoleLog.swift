@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// How virtlogd, which writes every file console libvirt starts, rolls its logs over:
 /// at `maxSize` bytes (0: never) the file becomes `path.0`, the older parts move up one

@@ -4,29 +4,29 @@
 /// search from the buffer's start on every read made a long line quadratic), and a
 /// line longer than `limit` is an error, not a buffer that grows until the host runs
 /// out of memory.
-struct LineFramer {
+public struct LineFramer {
     /// Longer than any report the agent sends: a 10,000-process workload's report is
     /// about 3 MB of JSON.
-    static let defaultLimit = 64 << 20
+    public static let defaultLimit = 64 << 20
 
-    enum Line: Equatable {
+    public enum Line: Equatable {
         case line([UInt8])
         case tooLong(bytes: Int)
     }
 
-    let limit: Int
+    public let limit: Int
     private var buffer: [UInt8] = []
     /// Where the unread part of `buffer` starts, and how far it has been searched.
     private var head = 0
     private var scanned = 0
     private(set) var overflowed = false
 
-    init(limit: Int = LineFramer.defaultLimit) { self.limit = limit }
+    public init(limit: Int = LineFramer.defaultLimit) { self.limit = limit }
 
     /// Bytes held and not yet returned as lines.
-    var pending: Int { buffer.count - head }
+    public var pending: Int { buffer.count - head }
 
-    mutating func append<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+    public mutating func append<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         guard !overflowed else { return }
         // Drop what was returned before growing: the buffer holds one partial line at most.
         if head > 0, head >= buffer.count / 2 {
@@ -39,7 +39,7 @@ struct LineFramer {
 
     /// The next complete line (without its newline), nil when none is complete yet.
     /// Once a line passes the limit, the stream is abandoned: `tooLong`, then nothing.
-    mutating func next() -> Line? {
+    public mutating func next() -> Line? {
         guard !overflowed else { return nil }
         if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
             let line = Array(buffer[head..<newline])

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// What a KVM verdict depends on besides the kernel. A verdict is reused only on the
 /// host it was measured on: the same host boot, the same QEMU binary, the same

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// Remembers which cached image a recipe and agent built last, with the size, mtime
 /// and inode of every host file that went in. While none of them changed, the image

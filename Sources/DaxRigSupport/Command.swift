@@ -93,7 +93,7 @@ public struct Command: Sendable, CustomStringConvertible {
     /// inherits the spawning thread's mask, and daxrig's threads block them (libdispatch,
     /// which delivers daxrig's own SIGINT): a child started so ignored the SIGTERM that
     /// stops it and lived on to the SIGKILL, and a git killed that way left its lock.
-    static func spawn(_ process: Process) throws {
+    public static func spawn(_ process: Process) throws {
         var unblock = sigset_t(), previous = sigset_t()
         sigemptyset(&unblock)
         for signo in [SIGHUP, SIGINT, SIGQUIT, SIGTERM] { sigaddset(&unblock, signo) }
@@ -124,7 +124,7 @@ public struct Command: Sendable, CustomStringConvertible {
 
     /// The last `lines` lines of `text`, for error messages and console excerpts; any
     /// newline counts (serial consoles end lines with CRLF, one Character to Swift).
-    static func tail(_ text: String, lines: Int = 20) -> String {
+    public static func tail(_ text: String, lines: Int = 20) -> String {
         text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).suffix(lines).joined(separator: "\n")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -3,14 +3,14 @@ import Foundation
 
 /// The host end of the agent's virtio-serial channel: QEMU listens on a unix socket
 /// (libvirt channel, bind mode) and we connect and read AgentMessage lines.
-final class AgentConnection {
+public final class AgentConnection {
     private var fd: Int32 = -1
     private var lines = LineFramer()
-    private(set) var closed = false
+    public private(set) var closed = false
 
     /// Connects to `path`, retrying until `deadline`: QEMU creates the socket while
     /// the domain starts.
-    init(path: String, deadline: Date) throws {
+    public init(path: String, deadline: Date) throws {
         while true {
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw AgentConnectionError.socket(path: path, errno: errno) }
@@ -39,7 +39,7 @@ final class AgentConnection {
     /// The next message, waiting at most until `deadline`; nil on timeout or when the
     /// guest closed the channel (see `closed`). A line that is not a message is
     /// returned as a `.failed` from stage "channel" so it is never silently lost.
-    func next(until deadline: Date) -> AgentMessage? {
+    public func next(until deadline: Date) -> AgentMessage? {
         while true {
             switch lines.next() {
             case let .line(line)?:

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// How a recipe's host-side names become files: where a tool is installed, which
 /// libraries it loads, which applets a busybox has. Tests swap these out to play a

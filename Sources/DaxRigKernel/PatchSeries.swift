@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// A quilt-style patch series: a directory with a `series` file naming the patches
 /// in the order they apply. Format (kernels/README.md): one patch file name per line,

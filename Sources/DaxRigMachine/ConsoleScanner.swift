@@ -180,7 +180,7 @@ public enum ConsoleScanner {
     /// An x86 `die()` header, "<what>: <4 hex digits> [#<n>]" (`__die_header`): "Oops: 0002
     /// [#1] SMP", "general protection fault, probably for non-canonical address 0x...: 0000
     /// [#1]", "invalid opcode: 0000 [#1]", "stack segment: ...", "Bad pagetable: ...".
-    static func isDieHeader(_ line: Substring) -> Bool {
+    public static func isDieHeader(_ line: Substring) -> Bool {
         guard let open = line.range(of: " [#") else { return false }
         let before = line[..<open.lowerBound].suffix(6)
         let after = line[open.upperBound...]

@@ -29,7 +29,7 @@ public enum Leftovers {
     }
 
     /// The pid in a leftover's name, `<prefix><pid>-<random>`.
-    static func owner(of name: String, prefix: String) -> pid_t? {
+    public static func owner(of name: String, prefix: String) -> pid_t? {
         guard name.hasPrefix(prefix) else { return nil }
         return name.dropFirst(prefix.count).split(separator: "-", maxSplits: 1).first.flatMap { pid_t($0) }
     }

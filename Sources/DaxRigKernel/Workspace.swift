@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// A kernel work tree of daxrig's own, one per source lineage, kept as a git
 /// repository whose commits are pristine sources. Each build resets the tree to the
@@ -63,7 +64,7 @@ public struct Workspace: Sendable {
     /// daxrig that was itself SIGKILLed held it too and may have left its git or make
     /// running, orphaned: those are waited for (`grace`), and only then is a lock file
     /// known to be a leftover.
-    func removeStaleGitLocks(grace: TimeInterval = 60) throws {
+    public func removeStaleGitLocks(grace: TimeInterval = 60) throws {
         let deadline = Date().addingTimeInterval(grace)
         var inside = Self.processes(inside: directory.path)
         while !inside.isEmpty, Date() < deadline {
@@ -126,7 +127,7 @@ public struct Workspace: Sendable {
     }
 
     /// Turns git apply's complaint into an error naming the patch, the file and the hunk.
-    static func applyError(patch: PatchSeries.Entry, gitOutput: String) -> PatchError {
+    public static func applyError(patch: PatchSeries.Entry, gitOutput: String) -> PatchError {
         let diff = UnifiedDiff(text: patch.text, stripLevel: patch.stripLevel)
         var file = "?"
         var hunkText: String?

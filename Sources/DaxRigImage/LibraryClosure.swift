@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// A shared library a host binary loads, as ldd names it: `path` is where the guest
 /// must find it (the dynamic loader looks there, and the ELF interpreter path is

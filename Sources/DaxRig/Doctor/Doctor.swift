@@ -1,4 +1,8 @@
 import Foundation
+import DaxRigImage
+import DaxRigKernel
+import DaxRigMachine
+import DaxRigSupport
 
 /// One prerequisite of daxrig, checked on this host.
 public struct DoctorCheck: Sendable, Codable, Equatable {

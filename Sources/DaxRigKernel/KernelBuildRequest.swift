@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// Everything that decides what kernel comes out of a build.
 public struct KernelBuildRequest: Sendable {

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigSupport
 
 /// A guest image in the cache: Cache.images/<key>/initramfs.cpio and manifest.json.
 public struct GuestImage: Sendable {
