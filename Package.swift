@@ -59,10 +59,19 @@ let package = Package(
             dependencies: ["DaxRigSupport", "DaxRigProtocol", "CLibvirt"]
         ),
         .target(
-            name: "DaxRig",
-            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigImage", "DaxRigMachine", "DaxRigProtocol",
-                           .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "GRDB", package: "GRDB.swift")],
+            name: "DaxRigRun",
+            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigImage", "DaxRigMachine", "DaxRigProtocol"],
             resources: [.embedInCode("Defaults/default.toml")]
+        ),
+        .target(
+            name: "DaxRigResults",
+            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigMachine", "DaxRigRun", "DaxRigProtocol",
+                           .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "DaxRig",
+            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigImage", "DaxRigMachine", "DaxRigRun", "DaxRigResults",
+                           "DaxRigProtocol"]
         ),
         .executableTarget(
             name: "daxrig",

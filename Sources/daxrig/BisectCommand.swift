@@ -2,6 +2,8 @@ import ArgumentParser
 import DaxRig
 import Foundation
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 struct BisectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

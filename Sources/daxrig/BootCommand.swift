@@ -5,6 +5,7 @@ import Foundation
 import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
+import DaxRigRun
 
 struct BootCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import DaxRig
 import Foundation
 import DaxRigSupport
+import DaxRigRun
 
 struct GcCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,8 @@ import DaxRig
 import Foundation
 import DaxRigKernel
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 struct KernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

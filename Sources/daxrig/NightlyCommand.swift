@@ -2,6 +2,8 @@ import ArgumentParser
 import DaxRig
 import Foundation
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 struct NightlyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import DaxRig
 import Foundation
 import DaxRigSupport
+import DaxRigResults
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,6 +5,8 @@ import Foundation
 import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Testing
 @testable import DaxRig
 @testable import DaxRigKernel
 @testable import DaxRigSupport
+@testable import DaxRigRun
 
 /// What a bisect keeps and refuses (issue 14, item 4): absolute paths, inputs gone at
 /// a resume, a second bisect in one state directory, and host failures of make.

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import DaxRig
 @testable import DaxRigSupport
+@testable import DaxRigResults
+@testable import DaxRigRun
 
 /// The bisect oracle, git bisect's answers, and the result's confidence.
 @Suite struct BisectTests {

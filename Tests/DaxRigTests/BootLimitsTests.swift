@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import DaxRig
 @testable import DaxRigSupport
+@testable import DaxRigRun
 
 /// Issue 14, item 5: numbers a user gives a boot trapped (`--timeout nan`,
 /// `--pmem 8388608T`: exit 132) or reached libvirt (`--cpus 0`: exit 125 with

@@ -4,6 +4,8 @@ import Testing
 @testable import DaxRigImage
 @testable import DaxRigMachine
 @testable import DaxRigSupport
+@testable import DaxRigResults
+@testable import DaxRigRun
 
 /// `daxrig gc` (issue 14, item 7): oldest first until the cache fits, nothing in use.
 @Suite struct CacheCollectorTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import DaxRig
+@testable import DaxRigResults
 
 @Suite struct ComparisonTests {
     func record(_ status: TestStatus, pages: Double, mem: Double = 100) -> RunRecord {

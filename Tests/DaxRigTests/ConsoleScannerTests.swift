@@ -3,6 +3,7 @@ import Testing
 @testable import DaxRig
 @testable import DaxRigMachine
 @testable import DaxRigSupport
+@testable import DaxRigRun
 
 /// On console logs captured from daxrig boots of the default kernel.
 @Suite struct ConsoleScannerTests {

@@ -2,6 +2,7 @@ import DaxRigProtocol
 import Testing
 @testable import DaxRig
 @testable import DaxRigMachine
+@testable import DaxRigRun
 
 /// Findings go to the case that ran when the kernel printed them (issue 12: a
 /// MADV_COLD stress run's `bad pmd` lines failed every workload of its boot).

@@ -2,6 +2,8 @@ import Testing
 @testable import DaxRig
 @testable import DaxRigImage
 @testable import DaxRigMachine
+@testable import DaxRigResults
+@testable import DaxRigRun
 
 /// Reports the default kernel cannot be made to print (its config lacks the checker, or
 /// LKDTM has no trigger for it), written in the exact format the Linux 6.1 source prints;

@@ -5,6 +5,7 @@ import Testing
 @testable import DaxRigKernel
 @testable import DaxRigMachine
 @testable import DaxRigSupport
+@testable import DaxRigRun
 
 /// Every parser a user or a guest feeds, fed mutated inputs (issue 14, item 6). A
 /// seeded mutational fuzzer of our own: corpus files (the shipped specs, matrices,

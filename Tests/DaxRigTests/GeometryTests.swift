@@ -3,6 +3,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 import DaxRigMachine
+import DaxRigRun
 
 /// Mapping geometry (issue 12): per-process file offsets, address shifts and several
 /// mappings, from the spec to the accounting, and the pattern that names where a

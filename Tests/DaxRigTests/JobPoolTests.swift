@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigRun
 
 /// `matrix --jobs`: cells at once, within the memory budget, results in order.
 @Suite struct JobPoolTests {

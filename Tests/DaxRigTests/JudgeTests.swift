@@ -3,6 +3,8 @@ import Foundation
 import Testing
 @testable import DaxRig
 @testable import DaxRigMachine
+@testable import DaxRigResults
+@testable import DaxRigRun
 
 /// Verdicts on figures recorded by `daxrig run` on unpatched 6.1 (N = 10, S = 1 GiB).
 @Suite struct JudgeTests {

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 @testable import DaxRig
 @testable import DaxRigSupport
+@testable import DaxRigResults
 
 /// Issue 14, item 7: a SIGKILLed or crashed daxrig left its run directory (with the
 /// pmem backing file: GiBs), a kernel's .staging-* or an image's .tmp-* for ever.

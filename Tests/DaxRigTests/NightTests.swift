@@ -2,6 +2,8 @@ import DaxRigProtocol
 import Foundation
 import Testing
 @testable import DaxRig
+@testable import DaxRigResults
+@testable import DaxRigRun
 
 /// The nightly's judgement (regression, flake, known failure, fix), its exit status,
 /// and the nights in the store.

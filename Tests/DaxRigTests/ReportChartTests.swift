@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import DaxRig
 @testable import DaxRigSupport
+@testable import DaxRigResults
 
 /// The SVG charts and the HTML page drawn around them.
 @Suite struct ReportChartTests {

@@ -4,6 +4,8 @@ import Synchronization
 import Testing
 @testable import DaxRig
 @testable import DaxRigMachine
+@testable import DaxRigResults
+@testable import DaxRigRun
 
 @Suite struct ResultStoreTests {
     func store() throws -> (ResultStore, URL) {

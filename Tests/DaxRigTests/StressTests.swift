@@ -4,6 +4,8 @@ import Testing
 @testable import DaxRig
 @testable import DaxRigMachine
 @testable import DaxRigSupport
+@testable import DaxRigResults
+@testable import DaxRigRun
 
 /// [[stress]] sections, the stripe layout and pattern the guest works by, and how a
 /// stress report is judged and shown.

@@ -3,6 +3,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 import DaxRigSupport
+import DaxRigRun
 
 @Suite struct TestSpecTests {
     static let specs = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

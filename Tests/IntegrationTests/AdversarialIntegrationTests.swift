@@ -5,6 +5,8 @@ import Testing
 import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 /// Issue 12's proof that the proof can fail: kernels/specs/adversarial.toml through the
 /// CLI on unpatched 6.1 and on the v1 sharing series (kernels/patches/fsdax-pmd-share-v1,
@@ -25,7 +27,7 @@ import DaxRigSupport
         return (output.status, report, output.standardError)
     }
 
-    func verdict(_ report: SpecReport, _ name: String, _ expectation: DaxRig.Expectation) -> Verdict? {
+    func verdict(_ report: SpecReport, _ name: String, _ expectation: DaxRigRun.Expectation) -> Verdict? {
         (report.workloads.first { $0.name == name }?.verdicts ?? report.stress.first { $0.name == name }?.verdicts)?
             .first { $0.expectation == expectation }
     }

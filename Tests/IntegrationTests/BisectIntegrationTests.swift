@@ -2,6 +2,7 @@ import DaxRig
 import Foundation
 import Testing
 import DaxRigSupport
+import DaxRigResults
 
 /// The bisect demo for real: a git repository made from Debian's 6.1 tarball plus the
 /// shipped series (harmless commits, one that does not build, one FS/DAX regression),

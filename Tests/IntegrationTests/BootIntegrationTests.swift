@@ -3,6 +3,8 @@ import Foundation
 import Testing
 import DaxRigMachine
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 /// Real boots of the default kernel under libvirt, one per way a boot can end.
 /// Each checks afterwards that its daxrig left no domain and no run files behind

@@ -4,6 +4,8 @@ import Foundation
 import Testing
 import DaxRigKernel
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 /// Our KTAP, read back by the kernel's own parser from the 6.1 tree.
 @Suite(.timed) struct KTAPIntegrationTests {
@@ -12,7 +14,7 @@ import DaxRigSupport
         let identity = try KernelSource.default.identity(cache: Rig.cache)
         let kunit = Workspace(cache: Rig.cache, lineage: identity.lineage).source + "/tools/testing/kunit/kunit.py"
         let worker = WorkloadReport.Worker(vmPTEBefore: 40_960, vmPTEAfter: 49_152, faults: 512, faultNanoseconds: 1, mismatches: 0, mapErrno: 0, exitStatus: 0)
-        func result(_ backing: WorkloadSpec.Backing, pages: UInt64, expect: [DaxRig.Expectation]) -> WorkloadResult {
+        func result(_ backing: WorkloadSpec.Backing, pages: UInt64, expect: [DaxRigRun.Expectation]) -> WorkloadResult {
             let spec = WorkloadSpec(name: "\(backing.rawValue)-n10", backing: backing, processes: 10, mappingBytes: 1 << 30)
             let report = WorkloadReport(spec: spec, preFork: 100_000, control: 200_000, mapped: 200_000 + pages * 4096, final: 100_000,
                                         workers: Array(repeating: worker, count: 10), patternWords: 1, seconds: 1, notes: [])

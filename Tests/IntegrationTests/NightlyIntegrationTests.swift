@@ -2,6 +2,7 @@ import DaxRig
 import Foundation
 import Testing
 import DaxRigSupport
+import DaxRigResults
 
 /// `daxrig nightly` for real: the shipped small matrix twice (the second night compared
 /// with the first), its four reports read by their real consumers, and a new failure

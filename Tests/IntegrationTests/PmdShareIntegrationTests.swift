@@ -5,6 +5,7 @@ import Testing
 import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
+import DaxRigRun
 
 /// Issue 7's proof, run for real: kernels/patches/fsdax-pmd-share makes FS/DAX processes
 /// share PMD tables as hugetlbfs ones do, with nothing leaked and the data kept, and

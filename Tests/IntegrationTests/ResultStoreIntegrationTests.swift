@@ -2,6 +2,7 @@ import DaxRig
 import Foundation
 import Testing
 import DaxRigSupport
+import DaxRigResults
 
 /// The results store and its reports, fed by real runs of the CLI.
 @Suite(.serialized, .timed) struct ResultStoreIntegrationTests {

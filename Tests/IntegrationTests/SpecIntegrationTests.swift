@@ -4,6 +4,8 @@ import Foundation
 import Testing
 import DaxRigImage
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 /// The shipped specs, run for real on the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct SpecIntegrationTests {
@@ -138,11 +140,11 @@ import DaxRigSupport
         let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
         let row = try #require(report.workloads.first { $0.name == "fsdax-xfs-n10" }, "\(output.standardOutput.prefix(2000))")
         let verdicts = Dictionary(row.verdicts.map { ($0.expectation, $0) }) { first, _ in first }
-        let intact = try #require(verdicts[DaxRig.Expectation.dataIntact])
+        let intact = try #require(verdicts[DaxRigRun.Expectation.dataIntact])
         #expect(!intact.passed)
         #expect(intact.detail.contains("(first: worker 3 killed by signal \(SIGBUS), BUS_ADRERR at 0x"), "\(intact.detail)")
         #expect(intact.detail.contains("after 1 barrier)"), "\(intact.detail)")
-        let counted = try #require(verdicts[DaxRig.Expectation.private])
+        let counted = try #require(verdicts[DaxRigRun.Expectation.private])
         #expect(!counted.passed)
         #expect(counted.detail.contains("not a measure of sharing: 1 worker killed by a fault while the others mapped (first: worker 3)"), "\(counted.detail)")
         // The others are as they were: the kernel logged nothing, nothing leaked.

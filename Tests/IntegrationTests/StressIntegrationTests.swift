@@ -3,6 +3,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 import DaxRigSupport
+import DaxRigResults
 
 /// A short stress soak, for real, through the CLI on the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct StressIntegrationTests {

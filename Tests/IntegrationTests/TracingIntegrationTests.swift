@@ -3,6 +3,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 import DaxRigImage
+import DaxRigRun
 
 /// A kernel with kernels/configs/tracing.config counts dax_pmd_fault_done by result,
 /// and those counts agree with the file's extents and the workers' VmPTE growth. The

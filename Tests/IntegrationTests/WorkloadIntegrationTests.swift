@@ -3,6 +3,7 @@ import DaxRigProtocol
 import Foundation
 import Testing
 import DaxRigImage
+import DaxRigRun
 
 /// Real workloads in a guest of the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct WorkloadIntegrationTests {

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigResults
 
 /// What makes a commit good or bad: the named expectations of the spec (or, when none
 /// is named, any of its subtests), and optionally a metric bound, e.g. PTE fallback

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigResults
 
 /// A bisect's result as terminal text: the culprit (or the range skips left), how
 /// much it cost, how sure it is, and every step.

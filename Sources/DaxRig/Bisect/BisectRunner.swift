@@ -3,6 +3,8 @@ import Foundation
 import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 /// What `daxrig bisect` is asked.
 public struct BisectRequest: Sendable {

@@ -56,21 +56,3 @@ public enum RunListing {
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
 }
-
-/// A matrix's cells as a terminal table: kernel x spec, status, subtests, run id.
-public enum MatrixTable {
-    public static func render(_ cells: [MatrixCell]) -> String {
-        let header = ["kernel", "spec", "status", "subtests", "run"]
-        let rows = cells.map { cell -> [String] in
-            let record = cell.results.map(RunRecord.init)
-            let counts = record.map { r in
-                TestStatus.allCases.compactMap { status in
-                    let n = r.tests.filter { $0.status == status }.count
-                    return n == 0 ? nil : "\(n) \(status.rawValue)"
-                }.joined(separator: ", ")
-            } ?? (cell.buildError.map { "kernel did not build: \($0)" } ?? "no run: \(cell.runError ?? "")")
-            return [cell.kernel, cell.spec, cell.status.rawValue, counts, cell.runID.map(String.init) ?? "-"]
-        }
-        return ResultTable.columns([header] + rows).joined(separator: "\n")
-    }
-}

@@ -38,6 +38,12 @@ public struct NightCell: Sendable, Codable, Equatable {
     public var changes: [Comparison.Change]
     /// Why the cell has no run: its kernel did not build, or the host failed it.
     public var error: String?
+
+    public init(cell: String, spec: String, status: TestStatus, run: Int64?, baselineRun: Int64?, reruns: [Int64],
+                changes: [Comparison.Change], error: String?) {
+        (self.cell, self.spec, self.status, self.run, self.baselineRun) = (cell, spec, status, run, baselineRun)
+        (self.reruns, self.changes, self.error) = (reruns, changes, error)
+    }
 }
 
 /// What a night came to: each cell against the last complete night of the same

@@ -4,7 +4,7 @@ import DaxRigSupport
 /// Runs jobs on up to `jobs` threads at once, starting each (in order) only when the
 /// memory it holds fits beside the ones running; a job alone always starts, so one too
 /// big for the budget meets its own, clearer refusal. Stops starting jobs on Ctrl-C.
-final class JobPool: @unchecked Sendable {
+public final class JobPool: @unchecked Sendable {
     let jobs: Int
     let memoryBudget: UInt64
     private let condition = NSCondition()
@@ -12,12 +12,12 @@ final class JobPool: @unchecked Sendable {
     private var memoryHeld: UInt64 = 0
     private var next = 0
 
-    init(jobs: Int, memoryBudget: UInt64) {
+    public init(jobs: Int, memoryBudget: UInt64) {
         self.jobs = jobs
         self.memoryBudget = memoryBudget
     }
 
-    func run<Item: Sendable, Output: Sendable>(_ items: [(memory: UInt64, item: Item)], _ body: @escaping @Sendable (Item) -> Output) -> [Output] {
+    public func run<Item: Sendable, Output: Sendable>(_ items: [(memory: UInt64, item: Item)], _ body: @escaping @Sendable (Item) -> Output) -> [Output] {
         let box = Slots<Output>(count: items.count)
         // Threads of our own: concurrentPerform would cap the jobs at the core count, and
         // a job mostly waits on a QEMU, not on a core of ours.

@@ -2,6 +2,8 @@ import DaxRigProtocol
 import Foundation
 import DaxRigImage
 import DaxRigSupport
+import DaxRigResults
+import DaxRigRun
 
 /// A night of kernel validation: the matrix run and stored as one night, each cell
 /// compared with the same cell of the last complete night of that matrix, every new

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import DaxRigRun
 
 /// One subtest's outcome as the store and the reports keep it: `path` is
 /// "workload.expectation" (KCIDB's dotted test path), or the workload alone when it

@@ -1,6 +1,7 @@
 import DaxRigProtocol
 import Foundation
 import DaxRigSupport
+import DaxRigRun
 
 /// One workload's figures, as the table and --json show them.
 public struct ResultRow: Codable, Sendable {
@@ -243,7 +244,7 @@ public enum ResultTable {
     }
 
     /// Left-aligned columns, the last one left ragged.
-    static func columns(_ rows: [[String]]) -> [String] {
+    public static func columns(_ rows: [[String]]) -> [String] {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { cells in
             cells.enumerated().map { index, cell in

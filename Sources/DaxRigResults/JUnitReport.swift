@@ -48,7 +48,7 @@ public enum JUnitReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.4g", value)
     }
 

@@ -1,3 +1,4 @@
+import DaxRigRun
 /// Spec results as KTAP v1 (the kernel's test output format): one test per workload,
 /// persistence check or stress run, one subtest per expectation, the numbers behind each verdict
 /// as diagnostic lines. The kernel's own parser reads it
