@@ -38,15 +38,28 @@ public struct WorkloadRunner: Sendable {
 
     public init(runner: GuestRunner) { self.runner = runner }
 
+    /// What one worker costs the guest beyond its mapping's tables: its task, kernel stack,
+    /// slab, its own page tables and the anonymous memory it writes after fork. Measured
+    /// 285 KiB on 2026-12-05 (aWorkerCostsTheGuestLessThanDaxrigBudgetsForIt); the 256 KiB
+    /// budgeted before had N = 10,000 on xfs OOM-killed in a 3072 MiB guest.
+    public static let workerBytes: UInt64 = 384 << 10
+
     /// Guest memory for a boot: a base, the huge pages a hugetlbfs case reserves, the
-    /// PTE tables of workers that map 4 KiB pages, and room per worker (page tables,
-    /// task, stack) for the largest N.
+    /// PTE tables of workers that map 4 KiB pages, a PMD table per GiB each worker maps
+    /// (unshared, as on a kernel without the series), and `workerBytes` per worker, for
+    /// the largest N.
     public static func memoryMiB(for cases: [WorkloadCase]) -> Int {
         let huge = cases.filter { $0.spec.backing == .hugetlbfs || $0.spec.backing == .tmpfs }.map(\.spec.fileBytes).max() ?? 0
         let workers = cases.map(\.spec.processes).max() ?? 1
         // A PTE table page per 2 MiB for every worker that may map with PTEs.
         let pteTables = cases.map { UInt64(pteMappedWorkers($0.spec) * $0.spec.geometry.mappings) * ($0.spec.geometry.maximumLength(size: $0.spec.mappingBytes) / 512) }.max() ?? 0
-        let bytes = (512 << 20) + huge + pteTables + UInt64(workers) * (256 << 10)
+        // A PMD table page per GiB (and one more where a mapping straddles a PUD) for every
+        // mapping of every worker: 64 GiB each is 256 KiB a worker, past the worker's own cost.
+        let pmdTables = cases.map { c -> UInt64 in
+            let gibs = (c.spec.geometry.maximumLength(size: c.spec.mappingBytes) + PmdAccounting.pudSpan - 1) / PmdAccounting.pudSpan + 1
+            return UInt64(c.spec.processes * c.spec.geometry.mappings) * gibs * PmdAccounting.pageSize
+        }.max() ?? 0
+        let bytes = (512 << 20) + huge + pteTables + pmdTables + UInt64(workers) * workerBytes
         return Int((bytes + (64 << 20) - 1) >> 20) / 64 * 64
     }
 

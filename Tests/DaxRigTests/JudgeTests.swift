@@ -159,8 +159,17 @@ import Testing
     @Test func guestMemoryGrowsWithHugePagesAndWorkers() {
         let small = WorkloadRunner.memoryMiB(for: [WorkloadCase(spec: WorkloadSpec(name: "a", backing: .fsdaxXfs, processes: 1, mappingBytes: 1 << 30), expectations: [])])
         let huge = WorkloadRunner.memoryMiB(for: [WorkloadCase(spec: WorkloadSpec(name: "b", backing: .hugetlbfs, processes: 1000, mappingBytes: 1 << 30), expectations: [])])
-        #expect(small == 576)  // 512 MiB + 256 KiB for the worker, in whole 64 MiB
+        #expect(small == 576)  // 512 MiB + a worker and its two PMD tables, in whole 64 MiB
         #expect(huge >= 512 + 1024 + 250)
+    }
+
+    /// A worker's PMD tables grow with what it maps: 1000 workers x 64 GiB each on a kernel
+    /// that does not share hold 64,000 tables (250 MiB) beside what the workers cost.
+    @Test func guestMemoryCoversEachWorkersPmdTables() {
+        func memory(_ bytes: UInt64) -> Int {
+            WorkloadRunner.memoryMiB(for: [WorkloadCase(spec: WorkloadSpec(name: "w", backing: .fsdaxXfs, processes: 1000, mappingBytes: bytes), expectations: [])])
+        }
+        #expect(memory(64 << 30) - memory(1 << 30) >= 63 * 1000 * 4 / 1024)
     }
 
     /// FS/DAX falls back to PTE tables where a region cannot take a PMD: ext4 leaves

@@ -57,6 +57,32 @@ import DaxRigRun
         #expect(results.allSatisfy { $0.passed }, "\(results.map(\.verdicts))")
     }
 
+    /// daxrig sizes a guest from a budget per worker (WorkloadRunner.memoryMiB). A worker
+    /// that costs more than its budget has the OOM killer end a large run, and the boot
+    /// crawls on to its timeout: on 2026-12-05, N = 10,000 x 1 GiB on xfs in a guest sized
+    /// 3072 MiB (256 KiB a worker) OOM-killed workers for half an hour, each report 10,000
+    /// lines on the console. Measured here: the guest memory (MemTotal - MemAvailable, all
+    /// mapped) N workers add, per worker, against what daxrig budgets for one more, with
+    /// room for the kernel's watermarks and what a worker allocates after the snapshot.
+    @Test func aWorkerCostsTheGuestLessThanDaxrigBudgetsForIt() throws {
+        let kernel = try Rig.defaultKernel()
+        let image = try ImageBuilder(cache: Rig.cache).build()
+        let (few, many) = (1, 401)
+        let cases = [few, many].map { n in
+            WorkloadCase(spec: WorkloadSpec(name: "xfs-n\(n)", backing: .fsdaxXfs, processes: n, mappingBytes: 1 << 30),
+                         expectations: [.dataIntact])
+        }
+        let results = try WorkloadRunner(runner: GuestRunner(cache: Rig.cache)).run(cases, kernel: kernel.bzImage, image: image, timeout: 600) { _, _ in }
+        let used = try results.map { try #require($0.report?.memUsedMapped) }
+        #expect(results.allSatisfy { $0.passed }, "\(results.map(\.verdicts))")
+        let perWorker = Double(Int64(used[1]) - Int64(used[0])) / Double(many - few)
+        let budget = Double(WorkloadRunner.memoryMiB(for: [cases[0]].map { c in
+            var c = c; c.spec.processes = 10_001; return c
+        }) - WorkloadRunner.memoryMiB(for: [cases[0]])) * 1_048_576 / 10_000
+        print("guest memory per worker: \(Int(perWorker / 1024)) KiB measured, \(Int(budget / 1024)) KiB budgeted")
+        #expect(perWorker * 1.25 <= budget, "a worker costs \(Int(perWorker / 1024)) KiB of guest memory; daxrig budgets \(Int(budget / 1024)) KiB")
+    }
+
     @Test func workloadThatCannotFitIsRefusedBeforeAnyBootNamingTheNumbers() throws {
         _ = try Rig.defaultKernel()
         let output = try Rig.run(["run", "--processes", "10", "--backings", "hugetlbfs", "--size", "512G"])
