@@ -158,7 +158,12 @@ public struct WorkloadRunner: Sendable {
             let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), command: ["/init", "workload"],
                                                                       environment: Self.injectedFaults(), payload: payload),
                                       pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group.workloads + group.stress.map(\.mapping)), vcpus: vcpus, timeout: timeout)
-            let boot = try runner.boot(request, image: image, output: output)
+            let tail = OutputTail()
+            let boot = try runner.boot(request, image: image) { stream, data in
+                if stream == .stdout { tail.append(data) }
+                output(stream, data)
+            }
+            let failure = tail.lastLine(startingWith: "workload failed").map { "\($0); " } ?? ""
             let reports = boot.reports.compactMap { try? JSONDecoder().decode(WorkloadReport.self, from: Data($0.text.utf8)) }
             let stressReports = boot.reports.compactMap { try? JSONDecoder().decode(StressReport.self, from: Data($0.text.utf8)) }
             let bootSeconds = boot.phases.filter { $0.0 != "command" && $0.0 != "teardown" }.map(\.1).reduce(0, +)
@@ -168,7 +173,7 @@ public struct WorkloadRunner: Sendable {
                     results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
                     results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
-                                                  error: "no report: \(boot.summary)",
+                                                  error: "no report: \(failure)\(boot.summary)",
                                                   outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }
@@ -177,7 +182,7 @@ public struct WorkloadRunner: Sendable {
                     let verdicts = item.expectations.map { Judge.judge($0, stress: report, findings: boot.findings(for: item.spec.name)) }
                     stressResults.append(StressResult(stress: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
-                    stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: "no report: \(boot.summary)",
+                    stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: "no report: \(failure)\(boot.summary)",
                                                       outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }
@@ -188,9 +193,11 @@ public struct WorkloadRunner: Sendable {
     /// Test-only fault injection, passed to the guest's workload as it is in daxrig's
     /// own environment: DAXRIG_INJECT_SIGBUS=<worker index> makes that worker of every
     /// workload die of a real SIGBUS right after the control snapshot, as a worker a
-    /// DAX fault killed would (what the rig must then report; README, "Measuring PMD sharing").
+    /// DAX fault killed would (what the rig must then report; README, "Measuring PMD
+    /// sharing"); DAXRIG_INJECT_OOM=<worker index> has that worker take memory until the
+    /// guest's OOM killer kills it, as a guest too small for its run would.
     static func injectedFaults(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
-        environment.filter { $0.key == "DAXRIG_INJECT_SIGBUS" }
+        environment.filter { $0.key == "DAXRIG_INJECT_SIGBUS" || $0.key == "DAXRIG_INJECT_OOM" }
     }
 }
 

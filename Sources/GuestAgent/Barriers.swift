@@ -31,6 +31,10 @@ struct WorkerGroup {
     private var indices: [pid_t: Int] = [:]
     /// waitpid statuses of the workers that ended, by index.
     private var ended: [Int: Int32] = [:]
+    /// An OOM kill after the workers were started means the guest is too small for the
+    /// run (or the kernel leaks); waiting on lets the OOM killer grind through the
+    /// workers, a report of every task each time, until the boot's timeout.
+    private let oom = OOMWatch()
 
     init(ready: Pipe) {
         self.ready = ready
@@ -42,8 +46,9 @@ struct WorkerGroup {
     }
 
     /// Returns once every worker in `expected` (indices in fork order) that is still
-    /// alive has arrived; only those run, so only they can write or die.
-    mutating func await(_ expected: Range<Int>) {
+    /// alive has arrived; only those run, so only they can write or die. Throws, with
+    /// every worker killed, once the OOM killer has killed anything in the guest.
+    mutating func await(_ expected: Range<Int>) throws {
         var needed = expected.filter { ended[$0] == nil }.count
         var buffer = [UInt8](repeating: 0, count: 4096)
         while needed > 0 {
@@ -56,6 +61,13 @@ struct WorkerGroup {
                 return
             } else {
                 needed -= reap().filter(expected.contains).count
+                if oom.killed() {
+                    for pid in pids { kill(pid, SIGKILL) }
+                    _ = statuses()
+                    throw AgentFailure("workload", "the guest ran out of memory with \(pids.count) workers (MemTotal \(OOMWatch.memTotal())): "
+                        + "\(oom.kills[0]); all workers were stopped. Either the kernel leaks, or the guest is too small "
+                        + "for the run (daxrig sizes it in WorkloadRunner.memoryMiB); the kernel log has the OOM report")
+                }
             }
         }
     }
@@ -85,5 +97,45 @@ struct WorkerGroup {
             ended[index] = status
             reaped.append(index)
         }
+    }
+}
+
+/// The OOM killer's kills since the watch began, read from the kernel log (/dev/kmsg):
+/// daxrig's tiny kernels have no VM_EVENT_COUNTERS, so /proc/vmstat has no oom_kill.
+final class OOMWatch {
+    private let fd: Int32
+    private(set) var kills: [String] = []
+
+    /// Starts at the log's end: only kills from now on count.
+    init() {
+        fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd >= 0 { lseek(fd, 0, SEEK_END) }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Reads the records logged since the last call; true once any was an OOM kill.
+    func killed() -> Bool {
+        guard fd >= 0 else { return false }
+        var record = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let got = read(fd, &record, record.count)
+            if got < 0 && errno == EPIPE { continue }  // records overwritten before we read them: go on
+            guard got > 0 else { break }
+            // "level,seq,usec,flags;text": the kill line names the victim and what it held.
+            let text = String(decoding: record[0..<got], as: UTF8.self)
+            guard let body = text.split(separator: ";", maxSplits: 1).last else { continue }
+            if body.hasPrefix("Out of memory") || body.hasPrefix("Memory cgroup out of memory") {
+                kills.append(String(body.prefix { $0 != "\n" }))
+            }
+        }
+        return !kills.isEmpty
+    }
+
+    static func memTotal() -> String {
+        guard let text = try? FileIO.readText("/proc/meminfo"),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
+              let kib = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return "unknown" }
+        return "\(kib >> 10) MiB"
     }
 }

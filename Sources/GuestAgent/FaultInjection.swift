@@ -1,12 +1,31 @@
 import Glibc
 
 /// Test-only faults, asked for by the host through the workload's environment (daxrig
-/// passes DAXRIG_INJECT_SIGBUS on from its own): how the rig reports a worker that the
-/// kernel kills is tested on a kernel that does not.
+/// passes DAXRIG_INJECT_SIGBUS and DAXRIG_INJECT_OOM on from its own): how the rig
+/// reports a worker that the kernel kills, or a guest out of memory, is tested on a
+/// kernel and a guest size that do not cause either.
 enum FaultInjection {
     /// The worker that takes a SIGBUS right after the control snapshot, if any.
     static var sigbusWorker: Int? {
         getenv("DAXRIG_INJECT_SIGBUS").flatMap { Int(String(cString: $0)) }
+    }
+
+    /// The worker that, right after the control snapshot, takes anonymous memory until
+    /// the guest's OOM killer ends it, if any.
+    static var oomWorker: Int? {
+        getenv("DAXRIG_INJECT_OOM").flatMap { Int(String(cString: $0)) }
+    }
+
+    /// A real out-of-memory in the guest: 16 MiB at a time, every page written, until the
+    /// kernel's OOM killer picks this process (the largest) and kills it.
+    static func exhaustMemory() -> Never {
+        let chunk = 16 << 20
+        while true {
+            guard let base = mmap(nil, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+                continue  // the OOM killer comes while the next page faults in
+            }
+            for offset in stride(from: 0, to: chunk, by: 4096) { base.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
+        }
     }
 
     /// A real SIGBUS from the kernel, BUS_ADRERR like a DAX fault that could not map:

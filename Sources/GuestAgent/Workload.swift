@@ -126,18 +126,18 @@ struct WorkloadRun {
             }
             group.add(pid)
         }
-        group.await(0..<n)
+        try group.await(0..<n)
         let control = try Counters.pageTables(notes: &notes)
         first.release(1)                   // worker 0 maps and faults alone
-        group.await(0..<1)
+        try group.await(0..<1)
         go[0].release(n - 1)               // then every other worker
-        group.await(1..<n)
+        try group.await(1..<n)
         let (mapped, mappedMemory) = try Counters.snapshot(notes: &notes)
         let memory = mappedMemory.bytes
         let pmdFaults = trace?.stop()
         for phase in 1...(barriers + 1) {  // the work's barriers, then unmapped
             go[phase].release(n)
-            group.await(0..<n)
+            try group.await(0..<n)
         }
         go[barriers + 2].release(n)        // exit
         let statuses = group.statuses()
@@ -324,9 +324,10 @@ struct Worker {
         // counted as one more PMD table per worker.
         let addresses = spec.addresses(of: index), length = self.length, writable = self.writable
         rehearse()
-        let injected = FaultInjection.sigbusWorker == index
+        let injected = FaultInjection.sigbusWorker == index, hog = FaultInjection.oomWorker == index
         barrier(0)
         if injected { FaultInjection.takeSIGBUS() }
+        if hog { FaultInjection.exhaustMemory() }
         let mappings = mapAndFault(fd: fd, writable: writable, addresses: addresses, length: length)
         barrier(1)
         let held = work(self, fd, mappings)

@@ -152,4 +152,22 @@ import DaxRigRun
         #expect(row.notes?.contains { $0.hasPrefix("worker 3 was killed by signal \(SIGBUS) (Bus error): BUS_ADRERR at 0x") } == true, "\(row.notes ?? [])")
         #expect(row.notes?.contains { $0.hasPrefix("worker 3's SIGBUS was injected") } == true, "\(row.notes ?? [])")
     }
+
+    /// A guest too small for its run: the OOM killer kills a worker (here one that takes
+    /// memory until it is killed, DAXRIG_INJECT_OOM). Before, the workload went on with
+    /// the rest and the run was a FAIL of the kernel (data-intact, kernel-log-clean); at
+    /// N = 10,000 the killer ground through workers until the boot's timeout. Now the
+    /// workload stops at the first kill and the run is the rig's ERROR, naming the kill.
+    @Test(.timeLimit(.minutes(15))) func aGuestOutOfMemoryStopsTheWorkloadAsTheRigsError() throws {
+        _ = try Rig.defaultKernel()
+        let output = try Rig.run(["run", "--backings", "fsdax-xfs", "--processes", "10", "--no-store", "--json"],
+                                 environment: ["DAXRIG_INJECT_OOM": "3"])
+        #expect(output.status == 3, "\(output.standardError.suffix(2000))")
+        let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
+        let row = try #require(report.workloads.first { $0.name == "fsdax-xfs-n10" }, "\(output.standardOutput.prefix(2000))")
+        let error = try #require(row.error)
+        #expect(error.contains("the guest ran out of memory with 10 workers (MemTotal "), "\(error)")
+        #expect(error.contains("Out of memory: Killed process"), "\(error)")
+        #expect(row.verdicts.isEmpty)
+    }
 }
