@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import DaxRigSupport
 
 /// Turns a build request into a kernel in the cache: a hit returns at once; a miss
@@ -175,12 +176,9 @@ public struct KernelBuilder: Sendable {
             // costs nothing measurable.
             environment["CCACHE_DEPEND"] = "1"
         }
-        let logLock = NSLock()
-        let handle = log
+        let handle = Mutex(log)
         let result = try Command("make", arguments + targets, environment: environment).runAllowingFailure { line, _ in
-            logLock.lock()
-            handle.write(Data((line + "\n").utf8))
-            logLock.unlock()
+            handle.withLock { $0.write(Data((line + "\n").utf8)) }
             onLine?(line)
         }
         if result.status != 0 {
@@ -232,9 +230,8 @@ enum StaleObjects {
 }
 
 /// A count shared with make's output callback.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-    func increment() -> Int { lock.lock(); defer { lock.unlock() }; count += 1; return count }
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func increment() -> Int { count.withLock { $0 += 1; return $0 } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where long work reports how far it got: kernel builds, boots, workloads.
 /// The library only emits; the CLI picks how it is shown.
@@ -14,14 +15,21 @@ public protocol ProgressSink: Sendable {
 /// Progress on standard error: one rewritten status line on a terminal, and on
 /// anything else (a CI log) a line per phase plus a count line at most every
 /// `interval` seconds, so logs stay short.
-public final class TerminalProgress: ProgressSink, @unchecked Sendable {
-    private let lock = NSLock()
+public final class TerminalProgress: ProgressSink, Sendable {
+    private struct State {
+        var phaseName = ""
+        var phaseStart = Date()
+        var lastLine = Date.distantPast
+        var hasStatusLine = false
+
+        mutating func clearStatus() {
+            if hasStatusLine { TerminalProgress.write("\r\u{1B}[K"); hasStatusLine = false }
+        }
+    }
+
+    private let state = Mutex(State())
     private let isTerminal: Bool
     private let interval: Double
-    private var phaseName = ""
-    private var phaseStart = Date()
-    private var lastLine = Date.distantPast
-    private var hasStatusLine = false
 
     public init(interval: Double = 15) {
         isTerminal = isatty(STDERR_FILENO) == 1
@@ -29,40 +37,37 @@ public final class TerminalProgress: ProgressSink, @unchecked Sendable {
     }
 
     public func phase(_ name: String, _ detail: String) {
-        lock.lock(); defer { lock.unlock() }
-        clearStatus()
-        phaseName = name
-        phaseStart = Date()
-        write("[\(name)] \(detail)\n")
+        state.withLock { state in
+            state.clearStatus()
+            state.phaseName = name
+            state.phaseStart = Date()
+            Self.write("[\(name)] \(detail)\n")
+        }
     }
 
     public func count(done: Int, expected: Int?, item: String) {
-        lock.lock(); defer { lock.unlock() }
-        let elapsed = Int(Date().timeIntervalSince(phaseStart))
-        var text = "[\(phaseName)] \(done)"
-        if let expected, expected > 0 { text += "/~\(expected) (\(min(99, done * 100 / expected))%)" }
-        text += " files, \(elapsed / 60)m\(String(format: "%02d", elapsed % 60))s"
-        if isTerminal {
-            let width = 100
-            let line = (text + "  " + item).prefix(width)
-            write("\r\u{1B}[K" + line)
-            hasStatusLine = true
-        } else if Date().timeIntervalSince(lastLine) >= interval {
-            lastLine = Date()
-            write(text + "  " + item + "\n")
+        state.withLock { state in
+            let elapsed = Int(Date().timeIntervalSince(state.phaseStart))
+            var text = "[\(state.phaseName)] \(done)"
+            if let expected, expected > 0 { text += "/~\(expected) (\(min(99, done * 100 / expected))%)" }
+            text += " files, \(elapsed / 60)m\(String(format: "%02d", elapsed % 60))s"
+            if isTerminal {
+                let width = 100
+                let line = (text + "  " + item).prefix(width)
+                Self.write("\r\u{1B}[K" + line)
+                state.hasStatusLine = true
+            } else if Date().timeIntervalSince(state.lastLine) >= interval {
+                state.lastLine = Date()
+                Self.write(text + "  " + item + "\n")
+            }
         }
     }
 
     public func finish() {
-        lock.lock(); defer { lock.unlock() }
-        clearStatus()
+        state.withLock { $0.clearStatus() }
     }
 
-    private func clearStatus() {
-        if hasStatusLine { write("\r\u{1B}[K"); hasStatusLine = false }
-    }
-
-    private func write(_ text: String) {
+    private static func write(_ text: String) {
         FileHandle.standardError.write(Data(text.utf8))
     }
 }
