@@ -176,7 +176,10 @@ extension CpioEntry.Kind {
 }
 
 /// Why a cpio archive could not be put together.
-public enum CpioError: Error, CustomStringConvertible, Equatable {
+public enum CpioError: RigError, Equatable {
+    /// The rig or the host failed: exit 3.
+    public var exitStatus: ExitStatus { .infrastructure }
+
     /// Two different members were given the same path (check the recipe for a tool,
     /// file or link that lands where another one already is).
     case conflict(path: String, existing: String, new: String)

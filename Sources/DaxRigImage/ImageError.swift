@@ -1,7 +1,11 @@
 import Foundation
+import DaxRigSupport
 
 /// Why a guest image could not be built.
-public enum ImageError: Error, CustomStringConvertible, Equatable {
+public enum ImageError: RigError, Equatable {
+    /// The rig or the host failed: exit 3.
+    public var exitStatus: ExitStatus { .infrastructure }
+
     /// The recipe text is wrong at `file:line`.
     case recipeSyntax(file: String, line: Int, message: String)
     /// No recipe file where one was looked for.

@@ -192,7 +192,10 @@ public struct DotConfig: Sendable, Equatable {
 }
 
 /// A config input daxrig could not use.
-public enum ConfigError: Error, CustomStringConvertible, Equatable {
+public enum ConfigError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     /// A fragment or base .config path that does not exist.
     case missingFragment(path: String)
     /// A line that is not an option assignment.

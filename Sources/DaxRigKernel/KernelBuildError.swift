@@ -1,7 +1,18 @@
 import Foundation
+import DaxRigSupport
 
 /// Why a kernel could not be built or found.
-public enum KernelBuildError: Error, CustomStringConvertible, Equatable {
+public enum KernelBuildError: RigError, Equatable {
+    /// A kernel that does not build is the kernel's failure (1); a host that failed the
+    /// build, or a tree in use, is the rig's (3); the rest are inputs (2).
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .makeFailed: .failed
+        case .hostFailed, .treeBusy: .infrastructure
+        default: .badInput
+        }
+    }
+
     /// The source path does not exist or is not a kernel tree.
     case sourceMissing(path: String, hint: String)
     /// The git ref does not name a commit in the repository.

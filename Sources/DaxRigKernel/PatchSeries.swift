@@ -137,7 +137,10 @@ public struct UnifiedDiff: Sendable, Equatable {
 }
 
 /// A patch series that could not be read or applied.
-public enum PatchError: Error, CustomStringConvertible, Equatable {
+public enum PatchError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     case noSeries(directory: String, reason: String)
     case badSeriesLine(series: String, line: Int, text: String, hint: String)
     case missingPatch(series: String, line: Int, name: String)

@@ -1,7 +1,11 @@
+import DaxRigSupport
 import CLibvirt
 
 /// A libvirt call that failed, with libvirt's own message and what to do about it.
-public struct LibvirtError: Error, CustomStringConvertible, Equatable {
+public struct LibvirtError: RigError, Equatable {
+    /// The rig or the host failed: exit 3.
+    public var exitStatus: ExitStatus { .infrastructure }
+
     /// What daxrig was doing ("connect to qemu:///system", "start domain daxrig-...").
     public var operation: String
     /// virErrorNumber and virErrorDomain, for telling cases apart.

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 
 /// A subtest whose status tonight says something against the last complete night.
 public struct NightFinding: Sendable, Codable, Equatable {

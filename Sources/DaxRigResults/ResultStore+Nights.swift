@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 import GRDB
 
 /// A night as the store lists it: one `daxrig nightly` of a matrix.

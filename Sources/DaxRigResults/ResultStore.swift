@@ -304,7 +304,15 @@ public struct StoredRun: Sendable, Codable, Equatable {
 }
 
 /// The results store cannot be opened or written.
-public enum StoreError: Error, CustomStringConvertible, Equatable {
+public enum StoreError: RigError, Equatable {
+    /// A run or night that is not there is the user's input (2); a store that cannot be used is the host's (3).
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .noSuchRun, .noSuchNight: .badInput
+        case .unusable: .infrastructure
+        }
+    }
+
     case unusable(path: String, reason: String)
     case noSuchRun(String)
     case noSuchNight(String)

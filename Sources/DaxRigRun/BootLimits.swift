@@ -5,7 +5,10 @@ import DaxRigSupport
 /// (exit 2), named by the option or spec key it came from, before anything is built or
 /// created: not an arithmetic trap (`--timeout nan`, `--pmem 8388608T`), and not an
 /// infrastructure failure carrying libvirt's words ("Failed to parse bitmap '0--1'").
-public struct BootLimitError: Error, CustomStringConvertible, Equatable {
+public struct BootLimitError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     /// The option or spec key, e.g. `--cpus`.
     public var input: String
     public var value: String

@@ -18,7 +18,7 @@ public enum BootOutcome: Sendable, Equatable, CustomStringConvertible {
     case infrastructure(String)
 
     /// Exit statuses daxrig uses for outcomes other than the command's own status.
-    public enum ExitStatus {
+    public enum Code {
         public static let kernelCrash: Int32 = 110
         public static let bootFailure: Int32 = 111
         public static let agentFailure: Int32 = 112
@@ -29,11 +29,11 @@ public enum BootOutcome: Sendable, Equatable, CustomStringConvertible {
     public var exitStatus: Int32 {
         switch self {
         case let .commandExited(status, _): status
-        case .kernelCrash: ExitStatus.kernelCrash
-        case .bootFailure: ExitStatus.bootFailure
-        case .agentFailure: ExitStatus.agentFailure
-        case .timeout: ExitStatus.timeout
-        case .infrastructure: ExitStatus.infrastructure
+        case .kernelCrash: Code.kernelCrash
+        case .bootFailure: Code.bootFailure
+        case .agentFailure: Code.agentFailure
+        case .timeout: Code.timeout
+        case .infrastructure: Code.infrastructure
         }
     }
 

@@ -331,7 +331,10 @@ public struct TestSpec: Sendable, Equatable {
 }
 
 /// Command-line overrides that do not fit the spec.
-public struct SpecOverrideError: Error, CustomStringConvertible, Equatable {
+public struct SpecOverrideError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     public var message: String
     public var description: String { message }
 }

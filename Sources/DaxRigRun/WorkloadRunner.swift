@@ -202,7 +202,10 @@ public struct WorkloadRunner: Sendable {
 }
 
 /// A workload that cannot run on this host, found before booting.
-public enum WorkloadError: Error, CustomStringConvertible, Equatable {
+public enum WorkloadError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     case doesNotFit(workload: String, what: String, need: String, have: String)
 
     public var description: String {

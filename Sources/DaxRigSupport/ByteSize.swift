@@ -32,7 +32,10 @@ public enum ByteSize {
 }
 
 /// A size that is not a number with an optional K, M, G or T suffix.
-public struct ByteSizeError: Error, CustomStringConvertible, Equatable {
+public struct ByteSizeError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     public var text: String
     public var description: String { "'\(text)' is not a size: write a number of bytes with an optional K, M, G or T (binary units), e.g. 2G or 512M" }
 }

@@ -171,7 +171,10 @@ private final class LineCollector: @unchecked Sendable {
 }
 
 /// Why an external program could not do its part.
-public enum CommandError: Error, CustomStringConvertible, Equatable {
+public enum CommandError: RigError, Equatable {
+    /// The rig or the host failed: exit 3.
+    public var exitStatus: ExitStatus { .infrastructure }
+
     /// The program is not installed; `package` is the Debian package that has it.
     case missing(tool: String, package: String?)
     /// The program exists but the system refused to start it.

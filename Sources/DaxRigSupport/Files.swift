@@ -57,7 +57,10 @@ public enum Files {
 }
 
 /// A file daxrig needed could not be read or written.
-public enum FileError: Error, CustomStringConvertible, Equatable {
+public enum FileError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     case unreadable(path: String, reason: String)
     case unwritable(path: String, reason: String)
 

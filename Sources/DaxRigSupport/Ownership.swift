@@ -4,7 +4,10 @@ import Foundation
 /// root here and boots what its cache holds (kernels, initramfs) and writes into it:
 /// a cache someone else owns could hand root their kernel, or a symbolic link to a
 /// file root should not write. Refused, naming it (exit 2), never used.
-public struct OwnershipError: Error, CustomStringConvertible, Equatable {
+public struct OwnershipError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     public var path: String
     public var owner: uid_t
     public var user: uid_t

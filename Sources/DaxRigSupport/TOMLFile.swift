@@ -194,7 +194,10 @@ public struct TOMLSection {
 }
 
 /// A user's input file is wrong: where, which key, what, and what to do about it.
-public struct InputFileError: Error, CustomStringConvertible, Equatable {
+public struct InputFileError: RigError, Equatable {
+    /// What the user can fix: exit 2.
+    public var exitStatus: ExitStatus { .badInput }
+
     public var file: String
     public var line: Int?
     public var key: String?

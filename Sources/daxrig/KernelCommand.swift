@@ -93,8 +93,8 @@ struct BuildOptions: ParsableArguments {
 
 /// How the CLI turns library errors into messages and exit codes.
 enum CLI {
-    /// Runs `body`; a daxrig error is printed as its message (no Swift dump) and exits 2
-    /// for bad input, 3 for infrastructure, 1 for a failed build.
+    /// Runs `body`; a daxrig error is printed as its message (no Swift dump) and exits
+    /// with the status it carries (RigError).
     static func guarded<T>(_ body: () throws -> T) throws -> T {
         defer { Cleanup.shared.exitIfInterrupted() }
         do {
@@ -107,27 +107,8 @@ enum CLI {
         }
     }
 
+    /// Every daxrig error says its own status (RigError); anything else is the host's.
     static func exitCode(for error: Error) -> Int32 {
-        switch error {
-        case is ConfigError, is PatchError, is FileError, is WorkloadError, is ByteSizeError, is InputFileError, is SpecOverrideError, is BootLimitError, is OwnershipError: return 2
-        case let error as BisectError:
-            switch error {
-            case .git, .rig: return 3
-            default: return 2
-            }
-        case let error as StoreError:
-            switch error {
-            case .noSuchRun, .noSuchNight: return 2
-            case .unusable: return 3
-            }
-        case let error as KernelBuildError:
-            switch error {
-            case .makeFailed: return 1
-            case .hostFailed, .treeBusy: return 3
-            default: return 2
-            }
-        case is CommandError: return 3
-        default: return 3
-        }
+        (error as? any RigError)?.exitStatus.rawValue ?? ExitStatus.infrastructure.rawValue
     }
 }

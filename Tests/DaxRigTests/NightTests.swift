@@ -1,3 +1,4 @@
+import DaxRigSupport
 import DaxRigProtocol
 import Foundation
 import Testing
@@ -59,9 +60,9 @@ import Testing
     }
 
     @Test func exitStatusOfStatusesPutsFailuresFirst() {
-        #expect(ExitStatus.of([TestStatus.pass, .done, .skip]) == .passed)
-        #expect(ExitStatus.of([TestStatus.pass, .miss]) == .infrastructure)
-        #expect(ExitStatus.of([TestStatus.error, .fail, .miss]) == .failed)
+        #expect(DaxRigSupport.ExitStatus.of([TestStatus.pass, .done, .skip]) == .passed)
+        #expect(DaxRigSupport.ExitStatus.of([TestStatus.pass, .miss]) == .infrastructure)
+        #expect(DaxRigSupport.ExitStatus.of([TestStatus.error, .fail, .miss]) == .failed)
     }
 
     func store() throws -> (ResultStore, URL) {

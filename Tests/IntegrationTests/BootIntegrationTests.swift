@@ -74,7 +74,7 @@ import DaxRigRun
 
     @Test func panicIsReportedAsAKernelCrashWithTheConsoleExcerpt() throws {
         let run = try boot(["--fs", "none", "--json", "--", "sh", "-c", "echo c > /proc/sysrq-trigger"])
-        #expect(run.status == BootOutcome.ExitStatus.kernelCrash)
+        #expect(run.status == BootOutcome.Code.kernelCrash)
         #expect(run.stderr.contains("kernel panic"))
         #expect(run.stderr.contains("Kernel panic - not syncing: sysrq triggered crash"))
         let json = try #require(run.stdout.data(using: .utf8))
@@ -165,14 +165,14 @@ import DaxRigRun
 
     @Test func commandPastTheTimeoutIsATimeoutAndTheDomainIsDestroyed() throws {
         let run = try boot(["--fs", "none", "--timeout", "20", "--", "sleep", "600"])
-        #expect(run.status == BootOutcome.ExitStatus.timeout)
+        #expect(run.status == BootOutcome.Code.timeout)
         #expect(run.stderr.contains("timed out after 20 s (last phase: command)"))
         try expectNothingLeft(run, keptConsole: true)
     }
 
     @Test func kernelThatCannotStartTheAgentIsABootFailure() throws {
         let run = try boot(["--fs", "none", "--append", "rdinit=/daxrig-no-such-init", "--", "true"])
-        #expect(run.status == BootOutcome.ExitStatus.bootFailure)
+        #expect(run.status == BootOutcome.Code.bootFailure)
         #expect(run.stderr.contains("the guest did not boot to the agent"))
         // Without its rdinit, the kernel falls back to mounting a root device, of which there is none.
         #expect(run.stderr.contains("VFS: Unable to mount root fs"))
@@ -181,7 +181,7 @@ import DaxRigRun
 
     @Test func pmemTooSmallForXfsIsAnAgentFailureNamingTheStage() throws {
         let run = try boot(["--pmem", "256M", "--fs", "xfs", "--", "true"])
-        #expect(run.status == BootOutcome.ExitStatus.agentFailure)
+        #expect(run.status == BootOutcome.Code.agentFailure)
         #expect(run.stderr.contains("the guest agent failed at"))
         try expectNothingLeft(run, keptConsole: true)
     }
@@ -190,7 +190,7 @@ import DaxRigRun
         _ = try Rig.defaultKernel()
         let output = try Rig.run(["boot", "--fs", "none", "--", "true"],
                                  environment: ["DAXRIG_LIBVIRT_URI": "qemu:///system?socket=/nonexistent/libvirt-sock"])
-        #expect(output.status == BootOutcome.ExitStatus.infrastructure)
+        #expect(output.status == BootOutcome.Code.infrastructure)
         #expect(output.standardError.contains("infrastructure failure"))
         #expect(output.standardError.contains("libvirt: cannot connect"))
     }

@@ -1,5 +1,14 @@
+import DaxRigSupport
 /// Why a bisect cannot start or go on.
-public enum BisectError: Error, CustomStringConvertible, Equatable {
+public enum BisectError: RigError, Equatable {
+    /// A git or rig failure is the host's (3); the rest are inputs and state the user can fix (2).
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .git, .rig: .infrastructure
+        default: .badInput
+        }
+    }
+
     /// An endpoint does not behave as claimed: the good ref fails, or the bad one passes.
     case endpoint(which: String, ref: String, commit: String, verdict: String, detail: String)
     /// A bisect is in progress and a new one was asked for.

@@ -10,18 +10,11 @@ public enum ExitStatus: Int32, Sendable, Codable {
     /// The rig failed: a boot never came up, the agent, libvirt or the host failed, a
     /// kernel did not build.
     case infrastructure = 3
+}
 
-    /// The status of a set of subtest results. A FAIL wins over infrastructure trouble
-    /// elsewhere: it is a finding about the kernel, and the report names the rest.
-    public static func of(_ statuses: some Sequence<TestStatus>) -> ExitStatus {
-        var worst = ExitStatus.passed
-        for status in statuses {
-            switch status {
-            case .fail: return .failed
-            case .error, .miss: worst = .infrastructure
-            case .pass, .done, .skip: break
-            }
-        }
-        return worst
-    }
+/// An error that knows which exit status it means, so the CLI maps errors to statuses
+/// without knowing their types: 2 for what the user can fix (an input, an option, a
+/// file), 3 for what the rig or host failed at, 1 for a kernel that did not build.
+public protocol RigError: Error, CustomStringConvertible {
+    var exitStatus: ExitStatus { get }
 }
