@@ -69,27 +69,26 @@ public struct PersistenceRunner: Sendable {
         try PmemBackingFile.create(path: backing, size: size)
         let payload = String(decoding: try JSONEncoder().encode([check.spec]), as: UTF8.self)
 
-        func boot(_ phase: PersistenceReport.Phase) throws -> (BootResult, PersistenceReport?) {
+        func boot(_ phase: PersistenceReport.Phase) throws -> (BootResult, PersistenceReport?, String) {
             let plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem, reuse: phase == .verify),
                                  command: ["/init", "persist", phase.rawValue], payload: payload,
                                  abruptPowerOff: phase == .write)
             let request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [size], pmemBackingFiles: [backing], memoryMiB: Self.memoryMiB, vcpus: vcpus, timeout: timeout)
             let result = try runner.boot(request, image: image, output: output)
-            let report = result.reports.lazy.compactMap { try? JSONDecoder().decode(PersistenceReport.self, from: Data($0.text.utf8)) }
-                .first { $0.spec == check.spec && $0.phase == phase }
-            return (result, report)
+            let decoded = GuestReports(result.reports)
+            return (result, decoded.persistence.first { $0.spec == check.spec && $0.phase == phase }, decoded.malformedNote)
         }
 
-        let (first, written) = try boot(.write)
+        let (first, written, firstNote) = try boot(.write)
         guard let written, case .commandExited(0, _) = first.outcome else {
             return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
-                                     error: "write boot: \(first.summary)",
+                                     error: "write boot: \(first.summary)\(firstNote)",
                                      outcome: first.outcome, consoleLog: first.consoleLog)
         }
-        let (second, verified) = try boot(.verify)
+        let (second, verified, secondNote) = try boot(.verify)
         guard let verified else {
             return PersistenceResult(check: check, write: written, verify: nil, verdicts: [],
-                                     error: "verify boot: \(second.summary)",
+                                     error: "verify boot: \(second.summary)\(secondNote)",
                                      outcome: second.outcome, consoleLog: second.consoleLog)
         }
         let verdicts = check.expectations.map {

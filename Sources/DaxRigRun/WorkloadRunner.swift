@@ -164,8 +164,8 @@ public struct WorkloadRunner: Sendable {
                 output(stream, data)
             }
             let failure = tail.lastLine(startingWith: "workload failed").map { "\($0); " } ?? ""
-            let reports = boot.reports.compactMap { try? JSONDecoder().decode(WorkloadReport.self, from: Data($0.text.utf8)) }
-            let stressReports = boot.reports.compactMap { try? JSONDecoder().decode(StressReport.self, from: Data($0.text.utf8)) }
+            let decoded = GuestReports(boot.reports)
+            let (reports, stressReports) = (decoded.workloads, decoded.stress)
             let bootSeconds = boot.phases.filter { $0.0 != "command" && $0.0 != "teardown" }.map(\.1).reduce(0, +)
             for item in group.workloads {
                 if let report = reports.first(where: { $0.spec == item.spec }) {
@@ -173,7 +173,7 @@ public struct WorkloadRunner: Sendable {
                     results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
                     results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
-                                                  error: "no report: \(failure)\(boot.summary)",
+                                                  error: "no report: \(failure)\(boot.summary)\(decoded.malformedNote)",
                                                   outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }
@@ -182,7 +182,7 @@ public struct WorkloadRunner: Sendable {
                     let verdicts = item.expectations.map { Judge.judge($0, stress: report, findings: boot.findings(for: item.spec.name)) }
                     stressResults.append(StressResult(stress: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
-                    stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: "no report: \(failure)\(boot.summary)",
+                    stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: "no report: \(failure)\(boot.summary)\(decoded.malformedNote)",
                                                       outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }

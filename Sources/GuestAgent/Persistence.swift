@@ -24,7 +24,7 @@ enum Persistence {
                 print("persist \(phase.rawValue) \(index + 1)/\(specs.count): \(spec.name): \(spec.bytes >> 20) MiB, "
                     + "\(spec.writers) writers, \(spec.sync.rawValue), \(path)")
                 let report = phase == .write ? try write(spec, path: path) : try verify(spec, path: path)
-                try ReportFile.write(report, index: index, name: spec.name, stage: "persist")
+                try ReportFile.write(.persistence(report), index: index, name: spec.name, stage: "persist")
                 print("persist \(phase.rawValue) \(spec.name): \(report.bytes) bytes, "
                     + (phase == .write ? "\(report.failedWriters) writers failed" : "\(report.mismatchedWords) words wrong")
                     + ", \((report.seconds * 10).rounded() / 10) s")

@@ -5,7 +5,7 @@ import Glibc
 /// Leaves a JSON report in the reports directory, which the agent sends to the host
 /// after the command (numbered, so the host gets them in the order they were made).
 enum ReportFile {
-    static func write<Report: Encodable>(_ report: Report, index: Int, name: String, stage: String) throws {
+    static func write(_ report: GuestReport, index: Int, name: String, stage: String) throws {
         try FileIO.makeDirectories(GuestPlan.reportsDirectory)
         var data = try JSONEncoder().encode(report)
         data.append(UInt8(ascii: "\n"))

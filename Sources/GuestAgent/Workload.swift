@@ -23,14 +23,14 @@ enum Workload {
                 print("workload \(index + 1)/\(specs.count): \(spec.name): " + what)
                 KernelLog.mark(CaseMarker.beginning(spec.name))
                 let report = try WorkloadRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
-                try ReportFile.write(report, index: index, name: spec.name, stage: "workload")
+                try ReportFile.write(.workload(report), index: index, name: spec.name, stage: "workload")
             }
             for (index, spec) in runs.stress.enumerated() {
                 print("stress \(index + 1)/\(runs.stress.count): \(spec.name): \(spec.backing.rawValue), \(spec.sharers) sharers, "
                     + "ops \(spec.ops.map(\.rawValue).joined(separator: " ")), \(spec.bytes >> 20) MiB, soak \(spec.soakSeconds) s")
                 KernelLog.mark(CaseMarker.beginning(spec.name))
                 let report = try StressRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
-                try ReportFile.write(report, index: specs.count + index, name: spec.name, stage: "stress")
+                try ReportFile.write(.stress(report), index: specs.count + index, name: spec.name, stage: "stress")
                 print("stress \(spec.name): " + report.iterations.map { "\($0.role) \($0.count)" }.joined(separator: ", ")
                     + " iterations; \(report.wordsVerified) words checked, \(report.mismatches) wrong, \(report.failedCalls) failed calls")
             }
