@@ -80,9 +80,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "GuestCore",
+            dependencies: ["DaxRigProtocol"],
+            // Optimized in every configuration, as the agent that runs it is.
+            swiftSettings: [.unsafeFlags(["-O"])]
+        ),
         .executableTarget(
             name: "GuestAgent",
-            dependencies: ["DaxRigProtocol"],
+            dependencies: ["DaxRigProtocol", "GuestCore"],
             // Optimized in every configuration: the agent's loops (pattern stores and
             // checks, fault timing) run under TCG, where a debug build is many times
             // slower and its timings mean nothing.
@@ -94,7 +100,7 @@ let package = Package(
                 "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
             ])]
         ),
-        .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigProtocol"], exclude: ["Fixtures"]),
+        .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigProtocol", "GuestCore"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DaxRig", "DaxRigProtocol"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Glibc
+import GuestCore
 
 /// A pipe used as a barrier between a run and its workers.
 struct Pipe {

@@ -1,28 +1,6 @@
 import DaxRigProtocol
+import GuestCore
 import Glibc
-
-/// How a child ended, decoded from a waitpid status.
-enum Termination: Equatable, CustomStringConvertible {
-    case exited(Int32)
-    case signaled(Int32)
-
-    /// WIFEXITED/WEXITSTATUS/WTERMSIG are macros Swift does not import.
-    init?(waitStatus status: Int32) {
-        let low = status & 0x7F
-        if low == 0 { self = .exited((status >> 8) & 0xFF) }
-        else if low != 0x7F { self = .signaled(low) }
-        else { return nil }  // stopped: not a termination
-    }
-
-    var succeeded: Bool { self == .exited(0) }
-
-    var description: String {
-        switch self {
-        case let .exited(code): return "exited with status \(code)"
-        case let .signaled(signal): return "killed by signal \(signal)"
-        }
-    }
-}
 
 /// Starting programs and collecting what they print, as PID 1 must: every child that
 /// ends is reaped here, ours or an orphan re-parented to init, so none stays a zombie.

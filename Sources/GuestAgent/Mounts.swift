@@ -1,4 +1,5 @@
 import Glibc
+import GuestCore
 
 /// The file systems PID 1 has to mount itself: an initramfs starts with nothing but
 /// its own files.
@@ -56,44 +57,12 @@ enum Mounts {
         throw AgentFailure("mount", message)
     }
 
-    struct Entry: Equatable {
-        var source: String
-        var mountPoint: String
-        var type: String
-        var options: [String]
-    }
+    typealias Entry = MountEntry
 
     /// /proc/mounts, with its octal escapes (\040 for a space) undone.
     static func table() -> [Entry] {
         guard let text = try? FileIO.readText("/proc/mounts") else { return [] }
-        return parseTable(text)
-    }
-
-    static func parseTable(_ text: String) -> [Entry] {
-        text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            guard fields.count >= 4 else { return nil }
-            return Entry(source: unescape(fields[0]), mountPoint: unescape(fields[1]), type: String(fields[2]),
-                         options: fields[3].split(separator: ",").map(String.init))
-        }
-    }
-
-    private static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
-        var bytes: [UInt8] = []
-        let utf8 = Array(field.utf8)
-        var index = 0
-        while index < utf8.count {
-            if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count,
-               let value = UInt8(String(decoding: utf8[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                index += 4
-            } else {
-                bytes.append(utf8[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        return MountEntry.parseTable(text)
     }
 
     /// Unmounts, falling back to a lazy detach if something still holds the mount.

@@ -1,6 +1,7 @@
 import DaxRigProtocol
 import FoundationEssentials
 import Glibc
+import GuestCore
 
 /// `/init persist write|verify`: the two halves of a persistence check, one per boot on
 /// the same backing file. The plan's payload is a JSON array of PersistenceSpec; each
@@ -39,22 +40,6 @@ enum Persistence {
         }
     }
 
-    /// Stripes are whole 2 MiB regions, so every writer's mapping can take PMD faults.
-    static func stripes(_ spec: PersistenceSpec) -> [(offset: UInt64, length: UInt64)] {
-        let region: UInt64 = 2 << 20
-        let writers = UInt64(max(1, spec.writers))
-        let stripe = max(region, spec.bytes / writers / region * region)
-        var result: [(UInt64, UInt64)] = []
-        var offset: UInt64 = 0
-        while offset < spec.bytes {
-            let isLast = result.count == Int(writers) - 1
-            let length = isLast ? spec.bytes - offset : min(stripe, spec.bytes - offset)
-            result.append((offset, length))
-            offset += length
-        }
-        return result
-    }
-
     private static func write(_ spec: PersistenceSpec, path: String) throws -> PersistenceReport {
         let started = Clock.now()
         var notes: [String] = []
@@ -78,7 +63,7 @@ enum Persistence {
                                      seconds: Clock.now() - started, notes: notes)
         }
         var children: [pid_t] = []
-        for (offset, length) in stripes(spec) {
+        for (offset, length) in spec.stripes {
             let pid = fork()
             if pid < 0 { throw AgentFailure("persist", "fork: \(errnoText())") }
             if pid == 0 { _exit(writeStripe(spec, fd: fd, offset: offset, length: length)) }

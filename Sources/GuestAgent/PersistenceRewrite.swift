@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Glibc
+import GuestCore
 
 /// Write after writeback (a persistence check with `rewrite`). The writers map the whole
 /// file at one 1 GiB-aligned address, store the first pattern in their stripes, make it
@@ -14,7 +15,7 @@ import Glibc
 /// verify boot wants the second pattern in every word.
 extension Persistence {
     static func rewrite(_ spec: PersistenceSpec, fd: Int32, notes: inout [String]) throws -> Int {
-        let stripes = stripes(spec).map { (offset: spec.checkedRange.lowerBound + $0.offset, length: $0.length) }
+        let stripes = spec.stripes.map { (offset: spec.checkedRange.lowerBound + $0.offset, length: $0.length) }
         let begun = Clock.now()
         var ready: [Int32] = [0, 0], release: [Int32] = [0, 0]
         guard pipe(&ready) == 0 else { throw AgentFailure("persist", "pipe: \(errnoText())") }

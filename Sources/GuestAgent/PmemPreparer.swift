@@ -1,6 +1,7 @@
 import DaxRigProtocol
 import FoundationEssentials
 import Glibc
+import GuestCore
 
 /// Turns the raw NFIT namespace into a mounted DAX file system, and proves DAX is on.
 ///
@@ -50,7 +51,7 @@ struct PmemPreparer {
                     ? "\n(no nvdimm namespace in /sys/bus/nd/devices: the guest has no nvdimm (domain <memory model='nvdimm'>) or the kernel lacks ACPI_NFIT/LIBNVDIMM)"
                     : "\n(namespaces: \(namespaces.joined(separator: ", ")))"))
             }
-            let created = Self.decodeNamespaces(output).first
+            let created = NdctlNamespace.decode(output).first
             device = "/dev/\(created?.blockdev ?? "pmem0")"
             report(.step(name: "namespace", detail: Self.compact(output), seconds: seconds))
         }
@@ -58,7 +59,7 @@ struct PmemPreparer {
         try Self.waitForDevice(blockDevice)
 
         if !hasFileSystem {
-            let argv = Self.mkfsCommand(fileSystem, device: blockDevice)
+            let argv = PmemSetup.mkfsCommand(fileSystem, device: blockDevice)
             let size = Self.deviceMiB(blockDevice)
             do {
                 let (_, seconds) = try ChildProcess.capture(argv, stage: "pmem")
@@ -85,14 +86,6 @@ struct PmemPreparer {
         report(.step(name: "dax-check", detail: "/proc/mounts: \(options); statx: STATX_ATTR_DAX set",
                      seconds: Clock.now() - checkStarted))
         return Ready(device: blockDevice, mountPoint: mountPoint, mountOptions: options)
-    }
-
-    static func mkfsCommand(_ fileSystem: PmemSetup.FileSystem, device: String) -> [String] {
-        switch fileSystem {
-        case .ext4: return ["mkfs.ext4", "-F", "-q", "-b", "4096", device]
-        // su=2m makes allocations 2 MiB-aligned, so DAX faults can map whole PMDs.
-        case .xfs, .none: return ["mkfs.xfs", "-f", "-q", "-d", "su=2m,sw=1", "-m", "reflink=0", device]
-        }
     }
 
     /// Both checks must pass: the mount option says DAX was asked for and accepted,
@@ -124,25 +117,13 @@ struct PmemPreparer {
         return options
     }
 
-    struct Namespace: Decodable {
-        var dev: String?
-        var mode: String?
-        var blockdev: String?
-    }
-
-    /// ndctl prints one JSON object for a single namespace and an array for several.
-    static func decodeNamespaces(_ output: String) -> [Namespace] {
-        let data = Data(output.utf8)
-        if let many = try? JSONDecoder().decode([Namespace].self, from: data) { return many }
-        if let one = try? JSONDecoder().decode(Namespace.self, from: data) { return [one] }
-        return []
-    }
+    typealias Namespace = NdctlNamespace
 
     /// `ndctl list` also waits for the nvdimm bus to finish probing, which a fresh
     /// boot may still be doing when init starts.
     static func currentNamespace() throws -> Namespace? {
         let (output, _) = try ChildProcess.capture(["ndctl", "list", "-N", "-n", namespace], stage: "pmem")
-        return decodeNamespaces(output).first { $0.dev == namespace }
+        return NdctlNamespace.decode(output).first { $0.dev == namespace }
     }
 
     /// Superblock magic: "XFSB" at byte 0 for xfs, 0xEF53 at byte 1080 for ext2/3/4.

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Glibc
+import GuestCore
 
 /// One [[stress]] run in the guest. Its mapping phase is a workload's (WorkloadRun's
 /// measured frame: the same file, address, faults, barriers and PageTables snapshots,

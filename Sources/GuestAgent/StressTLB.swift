@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Glibc
+import GuestCore
 import Synchronization
 
 /// The TLB-visibility ops. A process whose TLB still maps what another process just

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Glibc
+import GuestCore
 import Synchronization
 
 /// The ops that exercise what the kernel tracks per page table entry on behalf of one

@@ -1,0 +1,55 @@
+import DaxRigProtocol
+import GuestCore
+import Testing
+
+/// The guest agent's pure logic, run on the host: what the agent makes of what the
+/// guest's kernel and tools print, and how it lays out its work.
+@Suite struct GuestCoreTests {
+    @Test func mountTableUndoesOctalEscapesAndSkipsShortLines() {
+        let text = """
+            /dev/pmem0 /mnt/pmem\\040dir xfs rw,relatime,dax=always 0 0
+            broken line
+            tmpfs /tmp tmpfs rw 0 0
+            """
+        let table = MountEntry.parseTable(text)
+        #expect(table == [
+            MountEntry(source: "/dev/pmem0", mountPoint: "/mnt/pmem dir", type: "xfs", options: ["rw", "relatime", "dax=always"]),
+            MountEntry(source: "tmpfs", mountPoint: "/tmp", type: "tmpfs", options: ["rw"]),
+        ])
+        // A backslash that starts no octal escape stays as it is.
+        #expect(MountEntry.parseTable("a b\\9x c d")[0].mountPoint == "b\\9x")
+    }
+
+    @Test func waitStatusesDecodeAsLinuxEncodesThem() {
+        #expect(Termination(waitStatus: 0) == .exited(0))
+        #expect(Termination(waitStatus: 3 << 8) == .exited(3))
+        #expect(Termination(waitStatus: 9) == .signaled(9))
+        #expect(Termination(waitStatus: 7 | 0x80) == .signaled(7))  // core dumped
+        #expect(Termination(waitStatus: (19 << 8) | 0x7F) == nil)   // stopped, not ended
+        #expect(Termination(waitStatus: 9)?.description == "killed by signal 9")
+    }
+
+    @Test(arguments: [(UInt64(64 << 20), 4), (UInt64(5 << 20), 4), (UInt64(2 << 20), 1), (UInt64((7 << 20) + 4096), 3)])
+    func stripesCoverTheFileInWholeRegions(bytes: UInt64, writers: Int) {
+        var spec = PersistenceSpec(name: "p", backing: .fsdaxXfs, bytes: bytes)
+        spec.writers = writers
+        let stripes = spec.stripes
+        #expect(stripes.count <= writers)
+        #expect(stripes.map(\.length).reduce(0, +) == bytes)
+        #expect(zip(stripes, stripes.dropFirst()).allSatisfy { $0.offset + $0.length == $1.offset })
+        // Every stripe starts on a 2 MiB boundary, so each writer can take PMD faults.
+        #expect(stripes.allSatisfy { $0.offset % (2 << 20) == 0 })
+    }
+
+    @Test func ndctlPrintsOneNamespaceOrAnArray() {
+        let one = #"{"dev":"namespace0.0","mode":"fsdax","blockdev":"pmem0"}"#
+        #expect(NdctlNamespace.decode(one) == [NdctlNamespace(dev: "namespace0.0", mode: "fsdax", blockdev: "pmem0")])
+        #expect(NdctlNamespace.decode("[\(one),\(one)]").count == 2)
+        #expect(NdctlNamespace.decode("").isEmpty && NdctlNamespace.decode("error: no bus").isEmpty)
+    }
+
+    @Test func xfsIsMadeForPmdFaults() {
+        #expect(PmemSetup.mkfsCommand(.xfs, device: "/dev/pmem0").contains("su=2m,sw=1"))
+        #expect(PmemSetup.mkfsCommand(.ext4, device: "/dev/pmem0").first == "mkfs.ext4")
+    }
+}
