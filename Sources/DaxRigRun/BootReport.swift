@@ -3,10 +3,7 @@ import DaxRigMachine
 
 /// A boot's result as JSON: what `daxrig boot --json` prints and later stages store.
 public struct BootReport: Codable, Sendable, Equatable {
-    public struct Phase: Codable, Sendable, Equatable {
-        public var name: String
-        public var seconds: Double
-    }
+    public typealias Phase = BootPhase
 
     public var outcome: String
     public var exitStatus: Int32
@@ -23,7 +20,7 @@ public struct BootReport: Codable, Sendable, Equatable {
         exitStatus = result.outcome.exitStatus
         message = result.outcome.description
         findings = result.findings
-        phases = result.phases.map { Phase(name: $0.0, seconds: $0.1) }
+        phases = result.phases
         accelerator = result.accelerator
         kernelRelease = result.kernelRelease
         pmemMountOptions = result.pmemMountOptions

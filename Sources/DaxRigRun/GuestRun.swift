@@ -57,7 +57,7 @@ public struct BootResult: Sendable {
     public var kernelRelease: String?
     /// Seconds per phase: start (libvirt define+start), kernel (to agent start),
     /// pmem (namespace, mkfs, mount), command, teardown; in order.
-    public var phases: [(String, Double)]
+    public var phases: [BootPhase]
     /// Structured reports the guest sent (workload results), in order.
     public var reports: [(name: String, text: String)]
     public var pmemMountOptions: String?
@@ -142,9 +142,9 @@ public struct GuestRunner: Sendable {
         let consoleLog = directory.appendingPathComponent("console.log").path
         let socketPath = directory.appendingPathComponent("agent.sock").path
         let initrd = directory.appendingPathComponent("initrd.cpio").path
-        var phases: [(String, Double)] = []
+        var phases: [BootPhase] = []
         var clock = Date()
-        func lap(_ name: String) { phases.append((name, Date().timeIntervalSince(clock))); clock = Date() }
+        func lap(_ name: BootPhase.Name) { phases.append(BootPhase(name, seconds: Date().timeIntervalSince(clock))); clock = Date() }
         let accelerator = Accelerator.choose(kernel: request.kernel, cache: cache)
         func finish(_ outcome: BootOutcome, release: String? = nil, reports: [(String, String)] = [], mount: String? = nil) -> BootResult {
             // Every part virtlogd rolled over, not the last 2 MiB only.
@@ -217,7 +217,7 @@ public struct GuestRunner: Sendable {
             }
         }
         guard let domain = started else { return finish(.infrastructure("QEMU did not start")) }
-        lap("start")
+        lap(.start)
 
         let agent: AgentConnection
         do {
@@ -242,7 +242,7 @@ public struct GuestRunner: Sendable {
             switch message {
             case let .started(_, kernelRelease):
                 release = kernelRelease
-                lap("kernel")
+                lap(.kernel)
                 phase = "agent setup"
                 progress.phase("agent", "started on \(kernelRelease)")
             case let .step(name, detail, _):
@@ -250,13 +250,13 @@ public struct GuestRunner: Sendable {
                 progress.phase(name, detail)
             case let .pmemReady(device, mountPoint, options):
                 mountOptions = options
-                lap("pmem")
+                lap(.pmem)
                 phase = "command"
                 progress.phase("pmem", "\(device) on \(mountPoint) (\(options))")
             case let .output(stream, data):
                 output(stream, data)
             case let .exited(status, signal, _):
-                lap("command")
+                lap(.command)
                 phase = "power-off"
                 outcome = .commandExited(status: status, signal: signal)
             case let .failed(stage, message):
@@ -279,7 +279,7 @@ public struct GuestRunner: Sendable {
             _ = domain.waitUntilStopped(timeout: 5)
         }
         Cleanup.shared.run(destroy)
-        lap("teardown")
+        lap(.teardown)
         return finish(outcome!, release: release, reports: reports, mount: mountOptions)
     }
 }

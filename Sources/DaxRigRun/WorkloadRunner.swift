@@ -166,7 +166,7 @@ public struct WorkloadRunner: Sendable {
             let failure = tail.lastLine(startingWith: "workload failed").map { "\($0); " } ?? ""
             let decoded = GuestReports(boot.reports)
             let (reports, stressReports) = (decoded.workloads, decoded.stress)
-            let bootSeconds = boot.phases.filter { $0.0 != "command" && $0.0 != "teardown" }.map(\.1).reduce(0, +)
+            let bootSeconds = boot.phases.filter(\.name.isBoot).map(\.seconds).reduce(0, +)
             for item in group.workloads {
                 if let report = reports.first(where: { $0.spec == item.spec }) {
                     let verdicts = item.expectations.map { Judge.judge($0, report: report, findings: boot.findings(for: item.spec.name)) }

@@ -1,0 +1,27 @@
+/// One phase of a boot and how long it took: what a slow boot spent its time on, and
+/// what the boot itself cost beside the command (`isBoot`).
+public struct BootPhase: Codable, Sendable, Equatable {
+    public enum Name: String, Codable, Sendable {
+        /// libvirt's define and start.
+        case start
+        /// From the domain's start to the agent's hello.
+        case kernel
+        /// The namespace, mkfs and mount.
+        case pmem
+        /// The plan's command.
+        case command
+        /// Power-off and the domain's end.
+        case teardown
+
+        /// Part of getting a guest to run the command, not the command or its end.
+        public var isBoot: Bool { self == .start || self == .kernel || self == .pmem }
+    }
+
+    public var name: Name
+    public var seconds: Double
+
+    public init(_ name: Name, seconds: Double) {
+        self.name = name
+        self.seconds = seconds
+    }
+}
