@@ -88,6 +88,9 @@ import DaxRigResults
         let runs = try JSONDecoder().decode([StoredRun].self, from: Data(listed.standardOutput.utf8))
         #expect(runs.map(\.state) == ["incomplete"])
         #expect(runs.first?.status == nil)
+        // The subcommand spelling lists the same (the flag is kept for older scripts).
+        let subcommand = try Rig.run(["report", "list", "--print-json", "--store", store])
+        #expect(subcommand.status == 0 && subcommand.standardOutput == listed.standardOutput, "\(subcommand.standardError)")
         #expect(try ResultStore(path: store).integrityCheck() == "ok")
         // AUTODESTROY: the killed daxrig's guest went with its libvirt connection.
         var left = try Rig.domainsLeft(by: process.processIdentifier)
