@@ -5,15 +5,19 @@ import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
 
+/// `daxrig bisect`: `start` (the default), `resume`, `log` and `reset` are subcommands;
+/// `start` still takes the older --resume, --log and --reset flags, so scripts written
+/// for them keep working.
 struct BisectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bisect",
         abstract: "Find the commit that broke a spec: git bisect with daxrig building, booting and judging each commit.",
         discussion: """
-            daxrig bisect --git ~/linux --good v6.1 --bad HEAD --spec kernels/bisect-demo/no-fallback.toml --expect no-fallback
-            daxrig bisect --resume        carry on an interrupted bisect (every finished step is kept)
-            daxrig bisect --log           git bisect's own log of it (git bisect replay takes it)
-            daxrig bisect --reset         drop it (cached kernels and stored runs stay)
+            daxrig bisect start --git ~/linux --good v6.1 --bad HEAD --spec kernels/bisect-demo/no-fallback.toml --expect no-fallback
+            daxrig bisect resume        carry on an interrupted bisect (every finished step is kept)
+            daxrig bisect log           git bisect's own log of it (git bisect replay takes it)
+            daxrig bisect reset         drop it (cached kernels and stored runs stay)
+            `start` is the default; the older spellings (bisect --resume, --log, --reset) still work.
             The endpoints are checked first: good must pass and bad must fail the oracle. A commit that does not
             build is skipped (its build log kept). A failure of the host rather than the commit (a full disk, an
             OOM-killed make, a boot lost to libvirt twice) stops the bisect with nothing told to git: --resume
@@ -23,7 +27,67 @@ struct BisectCommand: ParsableCommand {
             per --state directory.
             Exit status: 0 the first bad commit (or the range skips left) named; 2 bad input, an endpoint that
             does not behave, or a bisect already running there; 3 the rig or git failed.
-            """)
+            """,
+        subcommands: [Start.self, Resume.self, Log.self, Reset.self],
+        defaultSubcommand: Start.self)
+
+    /// Where the bisect keeps its state, and how its result is printed: for every mode.
+    struct Shared: ParsableArguments {
+        @Option(help: "Where the bisect keeps its state and repository (default: bisect/ in the cache).") var state: String?
+        @Flag(help: "Print the result as JSON.") var json = false
+    }
+
+    enum Mode { case start, resume, log, reset }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Carry on the bisect in progress.")
+        @OptionGroup var shared: Shared
+        func run() throws { try BisectCommand.execute(.resume, shared, request: nil) }
+    }
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print git bisect's log of the bisect.")
+        @OptionGroup var shared: Shared
+        func run() throws { try BisectCommand.execute(.log, shared, request: nil) }
+    }
+
+    struct Reset: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drop the bisect in progress (cached kernels and stored runs stay).")
+        @OptionGroup var shared: Shared
+        func run() throws { try BisectCommand.execute(.reset, shared, request: nil) }
+    }
+
+    static func execute(_ mode: Mode, _ shared: Shared, request: (() -> BisectRequest)?) throws {
+        let progress = TerminalProgress()
+        let bisect = BisectRunner(runner: GuestRunner(progress: progress), progress: progress,
+                                  directory: shared.state.map { URL(fileURLWithPath: $0) })
+        switch mode {
+        case .reset:
+            try CLI.guarded { try bisect.reset() }
+            print("bisect dropped")
+            return
+        case .log:
+            print(try CLI.guarded { try bisect.log() }, terminator: "")
+            return
+        case .start, .resume:
+            break
+        }
+        let result = try CLI.guarded { () throws -> BisectState in
+            if mode == .resume { return try bisect.resume() }
+            return try bisect.start(request!())
+        }
+        progress.finish()
+        if shared.json {
+            print(String(decoding: try JSONCoding.encoder.encode(result), as: UTF8.self))
+        } else {
+            print(BisectReport.render(result))
+        }
+    }
+}
+
+/// A new bisect, or (with the older flags) any mode.
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a bisect (the default).")
 
     @Option(help: "The git repository to bisect.") var git: String?
     @Option(help: "A commit the spec passes on.") var good: String?
@@ -36,18 +100,17 @@ struct BisectCommand: ParsableCommand {
     @Option(help: "Runs per commit; good only when all pass.") var runs = 1
     @OptionGroup var build: BuildOptions
     @Option(help: "The results store (default: $DAXRIG_STORE, else results.sqlite in the cache).") var store: String?
-    @Option(help: "Where the bisect keeps its state and repository (default: bisect/ in the cache).") var state: String?
-    @Flag(help: "Carry on the bisect in progress.") var resume = false
-    @Flag(help: "Print git bisect's log of the bisect.") var log = false
-    @Flag(help: "Drop the bisect in progress.") var reset = false
-    @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Carry on the bisect in progress (as `bisect resume`).") var resume = false
+    @Flag(help: "Print git bisect's log of the bisect (as `bisect log`).") var log = false
+    @Flag(help: "Drop the bisect in progress (as `bisect reset`).") var reset = false
+    @OptionGroup var shared: BisectCommand.Shared
 
     func validate() throws {
         let modes = [resume, log, reset].filter { $0 }.count
         if modes > 1 { throw ValidationError("give one of --resume, --log and --reset") }
         if modes == 0 {
             for (name, value) in [("--git", git), ("--good", good), ("--bad", bad), ("--spec", spec)] where value == nil {
-                throw ValidationError("a new bisect needs \(name) (and --git, --good, --bad, --spec); or give --resume, --log or --reset")
+                throw ValidationError("a new bisect needs \(name) (and --git, --good, --bad, --spec); or `bisect resume`, `bisect log` or `bisect reset`")
             }
         }
         if (above != nil || below != nil) && metric == nil { throw ValidationError("--above and --below go with --metric") }
@@ -56,32 +119,12 @@ struct BisectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let progress = TerminalProgress()
-        let bisect = BisectRunner(runner: GuestRunner(progress: progress), progress: progress,
-                                  directory: state.map { URL(fileURLWithPath: $0) })
-        if reset {
-            try CLI.guarded { try bisect.reset() }
-            print("bisect dropped")
-            return
-        }
-        if log {
-            print(try CLI.guarded { try bisect.log() }, terminator: "")
-            return
-        }
-        let result = try CLI.guarded { () throws -> BisectState in
-            if resume { return try bisect.resume() }
-            let request = BisectRequest(
-                repository: git!, good: good!, bad: bad!, specPath: spec!,
-                oracle: BisectOracle(expectations: expect, metric: metric, above: above, below: below), runs: runs,
-                patches: build.patches, base: build.base, fragments: build.fragments, assignments: build.overrides,
-                store: store ?? ResultStore.defaultPath)
-            return try bisect.start(request)
-        }
-        progress.finish()
-        if json {
-            print(String(decoding: try JSONCoding.encoder.encode(result), as: UTF8.self))
-        } else {
-            print(BisectReport.render(result))
+        let mode: BisectCommand.Mode = resume ? .resume : log ? .log : reset ? .reset : .start
+        try BisectCommand.execute(mode, shared) {
+            BisectRequest(repository: git!, good: good!, bad: bad!, specPath: spec!,
+                          oracle: BisectOracle(expectations: expect, metric: metric, above: above, below: below), runs: runs,
+                          patches: build.patches, base: build.base, fragments: build.fragments, assignments: build.overrides,
+                          store: store ?? ResultStore.defaultPath)
         }
     }
 }

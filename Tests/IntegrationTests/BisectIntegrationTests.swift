@@ -55,7 +55,8 @@ import DaxRigResults
         #expect(busy.status == 2 && busy.standardError.contains("another daxrig is bisecting in \(stateDirectory)"),
                 "\(busy.status) \(busy.standardError.suffix(800))")
 
-        let resumed = try Rig.run(["bisect", "--resume", "--state", stateDirectory, "--json"])
+        // The subcommand spelling (the flag above is the older one, kept).
+        let resumed = try Rig.run(["bisect", "resume", "--state", stateDirectory, "--json"])
         #expect(resumed.status == 0, "\(resumed.standardError.suffix(3000))")
         let state = try JSONCoding.decoder.decode(BisectState.self, from: Data(resumed.standardOutput.utf8))
         let culprit = try #require(state.firstBad)
