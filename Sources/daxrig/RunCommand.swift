@@ -24,11 +24,13 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A cached kernel key (or prefix), a kernel directory or a bzImage (default: the default kernel).")
     var kernel: String?
     @Option(help: "A test spec (TOML; default: the built-in kernels/specs/default.toml).") var spec: String?
-    @Option(help: "Comma-separated process counts, replacing the spec's.") var processes: String?
-    @Option(help: "Comma-separated backings to keep from the spec: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.") var backings: String?
+    @Option(help: "Comma-separated process counts, replacing the spec's.", transform: CommaList.processCounts) var processes: [Int]?
+    @Option(help: "Comma-separated backings to keep from the spec: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.", transform: CommaList.backings)
+    var backings: [WorkloadSpec.Backing]?
     @Option(help: "Mapping size per process (binary units), replacing the spec's.") var size: String?
-    @Option(help: "Comma-separated case names (as the run prints them) or globs ('f1-*'): run only these of the spec's cases.")
-    var only: String?
+    @Option(help: "Comma-separated case names (as the run prints them) or globs ('f1-*'): run only these of the spec's cases.",
+            transform: CommaList.names)
+    var only: [String]?
     @Option(help: "Seconds per boot before it is reported as a timeout (default: the spec's, else 900).") var timeout: Double?
     @Option(help: "The results store (SQLite) the run is recorded in (default: $DAXRIG_STORE, else results.sqlite in the cache).")
     var store: String?
@@ -42,27 +44,13 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let progress = TerminalProgress()
-        let counts = try processes.map { list in
-            try list.split(separator: ",").map { text -> Int in
-                guard let n = Int(text), (1...10_000).contains(n) else { throw ValidationError("--processes takes numbers from 1 to 10000, not '\(text)'") }
-                return n
-            }
-        }
-        let kinds = try backings.map { list in
-            try list.split(separator: ",").map { text -> WorkloadSpec.Backing in
-                guard let backing = WorkloadSpec.Backing(rawValue: String(text)) else {
-                    throw ValidationError("unknown backing '\(text)': use \(WorkloadSpec.Backing.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return backing
-            }
-        }
         let (results, runID, storePath) = try CLI.guarded { () -> (SpecResults, Int64?, String?) in
             if let timeout { try BootLimits.check(timeout: timeout) }
             let loaded = try spec.map(TestSpec.load) ?? TestSpec.builtIn
             let specText = try spec.map(Files.read) ?? String(decoding: TestSpec.builtInText, as: UTF8.self)
             let results = try noStore ? nil : ResultStore(path: store ?? ResultStore.defaultPath)
-            var plan = try loaded.overriding(processes: counts, size: try size.map(ByteSize.parse), backings: kinds)
-            if let only { plan = try plan.selecting(only.split(separator: ",").map(String.init)) }
+            var plan = try loaded.overriding(processes: processes, size: try size.map(ByteSize.parse), backings: backings)
+            if let only { plan = try plan.selecting(only) }
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) } ?? KernelBuilder(progress: progress).build(.default).bzImage
             let image = try ImageBuilder(progress: progress).build()
             let recording = results.map {
