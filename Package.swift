@@ -2,9 +2,10 @@
 import PackageDescription
 
 /// The data flow, as targets (ARCHITECTURE.md): DaxRigSupport, then DaxRigKernel,
-/// DaxRigImage and DaxRigMachine, then DaxRig (run, results, campaigns); `daxrig` only
-/// parses arguments and prints; the guest agent is the guest's PID 1 and shares only
-/// DaxRigProtocol with the host.
+/// DaxRigImage and DaxRigMachine, then DaxRigRun, DaxRigResults and DaxRig (the
+/// campaigns); `daxrig` only parses arguments and prints; the guest agent is the
+/// guest's PID 1, with its pure logic in GuestCore, and shares only DaxRigProtocol
+/// with the host.
 let package = Package(
     name: "daxrig",
     platforms: [.macOS(.v15)],
@@ -76,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "daxrig",
             dependencies: [
-                "DaxRig",
+                "DaxRig", "DaxRigSupport", "DaxRigKernel", "DaxRigImage", "DaxRigMachine", "DaxRigRun", "DaxRigResults", "DaxRigProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,8 +101,8 @@ let package = Package(
                 "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
             ])]
         ),
-        .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigProtocol", "GuestCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DaxRig", "DaxRigProtocol"]),
+        .testTarget(name: "DaxRigTests", dependencies: ["DaxRig", "DaxRigSupport", "DaxRigKernel", "DaxRigImage", "DaxRigMachine", "DaxRigRun", "DaxRigResults", "DaxRigProtocol", "GuestCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DaxRig", "DaxRigSupport", "DaxRigKernel", "DaxRigImage", "DaxRigMachine", "DaxRigRun", "DaxRigResults", "DaxRigProtocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,7 +11,7 @@
 # (before), "v2" the whole series (after).
 #   benchmarks/join-scaling.sh           N = 1000
 #   N=10000 benchmarks/join-scaling.sh   (unpatched xfs alone takes ~20 min under TCG)
-#   N=5000 BACKINGS=fsdax-ext4 benchmarks/join-scaling.sh    ext4 only, where the walk costs (10,000 needs a 22.5 GiB guest)
+#   N=5000 BACKINGS=fsdax-ext4 benchmarks/join-scaling.sh    ext4 only, where the walk costs (10,000 needs a 24 GiB guest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${N:-1000}

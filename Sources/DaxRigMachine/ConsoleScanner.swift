@@ -1,3 +1,4 @@
+import DaxRigProtocol
 import Foundation
 
 /// Reads a guest's serial console for the kernel's own reports of trouble. The
@@ -151,8 +152,7 @@ public enum ConsoleScanner {
         p(.hardLockup, "Watchdog detected hard LOCKUP"),
         p(.hungTask, "blocked for more than"),
         p(.rcuStall, "self-detected stall on CPU", "detected stalls on ", "detected expedited stalls on "),
-        p(.oom, "Out of memory: Killed process", "Out of memory (oom_kill_allocating_task): Killed process",
-          "Memory cgroup out of memory: Killed process"),
+        KernelMessages.oomKills.flatMap { p(.oom, $0) },
         p(.listCorruption, traced: true, "list_add corruption", "list_del corruption", "list_add double add"),
         p(.refcount, traced: true, "refcount_t: "),
         p(.lockdep, traced: true, "DEBUG_LOCKS_WARN_ON("),

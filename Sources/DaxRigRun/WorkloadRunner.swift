@@ -53,9 +53,11 @@ public struct WorkloadRunner: Sendable {
         let workers = cases.map(\.spec.processes).max() ?? 1
         // A PTE table page per 2 MiB for every worker that may map with PTEs.
         let pteTables = cases.map { UInt64(pteMappedWorkers($0.spec) * $0.spec.geometry.mappings) * ($0.spec.geometry.maximumLength(size: $0.spec.mappingBytes) / 512) }.max() ?? 0
-        // A PMD table page per GiB (and one more where a mapping straddles a PUD) for every
-        // mapping of every worker: 64 GiB each is 256 KiB a worker, past the worker's own cost.
-        let pmdTables = cases.map { c -> UInt64 in
+        // A PMD table page per GiB for every mapping of every worker, and one more each for
+        // a mapping that straddles a PUD boundary (budgeted for all: the geometry places
+        // them): 64 GiB each is 256 KiB a worker, past the worker's own cost. hugetlbfs
+        // shares its PMD tables, so it needs none of its own.
+        let pmdTables = cases.filter { $0.spec.backing != .hugetlbfs }.map { c -> UInt64 in
             let gibs = (c.spec.geometry.maximumLength(size: c.spec.mappingBytes) + PmdAccounting.pudSpan - 1) / PmdAccounting.pudSpan + 1
             return UInt64(c.spec.processes * c.spec.geometry.mappings) * gibs * PmdAccounting.pageSize
         }.max() ?? 0

@@ -7,8 +7,8 @@ public enum ExitStatus: Int32, Sendable, Codable {
     case failed = 1
     /// Bad usage or input: a file, an option, a run not in the store.
     case badInput = 2
-    /// The rig failed: a boot never came up, the agent, libvirt or the host failed, a
-    /// kernel did not build.
+    /// The rig failed: a boot never came up, the agent, libvirt or the host failed.
+    /// (A kernel that does not build is `failed`: KernelBuildError.makeFailed.)
     case infrastructure = 3
 }
 

@@ -1,4 +1,5 @@
 import Glibc
+import DaxRigProtocol
 import GuestCore
 
 /// A pipe used as a barrier between a run and its workers.
@@ -23,19 +24,20 @@ struct Pipe {
 /// The parent's side of the barriers: workers write a byte to `ready` when they reach
 /// one. A worker that dies on the way (a SIGBUS from a kernel bug, say) never will, so
 /// a wait counts the dead out instead of hanging until the boot's timeout, and their
-/// exit statuses are kept for the report. A worker only dies while it runs, between
-/// two barriers, never while it blocks at one, so a dead worker has not written the
-/// byte of the barrier the parent waits at.
+/// exit statuses are kept for the report. A fault kills a worker only while it runs,
+/// between two barriers, so a dead worker has not written the byte of the barrier the
+/// parent waits at. The OOM killer can kill one that waits, byte written: the count is
+/// then off, and that is why any OOM kill ends the workload (`checkMemory`).
 struct WorkerGroup {
     let ready: Pipe
     private var pids: [pid_t] = []
     private var indices: [pid_t: Int] = [:]
     /// waitpid statuses of the workers that ended, by index.
     private var ended: [Int: Int32] = [:]
-    /// An OOM kill after the workers were started means the guest is too small for the
-    /// run (or the kernel leaks); waiting on lets the OOM killer grind through the
-    /// workers, a report of every task each time, until the boot's timeout.
+    /// The kernel log from the workers' start on, for OOM kills (`checkMemory`).
     private let oom = OOMWatch()
+    /// False when /dev/kmsg could not be opened, and OOM kills go unwatched.
+    var watchesMemory: Bool { oom.fd >= 0 }
 
     init(ready: Pipe) {
         self.ready = ready
@@ -48,29 +50,39 @@ struct WorkerGroup {
 
     /// Returns once every worker in `expected` (indices in fork order) that is still
     /// alive has arrived; only those run, so only they can write or die. Throws, with
-    /// every worker killed, once the OOM killer has killed anything in the guest.
+    /// every worker killed, once the OOM killer has killed anything in the guest: the
+    /// kernel log is polled beside the barrier, and checked again before returning.
     mutating func await(_ expected: Range<Int>) throws {
         var needed = expected.filter { ended[$0] == nil }.count
         var buffer = [UInt8](repeating: 0, count: 4096)
         while needed > 0 {
-            var poller = pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0)
-            let readable = poll(&poller, 1, 100)
-            if readable > 0 {
+            var pollers = [pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0), pollfd(fd: oom.fd, events: Int16(POLLIN), revents: 0)]
+            let readable = poll(&pollers, oom.fd >= 0 ? 2 : 1, 100)
+            if readable < 0 && errno != EINTR { break }
+            if readable > 0 && pollers[1].revents != 0 { try checkMemory() }
+            if readable > 0 && pollers[0].revents != 0 {
                 let got = Glibc.read(ready.read, &buffer, min(needed, buffer.count))
-                if got > 0 { needed -= got } else if got == 0 || errno != EINTR { return }
-            } else if readable < 0 && errno != EINTR {
-                return
+                if got > 0 { needed -= got } else if got == 0 || errno != EINTR { break }
             } else {
+                // Also when only the log woke us: a flood of kernel messages must not
+                // keep the dead from being counted out.
                 needed -= reap().filter(expected.contains).count
-                if oom.killed() {
-                    for pid in pids { kill(pid, SIGKILL) }
-                    _ = statuses()
-                    throw AgentFailure("workload", "the guest ran out of memory with \(pids.count) workers (MemTotal \(OOMWatch.memTotal())): "
-                        + "\(oom.kills[0]); all workers were stopped. Either the kernel leaks, or the guest is too small "
-                        + "for the run (daxrig sizes it in WorkloadRunner.memoryMiB); the kernel log has the OOM report")
-                }
             }
         }
+        try checkMemory()
+    }
+
+    /// Throws, with every worker killed and reaped, if the OOM killer has killed
+    /// anything in the guest since the workers started: the guest is too small for the
+    /// run or the kernel leaks, and waiting on lets the killer grind through the workers
+    /// (a report of every task each time) until the boot's timeout.
+    mutating func checkMemory() throws {
+        guard let kill = oom.firstKill() else { return }
+        for pid in pids { Glibc.kill(pid, SIGKILL) }
+        _ = statuses()
+        throw AgentFailure("workload", "the guest ran out of memory with \(pids.count) workers (MemTotal \(OOMWatch.memTotal())): "
+            + "\(kill); all workers were stopped. Either the kernel leaks, or the guest is too small "
+            + "for the run (daxrig sizes it in WorkloadRunner.memoryMiB); the kernel log has the OOM report")
     }
 
     /// Waits for every worker to end; their exit statuses in fork order, 128 + the
@@ -104,10 +116,11 @@ struct WorkerGroup {
 /// The OOM killer's kills since the watch began, read from the kernel log (/dev/kmsg):
 /// daxrig's tiny kernels have no VM_EVENT_COUNTERS, so /proc/vmstat has no oom_kill.
 final class OOMWatch {
-    private let fd: Int32
-    private(set) var kills: [String] = []
+    /// /dev/kmsg, non-blocking, at the log's end when the watch began; -1 if it could
+    /// not be opened (the workload then says so in its notes).
+    let fd: Int32
+    private var kills: [String] = []
 
-    /// Starts at the log's end: only kills from now on count.
     init() {
         fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd >= 0 { lseek(fd, 0, SEEK_END) }
@@ -115,22 +128,17 @@ final class OOMWatch {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// Reads the records logged since the last call; true once any was an OOM kill.
-    func killed() -> Bool {
-        guard fd >= 0 else { return false }
+    /// Reads the records logged since the last call; the first OOM kill seen, if any.
+    func firstKill() -> String? {
+        guard fd >= 0 else { return nil }
         var record = [UInt8](repeating: 0, count: 8192)
         while true {
             let got = read(fd, &record, record.count)
             if got < 0 && errno == EPIPE { continue }  // records overwritten before we read them: go on
             guard got > 0 else { break }
-            // "level,seq,usec,flags;text": the kill line names the victim and what it held.
-            let text = String(decoding: record[0..<got], as: UTF8.self)
-            guard let body = text.split(separator: ";", maxSplits: 1).last else { continue }
-            if body.hasPrefix("Out of memory") || body.hasPrefix("Memory cgroup out of memory") {
-                kills.append(String(body.prefix { $0 != "\n" }))
-            }
+            if let kill = KernelMessages.oomKill(inRecord: String(decoding: record[0..<got], as: UTF8.self)) { kills.append(kill) }
         }
-        return !kills.isEmpty
+        return kills.first
     }
 
     static func memTotal() -> String {

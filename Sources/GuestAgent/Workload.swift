@@ -22,7 +22,13 @@ enum Workload {
                 let what = "\(spec.backing.rawValue), \(spec.processes) processes x \(megabytes) MiB"
                 print("workload \(index + 1)/\(specs.count): \(spec.name): " + what)
                 KernelLog.mark(CaseMarker.beginning(spec.name))
-                let report = try WorkloadRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
+                let report: WorkloadReport
+                do {
+                    report = try WorkloadRun(spec: spec, mountPoint: plan.pmem.mountPoint).run()
+                } catch let failure as AgentFailure {
+                    // Named, so the cases of this boot that never ran are not taken for it.
+                    throw AgentFailure(failure.stage, "\(spec.name): \(failure.message)")
+                }
                 try ReportFile.write(.workload(report), index: index, name: spec.name, stage: "workload")
             }
             for (index, spec) in runs.stress.enumerated() {
@@ -108,6 +114,7 @@ struct WorkloadRun {
         let first = try Pipe()
         let go = try (0..<(barriers + 3)).map { _ in try Pipe() }
         var group = WorkerGroup(ready: ready)
+        if !group.watchesMemory { notes.append("the kernel log (/dev/kmsg) could not be opened: OOM kills in the guest were not watched") }
 
         let imageRegions = Worker.imageRegions()
         // Armed before the first snapshot: whatever the trigger allocates is in every one.
@@ -141,6 +148,7 @@ struct WorkloadRun {
         }
         go[barriers + 2].release(n)        // exit
         let statuses = group.statuses()
+        try group.checkMemory()            // a kill while the workers exited
         let final = try Counters.pageTables(notes: &notes)
         if spec.backing != .tmpfs { unlink(path) }
 

@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import DaxRigMachine
 import GuestCore
 import Testing
 
@@ -51,5 +52,27 @@ import Testing
     @Test func xfsIsMadeForPmdFaults() {
         #expect(PmemSetup.mkfsCommand(.xfs, device: "/dev/pmem0").contains("su=2m,sw=1"))
         #expect(PmemSetup.mkfsCommand(.ext4, device: "/dev/pmem0").first == "mkfs.ext4")
+    }
+}
+
+/// The guest's OOM watch and the host's console scanner match the same kill lines.
+@Suite struct KernelMessagesTests {
+    @Test func aKmsgRecordOfAnOOMKillGivesItsLine() {
+        let record = "3,1234,567890,-;Out of memory: Killed process 52 (init) total-vm:490600kB, anon-rss:458960kB\n SUBSYSTEM=x\n"
+        #expect(KernelMessages.oomKill(inRecord: record) == "Out of memory: Killed process 52 (init) total-vm:490600kB, anon-rss:458960kB")
+        #expect(KernelMessages.oomKill(inRecord: "4,1,2,-;Memory cgroup out of memory: Killed process 7 (x)") != nil)
+    }
+
+    @Test(arguments: ["6,1,2,-;init invoked oom-killer: gfp_mask=0x140cca", "6,1,2,-;daxrig: case begins: Out of memory: Killed process",
+                      "Out of memory: Killed process 1 (no header)", "", "6,1,2,-;"])
+    func otherRecordsAreNoKill(_ record: String) {
+        #expect(KernelMessages.oomKill(inRecord: record) == nil)
+    }
+
+    @Test func theConsoleScannerFindsEveryKillLineTheGuestWatchesFor() {
+        for line in KernelMessages.oomKills {
+            let findings = ConsoleScanner.scan("[   12.5] \(line) 52 (init) total-vm:1kB\n")
+            #expect(findings.map(\.kind) == [.oom], "\(line)")
+        }
     }
 }

@@ -166,7 +166,7 @@ import DaxRigRun
         let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
         let row = try #require(report.workloads.first { $0.name == "fsdax-xfs-n10" }, "\(output.standardOutput.prefix(2000))")
         let error = try #require(row.error)
-        #expect(error.contains("the guest ran out of memory with 10 workers (MemTotal "), "\(error)")
+        #expect(error.contains("fsdax-xfs-n10: the guest ran out of memory with 10 workers (MemTotal "), "\(error)")
         #expect(error.contains("Out of memory: Killed process"), "\(error)")
         #expect(row.verdicts.isEmpty)
     }
