@@ -4,6 +4,8 @@
 # beside the hugetlbfs control (kernels/specs/pmd-share-table.toml).
 #   benchmarks/pmd-share.sh              N = 1 to 10,000 (the unpatched 10,000 takes ~20 min under TCG)
 #   MAX_N=1000 benchmarks/pmd-share.sh   stop at 1000
+#   KERNELS=patched benchmarks/pmd-share.sh   re-measure the series' column alone (a new
+#                                            series; unpatched 6.1 and hugetlbfs did not change)
 # Prints, per N: the global PageTables growth and PMD table pages, the first and later
 # workers' faults, and the RAM the patch saves against the RFC's formula
 # (mapped bytes / 2 MiB) x 8 bytes x processes.
@@ -15,7 +17,8 @@ unpatched=$(key)
 patched=$(key --patches kernels/patches/fsdax-pmd-share --fragment kernels/configs/pmem-dax.config --fragment kernels/configs/fsdax-pmd-share.config)
 processes=$(python3 -c "print(','.join(str(n) for n in [1, 10, 100, 1000, 10000] if n <= $max))")
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-for kernel in unpatched patched; do
+kernels=${KERNELS:-unpatched patched}
+for kernel in $kernels; do
   backings=fsdax-xfs; [ $kernel = unpatched ] && backings=fsdax-xfs,hugetlbfs
   t0=$(date +%s)
   "$daxrig" run --no-store --kernel "${!kernel}" --spec kernels/specs/pmd-share-table.toml \
@@ -25,7 +28,9 @@ done
 python3 - "$dir/unpatched.json" "$dir/patched.json" <<'PY'
 import json, sys
 rows = {}
+import os
 for label, path in (("unpatched", sys.argv[1]), ("patched", sys.argv[2])):
+    if not os.path.exists(path): continue
     for w in json.load(open(path))["workloads"]:
         kind = "hugetlbfs" if w["name"].startswith("hugetlbfs") else label
         rows.setdefault(w["processes"], {})[kind] = w
