@@ -165,8 +165,11 @@ public struct WorkloadRunner: Sendable {
                 if stream == .stdout { tail.append(data) }
                 output(stream, data)
             }
-            let failure = tail.lastLine(startingWith: "workload failed").map { "\($0); " } ?? ""
             let decoded = GuestReports(boot.reports)
+            // Why a case of this boot has no report: the workload's own last word, the boot's
+            // end, and any report that did not decode.
+            let noReport = "no report: " + (tail.lastLine(startingWith: "workload failed").map { "\($0); " } ?? "")
+                + boot.summary + decoded.malformedNote
             let (reports, stressReports) = (decoded.workloads, decoded.stress)
             let bootSeconds = boot.phases.filter(\.name.isBoot).map(\.seconds).reduce(0, +)
             for item in group.workloads {
@@ -175,7 +178,7 @@ public struct WorkloadRunner: Sendable {
                     results.append(WorkloadResult(workload: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
                     results.append(WorkloadResult(workload: item, report: nil, verdicts: [],
-                                                  error: "no report: \(failure)\(boot.summary)\(decoded.malformedNote)",
+                                                  error: noReport,
                                                   outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }
@@ -184,7 +187,7 @@ public struct WorkloadRunner: Sendable {
                     let verdicts = item.expectations.map { Judge.judge($0, stress: report, findings: boot.findings(for: item.spec.name)) }
                     stressResults.append(StressResult(stress: item, report: report, verdicts: verdicts, error: nil, bootSeconds: bootSeconds))
                 } else {
-                    stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: "no report: \(failure)\(boot.summary)\(decoded.malformedNote)",
+                    stressResults.append(StressResult(stress: item, report: nil, verdicts: [], error: noReport,
                                                       outcome: boot.outcome, consoleLog: boot.consoleLog, bootSeconds: bootSeconds))
                 }
             }

@@ -55,9 +55,10 @@ struct WorkerGroup {
     mutating func await(_ expected: Range<Int>) throws {
         var needed = expected.filter { ended[$0] == nil }.count
         var buffer = [UInt8](repeating: 0, count: 4096)
+        // poll(2) ignores a negative fd (no /dev/kmsg) and fills in every revents.
+        var pollers = [pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0), pollfd(fd: oom.fd, events: Int16(POLLIN), revents: 0)]
         while needed > 0 {
-            var pollers = [pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0), pollfd(fd: oom.fd, events: Int16(POLLIN), revents: 0)]
-            let readable = poll(&pollers, oom.fd >= 0 ? 2 : 1, 100)
+            let readable = poll(&pollers, 2, 100)
             if readable < 0 && errno != EINTR { break }
             if readable > 0 && pollers[1].revents != 0 { try checkMemory() }
             if readable > 0 && pollers[0].revents != 0 {
@@ -142,9 +143,7 @@ final class OOMWatch {
     }
 
     static func memTotal() -> String {
-        guard let text = try? FileIO.readText("/proc/meminfo"),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
-              let kib = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return "unknown" }
-        return "\(kib >> 10) MiB"
+        guard let text = try? FileIO.readText("/proc/meminfo"), let bytes = MemInfo(text: text).bytes["MemTotal"] else { return "unknown" }
+        return "\(bytes >> 20) MiB"
     }
 }

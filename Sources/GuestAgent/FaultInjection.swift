@@ -6,14 +6,15 @@ import Glibc
 /// kernel and a guest size that do not cause either.
 enum FaultInjection {
     /// The worker that takes a SIGBUS right after the control snapshot, if any.
-    static var sigbusWorker: Int? {
-        getenv("DAXRIG_INJECT_SIGBUS").flatMap { Int(String(cString: $0)) }
-    }
+    static var sigbusWorker: Int? { worker("DAXRIG_INJECT_SIGBUS") }
 
     /// The worker that, right after the control snapshot, takes anonymous memory until
     /// the guest's OOM killer ends it, if any.
-    static var oomWorker: Int? {
-        getenv("DAXRIG_INJECT_OOM").flatMap { Int(String(cString: $0)) }
+    static var oomWorker: Int? { worker("DAXRIG_INJECT_OOM") }
+
+    /// The worker index an injection variable names, if it is set.
+    private static func worker(_ variable: String) -> Int? {
+        getenv(variable).flatMap { Int(String(cString: $0)) }
     }
 
     /// A real out-of-memory in the guest: 16 MiB at a time, every page written, until the
