@@ -78,7 +78,7 @@ struct BisectCommand: ParsableCommand {
         }
         progress.finish()
         if shared.json {
-            print(String(decoding: try JSONCoding.encoder.encode(result), as: UTF8.self))
+            try CLI.printJSON(result)
         } else {
             print(BisectReport.render(result))
         }

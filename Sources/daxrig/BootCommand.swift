@@ -61,7 +61,7 @@ struct BootCommand: ParsableCommand {
         progress.finish()
         let report = BootReport(result)
         if json {
-            print(String(decoding: try JSONCoding.encoder.encode(report), as: UTF8.self))
+            try CLI.printJSON(report)
         }
         // Findings the outcome's own message does not already show.
         for finding in result.findings where !result.outcome.shows(finding) {

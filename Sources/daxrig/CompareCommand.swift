@@ -26,7 +26,7 @@ struct CompareCommand: ParsableCommand {
             guard let b = try results.run(after) else { throw StoreError.noSuchRun("\(after)") }
             let comparison = try results.comparison(a, b)
             if json {
-                print(String(decoding: try JSONCoding.encoder.encode(comparison), as: UTF8.self))
+                try CLI.printJSON(comparison)
             } else {
                 print(ComparisonText.render(comparison, before: a, after: b))
             }

@@ -13,7 +13,7 @@ struct DoctorCommand: ParsableCommand {
     func run() throws {
         let checks = Doctor.run()
         if json {
-            print(String(decoding: try JSONCoding.encoder.encode(checks), as: UTF8.self))
+            try CLI.printJSON(checks)
         } else {
             let width = checks.map(\.name.count).max() ?? 0
             for check in checks {

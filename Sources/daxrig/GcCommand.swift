@@ -27,8 +27,7 @@ struct GcCommand: ParsableCommand {
         let freed = removed.reduce(UInt64(0)) { $0 + $1.bytes }
         if json {
             struct Report: Encodable { var removed: [CacheCollector.Item]; var skipped: [CacheCollector.Item]; var before: UInt64; var after: UInt64; var dryRun: Bool }
-            print(String(decoding: try JSONCoding.encoder.encode(Report(removed: removed, skipped: skipped, before: before, after: before - freed, dryRun: dryRun)),
-                         as: UTF8.self))
+            try CLI.printJSON(Report(removed: removed, skipped: skipped, before: before, after: before - freed, dryRun: dryRun))
             return
         }
         for item in removed {

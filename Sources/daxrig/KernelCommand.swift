@@ -23,7 +23,7 @@ struct KernelCommand: ParsableCommand {
         func run() throws {
             let artifacts = try CLI.guarded { try KernelBuilder(progress: TerminalProgress()).build(kernel.request()) }
             if json {
-                print(String(decoding: try JSONCoding.encoder.encode(artifacts.manifest), as: UTF8.self))
+                try CLI.printJSON(artifacts.manifest)
             } else {
                 let m = artifacts.manifest
                 print("kernel \(m.release) [\(m.key)] \(artifacts.cacheHit ? "cache hit" : String(format: "built in %.0f s, %d files compiled", m.timings.totalSeconds, m.compiledFiles) + (m.changedSinceLastBuild.map { ", \($0.count) sources changed since the build directory's last build" } ?? ""))")
@@ -39,7 +39,7 @@ struct KernelCommand: ParsableCommand {
         func run() throws {
             let kernels = KernelStore().list()
             if json {
-                print(String(decoding: try JSONCoding.encoder.encode(kernels.map(\.manifest)), as: UTF8.self))
+                try CLI.printJSON(kernels.map(\.manifest))
                 return
             }
             if kernels.isEmpty { print("no kernels cached yet: run `daxrig kernel build`"); return }
@@ -105,6 +105,11 @@ enum CLI {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(exitCode(for: error))
         }
+    }
+
+    /// Prints `value` as daxrig's JSON (JSONCoding): what every `--json` prints.
+    static func printJSON(_ value: some Encodable) throws {
+        print(String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self))
     }
 
     /// Every daxrig error says its own status (RigError); anything else is the host's.

@@ -45,7 +45,7 @@ struct MatrixCommand: ParsableCommand {
         progress.finish()
         let rows = cells.map { Cell(kernel: $0.kernel, spec: $0.spec, status: $0.status, run: $0.runID, error: $0.buildError ?? $0.runError) }
         if json {
-            print(String(decoding: try JSONCoding.encoder.encode(rows), as: UTF8.self))
+            try CLI.printJSON(rows)
         } else {
             print(MatrixTable.render(cells))
         }

@@ -49,7 +49,7 @@ struct NightlyCommand: ParsableCommand {
         }
         progress.finish()
         if json {
-            print(String(decoding: try JSONCoding.encoder.encode(verdict), as: UTF8.self))
+            try CLI.printJSON(verdict)
         } else {
             print(NightText.render(verdict))
         }

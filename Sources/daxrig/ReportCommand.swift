@@ -86,14 +86,13 @@ struct ReportCommand: ParsableCommand {
             let results = try ResultStore(path: options.store ?? ResultStore.defaultPath)
             let set: ReportSet
             switch mode {
-            case .list, .nights:
-                let list = if case .list = mode { true } else { false }
-                if options.printJSON {
-                    let data = list ? try JSONCoding.encoder.encode(try results.runs()) : try JSONCoding.encoder.encode(try results.nights())
-                    print(String(decoding: data, as: UTF8.self))
-                } else {
-                    print(list ? RunListing.render(try results.runs()) : RunListing.render(nights: try results.nights()))
-                }
+            case .list:
+                let runs = try results.runs()
+                if options.printJSON { try CLI.printJSON(runs) } else { print(RunListing.render(runs)) }
+                return
+            case .nights:
+                let nights = try results.nights()
+                if options.printJSON { try CLI.printJSON(nights) } else { print(RunListing.render(nights: nights)) }
                 return
             case let .night(night):
                 set = try ReportSet.night(night, store: results, historyMetric: options.chartMetric)

@@ -65,7 +65,7 @@ struct RunCommand: ParsableCommand {
         if let runID, let storePath { FileHandle.standardError.write(Data("run \(runID) recorded in \(storePath)\n".utf8)) }
         progress.finish()
         if json {
-            print(String(decoding: try JSONCoding.encoder.encode(SpecReport(results)), as: UTF8.self))
+            try CLI.printJSON(SpecReport(results))
         } else if ktap {
             print(KTAP.render(results), terminator: "")
         } else {
