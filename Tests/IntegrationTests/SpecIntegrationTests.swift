@@ -132,13 +132,18 @@ import DaxRigRun
 /// not a measure of sharing. CI saw exactly these figures once on the unpatched kernel
 /// (data-intact and private FAIL, -20 KiB of page tables) and nothing named the cause.
 @Suite(.timed) struct WorkerDeathIntegrationTests {
-    @Test(.timeLimit(.minutes(15))) func aWorkerKilledByASIGBUSWhileMappingIsNamedWithItsSignal() throws {
+    /// `daxrig run` of 10 processes on xfs with worker 3 given the fault `variable`
+    /// injects: its exit status checked, the workload's row of the JSON report returned.
+    static func run(injecting variable: String, expectingStatus status: Int32) throws -> ResultRow {
         _ = try Rig.defaultKernel()
-        let output = try Rig.run(["run", "--backings", "fsdax-xfs", "--processes", "10", "--no-store", "--json"],
-                                 environment: ["DAXRIG_INJECT_SIGBUS": "3"])
-        #expect(output.status == 1, "\(output.standardError.suffix(2000))")
+        let output = try Rig.run(["run", "--backings", "fsdax-xfs", "--processes", "10", "--no-store", "--json"], environment: [variable: "3"])
+        #expect(output.status == status, "\(output.standardError.suffix(2000))")
         let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
-        let row = try #require(report.workloads.first { $0.name == "fsdax-xfs-n10" }, "\(output.standardOutput.prefix(2000))")
+        return try #require(report.workloads.first { $0.name == "fsdax-xfs-n10" }, "\(output.standardOutput.prefix(2000))")
+    }
+
+    @Test(.timeLimit(.minutes(15))) func aWorkerKilledByASIGBUSWhileMappingIsNamedWithItsSignal() throws {
+        let row = try Self.run(injecting: "DAXRIG_INJECT_SIGBUS", expectingStatus: 1)
         let verdicts = Dictionary(row.verdicts.map { ($0.expectation, $0) }) { first, _ in first }
         let intact = try #require(verdicts[DaxRigRun.Expectation.dataIntact])
         #expect(!intact.passed)
@@ -159,12 +164,7 @@ import DaxRigRun
     /// N = 10,000 the killer ground through workers until the boot's timeout. Now the
     /// workload stops at the first kill and the run is the rig's ERROR, naming the kill.
     @Test(.timeLimit(.minutes(15))) func aGuestOutOfMemoryStopsTheWorkloadAsTheRigsError() throws {
-        _ = try Rig.defaultKernel()
-        let output = try Rig.run(["run", "--backings", "fsdax-xfs", "--processes", "10", "--no-store", "--json"],
-                                 environment: ["DAXRIG_INJECT_OOM": "3"])
-        #expect(output.status == 3, "\(output.standardError.suffix(2000))")
-        let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
-        let row = try #require(report.workloads.first { $0.name == "fsdax-xfs-n10" }, "\(output.standardOutput.prefix(2000))")
+        let row = try Self.run(injecting: "DAXRIG_INJECT_OOM", expectingStatus: 3)
         let error = try #require(row.error)
         #expect(error.contains("fsdax-xfs-n10: the guest ran out of memory with 10 workers (MemTotal "), "\(error)")
         #expect(error.contains("Out of memory: Killed process"), "\(error)")
