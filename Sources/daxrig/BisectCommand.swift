@@ -37,30 +37,32 @@ struct BisectCommand: ParsableCommand {
         @Flag(help: "Print the result as JSON.") var json = false
     }
 
-    enum Mode { case start, resume, log, reset }
+    /// What to do: a new bisect carries its request, so no mode can lack one.
+    enum Mode { case start(BisectRequest), resume, log, reset }
 
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Carry on the bisect in progress.")
         @OptionGroup var shared: Shared
-        func run() throws { try BisectCommand.execute(.resume, shared, request: nil) }
+        func run() throws { try BisectCommand.execute(.resume, shared) }
     }
 
     struct Log: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print git bisect's log of the bisect.")
         @OptionGroup var shared: Shared
-        func run() throws { try BisectCommand.execute(.log, shared, request: nil) }
+        func run() throws { try BisectCommand.execute(.log, shared) }
     }
 
     struct Reset: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Drop the bisect in progress (cached kernels and stored runs stay).")
         @OptionGroup var shared: Shared
-        func run() throws { try BisectCommand.execute(.reset, shared, request: nil) }
+        func run() throws { try BisectCommand.execute(.reset, shared) }
     }
 
-    static func execute(_ mode: Mode, _ shared: Shared, request: (() -> BisectRequest)?) throws {
+    static func execute(_ mode: Mode, _ shared: Shared) throws {
         let progress = TerminalProgress()
         let bisect = BisectRunner(runner: GuestRunner(progress: progress), progress: progress,
                                   directory: shared.state.map { URL(fileURLWithPath: $0) })
+        let result: BisectState
         switch mode {
         case .reset:
             try CLI.guarded { try bisect.reset() }
@@ -69,12 +71,10 @@ struct BisectCommand: ParsableCommand {
         case .log:
             print(try CLI.guarded { try bisect.log() }, terminator: "")
             return
-        case .start, .resume:
-            break
-        }
-        let result = try CLI.guarded { () throws -> BisectState in
-            if mode == .resume { return try bisect.resume() }
-            return try bisect.start(request!())
+        case .resume:
+            result = try CLI.guarded { try bisect.resume() }
+        case let .start(request):
+            result = try CLI.guarded { try bisect.start(request) }
         }
         progress.finish()
         if shared.json {
@@ -119,12 +119,14 @@ struct Start: ParsableCommand {
     }
 
     func run() throws {
-        let mode: BisectCommand.Mode = resume ? .resume : log ? .log : reset ? .reset : .start
-        try BisectCommand.execute(mode, shared) {
-            BisectRequest(repository: git!, good: good!, bad: bad!, specPath: spec!,
-                          oracle: BisectOracle(expectations: expect, metric: metric, above: above, below: below), runs: runs,
-                          patches: build.patches, base: build.base, fragments: build.fragments, assignments: build.overrides,
-                          store: store ?? ResultStore.defaultPath)
+        if resume || log || reset {
+            return try BisectCommand.execute(resume ? .resume : log ? .log : .reset, shared)
         }
+        // validate() made sure a new bisect has --git, --good, --bad and --spec.
+        try BisectCommand.execute(.start(BisectRequest(
+            repository: git!, good: good!, bad: bad!, specPath: spec!,
+            oracle: BisectOracle(expectations: expect, metric: metric, above: above, below: below), runs: runs,
+            patches: build.patches, base: build.base, fragments: build.fragments, assignments: build.overrides,
+            store: store ?? ResultStore.defaultPath)), shared)
     }
 }
