@@ -144,14 +144,18 @@ import DaxRigRun
         #expect(twice.pmdPagesMeasured == 2 && twice.laterWorkersMedianFaults.map { $0 <= 4 } == true, "\(twice)")
     }
 
-    /// Finding 5 is a 6.1 bug with its own one-patch fix (kernels/patches/madv-cold-dax):
-    /// unpatched 6.1 plus that patch passes f5-madv-cold, kernel log clean. The build
-    /// has soft-dirty tracking, which shows f4-soft-dirty passing where page tables are
-    /// private: each process keeps its own record of its writes.
-    @Test func theMadvColdFixAloneCuresFindingFiveAndPrivateTablesKeepSoftDirtyPerProcess() throws {
-        let build = try build("madv-cold-dax", fragments: ["soft-dirty.config"])
-        let key = try #require(build.manifest?.key, "\(build.stderr.suffix(2000))")
-        let (status, report, stderr) = try run(kernel: key, only: ["f5-madv-cold", "f4-soft-dirty"])
+    /// Finding 5 is a 6.1 bug with its own one-patch fix, v2's patch 1 (also kept alone
+    /// in kernels/patches/madv-cold-dax): v2 with CONFIG_FSDAX_PMD_SHARE off, where that
+    /// patch is the only live change on the DAX path, passes f5-madv-cold, kernel log
+    /// clean. The kernel (Rig.tracedOptionOffKernel) has soft-dirty tracking, which v2
+    /// allows with the option off and which shows f4-soft-dirty passing where page
+    /// tables are private: each process keeps its own record of its writes.
+    @Test func theMadvColdFixCuresFindingFiveAndPrivateTablesKeepSoftDirtyPerProcess() throws {
+        let kernel = try Rig.tracedOptionOffKernel()
+        #expect(kernel.manifest.patches.count == 7, "\(kernel.manifest.patches)")
+        let config = try Files.read(kernel.config)
+        #expect(config.contains("# CONFIG_FSDAX_PMD_SHARE is not set") && config.contains("CONFIG_MEM_SOFT_DIRTY=y"))
+        let (status, report, stderr) = try run(kernel: kernel.manifest.key, only: ["f5-madv-cold", "f4-soft-dirty"])
         #expect(report.complete, "\(stderr.suffix(3000))")
         #expect(report.workloads.isEmpty && report.persistence.isEmpty && report.stress.count == 2)
         let cold = try #require(verdict(report, "f5-madv-cold", .kernelLogClean))

@@ -36,13 +36,17 @@ extension Rig {
         try sharingKernel([try fragment("debug-vm.config"), try fragment("debug-kasan.config")])
     }
 
-    /// The v2 series with CONFIG_FSDAX_PMD_SHARE asked off, and tracing.config: the
-    /// option-off check and the tracepoint counts boot this one kernel. Tracing alone
-    /// was a config of its own (259 s of make); here the option-off check also gets the
-    /// fault counts unpatched 6.1 takes, one PMD fault per 2 MiB per process.
+    /// The v2 series with CONFIG_FSDAX_PMD_SHARE asked off, tracing.config and
+    /// soft-dirty.config: the option-off check, the tracepoint counts, and finding 5's
+    /// fix with private tables (f5-madv-cold, f4-soft-dirty) boot this one kernel. With
+    /// the option off, the series' only live change on the DAX path is patch 1, the
+    /// MADV_COLD fix (patch 2 moves hugetlb's sharing helpers, still hugetlb's alone),
+    /// so this kernel stands in for 6.1 plus kernels/patches/madv-cold-dax, which was a
+    /// whole build of its own (431 s of make in the cold rehearsal of 2026-12-04).
+    /// Tracing alone was one too (259 s). v2 refuses soft-dirty only with the option on.
     static func tracedOptionOffKernel() throws -> KernelArtifacts {
         try build(KernelBuildRequest(source: .default, patches: try series("fsdax-pmd-share"), base: .tinyconfig,
-                                     fragments: [.pmemDax, try fragment("tracing.config")],
+                                     fragments: [.pmemDax, try fragment("tracing.config"), try fragment("soft-dirty.config")],
                                      overrides: [ConfigOption(name: "CONFIG_FSDAX_PMD_SHARE", value: "n", origin: "test")]))
     }
 }
