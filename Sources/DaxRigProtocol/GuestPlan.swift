@@ -21,21 +21,27 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     /// argv of the command to run with the pmem mounted; empty runs nothing.
     public var command: [String]
     public var environment: [String: String]
-    /// Extra plan text for later stages (a WorkloadPayload, persistence specs); opaque
-    /// to the boot layer.
-    public var payload: String?
+    /// The agent's own task, when `command` is the one that runs it (GuestTask.command);
+    /// nil for any other command. The boot layer carries it without looking inside.
+    public var task: GuestTask?
     /// Power off as a power failure would: no sync, no unmount, whatever the command
     /// left in the page cache or the file system's log is lost. Persistence checks use
     /// it to prove that what was synced survives on its own.
     public var abruptPowerOff: Bool
 
-    public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:], payload: String? = nil,
+    public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:],
                 abruptPowerOff: Bool = false) {
         self.pmem = pmem
         self.command = command
         self.environment = environment
-        self.payload = payload
+        self.task = nil
         self.abruptPowerOff = abruptPowerOff
+    }
+
+    /// A plan that runs one of the agent's own tasks.
+    public init(pmem: PmemSetup, task: GuestTask, environment: [String: String] = [:], abruptPowerOff: Bool = false) {
+        self.init(pmem: pmem, command: task.command, environment: environment, abruptPowerOff: abruptPowerOff)
+        self.task = task
     }
 }
 

@@ -67,12 +67,10 @@ public struct PersistenceRunner: Sendable {
         let backing = directory.appendingPathComponent("pmem0.img").path
         let size = Self.pmemBytes(for: check.spec)
         try PmemBackingFile.create(path: backing, size: size)
-        let payload = String(decoding: try JSONEncoder().encode([check.spec]), as: UTF8.self)
 
         func boot(_ phase: PersistenceReport.Phase) throws -> (BootResult, PersistenceReport?, String) {
             let plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem, reuse: phase == .verify),
-                                 command: ["/init", "persist", phase.rawValue], payload: payload,
-                                 abruptPowerOff: phase == .write)
+                                 task: .persist(phase, [check.spec]), abruptPowerOff: phase == .write)
             let request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [size], pmemBackingFiles: [backing], memoryMiB: Self.memoryMiB, vcpus: vcpus, timeout: timeout)
             let result = try runner.boot(request, image: image, output: output)
             let decoded = GuestReports(result.reports)

@@ -152,13 +152,12 @@ public struct WorkloadRunner: Sendable {
         var results: [WorkloadResult] = []
         var stressResults: [StressResult] = []
         for group in boots {
-            let payload = String(decoding: try JSONEncoder().encode(WorkloadPayload(workloads: group.workloads.map(\.spec), stress: group.stress.map(\.spec))),
-                                 as: UTF8.self)
+            let task = GuestTask.workload(WorkloadPayload(workloads: group.workloads.map(\.spec), stress: group.stress.map(\.spec)))
             // A sparse file read through the huge zero page needs no pmem behind it.
             let files = group.workloads.filter { $0.spec.access != .readSparse } + group.stress.map(\.mapping)
             let pmemBytes = PmemBackingFile.size(forLargestFile: files.map(\.spec.fileBytes).max() ?? 0)
-            let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), command: ["/init", "workload"],
-                                                                      environment: Self.injectedFaults(), payload: payload),
+            let request = BootRequest(kernel: kernel, plan: GuestPlan(pmem: PmemSetup(fileSystem: group.fileSystem), task: task,
+                                                                      environment: Self.injectedFaults()),
                                       pmemSizes: [pmemBytes], memoryMiB: Self.memoryMiB(for: group.workloads + group.stress.map(\.mapping)), vcpus: vcpus, timeout: timeout)
             let tail = OutputTail()
             let boot = try runner.boot(request, image: image) { stream, data in

@@ -4,8 +4,7 @@ import Glibc
 import GuestCore
 
 /// `/init persist write|verify`: the two halves of a persistence check, one per boot on
-/// the same backing file. The plan's payload is a JSON array of PersistenceSpec; each
-/// phase leaves one PersistenceReport per spec in the reports directory.
+/// the same backing file. The plan's task is `.persist(phase, specs)`; each phase leaves one PersistenceReport per spec in the reports directory.
 ///
 /// write: forked writers store the pattern in every 8-byte word of their stripe through
 /// a DAX mapping and make it durable as the spec says (msync, or MAP_SYNC alone); the
@@ -18,8 +17,9 @@ enum Persistence {
                 throw AgentFailure("persist", "unknown phase '\(phase)': use write or verify")
             }
             let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
-            guard let payload = plan.payload else { throw AgentFailure("persist", "the plan has no persistence specs in its payload") }
-            let specs = try JSONDecoder().decode([PersistenceSpec].self, from: Data(payload.utf8))
+            guard case let .persist(planned, specs) = plan.task, planned == phase else {
+                throw AgentFailure("persist", "the plan's task is not a persistence check's \(phase.rawValue) phase: \(String(describing: plan.task))")
+            }
             for (index, spec) in specs.enumerated() {
                 let path = "\(plan.pmem.mountPoint)/\(spec.fileName)"
                 print("persist \(phase.rawValue) \(index + 1)/\(specs.count): \(spec.name): \(spec.bytes >> 20) MiB, "

@@ -3,8 +3,8 @@ import FoundationEssentials
 import Glibc
 import Synchronization
 
-/// `/init workload`: runs the plan's workloads and then its stress runs (its payload,
-/// a WorkloadPayload) one after another and leaves one WorkloadReport or StressReport
+/// `/init workload`: runs the plan's workloads and then its stress runs (its task,
+/// `.workload(WorkloadPayload)`) one after another and leaves one WorkloadReport or StressReport
 /// JSON per run in the reports directory, which the agent sends to the host.
 ///
 /// Measuring page tables has traps (DESIGN.md): the global counter is read only
@@ -14,8 +14,9 @@ enum Workload {
     static func run() -> Int32 {
         do {
             let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
-            guard let payload = plan.payload else { throw AgentFailure("workload", "the plan has no workloads in its payload") }
-            let runs = try JSONDecoder().decode(WorkloadPayload.self, from: Data(payload.utf8))
+            guard case let .workload(runs) = plan.task else {
+                throw AgentFailure("workload", "the plan's task is not a workload: \(String(describing: plan.task))")
+            }
             let specs = runs.workloads
             for (index, spec) in specs.enumerated() {
                 let megabytes = spec.mappingBytes >> 20

@@ -176,10 +176,27 @@ import Testing
         #expect(StressSpec.pattern(stripe: 3, word: 7, seed: Pattern.seed("other")) != StressSpec.pattern(stripe: 3, word: 7, seed: seed))
     }
 
-    @Test func thePayloadCarriesWorkloadsAndStressRuns() throws {
+    /// The plan carries the agent's task as a typed value, which the plan's one decode
+    /// in the guest brings back whole; the command is the one the agent dispatches on.
+    @Test func thePlansTaskCarriesWorkloadsStressRunsAndPersistenceChecks() throws {
         let payload = WorkloadPayload(workloads: [WorkloadSpec(name: "w", backing: .fsdaxXfs, processes: 2, mappingBytes: 1 << 30)],
                                       stress: [StressSpec(name: "s", backing: .fsdaxXfs, sharers: 2, ops: [.fork], soakSeconds: 5)])
-        #expect(try JSONDecoder().decode(WorkloadPayload.self, from: JSONEncoder().encode(payload)) == payload)
+        let check = PersistenceSpec(name: "p", backing: .fsdaxExt4, bytes: 8 << 20, writers: 2, sync: .mapSync)
+        for (task, command) in [(GuestTask.workload(payload), ["/init", "workload"]),
+                                (.persist(.write, [check]), ["/init", "persist", "write"]),
+                                (.persist(.verify, [check, check]), ["/init", "persist", "verify"])] {
+            let plan = GuestPlan(pmem: PmemSetup(fileSystem: .ext4, reuse: true), task: task, environment: ["A": "1"], abruptPowerOff: true)
+            #expect(plan.command == command)
+            let decoded = try JSONDecoder().decode(GuestPlan.self, from: JSONEncoder().encode(plan))
+            #expect(decoded == plan && decoded.task == task)
+        }
+        // A plan for any other command has no task (and decodes as such).
+        let plain = GuestPlan(command: ["true"])
+        #expect(try JSONDecoder().decode(GuestPlan.self, from: JSONEncoder().encode(plain)).task == nil)
+        // The case names are the wire format: a task of an unknown kind does not decode.
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(GuestTask.self, from: Data(#"{"reboot":{}}"#.utf8))
+        }
     }
 
     // MARK: Verdicts and reports
