@@ -66,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "DaxRigResults",
-            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigMachine", "DaxRigRun", "DaxRigProtocol",
+            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigRun", "DaxRigProtocol",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(

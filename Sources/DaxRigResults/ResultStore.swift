@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import DaxRigKernel
-import DaxRigMachine
 import DaxRigSupport
 
 /// The history of runs: SQLite through GRDB, at `~/.cache/daxrig/results.sqlite` (or
@@ -245,17 +244,18 @@ public struct RunInputs: Sendable, Codable, Equatable {
     public var cell: String?
     public var rerunOf: Int64?
 
-    /// Reads the kernel's manifest (when it is a cached build) and the host's versions.
-    public static func gather(command: String, spec: String, specText: String?, kernelPath: String, accelerator: String?) -> RunInputs {
+    /// Reads the kernel's manifest (when it is a cached build); the host's versions come
+    /// from the caller, which measured the host for the run (the store dials nothing).
+    public static func gather(command: String, spec: String, specText: String?, kernelPath: String, accelerator: String?,
+                              versions: (libvirt: String?, qemu: String?)) -> RunInputs {
         let manifestPath = URL(fileURLWithPath: kernelPath).deletingLastPathComponent().appendingPathComponent("manifest.json").path
         let manifest = (try? Data(contentsOf: URL(fileURLWithPath: manifestPath))).flatMap { try? JSONCoding.decoder.decode(KernelManifest.self, from: $0) }
-        let versions = try? LibvirtConnection().versions()
         let patches = manifest.map { $0.patches.map { "\($0.name) \($0.sha256)" }.joined(separator: "\n") }
         return RunInputs(command: command, spec: spec, specText: specText, kernelPath: kernelPath, kernelKey: manifest?.key,
                          kernelRelease: manifest?.release,
                          source: manifest.map { "\($0.sourceIdentity.kind):\($0.sourceIdentity.id)" }, patchSeries: manifest?.patchSeries,
                          patchesHash: patches.map { ContentHash.of($0) }, configHash: manifest?.configSHA256,
-                         host: ProcessInfo.processInfo.hostName, qemuVersion: versions?.hypervisor, libvirtVersion: versions?.libvirt,
+                         host: ProcessInfo.processInfo.hostName, qemuVersion: versions.qemu, libvirtVersion: versions.libvirt,
                          accelerator: accelerator)
     }
 }

@@ -75,6 +75,8 @@ public struct GuestRunner: Sendable {
     /// vCPUs for every guest, whatever the request says: set when guests run side by
     /// side, so their vCPUs together do not outnumber the host's cores.
     public var vcpuLimit: Int?
+    /// The host as the run measured it once (HostFacts.measure); nil decides per boot.
+    public var host: HostFacts?
 
     public init(cache: Cache = .default, progress: ProgressSink = SilentProgress(), vcpuLimit: Int? = nil) {
         self.cache = cache
@@ -145,7 +147,7 @@ public struct GuestRunner: Sendable {
         var phases: [BootPhase] = []
         var clock = Date()
         func lap(_ name: BootPhase.Name) { phases.append(BootPhase(name, seconds: Date().timeIntervalSince(clock))); clock = Date() }
-        let accelerator = Accelerator.choose(kernel: request.kernel, cache: cache)
+        let accelerator = host?.accelerator ?? Accelerator.choose(kernel: request.kernel, cache: cache)
         func finish(_ outcome: BootOutcome, release: String? = nil, reports: [(String, String)] = [], mount: String? = nil) -> BootResult {
             // Every part virtlogd rolled over, not the last 2 MiB only.
             let console = ConsoleLog.read(consoleLog)

@@ -52,8 +52,10 @@ public struct PersistenceRunner: Sendable {
     public func run(_ checks: [PersistenceCase], kernel: String, image: GuestImage, timeout: Double = 600,
                     vcpus: Int = BootRequest.defaultVCPUs,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [PersistenceResult] {
-        try Self.check(checks, hostDiskAvailable: WorkloadRunner.hostCapacity(cache: runner.cache).disk)
-        return try checks.map { try run($0, kernel: kernel, image: image, timeout: timeout, vcpus: vcpus, output: output) }
+        let host = runner.hostFacts(kernel: kernel)
+        try Self.check(checks, hostDiskAvailable: host.diskAvailable)
+        let runner = PersistenceRunner(runner: runner.with(host))
+        return try checks.map { try runner.run($0, kernel: kernel, image: image, timeout: timeout, vcpus: vcpus, output: output) }
     }
 
     private func run(_ check: PersistenceCase, kernel: String, image: GuestImage, timeout: Double, vcpus: Int,

@@ -40,6 +40,8 @@ public struct SpecRunner: Sendable {
     public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
         let limit = timeout ?? spec.timeout ?? TestSpec.defaultTimeout
+        // Measured once: both runners below see the same host (and check nothing again).
+        let runner = runner.with(runner.hostFacts(kernel: kernel))
         let (workloads, stress) = spec.workloads.isEmpty && spec.stress.isEmpty ? ([], [])
             : try WorkloadRunner(runner: runner).run(spec.workloads, stress: spec.stress, kernel: kernel, image: image, timeout: limit,
                                                      vcpus: spec.cpus ?? BootRequest.defaultVCPUs, output: output)

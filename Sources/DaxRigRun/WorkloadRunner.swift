@@ -108,15 +108,6 @@ public struct WorkloadRunner: Sendable {
         }
     }
 
-    /// The host's available memory (MemAvailable) and free disk under the run area.
-    public static func hostCapacity(cache: Cache) -> (memory: UInt64, disk: UInt64) {
-        let memory = (try? Files.read("/proc/meminfo")).flatMap { MemInfo(text: $0).bytes["MemAvailable"] } ?? 0
-        var fs = statvfs()
-        let path = (try? cache.directory(cache.runs))?.path ?? "/"
-        let disk = statvfs(path, &fs) == 0 ? UInt64(fs.f_bavail) * UInt64(fs.f_frsize) : 0
-        return (memory, disk)
-    }
-
     public func run(_ cases: [WorkloadCase], kernel: String, image: GuestImage, timeout: Double = 900,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [WorkloadResult] {
         try run(cases, stress: [], kernel: kernel, image: image, timeout: timeout, output: output).workloads
@@ -133,8 +124,9 @@ public struct WorkloadRunner: Sendable {
     /// after that boot's workloads.
     public func run(_ cases: [WorkloadCase], stress: [StressCase], kernel: String, image: GuestImage, timeout: Double = 900,
                     vcpus: Int = BootRequest.defaultVCPUs, output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (workloads: [WorkloadResult], stress: [StressResult]) {
-        let capacity = Self.hostCapacity(cache: runner.cache)
-        try Self.check(cases + stress.map(\.mapping), hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
+        let host = runner.hostFacts(kernel: kernel)
+        let runner = runner.with(host)
+        try Self.check(cases + stress.map(\.mapping), hostMemoryAvailable: host.memoryAvailable, hostDiskAvailable: host.diskAvailable)
         // Group by the pmem file system the FS/DAX cases need; other cases ride along.
         var boots: [Boot] = []
         /// The boot of a file system, added when there is none yet.

@@ -5,6 +5,8 @@ import Testing
 @testable import DaxRigMachine
 @testable import DaxRigResults
 @testable import DaxRigRun
+@testable import DaxRigImage
+import DaxRigSupport
 
 /// Verdicts on figures recorded by `daxrig run` on unpatched 6.1 (N = 10, S = 1 GiB).
 @Suite struct JudgeTests {
@@ -225,5 +227,32 @@ import Testing
         #expect(throws: WorkloadError.doesNotFit(workload: "w", what: "mapping size", need: "a multiple of 2 MiB", have: "1 MiB")) {
             try WorkloadRunner.check([item(.fsdaxXfs, n: 1, size: 1 << 20)], hostMemoryAvailable: 22 * gib, hostDiskAvailable: 50 * gib)
         }
+    }
+
+    /// A run measures its host once and every check of the run uses those figures: a
+    /// runner pinned to a small host refuses a spec this machine could hold, before
+    /// the store records anything and without measuring (the kernel does not exist).
+    @Test func aRunChecksTheHostItWasPinnedToAndStoresNothingWhenTheSpecDoesNotFit() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let small = HostFacts(accelerator: .kvm, memoryAvailable: 2 * gib, diskAvailable: 50 * gib, libvirtVersion: "1.2.3", qemuVersion: "4.5.6")
+        let runner = GuestRunner(cache: Cache(root: directory)).with(small)
+        #expect(runner.hostFacts(kernel: "/nonexistent/bzImage") == small)
+        let spec = TestSpec(name: "big", workloads: [item(.hugetlbfs, n: 4, size: gib)])
+        let store = try ResultStore(path: directory.appendingPathComponent("results.sqlite").path)
+        let manifest = try JSONCoding.decoder.decode(ImageManifest.self, from: Data("""
+            {"key":"k","recipe":"r","agent":"a","agentSize":0,"entries":[],"fileBytes":0,"totalSize":0,"created":"2025-01-01T00:00:00Z"}
+            """.utf8))
+        let image = GuestImage(key: "k", directory: directory, manifest: manifest, cacheHit: true)
+        for recording in [nil, SpecRunner.Recording(store: store, command: "test", specText: nil)] {
+            #expect(throws: WorkloadError.self) {
+                _ = try SpecRunner(runner: runner).run(spec, kernel: "/nonexistent/bzImage", image: image, recording: recording) { _, _ in }
+            }
+        }
+        #expect(try store.runs().isEmpty)
+        // What a run stores about its host is what it measured, handed to the store.
+        let inputs = RunInputs.gather(command: "c", spec: "s", specText: nil, kernelPath: "/nonexistent/bzImage",
+                                      accelerator: small.accelerator.rawValue, versions: (small.libvirtVersion, small.qemuVersion))
+        #expect(inputs.libvirtVersion == "1.2.3" && inputs.qemuVersion == "4.5.6" && inputs.accelerator == "kvm")
     }
 }

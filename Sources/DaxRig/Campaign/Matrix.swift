@@ -157,7 +157,7 @@ public struct MatrixRunner: Sendable {
                 cells += kernel.specs.map { MatrixCell(kernel: kernel.name, spec: $0.name, buildError: "\(error)") }
             }
         }
-        let budget = WorkloadRunner.hostCapacity(cache: runner.cache).memory * 3 / 4
+        let budget = HostFacts.capacity(cache: runner.cache).memory * 3 / 4
         // Guests side by side share the cores: a TCG vCPU whose thread waits for a core
         // while holding a guest spinlock stalls every other vCPU of its guest (2 guests
         // x 2 vCPUs on 2 cores ran the benchmark matrix 3.5 times slower than one at a time).

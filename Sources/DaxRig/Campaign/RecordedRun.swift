@@ -35,20 +35,24 @@ extension SpecRunner {
     /// Returns the results and the stored run's id.
     public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, recording: Recording?,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
-        let capacity = WorkloadRunner.hostCapacity(cache: runner.cache)
-        try WorkloadRunner.check(spec.workloads + spec.stress.map(\.mapping), hostMemoryAvailable: capacity.memory, hostDiskAvailable: capacity.disk)
-        try PersistenceRunner.check(spec.persistence, hostDiskAvailable: capacity.disk)
-        guard let recording else { return (try run(spec, kernel: kernel, image: image, timeout: timeout, output: output), nil) }
+        // The host once, before anything is stored: what the spec must fit, what every
+        // boot runs on, and what the store records.
+        let host = runner.hostFacts(kernel: kernel)
+        try WorkloadRunner.check(spec.workloads + spec.stress.map(\.mapping), hostMemoryAvailable: host.memoryAvailable, hostDiskAvailable: host.diskAvailable)
+        try PersistenceRunner.check(spec.persistence, hostDiskAvailable: host.diskAvailable)
+        let pinned = SpecRunner(runner: runner.with(host))
+        guard let recording else { return (try pinned.run(spec, kernel: kernel, image: image, timeout: timeout, output: output), nil) }
         let started = Date()
         var inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
-                                      accelerator: Accelerator.choose(kernel: kernel, cache: runner.cache).rawValue)
+                                      accelerator: host.accelerator.rawValue,
+                                      versions: (libvirt: host.libvirtVersion, qemu: host.qemuVersion))
         (inputs.night, inputs.cell, inputs.rerunOf) = (recording.night, recording.cell, recording.rerunOf)
         let id = try recording.store.begin(inputs)
         let kernelDirectory = URL(fileURLWithPath: kernel).deletingLastPathComponent()
         var artifacts = [("build-log", kernelDirectory.appendingPathComponent("build.log").path),
                          ("kernel-config", kernelDirectory.appendingPathComponent("config").path)].filter { Files.exists($0.1) }
         do {
-            let results = try run(spec, kernel: kernel, image: image, timeout: timeout, output: output)
+            let results = try pinned.run(spec, kernel: kernel, image: image, timeout: timeout, output: output)
             artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog) + results.stress.compactMap(\.consoleLog))
                 .map { ("console-log", $0) }
             // Results the interrupt's teardown made (agent gone, no report) would be

@@ -1,0 +1,58 @@
+import DaxRigMachine
+import DaxRigProtocol
+import DaxRigSupport
+import Foundation
+
+/// What a run learns about its host once, before its first boot, and hands down: the
+/// accelerator every boot of the run uses, the memory and disk its spec must fit in,
+/// and the versions the results store records with it. Each was decided again where
+/// it was needed (the accelerator per boot, the capacity three times per run, the
+/// versions by the store dialling libvirtd itself), so one run's boots could disagree.
+public struct HostFacts: Sendable, Equatable {
+    public var accelerator: Accelerator
+    public var memoryAvailable: UInt64
+    public var diskAvailable: UInt64
+    /// nil when libvirtd could not be asked (the run's first boot then says why).
+    public var libvirtVersion: String?
+    public var qemuVersion: String?
+
+    public init(accelerator: Accelerator, memoryAvailable: UInt64, diskAvailable: UInt64,
+                libvirtVersion: String? = nil, qemuVersion: String? = nil) {
+        self.accelerator = accelerator
+        self.memoryAvailable = memoryAvailable
+        self.diskAvailable = diskAvailable
+        self.libvirtVersion = libvirtVersion
+        self.qemuVersion = qemuVersion
+    }
+
+    /// Measures the host for a run of `kernel` (the KVM probe, if one is due, boots it).
+    public static func measure(kernel: String, cache: Cache) -> HostFacts {
+        let capacity = capacity(cache: cache)
+        let versions = try? LibvirtConnection().versions()
+        return HostFacts(accelerator: Accelerator.choose(kernel: kernel, cache: cache), memoryAvailable: capacity.memory,
+                         diskAvailable: capacity.disk, libvirtVersion: versions?.libvirt, qemuVersion: versions?.hypervisor)
+    }
+
+    /// Memory available now (MemAvailable) and free disk where run directories go.
+    public static func capacity(cache: Cache) -> (memory: UInt64, disk: UInt64) {
+        let memory = (try? Files.read("/proc/meminfo")).flatMap { MemInfo(text: $0).bytes["MemAvailable"] } ?? 0
+        var fs = statvfs()
+        let path = (try? cache.directory(cache.runs))?.path ?? "/"
+        let disk = statvfs(path, &fs) == 0 ? UInt64(fs.f_bavail) * UInt64(fs.f_frsize) : 0
+        return (memory, disk)
+    }
+}
+
+extension GuestRunner {
+    /// The facts this runner carries, else the host measured now for `kernel`.
+    public func hostFacts(kernel: String) -> HostFacts {
+        host ?? HostFacts.measure(kernel: kernel, cache: cache)
+    }
+
+    /// This runner pinned to `host`: every boot through it uses the same accelerator.
+    public func with(_ host: HostFacts) -> GuestRunner {
+        var pinned = self
+        pinned.host = host
+        return pinned
+    }
+}
