@@ -38,7 +38,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
         // The floors, lowest first: each target imports only targets above it in this list
-        // (ARCHITECTURE.md), and the compiler holds it so.
+        // (ARCHITECTURE.md). The compiler holds the arrows pointing down; FloorsTests holds
+        // each target to the dependencies listed here (SwiftPM lets it import transitive ones).
         .target(
             name: "DaxRigSupport",
             dependencies: ["CCrypto", .product(name: "TOMLKit", package: "TOMLKit")]

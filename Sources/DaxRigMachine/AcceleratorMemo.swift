@@ -4,7 +4,7 @@ import DaxRigSupport
 /// What a KVM verdict depends on besides the kernel. A verdict is reused only on the
 /// host it was measured on: the same host boot, the same QEMU binary, the same
 /// /dev/kvm and the same kvm modules. Loading kvm_intel after a first probe, or an
-/// upgraded QEMU, makes the next boot probe again instead of living with the old answer
+/// upgraded QEMU, makes the next run probe again instead of living with the old answer
 /// until the host reboots.
 public struct HostFingerprint: Codable, Equatable, Sendable {
     public var bootID: String

@@ -5,7 +5,8 @@ extension Accelerator {
     /// KVM when it really works here, TCG otherwise; `$DAXRIG_ACCEL` (kvm or tcg)
     /// overrides. A conclusive verdict is remembered in the cache for as long as the
     /// host stays the same (its boot, QEMU, /dev/kvm, kvm modules: `HostFingerprint`);
-    /// a probe that could not tell is not remembered, so the next boot tries again.
+    /// a probe that could not tell is not remembered, so the next run tries again (a run
+    /// decides once, HostFacts, and all its boots use that).
     public static func choose(kernel: String, cache: Cache = .default) -> Accelerator {
         if let forced = ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:)) {
             return forced

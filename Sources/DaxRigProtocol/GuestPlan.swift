@@ -23,7 +23,8 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     public var environment: [String: String]
     /// The agent's own task, when `command` is the one that runs it (GuestTask.command);
     /// nil for any other command. The boot layer carries it without looking inside.
-    public var task: GuestTask?
+    /// Set only with `init(pmem:task:...)`, which sets the command from it too.
+    public private(set) var task: GuestTask?
     /// Power off as a power failure would: no sync, no unmount, whatever the command
     /// left in the page cache or the file system's log is lost. Persistence checks use
     /// it to prove that what was synced survives on its own.

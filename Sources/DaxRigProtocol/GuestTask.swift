@@ -8,6 +8,9 @@ public enum GuestTask: Codable, Sendable, Equatable {
     /// same backing file.
     case persist(PersistenceReport.Phase, [PersistenceSpec])
 
+    /// The task's kind, for messages: "workload", "persist write", "persist verify".
+    public var name: String { command.dropFirst().joined(separator: " ") }
+
     /// The plan's command that runs the task: the agent binary, started again as a
     /// child of PID 1 with the task's name (GuestAgent/main.swift dispatches on it).
     public var command: [String] {

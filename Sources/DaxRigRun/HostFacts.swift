@@ -25,9 +25,9 @@ public struct HostFacts: Sendable, Equatable {
         self.qemuVersion = qemuVersion
     }
 
-    /// Measures the host for a run of `kernel` (the KVM probe, if one is due, boots it).
-    public static func measure(kernel: String, cache: Cache) -> HostFacts {
-        let capacity = capacity(cache: cache)
+    /// Measures the host for a run of `kernel` (the KVM probe, if one is due, boots it),
+    /// with `capacity` as measured already (callers check a spec against it first).
+    public static func measure(kernel: String, cache: Cache, capacity: (memory: UInt64, disk: UInt64)) -> HostFacts {
         let versions = try? LibvirtConnection().versions()
         return HostFacts(accelerator: Accelerator.choose(kernel: kernel, cache: cache), memoryAvailable: capacity.memory,
                          diskAvailable: capacity.disk, libvirtVersion: versions?.libvirt, qemuVersion: versions?.hypervisor)
@@ -44,9 +44,17 @@ public struct HostFacts: Sendable, Equatable {
 }
 
 extension GuestRunner {
-    /// The facts this runner carries, else the host measured now for `kernel`.
-    public func hostFacts(kernel: String) -> HostFacts {
-        host ?? HostFacts.measure(kernel: kernel, cache: cache)
+    /// The facts this runner carries, else the host measured now for `kernel`: its
+    /// capacity first, handed to `fits`, which throws for what cannot fit, so a spec
+    /// too big is refused before a KVM probe boots anything or libvirtd is dialled.
+    public func hostFacts(kernel: String, fits: (_ memory: UInt64, _ disk: UInt64) throws -> Void) throws -> HostFacts {
+        if let host {
+            try fits(host.memoryAvailable, host.diskAvailable)
+            return host
+        }
+        let capacity = HostFacts.capacity(cache: cache)
+        try fits(capacity.memory, capacity.disk)
+        return HostFacts.measure(kernel: kernel, cache: cache, capacity: capacity)
     }
 
     /// This runner pinned to `host`: every boot through it uses the same accelerator.

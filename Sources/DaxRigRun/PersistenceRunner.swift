@@ -52,9 +52,9 @@ public struct PersistenceRunner: Sendable {
     public func run(_ checks: [PersistenceCase], kernel: String, image: GuestImage, timeout: Double = 600,
                     vcpus: Int = BootRequest.defaultVCPUs,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [PersistenceResult] {
-        let host = runner.hostFacts(kernel: kernel)
-        try Self.check(checks, hostDiskAvailable: host.diskAvailable)
-        let runner = PersistenceRunner(runner: runner.with(host))
+        let runner = PersistenceRunner(runner: runner.with(try runner.hostFacts(kernel: kernel) { _, disk in
+            try Self.check(checks, hostDiskAvailable: disk)
+        }))
         return try checks.map { try runner.run($0, kernel: kernel, image: image, timeout: timeout, vcpus: vcpus, output: output) }
     }
 

@@ -30,18 +30,26 @@ public struct SpecResults: Sendable {
 
 /// Runs a whole spec: its workloads and stress runs (one boot per pmem file system),
 /// then its persistence checks (two boots each). Everything that cannot fit is refused
-/// before the first boot.
+/// before the first boot (and before the host's accelerator is probed).
 public struct SpecRunner: Sendable {
     public let runner: GuestRunner
 
     public init(runner: GuestRunner) { self.runner = runner }
 
+    /// Refuses a spec whose workloads, stress runs or persistence checks cannot fit in
+    /// `memory` and `disk` (the host's available memory and free disk), naming the numbers.
+    public static func check(_ spec: TestSpec, memory: UInt64, disk: UInt64) throws {
+        try WorkloadRunner.check(spec.workloads + spec.stress.map(\.mapping), hostMemoryAvailable: memory, hostDiskAvailable: disk)
+        try PersistenceRunner.check(spec.persistence, hostDiskAvailable: disk)
+    }
+
     /// Runs `spec` without recording it.
     public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
         let limit = timeout ?? spec.timeout ?? TestSpec.defaultTimeout
-        // Measured once: both runners below see the same host (and check nothing again).
-        let runner = runner.with(runner.hostFacts(kernel: kernel))
+        // Measured once, every case checked against it: both runners below see the same
+        // host (their own checks of it then measure nothing and cannot fail).
+        let runner = runner.with(try runner.hostFacts(kernel: kernel) { memory, disk in try Self.check(spec, memory: memory, disk: disk) })
         let (workloads, stress) = spec.workloads.isEmpty && spec.stress.isEmpty ? ([], [])
             : try WorkloadRunner(runner: runner).run(spec.workloads, stress: spec.stress, kernel: kernel, image: image, timeout: limit,
                                                      vcpus: spec.cpus ?? BootRequest.defaultVCPUs, output: output)

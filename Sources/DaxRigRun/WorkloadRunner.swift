@@ -124,9 +124,9 @@ public struct WorkloadRunner: Sendable {
     /// after that boot's workloads.
     public func run(_ cases: [WorkloadCase], stress: [StressCase], kernel: String, image: GuestImage, timeout: Double = 900,
                     vcpus: Int = BootRequest.defaultVCPUs, output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (workloads: [WorkloadResult], stress: [StressResult]) {
-        let host = runner.hostFacts(kernel: kernel)
-        let runner = runner.with(host)
-        try Self.check(cases + stress.map(\.mapping), hostMemoryAvailable: host.memoryAvailable, hostDiskAvailable: host.diskAvailable)
+        let runner = runner.with(try runner.hostFacts(kernel: kernel) { memory, disk in
+            try Self.check(cases + stress.map(\.mapping), hostMemoryAvailable: memory, hostDiskAvailable: disk)
+        })
         // Group by the pmem file system the FS/DAX cases need; other cases ride along.
         var boots: [Boot] = []
         /// The boot of a file system, added when there is none yet.

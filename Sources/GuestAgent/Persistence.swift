@@ -4,7 +4,8 @@ import Glibc
 import GuestCore
 
 /// `/init persist write|verify`: the two halves of a persistence check, one per boot on
-/// the same backing file. The plan's task is `.persist(phase, specs)`; each phase leaves one PersistenceReport per spec in the reports directory.
+/// the same backing file. The plan's task is `.persist(phase, specs)`; each phase
+/// leaves one PersistenceReport per spec in the reports directory.
 ///
 /// write: forked writers store the pattern in every 8-byte word of their stripe through
 /// a DAX mapping and make it durable as the spec says (msync, or MAP_SYNC alone); the
@@ -18,7 +19,7 @@ enum Persistence {
             }
             let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
             guard case let .persist(planned, specs) = plan.task, planned == phase else {
-                throw AgentFailure("persist", "the plan's task is not a persistence check's \(phase.rawValue) phase: \(String(describing: plan.task))")
+                throw AgentFailure("persist", "the plan's task is not a persistence check's \(phase.rawValue) phase: it is \(plan.task?.name ?? "none")")
             }
             for (index, spec) in specs.enumerated() {
                 let path = "\(plan.pmem.mountPoint)/\(spec.fileName)"

@@ -15,7 +15,7 @@ enum Workload {
         do {
             let plan = try JSONDecoder().decode(GuestPlan.self, from: Data(try FileIO.readBytes(GuestPlan.path)))
             guard case let .workload(runs) = plan.task else {
-                throw AgentFailure("workload", "the plan's task is not a workload: \(String(describing: plan.task))")
+                throw AgentFailure("workload", "the plan's task is not a workload: it is \(plan.task?.name ?? "none")")
             }
             let specs = runs.workloads
             for (index, spec) in specs.enumerated() {

@@ -237,7 +237,7 @@ import DaxRigSupport
         defer { try? FileManager.default.removeItem(at: directory) }
         let small = HostFacts(accelerator: .kvm, memoryAvailable: 2 * gib, diskAvailable: 50 * gib, libvirtVersion: "1.2.3", qemuVersion: "4.5.6")
         let runner = GuestRunner(cache: Cache(root: directory)).with(small)
-        #expect(runner.hostFacts(kernel: "/nonexistent/bzImage") == small)
+        #expect(try runner.hostFacts(kernel: "/nonexistent/bzImage") { _, _ in } == small)
         let spec = TestSpec(name: "big", workloads: [item(.hugetlbfs, n: 4, size: gib)])
         let store = try ResultStore(path: directory.appendingPathComponent("results.sqlite").path)
         let manifest = try JSONCoding.decoder.decode(ImageManifest.self, from: Data("""

@@ -5,6 +5,22 @@ import Testing
 @testable import DaxRigKernel
 
 @Suite struct PatchSeriesTests {
+    /// The tests check finding 5's fix on v2 with its option off, standing in for
+    /// kernels/patches/madv-cold-dax (Rig.tracedOptionOffKernel): that holds only while
+    /// the two copies of the fix change the same lines, so their diffs must not drift.
+    @Test func theMadvColdFixAloneIsTheSeriesFirstPatch() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        func diff(_ path: String) throws -> String {
+            let text = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+            // From "diff --git" on, without the mail header (commit id, "[PATCH 1/7]").
+            return String(try #require(text.range(of: "\ndiff --git ").map { text[$0.lowerBound...] }))
+        }
+        let alone = try diff("kernels/patches/madv-cold-dax/0001-mm-do-not-clear-DAX-PMDs-as-bad-page-tables.patch")
+        let first = try diff("kernels/patches/fsdax-pmd-share/0001-mm-do-not-clear-DAX-PMDs-as-bad-page-tables.patch")
+        #expect(alone == first)
+        #expect(alone.contains("pmd_devmap(pmdval)"))
+    }
+
     @Test func seriesSkipsCommentsAndBlankLinesAndReadsStripLevels() throws {
         let entries = try PatchSeries.parse(seriesText: """
             # the cover letter is not a patch

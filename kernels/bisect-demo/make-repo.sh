@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the bisect demo's git repository: Debian's linux-source-6.1 as one commit
-# (tag demo-good), then the eight commits of series/ on top (tag demo-bad). Author
-# and committer are fixed, so the commit ids are the same on every machine and the
-# README's example names the culprit by its id.
+# (tag demo-good), then the eight commits of series/ on top (tag demo-bad). Author,
+# committer and dates are fixed, so the commit ids are the same on every machine with
+# the same tarball (the README's example names the culprit by its id for 6.1.192).
 #
 # usage: kernels/bisect-demo/make-repo.sh DIR [TARBALL]
 set -euo pipefail

@@ -37,9 +37,7 @@ extension SpecRunner {
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
         // The host once, before anything is stored: what the spec must fit, what every
         // boot runs on, and what the store records.
-        let host = runner.hostFacts(kernel: kernel)
-        try WorkloadRunner.check(spec.workloads + spec.stress.map(\.mapping), hostMemoryAvailable: host.memoryAvailable, hostDiskAvailable: host.diskAvailable)
-        try PersistenceRunner.check(spec.persistence, hostDiskAvailable: host.diskAvailable)
+        let host = try runner.hostFacts(kernel: kernel) { memory, disk in try Self.check(spec, memory: memory, disk: disk) }
         let pinned = SpecRunner(runner: runner.with(host))
         guard let recording else { return (try pinned.run(spec, kernel: kernel, image: image, timeout: timeout, output: output), nil) }
         let started = Date()

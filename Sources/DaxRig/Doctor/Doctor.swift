@@ -64,9 +64,9 @@ public enum Doctor {
             let probe = Accelerator.probeKVM(kernel: kernel.bzImage, cache: cache)
             let memo = Accelerator.remembered(cache: cache)
             let boots = memo.map { m in
-                m.host == .current() ? "; boots use \(m.accelerator.rawValue), decided \(m.decided) (\(m.detail))"
-                    : "; the remembered verdict (\(m.accelerator.rawValue)) was for another host state, the next boot probes again"
-            } ?? "; no verdict remembered, the next boot probes"
+                m.host == .current() ? "; runs use \(m.accelerator.rawValue), decided \(m.decided) (\(m.detail))"
+                    : "; the remembered verdict (\(m.accelerator.rawValue)) was for another host state, the next run probes again"
+            } ?? "; no verdict remembered, the next run probes"
             switch probe {
             case .works(let detail):
                 checks.append(.init(name: "KVM", status: .ok, detail: "works (\(detail))\(boots)", fix: nil))
