@@ -77,13 +77,14 @@ public struct NightVerdict: Sendable, Codable, Equatable {
             ?? record.tests.filter { path.hasPrefix($0.path + ".") }.map(\.status).max()
     }
 
-    /// Subtests that fail tonight and did not fail (FAIL or ERROR) the night before:
-    /// the ones worth re-running before anyone is told.
+    /// Subtests that fail tonight and did not fail (FAIL or ERROR) the night before, nor
+    /// end the same way (a MISS after a MISS: a kernel that still does not build): the
+    /// ones worth re-running before anyone is told.
     public static func newFailures(_ tonight: RunRecord, baseline: RunRecord?) -> [String] {
         tonight.tests.filter { test in
             guard isBad(test.status) else { return false }
             let before = baseline.flatMap { status(of: test.path, in: $0) }
-            return !(before?.isFailure ?? false)
+            return !(before?.isFailure ?? false) && before != test.status
         }.map(\.path)
     }
 

@@ -22,6 +22,16 @@ import Testing
         #expect(NightVerdict(night: 2, matrix: "m", baseline: 1, cells: [], findings: findings).exitStatus == .failed)
     }
 
+    /// A MISS after a MISS (a kernel that still does not build) is known, not new; a
+    /// FAIL after a MISS was never seen failing, so it is new and re-run.
+    @Test func aMissAfterAMissIsStillFailingAndAFailAfterAMissIsNew() {
+        #expect(NightVerdict.newFailures(record([("s", .miss)]), baseline: record([("s", .miss)])).isEmpty)
+        #expect(NightVerdict.findings(cell: "k", spec: "s", tonight: record([("s", .miss)]), baseline: record([("s", .miss)]), reruns: [])
+            .map(\.kind) == [.stillFailing])
+        #expect(NightVerdict.newFailures(record([("w.shares", .fail)]), baseline: record([("w", .miss)])) == ["w.shares"])
+        #expect(NightVerdict.newFailures(record([("w.shares", .miss)]), baseline: record([("w.shares", .fail)])).isEmpty)
+    }
+
     @Test func aNewFailureThatGoesAwayInMostReRunsIsAFlake() {
         let tonight = record([("w.shares", .fail)])
         let findings = NightVerdict.findings(cell: "k", spec: "s", tonight: tonight, baseline: record([("w.shares", .pass)]),

@@ -63,15 +63,19 @@ public struct BisectRequest: Sendable {
 /// they disagree. The state is on
 /// disk after every step, so an interrupted bisect resumes where it stopped.
 public struct BisectRunner: Sendable {
-    public let runner: GuestRunner
+    public let rig: any CampaignRig
     public let progress: ProgressSink
     /// Where the bisect keeps its state and its repository.
     public let directory: URL
 
-    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), directory: URL? = nil) {
-        self.runner = runner
+    public init(rig: any CampaignRig, progress: ProgressSink = SilentProgress(), directory: URL? = nil) {
+        self.rig = rig
         self.progress = progress
-        self.directory = directory ?? runner.cache.root.appendingPathComponent("bisect")
+        self.directory = directory ?? rig.cache.root.appendingPathComponent("bisect")
+    }
+
+    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), directory: URL? = nil) {
+        self.init(rig: LiveRig(runner: runner), progress: progress, directory: directory)
     }
 
     var statePath: String { directory.appendingPathComponent("state.json").path }
@@ -135,7 +139,7 @@ public struct BisectRunner: Sendable {
     /// the cache (not in the directory, which a new bisect removes) and dies with us.
     func lock() throws -> FileLock {
         let name = "bisect-" + ContentHash.of(directory.standardizedFileURL.path).prefix(16)
-        guard let held = try runner.cache.attemptLock(name) else { throw BisectError.busy(directory: directory.path) }
+        guard let held = try rig.cache.attemptLock(name) else { throw BisectError.busy(directory: directory.path) }
         return held
     }
 
@@ -152,7 +156,7 @@ public struct BisectRunner: Sendable {
         }
         let git = try GitBisect.prepare(repository: state.repository, in: repositoryPath)
         let spec = try TestSpec.parse(state.specText, path: state.specPath)
-        let image = try ImageBuilder(cache: runner.cache, progress: progress).build()
+        let image = try rig.image(progress: progress)
         let store = try ResultStore(path: state.store)
 
         for (which, ref, commit, wanted) in [("good", state.good, state.goodCommit, BisectStep.Verdict.good),
@@ -217,7 +221,7 @@ public struct BisectRunner: Sendable {
             let request = try KernelBuildRequest(
                 source: .git(repository: state.repository, ref: commit), patches: try state.patches.map { try PatchSeries.load(directory: $0) },
                 base: state.base, fragmentPaths: state.fragments, assignments: state.assignments, origin: "daxrig bisect")
-            artifacts = try KernelBuilder(cache: runner.cache, progress: progress).build(request)
+            artifacts = try rig.kernel(request, progress: progress)
         } catch let KernelBuildError.makeFailed(stage, errors, log) {
             step.detail = "does not build (\(stage)): \(errors.split(separator: "\n").first ?? "")"
             step.buildLog = log
@@ -245,7 +249,7 @@ public struct BisectRunner: Sendable {
                 let results: SpecResults
                 let id: Int64?
                 do {
-                    (results, id) = try SpecRunner(runner: runner).run(spec, kernel: artifacts.bzImage, image: image, recording: recording) { _, _ in }
+                    (results, id) = try rig.run(spec, kernel: artifacts.bzImage, image: image, recording: recording) { _, _ in }
                 } catch {
                     if Cleanup.shared.interrupted { throw error }
                     infrastructure.append("\(error)")
@@ -283,6 +287,6 @@ public struct BisectRunner: Sendable {
     }
 
     func resolve(_ ref: String, in repository: String) throws -> String {
-        try KernelSource.git(repository: repository, ref: ref).identity(cache: runner.cache).id
+        try KernelSource.git(repository: repository, ref: ref).identity(cache: rig.cache).id
     }
 }

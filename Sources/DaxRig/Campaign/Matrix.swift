@@ -126,27 +126,31 @@ public struct MatrixCell: Sendable {
 /// workloads share boots), `jobs` cells at a time within the host's memory, every run
 /// recorded in the store.
 public struct MatrixRunner: Sendable {
-    public let runner: GuestRunner
+    public let rig: any CampaignRig
     public let progress: ProgressSink
     public let jobs: Int
 
-    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), jobs: Int = 1) {
-        self.runner = runner
+    public init(rig: any CampaignRig, progress: ProgressSink = SilentProgress(), jobs: Int = 1) {
+        self.rig = rig
         self.progress = progress
         self.jobs = max(1, jobs)
+    }
+
+    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), jobs: Int = 1) {
+        self.init(rig: LiveRig(runner: runner), progress: progress, jobs: jobs)
     }
 
     /// Runs every cell; `night` marks the runs as one night's (`daxrig nightly`).
     public func run(_ matrix: Matrix, store: ResultStore?, command: String, night: Int64? = nil,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [MatrixCell] {
-        let image = try ImageBuilder(cache: runner.cache, progress: progress).build()
+        let image = try rig.image(progress: progress)
         var cells: [MatrixCell] = []
         var work: [(index: Int, spec: TestSpec, kernel: String, image: String)] = []
         // Builds first, one at a time: each already uses every core.
         for kernel in matrix.kernels {
             progress.phase("matrix", "kernel \(kernel.name): \(kernel.specs.count) spec(s)")
             do {
-                let artifacts = try KernelBuilder(cache: runner.cache, progress: progress).build(kernel.request)
+                let artifacts = try rig.kernel(kernel.request, progress: progress)
                 for spec in kernel.specs {
                     work.append((cells.count, spec, kernel.name, artifacts.bzImage))
                     cells.append(MatrixCell(kernel: kernel.name, spec: spec.name, kernelImage: artifacts.bzImage))
@@ -157,20 +161,19 @@ public struct MatrixRunner: Sendable {
                 cells += kernel.specs.map { MatrixCell(kernel: kernel.name, spec: $0.name, buildError: "\(error)") }
             }
         }
-        let budget = HostFacts.capacity(cache: runner.cache).memory * 3 / 4
+        let budget = HostFacts.capacity(cache: rig.cache).memory * 3 / 4
         // Guests side by side share the cores: a TCG vCPU whose thread waits for a core
         // while holding a guest spinlock stalls every other vCPU of its guest (2 guests
         // x 2 vCPUs on 2 cores ran the benchmark matrix 3.5 times slower than one at a time).
-        var sharing = runner
-        if jobs > 1 { sharing.vcpuLimit = max(1, ProcessInfo.processInfo.activeProcessorCount / min(jobs, max(work.count, 1))) }
-        let runner = sharing
+        let vcpuLimit = jobs > 1 ? max(1, ProcessInfo.processInfo.activeProcessorCount / min(jobs, max(work.count, 1))) : nil
+        let rig = rig
         let finished = JobPool(jobs: jobs, memoryBudget: budget).run(work.map { (UInt64($0.spec.guestMemoryMiB) << 20, $0) }) { item in
             progress.phase("matrix", "kernel \(item.kernel), spec \(item.spec.name)")
             let recording = store.map {
                 SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel)
             }
             do {
-                let (results, id) = try SpecRunner(runner: runner).run(item.spec, kernel: item.image, image: image, recording: recording, output: output)
+                let (results, id) = try rig.run(item.spec, kernel: item.image, image: image, vcpuLimit: vcpuLimit, recording: recording, output: output)
                 return (item.index, results as SpecResults?, id, nil as String?)
             } catch {
                 // The host failed this cell (recorded as its ERROR); the others still run.

@@ -10,16 +10,20 @@ import DaxRigRun
 /// failure re-run `reruns` times for its failure rate before it is called a
 /// regression, and the night's reports written.
 public struct NightlyRunner: Sendable {
-    public let runner: GuestRunner
+    public let rig: any CampaignRig
     public let progress: ProgressSink
     public let jobs: Int
     public let reruns: Int
 
-    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), jobs: Int = 1, reruns: Int = 2) {
-        self.runner = runner
+    public init(rig: any CampaignRig, progress: ProgressSink = SilentProgress(), jobs: Int = 1, reruns: Int = 2) {
+        self.rig = rig
         self.progress = progress
         self.jobs = jobs
         self.reruns = max(0, reruns)
+    }
+
+    public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), jobs: Int = 1, reruns: Int = 2) {
+        self.init(rig: LiveRig(runner: runner), progress: progress, jobs: jobs, reruns: reruns)
     }
 
     /// Runs the night; the store keeps it incomplete until the verdict is in, so a
@@ -28,9 +32,13 @@ public struct NightlyRunner: Sendable {
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> NightVerdict {
         let night = try store.beginNight(matrix: matrix.name, path: file, matrixHash: (try? Files.read(file)).map { ContentHash.of($0) })
         progress.phase("nightly", "night \(night) of matrix \(matrix.name)")
-        let cells = try MatrixRunner(runner: runner, progress: progress, jobs: jobs).run(matrix, store: store, command: command, night: night, output: output)
+        let cells = try MatrixRunner(rig: rig, progress: progress, jobs: jobs).run(matrix, store: store, command: command, night: night, output: output)
         let baseline = try store.lastCompleteNight(matrix: matrix.name, before: night)
         let baselineRuns = try baseline.map { try store.runs(night: $0.id).filter { $0.rerunOf == nil } } ?? []
+        // A cell with no run the night before (its kernel did not build, the host failed
+        // it) has only its status in that night's verdict; without it, the same build
+        // failure was a new regression every night.
+        let baselineCells = baseline?.summary.flatMap { try? JSONCoding.decoder.decode(NightVerdict.self, from: Data($0.utf8)) }?.cells ?? []
 
         var judged: [NightCell] = []
         var findings: [NightFinding] = []
@@ -39,6 +47,9 @@ public struct NightlyRunner: Sendable {
                 ?? RunRecord(tests: [TestRecord(path: cell.spec, status: cell.status, detail: cell.buildError ?? cell.runError ?? "no run")], metrics: [])
             let before = baselineRuns.first { $0.cell == cell.kernel && $0.spec == cell.spec }
             let beforeRecord = try before.map { try store.record($0.id) }
+                ?? baselineCells.first { $0.cell == cell.kernel && $0.spec == cell.spec && $0.run == nil }.map {
+                    RunRecord(tests: [TestRecord(path: $0.spec, status: $0.status, detail: $0.error ?? "no run")], metrics: [])
+                }
             let (rerunIDs, rerunRecords) = try rerun(cell, tonight: tonight, baseline: beforeRecord, night: night, store: store, command: command, output: output)
             var changes: [Comparison.Change] = []
             if let before, let id = cell.runID, let run = try store.run(id) {
@@ -61,7 +72,7 @@ public struct NightlyRunner: Sendable {
         let failing = NightVerdict.newFailures(tonight, baseline: baseline)
         let names = Set(failing.compactMap(results.spec.caseName(of:)))
         guard !names.isEmpty else { return ([], []) }
-        let image = try ImageBuilder(cache: runner.cache, progress: progress).build()
+        let image = try rig.image(progress: progress)
         var ids: [Int64] = []
         var records: [RunRecord] = []
         for attempt in 1...reruns {
@@ -70,7 +81,7 @@ public struct NightlyRunner: Sendable {
             let recording = SpecRunner.Recording(store: store, command: command + " [\(cell.kernel)] re-run \(attempt) of run \(id)", specText: nil,
                                                  night: night, cell: cell.kernel, rerunOf: id)
             do {
-                let (_, rerunID) = try SpecRunner(runner: runner).run(results.spec.only(names), kernel: kernel, image: image, recording: recording, output: output)
+                let (_, rerunID) = try rig.run(results.spec.only(names), kernel: kernel, image: image, recording: recording, output: output)
                 if let rerunID {
                     ids.append(rerunID)
                     records.append(try store.record(rerunID))

@@ -10,6 +10,13 @@ import Foundation
 /// finished with every subtest and metric, or with the host's error. It sits above Run
 /// and Results because it joins them: the runner knows nothing of the store.
 extension SpecRunner {
+    /// Runs `spec` on this runner's machine, kept in the store with `recording`
+    /// (CampaignRig.run(_:kernel:image:timeout:vcpuLimit:recording:output:)).
+    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, recording: Recording?,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
+        try LiveRig(runner: runner).run(spec, kernel: kernel, image: image, timeout: timeout, recording: recording, output: output)
+    }
+
     /// Where a run is recorded: the store, and what to say about the run's inputs.
     public struct Recording: Sendable {
         public var store: ResultStore
@@ -29,17 +36,22 @@ extension SpecRunner {
             self.rerunOf = rerunOf
         }
     }
+}
 
+extension CampaignRig {
     /// Runs `spec`, and with `recording` keeps it in the store: begun (incomplete)
     /// once the spec is known to fit, finished with every subtest and metric at the end.
     /// Returns the results and the stored run's id.
-    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, recording: Recording?,
+    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, vcpuLimit: Int? = nil,
+                    recording: SpecRunner.Recording?,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
         // The host once, before anything is stored: what the spec must fit, what every
         // boot runs on, and what the store records.
-        let host = try runner.hostFacts(kernel: kernel) { memory, disk in try Self.check(spec, memory: memory, disk: disk) }
-        let pinned = SpecRunner(runner: runner.with(host))
-        guard let recording else { return (try pinned.run(spec, kernel: kernel, image: image, timeout: timeout, output: output), nil) }
+        let host = try host(kernel: kernel) { memory, disk in try SpecRunner.check(spec, memory: memory, disk: disk) }
+        func run() throws -> SpecResults {
+            try self.run(spec, kernel: kernel, image: image, host: host, vcpuLimit: vcpuLimit, timeout: timeout, output: output)
+        }
+        guard let recording else { return (try run(), nil) }
         let started = Date()
         var inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
                                       accelerator: host.accelerator.rawValue,
@@ -50,7 +62,7 @@ extension SpecRunner {
         var artifacts = [("build-log", kernelDirectory.appendingPathComponent("build.log").path),
                          ("kernel-config", kernelDirectory.appendingPathComponent("config").path)].filter { Files.exists($0.1) }
         do {
-            let results = try pinned.run(spec, kernel: kernel, image: image, timeout: timeout, output: output)
+            let results = try run()
             artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog) + results.stress.compactMap(\.consoleLog))
                 .map { ("console-log", $0) }
             // Results the interrupt's teardown made (agent gone, no report) would be

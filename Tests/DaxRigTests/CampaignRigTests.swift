@@ -1,0 +1,131 @@
+import DaxRigProtocol
+import DaxRigSupport
+import Foundation
+import Synchronization
+import Testing
+@testable import DaxRig
+@testable import DaxRigImage
+@testable import DaxRigKernel
+@testable import DaxRigMachine
+@testable import DaxRigResults
+@testable import DaxRigRun
+
+/// A rig with canned results (CampaignRig): kernels "build" unless their request sets
+/// CONFIG_DAXRIG_FAKE_BROKEN, and each run of a spec passes or fails as `outcomes` says,
+/// judged by the real Judge on canned reports (hugetlbfs sharing, or FS/DAX private).
+final class FakeRig: CampaignRig {
+    let cache: Cache
+    private let state = Mutex<(outcomes: [Bool], runs: [(kernel: String, cases: [String])])>(([], []))
+
+    init(cache: Cache) { self.cache = cache }
+
+    /// The next runs' outcomes, in order; a run past the end passes.
+    func script(_ outcomes: [Bool]) { state.withLock { $0.outcomes = outcomes } }
+    var runs: [(kernel: String, cases: [String])] { state.withLock { $0.runs } }
+
+    func kernel(_ request: KernelBuildRequest, progress: ProgressSink) throws -> KernelArtifacts {
+        if request.config.options.contains(where: { $0.name == "CONFIG_DAXRIG_FAKE_BROKEN" }) {
+            throw KernelBuildError.makeFailed(step: "build", errors: "fake: does not build", log: "/fake/log")
+        }
+        let manifest = KernelManifest(key: "fake", release: "6.1.0-fake", source: request.source,
+                                      sourceIdentity: .init(kind: "tarball", id: "fake", lineage: "fake"), patches: [], patchSeries: nil,
+                                      configBase: "tinyconfig", fragments: [], requested: [], configSHA256: "", compiler: "", arch: "x86_64",
+                                      compiledFiles: 0, changedSinceLastBuild: nil, ccache: false,
+                                      timings: .init(sourceSeconds: 0, patchSeconds: 0, configSeconds: 0, makeSeconds: 0, totalSeconds: 0),
+                                      created: Date())
+        return KernelArtifacts(directory: URL(fileURLWithPath: "/fake/good"), manifest: manifest, cacheHit: true)
+    }
+
+    func image(progress: ProgressSink) throws -> GuestImage {
+        let manifest = try JSONCoding.decoder.decode(ImageManifest.self, from: Data("""
+            {"key":"k","recipe":"r","agent":"a","agentSize":0,"entries":[],"fileBytes":0,"totalSize":0,"created":"2025-01-01T00:00:00Z"}
+            """.utf8))
+        return GuestImage(key: "k", directory: cache.root, manifest: manifest, cacheHit: true)
+    }
+
+    func host(kernel: String, fits: (UInt64, UInt64) throws -> Void) throws -> HostFacts {
+        try fits(1 << 40, 1 << 40)
+        return HostFacts(accelerator: .tcg, memoryAvailable: 1 << 40, diskAvailable: 1 << 40)
+    }
+
+    func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,
+             output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
+        let passes = state.withLock { state -> Bool in
+            state.runs.append((kernel, spec.workloads.map(\.spec.name)))
+            return state.outcomes.isEmpty ? true : state.outcomes.removeFirst()
+        }
+        let workloads = spec.workloads.map { item -> WorkloadResult in
+            let n = item.spec.processes
+            let faults: [UInt64] = passes ? [512] + Array(repeating: 1, count: n - 1) : Array(repeating: 512, count: n)
+            let workers = faults.map { WorkloadReport.Worker(vmPTEBefore: 40_960, vmPTEAfter: 40_960, faults: $0, faultNanoseconds: 1,
+                                                              mismatches: 0, mapErrno: 0, exitStatus: 0) }
+            let report = WorkloadReport(spec: item.spec, preFork: 500_000, control: 600_000,
+                                        mapped: 600_000 + (passes ? 1 : UInt64(n)) * 4096, final: 500_000,
+                                        workers: workers, patternWords: 26214, seconds: 1, notes: [])
+            return WorkloadResult(workload: item, report: report,
+                                  verdicts: item.expectations.map { Judge.judge($0, report: report, findings: []) }, error: nil)
+        }
+        return SpecResults(spec: spec, workloads: workloads, persistence: [])
+    }
+}
+
+/// The nightly's orchestration with canned boots: what it runs again, what it stores,
+/// how it judges, and a kernel that does not build, without a build or a boot.
+@Suite struct CampaignRigTests {
+    static func night(after outcomes: [Bool]) throws -> (first: NightVerdict, second: NightVerdict, store: ResultStore, rig: FakeRig) {
+        let directory = try Fixtures.temporaryDirectory()
+        try """
+            name = "s"
+            [[workload]]
+            backing = "hugetlbfs"
+            processes = 4
+            size = "1G"
+            expect = ["shares"]
+            """.write(to: directory.appendingPathComponent("s.toml"), atomically: true, encoding: .utf8)
+        let path = directory.appendingPathComponent("m.toml").path
+        try """
+            name = "fake"
+            specs = ["s.toml"]
+            [[kernel]]
+            name = "good"
+            [[kernel]]
+            name = "broken"
+            set = ["CONFIG_DAXRIG_FAKE_BROKEN=y"]
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let rig = FakeRig(cache: Cache(root: directory))
+        let store = try ResultStore(path: directory.appendingPathComponent("results.sqlite").path)
+        let runner = NightlyRunner(rig: rig, reruns: 2)
+        let first = try runner.run(try Matrix.load(path), file: path, store: store, command: "test") { _, _ in }
+        rig.script(outcomes)
+        let second = try runner.run(try Matrix.load(path), file: path, store: store, command: "test") { _, _ in }
+        return (first, second, store, rig)
+    }
+
+    /// (outcomes of night 2's run and its two re-runs, the finding, runs failed of 3)
+    @Test(arguments: [([false, false, true], NightFinding.Kind.regression, 2), ([false, true, true], .flaky, 1)])
+    func aNewFailureIsRunAgainAndJudgedByHowOftenItComesBack(outcomes: [Bool], kind: NightFinding.Kind, failed: Int) throws {
+        let (first, second, store, rig) = try Self.night(after: outcomes)
+        // Night 1: the good kernel's cell passes; the broken one is MISS with its build error, and nothing ran on it.
+        #expect(first.cells.map(\.status) == [.pass, .miss])
+        #expect(first.cells.last?.error?.contains("fake: does not build") == true, "\(first.cells)")
+        #expect(first.findings.map(\.cell) == ["broken"] && first.baseline == nil, "\(first.findings)")
+        // Night 2 is compared with night 1; the new failure ran twice more, its workload alone.
+        #expect(second.baseline == first.night)
+        let finding = try #require(second.findings.first { $0.cell == "good" }, "\(second)")
+        #expect(second.findings.filter { $0.cell == "good" }.count == 1)
+        #expect(finding.cell == "good" && finding.test.hasSuffix(".shares") && finding.before == .pass && finding.after == .fail)
+        #expect(finding.kind == kind && finding.failedRuns == failed && finding.runs == 3, "\(finding)")
+        #expect(rig.runs.count == 4 && rig.runs.allSatisfy { $0.kernel == "/fake/good/bzImage" })
+        // Stored: night 2's run and its two re-runs, each re-run pointing at the run it repeats.
+        let runs = try store.runs(night: second.night)
+        let original = try #require(runs.first { $0.rerunOf == nil })
+        #expect(runs.count == 3 && runs.filter { $0.rerunOf == original.id }.count == 2)
+        #expect(runs.allSatisfy { $0.state == "complete" && $0.cell == "good" })
+        #expect(second.cells.first?.reruns.count == 2)
+        #expect(try store.night(second.night)?.state == "complete")
+        // The kernel that did not build the night before and does not tonight is still
+        // failing, not a new regression every night (it has no stored run to compare:
+        // its status comes from the night before's verdict).
+        #expect(second.findings.filter { $0.cell == "broken" }.map(\.kind) == [.stillFailing], "\(second.findings)")
+    }
+}
