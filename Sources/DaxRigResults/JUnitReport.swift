@@ -20,7 +20,7 @@ public enum JUnitReport {
             lines.append(#"  <testsuite name="\#(escape(suite))" id="\#(run.id)" tests="\#(tests.count)" failures="\#(failures(tests))" errors="\#(errors(tests))" skipped="\#(skipped(tests))" time="\#(String(format: "%.3f", run.seconds ?? seconds))" timestamp="\#(escape(run.started))" hostname="\#(escape(run.host))">"#)
             lines.append("    <properties>")
             let properties = [("kernel", run.kernelRelease ?? run.kernelPath), ("kernel-key", run.kernelKey ?? ""), ("accelerator", run.accelerator ?? ""),
-                              ("qemu", run.qemuVersion ?? ""), ("libvirt", run.libvirtVersion ?? ""), ("state", run.state)]
+                              ("qemu", run.qemuVersion ?? ""), ("libvirt", run.libvirtVersion ?? ""), ("state", run.state.rawValue)]
                 + report.metrics.map { ("\($0.test).\($0.name)", "\(format($0.value)) \($0.unit)") }
             for (name, value) in properties {
                 lines.append(#"      <property name="\#(escape(name))" value="\#(escape(value))"/>"#)

@@ -7,7 +7,7 @@ public struct StoredNight: Sendable, Codable, Equatable {
     public var id: Int64
     public var started: String
     public var finished: String?
-    public var state: String
+    public var state: RunState
     public var matrix: String
     public var matrixPath: String
     public var baseline: Int64?
@@ -19,7 +19,7 @@ public struct StoredNight: Sendable, Codable, Equatable {
         id = row["id"]
         started = row["started"]
         finished = row["finished"]
-        state = row["state"]
+        state = RunState(stored: row["state"])
         matrix = row["matrix"]
         matrixPath = row["matrixPath"]
         baseline = row["baseline"]

@@ -260,12 +260,23 @@ public struct RunInputs: Sendable, Codable, Equatable {
     }
 }
 
+/// Where a stored run or night stands: begun and not (yet) finished, which is also how
+/// a killed or interrupted one stays, or finished with everything it measured. The
+/// store's SQL spells the same two words.
+public enum RunState: String, Sendable, Codable, Equatable {
+    case incomplete, complete
+
+    /// A value the store holds that this daxrig does not know reads as incomplete: never
+    /// a baseline, never taken for a finished run.
+    init(stored: String) { self = RunState(rawValue: stored) ?? .incomplete }
+}
+
 /// A run as the store lists it.
 public struct StoredRun: Sendable, Codable, Equatable {
     public var id: Int64
     public var started: String
     public var finished: String?
-    public var state: String
+    public var state: RunState
     public var status: TestStatus?
     public var command: String
     public var spec: String
@@ -285,7 +296,7 @@ public struct StoredRun: Sendable, Codable, Equatable {
         id = row["id"]
         started = row["started"]
         finished = row["finished"]
-        state = row["state"]
+        state = RunState(stored: row["state"])
         status = (row["status"] as String?).flatMap(TestStatus.init(rawValue:))
         command = row["command"]
         spec = row["spec"]

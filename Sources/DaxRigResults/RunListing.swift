@@ -20,7 +20,7 @@ public struct StoredRunReport: Codable, Sendable {
 
     public init(run: StoredRun, record: RunRecord, artifacts: [Artifact]) {
         self.run = run
-        status = run.state == "complete" ? record.status : .error
+        status = run.state == .complete ? record.status : .error
         tests = record.tests
         metrics = record.metrics
         workloads = record.workloads
@@ -36,7 +36,7 @@ public enum RunListing {
         guard !runs.isEmpty else { return "no runs recorded yet (daxrig run records each run)" }
         let header = ["run", "started", "state", "status", "spec", "kernel", "seconds"]
         let rows = runs.map { run in
-            ["\(run.id)", run.started, run.state, run.status?.rawValue ?? "-", run.spec,
+            ["\(run.id)", run.started, run.state.rawValue, run.status?.rawValue ?? "-", run.spec,
              [run.kernelRelease, run.kernelKey.map { String($0.prefix(12)) }].compactMap { $0 }.joined(separator: " ").nonEmpty ?? run.kernelPath,
              run.seconds.map { String(format: "%.1f", $0) } ?? "-"]
         }
@@ -47,7 +47,7 @@ public enum RunListing {
         guard !nights.isEmpty else { return "no nights recorded yet (daxrig nightly records each night)" }
         let header = ["night", "started", "state", "matrix", "baseline", "exit"]
         let rows = nights.map { night in
-            ["\(night.id)", night.started, night.state, night.matrix, night.baseline.map(String.init) ?? "-", night.exitStatus.map(String.init) ?? "-"]
+            ["\(night.id)", night.started, night.state.rawValue, night.matrix, night.baseline.map(String.init) ?? "-", night.exitStatus.map(String.init) ?? "-"]
         }
         return ResultTable.columns([header] + rows).joined(separator: "\n")
     }

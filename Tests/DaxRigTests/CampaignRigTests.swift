@@ -120,9 +120,9 @@ final class FakeRig: CampaignRig {
         let runs = try store.runs(night: second.night)
         let original = try #require(runs.first { $0.rerunOf == nil })
         #expect(runs.count == 3 && runs.filter { $0.rerunOf == original.id }.count == 2)
-        #expect(runs.allSatisfy { $0.state == "complete" && $0.cell == "good" })
+        #expect(runs.allSatisfy { $0.state == .complete && $0.cell == "good" })
         #expect(second.cells.first?.reruns.count == 2)
-        #expect(try store.night(second.night)?.state == "complete")
+        #expect(try store.night(second.night)?.state == .complete)
         // The kernel that did not build the night before and does not tonight is still
         // failing, not a new regression every night (it has no stored run to compare:
         // its status comes from the night before's verdict).

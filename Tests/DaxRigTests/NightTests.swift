@@ -108,7 +108,7 @@ import Testing
         let killed = try night("small", pmdPages: 11, complete: false)
         let tonight = try night("small", pmdPages: 12, complete: false)
         #expect(try store.lastCompleteNight(matrix: "small", before: tonight)?.id == first)
-        #expect(try store.night(killed)?.state == "incomplete")
+        #expect(try store.night(killed)?.state == .incomplete)
         #expect(try store.runs(night: tonight).map(\.rerunOf).map { $0 != nil } == [false, true])
         #expect(try store.runs(night: tonight).first?.cell == "unpatched")
         #expect(try store.history(metric: "pmd_pages", matrix: "small", including: tonight).map(\.value) == [10, 12])

@@ -27,11 +27,26 @@ import Testing
         #expect(TestStatus(noReportAfter: .kernelCrash(ConsoleFinding(kind: .oops, line: 1, excerpt: "Oops"))) == .fail)
     }
 
+    /// A state this daxrig does not know (a newer one's, or a hand-edited store) reads
+    /// as incomplete: listed, never a baseline, never taken for a finished run.
+    @Test func aStateThisDaxrigDoesNotKnowReadsAsIncomplete() throws {
+        let (store, directory) = try store()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let id = try store.begin(inputs)
+        try store.finish(id, record: RunRecord(tests: [], metrics: []), artifacts: [], seconds: 1)
+        try store.database.write { try $0.execute(sql: "UPDATE run SET state = 'paused' WHERE id = ?", arguments: [id]) }
+        #expect(try store.run(id)?.state == .incomplete)
+        #expect(try store.lastComplete() == nil)
+        let night = try store.beginNight(matrix: "m", path: "/m.toml", matrixHash: nil)
+        try store.database.write { try $0.execute(sql: "UPDATE night SET state = 'archived' WHERE id = ?", arguments: [night]) }
+        #expect(try store.night(night)?.state == .incomplete)
+    }
+
     @Test func aRunIsIncompleteUntilFinishedThenHasEverything() throws {
         let (store, directory) = try store()
         defer { try? FileManager.default.removeItem(at: directory) }
         let id = try store.begin(inputs)
-        #expect(try store.runs().map(\.state) == ["incomplete"])
+        #expect(try store.runs().map(\.state) == [.incomplete])
         #expect(try store.lastComplete() == nil)
         let record = RunRecord(tests: [TestRecord(path: "w.shares", status: .fail, detail: "10 pages", seconds: 1),
                                        TestRecord(path: "w.no-leak", status: .pass, detail: "0 bytes", seconds: 1)],
@@ -39,7 +54,7 @@ import Testing
                                workloads: [WorkloadRecord(name: "w", backing: "fsdax-xfs", processes: 10, mappingBytes: 1 << 30)])
         try store.finish(id, record: record, artifacts: [("console-log", "/x/console.log")], seconds: 2)
         let run = try #require(try store.lastComplete())
-        #expect(run.id == id && run.state == "complete" && run.status == .fail && run.kernelKey == "abc" && run.accelerator == "tcg")
+        #expect(run.id == id && run.state == .complete && run.status == .fail && run.kernelKey == "abc" && run.accelerator == "tcg")
         #expect(try store.record(id) == record)
         #expect(try store.artifacts(id).map(\.path) == ["/x/console.log"])
         #expect(try store.integrityCheck() == "ok")
@@ -84,7 +99,7 @@ import Testing
             }
         }
         #expect(failures.withLock { $0 } == [])
-        #expect(try store.runs().filter { $0.state == "complete" }.count == 4)
+        #expect(try store.runs().filter { $0.state == .complete }.count == 4)
         #expect(try store.integrityCheck() == "ok")
     }
 

@@ -69,8 +69,8 @@ import DaxRigResults
         #expect(state.steps.allSatisfy { $0.verdict != .bad || ($0.keyMetric ?? 0) > 100 }, "bad commits fall back by hundreds of pages")
         // Every step's runs are in the store, complete; runs the interrupts cut short are there as incomplete.
         let stored = try ResultStore(path: store).runs()
-        #expect(stored.filter { $0.state == "complete" }.count == state.steps.map(\.runIDs.count).reduce(0, +))
-        #expect(stored.filter { $0.state == "incomplete" }.count <= 2, "two interrupts")
+        #expect(stored.filter { $0.state == .complete }.count == state.steps.map(\.runIDs.count).reduce(0, +))
+        #expect(stored.filter { $0.state == .incomplete }.count <= 2, "two interrupts")
 
         let log = try Rig.run(["bisect", "--log", "--state", stateDirectory])
         #expect(log.standardOutput.contains("git bisect skip \(broken.commit)"), "\(log.standardOutput)")

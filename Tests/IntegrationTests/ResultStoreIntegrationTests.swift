@@ -86,7 +86,7 @@ import DaxRigResults
         let listed = try Rig.run(["report", "--list", "--print-json", "--store", store])
         #expect(listed.status == 0, "\(listed.standardError)")
         let runs = try JSONDecoder().decode([StoredRun].self, from: Data(listed.standardOutput.utf8))
-        #expect(runs.map(\.state) == ["incomplete"])
+        #expect(runs.map(\.state) == [.incomplete])
         #expect(runs.first?.status == nil)
         // The subcommand spelling lists the same (the flag is kept for older scripts).
         let subcommand = try Rig.run(["report", "list", "--print-json", "--store", store])
@@ -145,11 +145,11 @@ import DaxRigResults
                 + (newest.map { "run \($0.id) \($0.state) \($0.status?.rawValue ?? "-")" } ?? "no run begun")
             switch (status, newest?.state) {
             case (128 + SIGINT, nil): outcomes["interrupted before the run began", default: 0] += 1
-            case (128 + SIGINT, "incomplete"): outcomes["interrupted, incomplete", default: 0] += 1
-            case (0, "complete") where newest?.status == .pass: outcomes["finished first, complete", default: 0] += 1
+            case (128 + SIGINT, .incomplete): outcomes["interrupted, incomplete", default: 0] += 1
+            case (0, .complete) where newest?.status == .pass: outcomes["finished first, complete", default: 0] += 1
             // The signal came after the final write had committed: the run did finish,
             // with the guest's own results (the teardown had nothing left to break).
-            case (128 + SIGINT, "complete") where newest?.status == .pass: outcomes["interrupted after the final write", default: 0] += 1
+            case (128 + SIGINT, .complete) where newest?.status == .pass: outcomes["interrupted after the final write", default: 0] += 1
             default: Issue.record("\(seen)")
             }
             #expect(Rig.runDirectoriesLeft(by: process.processIdentifier).isEmpty, "\(seen)")
@@ -182,7 +182,7 @@ import DaxRigResults
             Issue.record("\(cell.kernel) x \(cell.spec): \(cell.status)\n\(shown)")
         }
         let runs = try ResultStore(path: store).runs()
-        #expect(runs.count == 2 && runs.allSatisfy { $0.state == "complete" && $0.status == .pass })
+        #expect(runs.count == 2 && runs.allSatisfy { $0.state == .complete && $0.status == .pass })
         #expect(Set(runs.compactMap(\.kernelKey)).count == 2)
 
         // The demo patch only prints a boot message: no subtest changes status.
