@@ -1,0 +1,65 @@
+import DaxRigMachine
+import DaxRigProtocol
+import DaxRigSupport
+import Foundation
+
+/// What the agent said in one boot: read until it says it is powering off (it has
+/// synced and unmounted by then, so the domain can be destroyed at once), the channel
+/// closes, or time is up.
+struct AgentSession {
+    var release: String?
+    var reports: [(name: String, text: String)] = []
+    var mountOptions: String?
+    /// How the session ended, when the agent or the clock said so.
+    var outcome: BootOutcome?
+    /// What the guest was doing last, for a timeout's message.
+    var phase = "kernel boot"
+
+    /// The ending of a session that closed without a verdict: the guest died, or never
+    /// reached init.
+    var silentEnding: BootOutcome {
+        release == nil
+            ? .bootFailure(reason: "the guest stopped before the agent started", excerpt: "")
+            : .agentFailure(stage: phase, message: "the guest stopped without reporting (see the console log)")
+    }
+
+    static func read(_ agent: AgentConnection, until deadline: Date, timeout: Double, clock: inout PhaseClock, progress: ProgressSink,
+                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> AgentSession {
+        var session = AgentSession()
+        reading: while true {
+            guard let message = agent.next(until: deadline) else {
+                if agent.closed { break }
+                session.outcome = .timeout(seconds: timeout, lastPhase: session.phase)
+                break
+            }
+            switch message {
+            case let .started(_, kernelRelease):
+                session.release = kernelRelease
+                clock.lap(.kernel)
+                session.phase = "agent setup"
+                progress.phase("agent", "started on \(kernelRelease)")
+            case let .step(name, detail, _):
+                if name == "command" { session.phase = "command" }
+                progress.phase(name, detail)
+            case let .pmemReady(device, mountPoint, options):
+                session.mountOptions = options
+                clock.lap(.pmem)
+                session.phase = "command"
+                progress.phase("pmem", "\(device) on \(mountPoint) (\(options))")
+            case let .output(stream, data):
+                output(stream, data)
+            case let .exited(status, signal, _):
+                clock.lap(.command)
+                session.phase = "power-off"
+                session.outcome = .commandExited(status: status, signal: signal)
+            case let .failed(stage, message):
+                if session.outcome == nil { session.outcome = .agentFailure(stage: stage, message: message) }
+            case let .report(name, text):
+                session.reports.append((name, text))
+            case .poweringOff:
+                break reading
+            }
+        }
+        return session
+    }
+}

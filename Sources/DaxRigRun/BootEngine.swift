@@ -1,0 +1,131 @@
+import DaxRigImage
+import DaxRigMachine
+import DaxRigProtocol
+import DaxRigSupport
+import Foundation
+
+/// One boot, step by step: the run's inputs prepared, the domain started (again, when
+/// QEMU exits while starting), the agent's session read, and the ending classified
+/// against the console. Each step ends the boot with a `BootOutcome` of its own when
+/// it fails; only `run` knows their order.
+extension GuestRunner {
+    func run(_ request: BootRequest, image: GuestImage, in directory: URL,
+             output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> BootResult {
+        let consoleLog = directory.appendingPathComponent("console.log").path
+        let socketPath = directory.appendingPathComponent("agent.sock").path
+        var clock = PhaseClock()
+        let accelerator = host?.accelerator ?? Accelerator.choose(kernel: request.kernel, cache: cache)
+        func finish(_ outcome: BootOutcome, _ session: AgentSession = AgentSession()) -> BootResult {
+            Self.classify(outcome, session: session, consoleLog: consoleLog, directory: directory, accelerator: accelerator, phases: clock.phases)
+        }
+
+        let initrd = directory.appendingPathComponent("initrd.cpio").path
+        let backing: [String]
+        do {
+            backing = try prepare(request, image: image, initrd: initrd, in: directory)
+        } catch {
+            return finish(.infrastructure("preparing the run in \(directory.path): \(error)"))
+        }
+        let spec = DomainSpec(
+            name: DomainSpec.uniqueName(), accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
+            kernel: request.kernel, initrd: initrd, commandLine: Self.kernelCommandLine(extra: request.extraKernelArguments),
+            nvdimms: zip(backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
+            consoleLog: consoleLog, agentSocket: socketPath, machine: .for(kernel: request.kernel))
+        progress.phase("boot", "\(spec.name): \(accelerator.rawValue), \(request.memoryMiB) MiB, pmem \(request.pmemSizes.map { "\($0 >> 20) MiB" }.joined(separator: " + "))")
+        let deadline = Date().addingTimeInterval(request.timeout)
+
+        let connection: LibvirtConnection
+        do { connection = try LibvirtConnection() } catch { return finish(.infrastructure("\(error)")) }
+        // Registered before the start, by name: Ctrl-C may come while libvirt is still
+        // starting the domain, before there is a handle to destroy.
+        let destroy = Cleanup.shared.add("destroy domain \(spec.name)") { [name = spec.name] in
+            try? connection.destroyDomain(named: name)
+        }
+        defer { Cleanup.shared.run(destroy) }
+        let domain: LibvirtDomain
+        do { domain = try start(spec, on: connection) } catch let ended as BootEnded { return finish(ended.outcome) } catch { return finish(.infrastructure("\(error)")) }
+        clock.lap(.start)
+
+        let agent: AgentConnection
+        do { agent = try AgentConnection(path: socketPath, deadline: Date().addingTimeInterval(10)) } catch { return finish(.infrastructure("\(error)")) }
+        let session = AgentSession.read(agent, until: deadline, timeout: request.timeout, clock: &clock, progress: progress, output: output)
+        let outcome = session.outcome ?? session.silentEnding
+        if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else {
+            // The channel closed on its own: a panic's reboot or a power-off is ending the
+            // domain; give it a moment so the console log is complete.
+            _ = domain.waitUntilStopped(timeout: 5)
+        }
+        Cleanup.shared.run(destroy)
+        clock.lap(.teardown)
+        return finish(outcome, session)
+    }
+
+    /// The run's inputs: its initrd (the image plus the plan) and sparse pmem backing
+    /// files, or the request's own (a persistence check's second boot).
+    func prepare(_ request: BootRequest, image: GuestImage, initrd: String, in directory: URL) throws -> [String] {
+        try ImageBuilder.writeRunInitrd(image: image, plan: request.plan, to: initrd)
+        if let given = request.pmemBackingFiles { return given }
+        return try request.pmemSizes.enumerated().map { index, size in
+            let path = directory.appendingPathComponent("pmem\(index).img").path
+            try PmemBackingFile.create(path: path, size: size)
+            return path
+        }
+    }
+
+    /// Starts the domain; QEMU that exits while starting is started again, twice.
+    func start(_ spec: DomainSpec, on connection: LibvirtConnection) throws -> LibvirtDomain {
+        for attempt in 1...3 {
+            do {
+                return try connection.createTransient(xml: spec.xml())
+            } catch let error as LibvirtError where error.isQEMUExitAtStart && attempt < 3 && !Cleanup.shared.interrupted {
+                progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt + 1) of 3")
+            } catch {
+                throw BootEnded(outcome: .infrastructure("\(error)"))
+            }
+        }
+        throw BootEnded(outcome: .infrastructure("QEMU did not start"))
+    }
+
+    /// The boot's result: the console, every part virtlogd rolled over, outranks the
+    /// channel (a crash is a crash even if the command reported an exit status first),
+    /// and a failed boot's panic is how it failed, not a crash under test.
+    static func classify(_ outcome: BootOutcome, session: AgentSession, consoleLog: String, directory: URL, accelerator: Accelerator,
+                         phases: [BootPhase]) -> BootResult {
+        let console = ConsoleLog.read(consoleLog)
+        let log = console.text
+        let findings = (console.lossFinding.map { [$0] } ?? []) + ConsoleScanner.scan(log)
+        var outcome = outcome
+        let crash = findings.first { $0.kind.isCrash }
+        switch outcome {
+        case .infrastructure, .timeout:
+            break
+        case let .bootFailure(reason, _):
+            // Linux ends a failed boot with a panic ("No working init found").
+            outcome = .bootFailure(reason: crash.map { $0.excerpt.split(whereSeparator: \.isNewline).first.map(String.init) ?? reason } ?? reason,
+                                   excerpt: crash?.excerpt ?? Command.tail(log, lines: 15))
+        default:
+            if let crash { outcome = .kernelCrash(crash) }
+        }
+        var result = BootResult(outcome: outcome, findings: findings, consoleLog: consoleLog, runDirectory: directory.path,
+                                accelerator: accelerator.rawValue, kernelRelease: session.release, phases: phases,
+                                reports: session.reports, pmemMountOptions: session.mountOptions)
+        result.sections = ConsoleSections(log: log)
+        return result
+    }
+}
+
+/// A step that ended the boot, with how.
+struct BootEnded: Error {
+    var outcome: BootOutcome
+}
+
+/// The boot's phases as they end, timed from the last one's end.
+struct PhaseClock {
+    private(set) var phases: [BootPhase] = []
+    private var since = Date()
+
+    mutating func lap(_ name: BootPhase.Name) {
+        phases.append(BootPhase(name, seconds: Date().timeIntervalSince(since)))
+        since = Date()
+    }
+}
