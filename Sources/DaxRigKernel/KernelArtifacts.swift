@@ -73,6 +73,13 @@ public struct KernelStore: Sendable {
             .sorted { $0.manifest.created < $1.manifest.created }
     }
 
+    /// The build a bzImage came from, when daxrig built it: its kernel directory holds
+    /// the manifest, build log and config beside it (a cached kernel, or a copy of one
+    /// made with `kernel build --output`); nil for any other bzImage.
+    public static func artifacts(ofImage bzImage: String) -> KernelArtifacts? {
+        try? KernelArtifacts.load(URL(fileURLWithPath: bzImage).deletingLastPathComponent(), cacheHit: true)
+    }
+
     public func artifacts(for key: KernelKey) -> KernelArtifacts? {
         let directory = cache.kernels.appendingPathComponent(key.value)
         return try? KernelArtifacts.load(directory, cacheHit: true)

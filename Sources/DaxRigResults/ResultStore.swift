@@ -244,12 +244,11 @@ public struct RunInputs: Sendable, Codable, Equatable {
     public var cell: String?
     public var rerunOf: Int64?
 
-    /// Reads the kernel's manifest (when it is a cached build); the host's versions come
-    /// from the caller, which measured the host for the run (the store dials nothing).
-    public static func gather(command: String, spec: String, specText: String?, kernelPath: String, accelerator: String?,
-                              versions: (libvirt: String?, qemu: String?)) -> RunInputs {
-        let manifestPath = URL(fileURLWithPath: kernelPath).deletingLastPathComponent().appendingPathComponent("manifest.json").path
-        let manifest = (try? Data(contentsOf: URL(fileURLWithPath: manifestPath))).flatMap { try? JSONCoding.decoder.decode(KernelManifest.self, from: $0) }
+    /// The run's inputs as its caller knows them: the kernel's manifest when daxrig
+    /// built it, and the host's versions as the run measured them (the store reads
+    /// nothing and dials nothing).
+    public static func gather(command: String, spec: String, specText: String?, kernelPath: String, manifest: KernelManifest?,
+                              accelerator: String?, versions: (libvirt: String?, qemu: String?)) -> RunInputs {
         let patches = manifest.map { $0.patches.map { "\($0.name) \($0.sha256)" }.joined(separator: "\n") }
         return RunInputs(command: command, spec: spec, specText: specText, kernelPath: kernelPath, kernelKey: manifest?.key,
                          kernelRelease: manifest?.release,

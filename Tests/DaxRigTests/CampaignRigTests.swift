@@ -27,13 +27,16 @@ final class FakeRig: CampaignRig {
         if request.config.options.contains(where: { $0.name == "CONFIG_DAXRIG_FAKE_BROKEN" }) {
             throw KernelBuildError.makeFailed(step: "build", errors: "fake: does not build", log: "/fake/log")
         }
-        let manifest = KernelManifest(key: "fake", release: "6.1.0-fake", source: request.source,
+        return KernelArtifacts(directory: URL(fileURLWithPath: "/fake/good"), manifest: Self.manifest(request.source), cacheHit: true)
+    }
+
+    static func manifest(_ source: KernelSource) -> KernelManifest {
+        KernelManifest(key: "fake", release: "6.1.0-fake", source: source,
                                       sourceIdentity: .init(kind: "tarball", id: "fake", lineage: "fake"), patches: [], patchSeries: nil,
                                       configBase: "tinyconfig", fragments: [], requested: [], configSHA256: "", compiler: "", arch: "x86_64",
                                       compiledFiles: 0, changedSinceLastBuild: nil, ccache: false,
                                       timings: .init(sourceSeconds: 0, patchSeconds: 0, configSeconds: 0, makeSeconds: 0, totalSeconds: 0),
                                       created: Date())
-        return KernelArtifacts(directory: URL(fileURLWithPath: "/fake/good"), manifest: manifest, cacheHit: true)
     }
 
     func image(progress: ProgressSink) throws -> GuestImage {
@@ -66,6 +69,35 @@ final class FakeRig: CampaignRig {
                                   verdicts: item.expectations.map { Judge.judge($0, report: report, findings: []) }, error: nil)
         }
         return SpecResults(spec: spec, workloads: workloads, persistence: [])
+    }
+}
+
+/// A recorded run takes what it stores about its kernel from the kernel's build, read
+/// once beside the bzImage: the manifest's key and release, the build log and config.
+@Suite struct RecordedRunTests {
+    @Test func aRunOfABuiltKernelStoresItsManifestAndItsBuildLogAndOfAnyOtherBzImageNothing() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let built = directory.appendingPathComponent("built")
+        try FileManager.default.createDirectory(at: built, withIntermediateDirectories: true)
+        try JSONCoding.encoder.encode(FakeRig.manifest(.default)).write(to: built.appendingPathComponent("manifest.json"))
+        for name in ["bzImage", "build.log", "config"] { try Files.write(name, to: built.appendingPathComponent(name).path) }
+        try Files.write("bzImage", to: directory.appendingPathComponent("bzImage").path)
+        #expect(KernelStore.artifacts(ofImage: built.appendingPathComponent("bzImage").path)?.manifest.key == "fake")
+        #expect(KernelStore.artifacts(ofImage: directory.appendingPathComponent("bzImage").path) == nil)
+
+        let rig = FakeRig(cache: Cache(root: directory))
+        let store = try ResultStore(path: directory.appendingPathComponent("results.sqlite").path)
+        let spec = try TestSpec.parse("name = \"s\"\n[[workload]]\nbacking = \"hugetlbfs\"\nprocesses = 2\nsize = \"1G\"\nexpect = [\"shares\"]\n", path: "s.toml")
+        let image = try rig.image(progress: SilentProgress())
+        for (kernel, key, kept) in [(built.appendingPathComponent("bzImage").path, "fake" as String?, ["build-log", "kernel-config"]),
+                                    (directory.appendingPathComponent("bzImage").path, nil, [])] {
+            let (_, id) = try rig.run(spec, kernel: kernel, image: image, recording: .init(store: store, command: "t", specText: nil)) { _, _ in }
+            let stored = try #require(id)
+            let run = try #require(try store.run(stored))
+            #expect(run.kernelKey == key && run.kernelRelease == key.map { _ in "6.1.0-fake" } && run.accelerator == "tcg")
+            #expect(try store.artifacts(run.id).map(\.kind) == kept)
+        }
     }
 }
 

@@ -252,7 +252,7 @@ import DaxRigSupport
         #expect(try store.runs().isEmpty)
         // What a run stores about its host is what it measured, handed to the store.
         let inputs = RunInputs.gather(command: "c", spec: "s", specText: nil, kernelPath: "/nonexistent/bzImage",
-                                      accelerator: small.accelerator.rawValue, versions: (small.libvirtVersion, small.qemuVersion))
+                                      manifest: nil, accelerator: small.accelerator.rawValue, versions: (small.libvirtVersion, small.qemuVersion))
         #expect(inputs.libvirtVersion == "1.2.3" && inputs.qemuVersion == "4.5.6" && inputs.accelerator == "kvm")
     }
 }

@@ -1,4 +1,5 @@
 import DaxRigImage
+import DaxRigKernel
 import DaxRigMachine
 import DaxRigProtocol
 import DaxRigResults
@@ -53,14 +54,16 @@ extension CampaignRig {
         }
         guard let recording else { return (try run(), nil) }
         let started = Date()
+        // The build the kernel came from, read once: its manifest for the store, its log
+        // and config as the run's artifacts.
+        let build = KernelStore.artifacts(ofImage: kernel)
         var inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
-                                      accelerator: host.accelerator.rawValue,
+                                      manifest: build?.manifest, accelerator: host.accelerator.rawValue,
                                       versions: (libvirt: host.libvirtVersion, qemu: host.qemuVersion))
         (inputs.night, inputs.cell, inputs.rerunOf) = (recording.night, recording.cell, recording.rerunOf)
         let id = try recording.store.begin(inputs)
-        let kernelDirectory = URL(fileURLWithPath: kernel).deletingLastPathComponent()
-        var artifacts = [("build-log", kernelDirectory.appendingPathComponent("build.log").path),
-                         ("kernel-config", kernelDirectory.appendingPathComponent("config").path)].filter { Files.exists($0.1) }
+        let kept: [(String, String)] = build.map { [("build-log", $0.buildLog), ("kernel-config", $0.config)] } ?? []
+        var artifacts = kept.filter { Files.exists($0.1) }
         do {
             let results = try run()
             artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog) + results.stress.compactMap(\.consoleLog))
