@@ -40,10 +40,7 @@ final class FakeRig: CampaignRig {
     }
 
     func image(progress: ProgressSink) throws -> GuestImage {
-        let manifest = try JSONCoding.decoder.decode(ImageManifest.self, from: Data("""
-            {"key":"k","recipe":"r","agent":"a","agentSize":0,"entries":[],"fileBytes":0,"totalSize":0,"created":"2025-01-01T00:00:00Z"}
-            """.utf8))
-        return GuestImage(key: "k", directory: cache.root, manifest: manifest, cacheHit: true)
+        try Fixtures.guestImage(in: cache.root)
     }
 
     func host(kernel: String, fits: (UInt64, UInt64) throws -> Void) throws -> HostFacts {

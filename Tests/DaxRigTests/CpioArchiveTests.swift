@@ -113,10 +113,7 @@ import Testing
 
         let imageDir = try Files.temporaryDirectory(in: dir, prefix: "image-")
         try image.write(to: imageDir.appendingPathComponent("initramfs.cpio"))
-        let manifestStub = try JSONCoding.decoder.decode(ImageManifest.self, from: Data("""
-            {"key":"k","recipe":"r","agent":"a","agentSize":0,"entries":[],"fileBytes":0,"totalSize":0,"created":"2025-01-01T00:00:00Z"}
-            """.utf8))
-        let guest = GuestImage(key: "k", directory: imageDir, manifest: manifestStub, cacheHit: true)
+        let guest = try Fixtures.guestImage(in: imageDir)
         let runInitrd = dir.appendingPathComponent("run/initrd.cpio").path
         try ImageBuilder.writeRunInitrd(image: guest, plan: plan, to: runInitrd)
         #expect(FileManager.default.contents(atPath: runInitrd) == image + planBytes)

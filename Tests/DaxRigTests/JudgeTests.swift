@@ -240,10 +240,7 @@ import DaxRigSupport
         #expect(try runner.hostFacts(kernel: "/nonexistent/bzImage") { _, _ in } == small)
         let spec = TestSpec(name: "big", workloads: [item(.hugetlbfs, n: 4, size: gib)])
         let store = try ResultStore(path: directory.appendingPathComponent("results.sqlite").path)
-        let manifest = try JSONCoding.decoder.decode(ImageManifest.self, from: Data("""
-            {"key":"k","recipe":"r","agent":"a","agentSize":0,"entries":[],"fileBytes":0,"totalSize":0,"created":"2025-01-01T00:00:00Z"}
-            """.utf8))
-        let image = GuestImage(key: "k", directory: directory, manifest: manifest, cacheHit: true)
+        let image = try Fixtures.guestImage(in: directory)
         for recording in [nil, SpecRunner.Recording(store: store, command: "test", specText: nil)] {
             #expect(throws: WorkloadError.self) {
                 _ = try SpecRunner(runner: runner).run(spec, kernel: "/nonexistent/bzImage", image: image, recording: recording) { _, _ in }
