@@ -74,8 +74,8 @@ public struct KernelStore: Sendable {
     }
 
     /// The build a bzImage came from, when daxrig built it: its kernel directory holds
-    /// the manifest, build log and config beside it (a cached kernel, or a copy of one
-    /// made with `kernel build --output`); nil for any other bzImage.
+    /// the manifest, build log and config beside it (a cached kernel, or a copy of that
+    /// directory); nil for any other bzImage.
     public static func artifacts(ofImage bzImage: String) -> KernelArtifacts? {
         try? KernelArtifacts.load(URL(fileURLWithPath: bzImage).deletingLastPathComponent(), cacheHit: true)
     }

@@ -78,8 +78,8 @@ public struct NightVerdict: Sendable, Codable, Equatable {
     }
 
     /// Subtests that fail tonight and did not fail (FAIL or ERROR) the night before, nor
-    /// end the same way (a MISS after a MISS: a kernel that still does not build): the
-    /// ones worth re-running before anyone is told.
+    /// end the same way (a MISS after a MISS: a kernel that still does not build, a guest
+    /// that never boots): the ones worth re-running before anyone is told.
     public static func newFailures(_ tonight: RunRecord, baseline: RunRecord?) -> [String] {
         tonight.tests.filter { test in
             guard isBad(test.status) else { return false }

@@ -268,6 +268,11 @@ public enum RunState: String, Sendable, Codable, Equatable {
     /// A value the store holds that this daxrig does not know reads as incomplete: never
     /// a baseline, never taken for a finished run.
     init(stored: String) { self = RunState(rawValue: stored) ?? .incomplete }
+
+    /// The same from JSON (`report list --print-json` of a newer daxrig's store).
+    public init(from decoder: any Decoder) throws {
+        self.init(stored: try decoder.singleValueContainer().decode(String.self))
+    }
 }
 
 /// A run as the store lists it.

@@ -15,13 +15,13 @@ import Testing
 /// judged by the real Judge on canned reports (hugetlbfs sharing, or FS/DAX private).
 final class FakeRig: CampaignRig {
     let cache: Cache
-    private let state = Mutex<(outcomes: [Bool], runs: [(kernel: String, cases: [String])])>(([], []))
+    private let state = Mutex<(outcomes: [Bool], runs: [(kernel: String, cases: [String], vcpuLimit: Int?)])>(([], []))
 
     init(cache: Cache) { self.cache = cache }
 
     /// The next runs' outcomes, in order; a run past the end passes.
     func script(_ outcomes: [Bool]) { state.withLock { $0.outcomes = outcomes } }
-    var runs: [(kernel: String, cases: [String])] { state.withLock { $0.runs } }
+    var runs: [(kernel: String, cases: [String], vcpuLimit: Int?)] { state.withLock { $0.runs } }
 
     func kernel(_ request: KernelBuildRequest, progress: ProgressSink) throws -> KernelArtifacts {
         if request.config.options.contains(where: { $0.name == "CONFIG_DAXRIG_FAKE_BROKEN" }) {
@@ -51,7 +51,7 @@ final class FakeRig: CampaignRig {
     func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
         let passes = state.withLock { state -> Bool in
-            state.runs.append((kernel, spec.workloads.map(\.spec.name)))
+            state.runs.append((kernel, spec.workloads.map(\.spec.name), vcpuLimit))
             return state.outcomes.isEmpty ? true : state.outcomes.removeFirst()
         }
         let workloads = spec.workloads.map { item -> WorkloadResult in
@@ -101,8 +101,7 @@ final class FakeRig: CampaignRig {
 /// The nightly's orchestration with canned boots: what it runs again, what it stores,
 /// how it judges, and a kernel that does not build, without a build or a boot.
 @Suite struct CampaignRigTests {
-    static func night(after outcomes: [Bool]) throws -> (first: NightVerdict, second: NightVerdict, store: ResultStore, rig: FakeRig) {
-        let directory = try Fixtures.temporaryDirectory()
+    static func night(after outcomes: [Bool], in directory: URL, jobs: Int = 1) throws -> (first: NightVerdict, second: NightVerdict, store: ResultStore, rig: FakeRig) {
         try """
             name = "s"
             [[workload]]
@@ -123,7 +122,7 @@ final class FakeRig: CampaignRig {
             """.write(toFile: path, atomically: true, encoding: .utf8)
         let rig = FakeRig(cache: Cache(root: directory))
         let store = try ResultStore(path: directory.appendingPathComponent("results.sqlite").path)
-        let runner = NightlyRunner(rig: rig, reruns: 2)
+        let runner = NightlyRunner(rig: rig, jobs: jobs, reruns: 2)
         let first = try runner.run(try Matrix.load(path), file: path, store: store, command: "test") { _, _ in }
         rig.script(outcomes)
         let second = try runner.run(try Matrix.load(path), file: path, store: store, command: "test") { _, _ in }
@@ -133,7 +132,9 @@ final class FakeRig: CampaignRig {
     /// (outcomes of night 2's run and its two re-runs, the finding, runs failed of 3)
     @Test(arguments: [([false, false, true], NightFinding.Kind.regression, 2), ([false, true, true], .flaky, 1)])
     func aNewFailureIsRunAgainAndJudgedByHowOftenItComesBack(outcomes: [Bool], kind: NightFinding.Kind, failed: Int) throws {
-        let (first, second, store, rig) = try Self.night(after: outcomes)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (first, second, store, rig) = try Self.night(after: outcomes, in: directory)
         // Night 1: the good kernel's cell passes; the broken one is MISS with its build error, and nothing ran on it.
         #expect(first.cells.map(\.status) == [.pass, .miss])
         #expect(first.cells.last?.error?.contains("fake: does not build") == true, "\(first.cells)")
@@ -144,7 +145,7 @@ final class FakeRig: CampaignRig {
         #expect(second.findings.filter { $0.cell == "good" }.count == 1)
         #expect(finding.cell == "good" && finding.test.hasSuffix(".shares") && finding.before == .pass && finding.after == .fail)
         #expect(finding.kind == kind && finding.failedRuns == failed && finding.runs == 3, "\(finding)")
-        #expect(rig.runs.count == 4 && rig.runs.allSatisfy { $0.kernel == "/fake/good/bzImage" })
+        #expect(rig.runs.count == 4 && rig.runs.allSatisfy { $0.kernel == "/fake/good/bzImage" && $0.vcpuLimit == nil })
         // Stored: night 2's run and its two re-runs, each re-run pointing at the run it repeats.
         let runs = try store.runs(night: second.night)
         let original = try #require(runs.first { $0.rerunOf == nil })
@@ -156,5 +157,16 @@ final class FakeRig: CampaignRig {
         // failing, not a new regression every night (it has no stored run to compare:
         // its status comes from the night before's verdict).
         #expect(second.findings.filter { $0.cell == "broken" }.map(\.kind) == [.stillFailing], "\(second.findings)")
+    }
+
+    /// Cells side by side share the cores: with jobs > 1 each run is given a vCPU limit
+    /// (the host's cores over the cells at once), one at a time none; re-runs run alone.
+    @Test func cellsSideBySideAreGivenAVCPULimitAndReRunsAreNot() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (_, _, _, rig) = try Self.night(after: [false, false, false], in: directory, jobs: 2)
+        let limits = rig.runs.map(\.vcpuLimit)
+        #expect(limits.count == 4 && limits[0] == ProcessInfo.processInfo.activeProcessorCount && limits[1] == limits[0], "\(limits)")
+        #expect(limits[2] == nil && limits[3] == nil, "\(limits)")
     }
 }

@@ -16,10 +16,10 @@ import Testing
         let openings = manifest.ranges(of: /\.(?:target|executableTarget|testTarget|systemLibrary)\(/)
         for (index, opening) in openings.enumerated() {
             let block = manifest[opening.upperBound..<(index + 1 < openings.count ? openings[index + 1].lowerBound : manifest.endIndex)]
-            guard let name = block.firstMatch(of: /name: "([A-Za-z]+)"/)?.1 else { continue }
+            guard let name = block.firstMatch(of: /name: "(\w+)"/)?.1 else { continue }
             var modules: Set<String> = []
             if let list = block.firstMatch(of: /dependencies: \[([^\]]*)\]/)?.1 {
-                for match in list.matches(of: /\.product\(name: "([A-Za-z]+)"|"([A-Za-z]+)"/) {
+                for match in list.matches(of: /\.product\(name: "(\w+)"[^)]*\)|"(\w+)"/) {
                     if let product = match.1 { modules.insert(String(product)) } else if let target = match.2 { modules.insert(String(target)) }
                 }
             }
@@ -30,7 +30,10 @@ import Testing
 
     /// Modules of this package or its packages that `file` imports.
     static func imports(_ text: String, ours: Set<String>) -> Set<String> {
-        Set(text.matches(of: /(?m)^\s*(?:@testable\s+)?import\s+(?:(?:struct|class|enum|func|protocol)\s+)?([A-Za-z_]+)/).map { String($0.1) }.filter(ours.contains))
+        // Attributes (@testable, @preconcurrency, @_spi(X)) and access levels (public
+        // import) may come first; a declaration import names its module before the dot.
+        Set(text.matches(of: /(?m)^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|package|internal|fileprivate|private)\s+)?import\s+(?:(?:struct|class|enum|func|protocol|typealias|var|let)\s+)?(\w+)/)
+            .map { String($0.1) }.filter(ours.contains))
     }
 
     @Test func eachTargetImportsOnlyWhatPackageSwiftDeclaresForIt() throws {
@@ -64,6 +67,7 @@ import Testing
         #expect(Self.declared(".target(name: \"P\"),\n.target(name: \"Q\", dependencies: [\"P\"])") == ["P": [], "Q": ["P"]])
         let ours = Set(targets.keys).union(["GRDB"])
         #expect(Self.imports("import Foundation\nimport Mid\n@testable import Low\nimport struct GRDB.Row\n", ours: ours) == ["Mid", "Low", "GRDB"])
+        #expect(Self.imports("public import Mid\n@preconcurrency import Low\n@_spi(X) @testable internal import GRDB\n", ours: ours) == ["Mid", "Low", "GRDB"])
         #expect(Self.imports("import Mid\nimport GRDB", ours: ours).subtracting(targets["Top"]!).isEmpty)
         #expect(Self.imports("import Mid\nimport Low", ours: ours).subtracting(targets["Top"]!) == ["Low"])
     }

@@ -29,7 +29,30 @@ import Testing
         #expect(NightVerdict.findings(cell: "k", spec: "s", tonight: record([("s", .miss)]), baseline: record([("s", .miss)]), reruns: [])
             .map(\.kind) == [.stillFailing])
         #expect(NightVerdict.newFailures(record([("w.shares", .fail)]), baseline: record([("w", .miss)])) == ["w.shares"])
-        #expect(NightVerdict.newFailures(record([("w.shares", .miss)]), baseline: record([("w.shares", .fail)])).isEmpty)
+    }
+
+    /// Which cells of the night before did not build: read from its verdict's cells
+    /// alone (a finding kind this daxrig does not know is no obstacle); a cell the host
+    /// failed (ERROR) is not one, so a kernel that stops building after it is new; a
+    /// verdict that cannot be read is said, and counts as none.
+    @Test func theCellsThatDidNotBuildTheNightBeforeComeFromItsVerdict() {
+        func night(_ summary: String?) -> StoredNight {
+            var night = try! JSONDecoder().decode(StoredNight.self, from: Data(#"{"id": 7, "started": "", "state": "complete", "matrix": "m", "matrixPath": ""}"#.utf8))
+            night.summary = summary
+            return night
+        }
+        let summary = """
+            {"night": 7, "matrix": "m", "cells": [
+              {"cell": "broken", "spec": "s", "status": "MISS", "reruns": [], "changes": [], "error": "did not build"},
+              {"cell": "host", "spec": "s", "status": "ERROR", "reruns": [], "changes": []},
+              {"cell": "good", "spec": "s", "status": "PASS", "run": 3, "reruns": [], "changes": []}],
+             "findings": [{"kind": "a-kind-of-tomorrow"}], "exitStatus": 3}
+            """
+        var warnings: [String] = []
+        #expect(NightlyRunner.missedCells(of: night(summary)) { warnings.append($0) } == [MissedCell(cell: "broken", spec: "s")])
+        #expect(NightlyRunner.missedCells(of: night("{not json")) { warnings.append($0) }.isEmpty)
+        #expect(NightlyRunner.missedCells(of: night(nil)) { warnings.append($0) }.isEmpty)
+        #expect(warnings.count == 1 && warnings[0].contains("night 7's verdict cannot be read"), "\(warnings)")
     }
 
     @Test func aNewFailureThatGoesAwayInMostReRunsIsAFlake() {

@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import DaxRigSupport
 import Foundation
 import Synchronization
 import Testing
@@ -40,6 +41,11 @@ import Testing
         let night = try store.beginNight(matrix: "m", path: "/m.toml", matrixHash: nil)
         try store.database.write { try $0.execute(sql: "UPDATE night SET state = 'archived' WHERE id = ?", arguments: [night]) }
         #expect(try store.night(night)?.state == .incomplete)
+        #expect(try store.lastCompleteNight(matrix: "m", before: night + 1) == nil)
+        // The same from JSON, as `report list --print-json` prints a store's runs.
+        var json = try JSONCoding.encoder.encode(try #require(try store.run(id)))
+        json = Data(String(decoding: json, as: UTF8.self).replacingOccurrences(of: #""state":"incomplete""#, with: #""state":"paused""#).utf8)
+        #expect(try JSONCoding.decoder.decode(StoredRun.self, from: json).state == .incomplete)
     }
 
     @Test func aRunIsIncompleteUntilFinishedThenHasEverything() throws {

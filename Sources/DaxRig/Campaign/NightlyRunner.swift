@@ -35,10 +35,11 @@ public struct NightlyRunner: Sendable {
         let cells = try MatrixRunner(rig: rig, progress: progress, jobs: jobs).run(matrix, store: store, command: command, night: night, output: output)
         let baseline = try store.lastCompleteNight(matrix: matrix.name, before: night)
         let baselineRuns = try baseline.map { try store.runs(night: $0.id).filter { $0.rerunOf == nil } } ?? []
-        // A cell with no run the night before (its kernel did not build, the host failed
-        // it) has only its status in that night's verdict; without it, the same build
-        // failure was a new regression every night.
-        let baselineCells = baseline?.summary.flatMap { try? JSONCoding.decoder.decode(NightVerdict.self, from: Data($0.utf8)) }?.cells ?? []
+        // A cell whose kernel did not build the night before has no run, only its MISS
+        // in that night's verdict; without it, a kernel that still does not build was a
+        // new regression every night. (Only MISS: a cell the host failed, ERROR, stays
+        // unknown, so a kernel that stops building after it is still new.)
+        let missedBefore = Self.missedCells(of: baseline) { progress.phase("nightly", $0) }
 
         var judged: [NightCell] = []
         var findings: [NightFinding] = []
@@ -47,9 +48,8 @@ public struct NightlyRunner: Sendable {
                 ?? RunRecord(tests: [TestRecord(path: cell.spec, status: cell.status, detail: cell.buildError ?? cell.runError ?? "no run")], metrics: [])
             let before = baselineRuns.first { $0.cell == cell.kernel && $0.spec == cell.spec }
             let beforeRecord = try before.map { try store.record($0.id) }
-                ?? baselineCells.first { $0.cell == cell.kernel && $0.spec == cell.spec && $0.run == nil }.map {
-                    RunRecord(tests: [TestRecord(path: $0.spec, status: $0.status, detail: $0.error ?? "no run")], metrics: [])
-                }
+                ?? (missedBefore.contains(MissedCell(cell: cell.kernel, spec: cell.spec))
+                    ? RunRecord(tests: [TestRecord(path: cell.spec, status: .miss, detail: "no run")], metrics: []) : nil)
             let (rerunIDs, rerunRecords) = try rerun(cell, tonight: tonight, baseline: beforeRecord, night: night, store: store, command: command, output: output)
             var changes: [Comparison.Change] = []
             if let before, let id = cell.runID, let run = try store.run(id) {
@@ -92,4 +92,28 @@ public struct NightlyRunner: Sendable {
         }
         return (ids, records)
     }
+
+    /// The cells of `night`'s verdict that were MISS with no run. Only the cells' fields
+    /// are read, so a newer daxrig's finding kinds in the same verdict do not matter; a
+    /// verdict that cannot be read is said (`warn`), and its cells count as unknown.
+    static func missedCells(of night: StoredNight?, warn: (String) -> Void) -> Set<MissedCell> {
+        guard let night, let summary = night.summary else { return [] }
+        struct Verdict: Decodable {
+            struct Cell: Decodable { var cell: String; var spec: String; var status: TestStatus; var run: Int64? }
+            var cells: [Cell]
+        }
+        do {
+            let cells = try JSONCoding.decoder.decode(Verdict.self, from: Data(summary.utf8)).cells
+            return Set(cells.filter { $0.status == .miss && $0.run == nil }.map { MissedCell(cell: $0.cell, spec: $0.spec) })
+        } catch {
+            warn("night \(night.id)'s verdict cannot be read (\(error)): its cells that did not build count as unknown tonight")
+            return []
+        }
+    }
+}
+
+/// A matrix cell by its kernel and spec.
+struct MissedCell: Hashable {
+    var cell: String
+    var spec: String
 }
