@@ -6,8 +6,8 @@ import Foundation
 
 /// One boot, step by step: the run's inputs prepared, the domain started (again, when
 /// QEMU exits while starting), the agent's session read, and the ending classified
-/// against the console. Each step ends the boot with a `BootOutcome` of its own when
-/// it fails; only `run` knows their order.
+/// against the console. A step that fails ends the boot as an infrastructure outcome
+/// naming its error; only `run` knows the steps' order.
 extension GuestRunner {
     func run(_ request: BootRequest, image: GuestImage, in directory: URL,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> BootResult {
@@ -43,7 +43,7 @@ extension GuestRunner {
         }
         defer { Cleanup.shared.run(destroy) }
         let domain: LibvirtDomain
-        do { domain = try start(spec, on: connection) } catch let ended as BootEnded { return finish(ended.outcome) } catch { return finish(.infrastructure("\(error)")) }
+        do { domain = try start(spec, on: connection) } catch { return finish(.infrastructure("\(error)")) }
         clock.lap(.start)
 
         let agent: AgentConnection
@@ -72,18 +72,18 @@ extension GuestRunner {
         }
     }
 
-    /// Starts the domain; QEMU that exits while starting is started again, twice.
+    /// Starts the domain; QEMU that exits while starting is started again, twice. Any
+    /// other error, or the third exit, is thrown as libvirt gave it.
     func start(_ spec: DomainSpec, on connection: LibvirtConnection) throws -> LibvirtDomain {
-        for attempt in 1...3 {
+        var attempt = 1
+        while true {
             do {
                 return try connection.createTransient(xml: spec.xml())
             } catch let error as LibvirtError where error.isQEMUExitAtStart && attempt < 3 && !Cleanup.shared.interrupted {
-                progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt + 1) of 3")
-            } catch {
-                throw BootEnded(outcome: .infrastructure("\(error)"))
+                attempt += 1
+                progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt) of 3")
             }
         }
-        throw BootEnded(outcome: .infrastructure("QEMU did not start"))
     }
 
     /// The boot's result: the console, every part virtlogd rolled over, outranks the
@@ -112,11 +112,6 @@ extension GuestRunner {
         result.sections = ConsoleSections(log: log)
         return result
     }
-}
-
-/// A step that ended the boot, with how.
-struct BootEnded: Error {
-    var outcome: BootOutcome
 }
 
 /// The boot's phases as they end, timed from the last one's end.
