@@ -57,11 +57,7 @@ final class FakeRig: CampaignRig {
         let workloads = spec.workloads.map { item -> WorkloadResult in
             let n = item.spec.processes
             let faults: [UInt64] = passes ? [512] + Array(repeating: 1, count: n - 1) : Array(repeating: 512, count: n)
-            let workers = faults.map { WorkloadReport.Worker(vmPTEBefore: 40_960, vmPTEAfter: 40_960, faults: $0, faultNanoseconds: 1,
-                                                              mismatches: 0, mapErrno: 0, exitStatus: 0) }
-            let report = WorkloadReport(spec: item.spec, preFork: 500_000, control: 600_000,
-                                        mapped: 600_000 + (passes ? 1 : UInt64(n)) * 4096, final: 500_000,
-                                        workers: workers, patternWords: 26214, seconds: 1, notes: [])
+            let report = Fixtures.workloadReport(spec: item.spec, mappedPages: passes ? 1 : UInt64(n), vmPTEDelta: 0, faults: faults)
             return WorkloadResult(workload: item, report: report,
                                   verdicts: item.expectations.map { Judge.judge($0, report: report, findings: []) }, error: nil)
         }

@@ -1,3 +1,4 @@
+import DaxRigProtocol
 import DaxRigSupport
 import Foundation
 @testable import DaxRigImage
@@ -24,5 +25,16 @@ enum Fixtures {
             {"key":"k","recipe":"r","agent":"a","agentSize":0,"entries":[],"fileBytes":0,"totalSize":0,"created":"2025-01-01T00:00:00Z"}
             """.utf8))
         return GuestImage(key: "k", directory: directory, manifest: manifest, cacheHit: true)
+    }
+
+    /// A workload's report as the guest sends it, with the figures a test sets: one
+    /// worker per entry of `faults`; PageTables moved by `mappedPages` pages between
+    /// the control and the mapped reading (1 per process when private, 1 in all when shared).
+    static func workloadReport(spec: WorkloadSpec, control: UInt64 = 600_000, mappedPages: UInt64, vmPTEDelta: UInt64 = 8192,
+                               faults: [UInt64], mismatches: UInt64 = 0, final: UInt64 = 500_000) -> WorkloadReport {
+        let workers = faults.map { WorkloadReport.Worker(vmPTEBefore: 40_960, vmPTEAfter: 40_960 + vmPTEDelta, faults: $0,
+                                                         faultNanoseconds: 1, mismatches: mismatches, mapErrno: 0, exitStatus: 0) }
+        return WorkloadReport(spec: spec, preFork: 500_000, control: control, mapped: control + mappedPages * 4096, final: final,
+                              workers: workers, patternWords: 26214, seconds: 1, notes: [])
     }
 }

@@ -12,11 +12,8 @@ import DaxRigSupport
 @Suite struct JudgeTests {
     func report(_ backing: WorkloadSpec.Backing, control: UInt64 = 600_000, mappedPages: UInt64, vmPTEDelta: UInt64 = 8192,
                 faults: [UInt64], mismatches: UInt64 = 0, final: UInt64 = 500_000) -> WorkloadReport {
-        let workers = faults.map { WorkloadReport.Worker(vmPTEBefore: 40_960, vmPTEAfter: 40_960 + vmPTEDelta, faults: $0,
-                                                         faultNanoseconds: 1, mismatches: mismatches, mapErrno: 0, exitStatus: 0) }
-        return WorkloadReport(spec: WorkloadSpec(name: "t", backing: backing, processes: faults.count, mappingBytes: 1 << 30),
-                              preFork: 500_000, control: control, mapped: control + mappedPages * 4096, final: final,
-                              workers: workers, patternWords: 26214, seconds: 1, notes: [])
+        Fixtures.workloadReport(spec: WorkloadSpec(name: "t", backing: backing, processes: faults.count, mappingBytes: 1 << 30), control: control,
+                                mappedPages: mappedPages, vmPTEDelta: vmPTEDelta, faults: faults, mismatches: mismatches, final: final)
     }
 
     @Test func hugetlbfsSharesAndFsdaxIsPrivate() {
