@@ -58,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "DaxRigMachine",
-            dependencies: ["DaxRigSupport", "DaxRigProtocol", "CLibvirt"]
+            dependencies: ["DaxRigSupport", "DaxRigProtocol", "DaxRigImage", "CLibvirt"]
         ),
         .target(
             name: "DaxRigRun",
@@ -67,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "DaxRigResults",
-            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigRun", "DaxRigProtocol",
+            dependencies: ["DaxRigSupport", "DaxRigKernel", "DaxRigMachine", "DaxRigRun", "DaxRigProtocol",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(

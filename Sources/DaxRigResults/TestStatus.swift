@@ -1,4 +1,5 @@
 import DaxRigRun
+import DaxRigMachine
 /// Test statuses as KernelCI (KCIDB) has them, worst first: FAIL > ERROR > MISS >
 /// PASS > DONE > SKIP. A broken boot or a libvirt failure is never a FAIL: the
 /// kernel under test did not get to show anything.

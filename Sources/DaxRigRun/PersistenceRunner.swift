@@ -2,6 +2,7 @@ import DaxRigProtocol
 import Foundation
 import DaxRigImage
 import DaxRigSupport
+import DaxRigMachine
 
 /// One persistence check's outcome: what each boot reported, and the verdicts.
 public struct PersistenceResult: Sendable {

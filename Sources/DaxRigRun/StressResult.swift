@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import DaxRigMachine
 
 /// One stress run's outcome: the guest's report (when it got that far), and its mapping
 /// phase as a workload's result, which carries the verdicts and how the boot ended.

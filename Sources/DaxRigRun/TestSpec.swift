@@ -1,6 +1,7 @@
 import DaxRigProtocol
 import Foundation
 import DaxRigSupport
+import DaxRigMachine
 
 /// A test spec: which workloads, persistence checks and stress runs to run on a kernel,
 /// and what that kernel is expected to show. A TOML file; the format is documented in

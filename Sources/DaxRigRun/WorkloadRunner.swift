@@ -2,6 +2,7 @@ import DaxRigProtocol
 import Foundation
 import DaxRigImage
 import DaxRigSupport
+import DaxRigMachine
 
 /// One workload's outcome: the guest's report (when it got that far), the verdicts.
 public struct WorkloadResult: Sendable {

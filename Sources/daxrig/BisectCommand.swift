@@ -4,6 +4,7 @@ import Foundation
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 /// `daxrig bisect`: `start` (the default), `resume`, `log` and `reset` are subcommands;
 /// `start` still takes the older --resume, --log and --reset flags, so scripts written

@@ -6,6 +6,7 @@ import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
 import DaxRigRun
+import DaxRigMachine
 
 struct BootCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Foundation
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 struct NightlyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

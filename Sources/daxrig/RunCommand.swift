@@ -7,6 +7,7 @@ import DaxRigKernel
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import DaxRigMachine
 @testable import DaxRig
 @testable import DaxRigKernel
 @testable import DaxRigSupport

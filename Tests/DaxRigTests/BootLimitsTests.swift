@@ -1,6 +1,7 @@
 import DaxRigProtocol
 import Foundation
 import Testing
+import DaxRigMachine
 @testable import DaxRig
 @testable import DaxRigSupport
 @testable import DaxRigRun

@@ -3,6 +3,7 @@ import DaxRigSupport
 import Foundation
 import Synchronization
 import Testing
+import DaxRigMachine
 @testable import DaxRig
 @testable import DaxRigImage
 @testable import DaxRigKernel

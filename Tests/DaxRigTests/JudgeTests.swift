@@ -7,6 +7,7 @@ import Testing
 @testable import DaxRigRun
 @testable import DaxRigImage
 import DaxRigSupport
+import DaxRigMachine
 
 /// Verdicts on figures recorded by `daxrig run` on unpatched 6.1 (N = 10, S = 1 GiB).
 @Suite struct JudgeTests {

@@ -7,6 +7,7 @@ import DaxRigKernel
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 /// Issue 12's proof that the proof can fail: kernels/specs/adversarial.toml through the
 /// CLI on unpatched 6.1 and on the v1 sharing series (kernels/patches/fsdax-pmd-share-v1,

@@ -6,6 +6,7 @@ import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
 import DaxRigRun
+import DaxRigMachine
 
 /// Issue 7's proof, run for real: kernels/patches/fsdax-pmd-share makes FS/DAX processes
 /// share PMD tables as hugetlbfs ones do, with nothing leaked and the data kept, and

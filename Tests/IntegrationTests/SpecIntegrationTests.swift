@@ -6,6 +6,7 @@ import DaxRigImage
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 /// The shipped specs, run for real on the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct SpecIntegrationTests {

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import DaxRigImage
 import DaxRigRun
+import DaxRigMachine
 
 /// A kernel with kernels/configs/tracing.config counts dax_pmd_fault_done by result,
 /// and those counts agree with the file's extents and the workers' VmPTE growth. The

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import DaxRigImage
 import DaxRigRun
+import DaxRigMachine
 
 /// Real workloads in a guest of the default (unpatched 6.1) kernel.
 @Suite(.serialized, .timed) struct WorkloadIntegrationTests {

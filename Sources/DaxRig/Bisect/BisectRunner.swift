@@ -5,6 +5,7 @@ import DaxRigKernel
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 /// What `daxrig bisect` is asked.
 public struct BisectRequest: Sendable {

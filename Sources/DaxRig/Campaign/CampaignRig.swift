@@ -4,6 +4,7 @@ import DaxRigProtocol
 import DaxRigRun
 import DaxRigSupport
 import Foundation
+import DaxRigMachine
 
 /// What the campaigns (matrix, nightly, bisect) ask of the floors below them: a kernel
 /// built, the guest image, the host measured, a spec run. `LiveRig` builds, packs and

@@ -5,6 +5,7 @@ import DaxRigKernel
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 /// A test matrix: kernels (source or git ref, patch series, config) and the specs
 /// each runs, from a TOML file documented in kernels/matrices/README.md. Paths in it

@@ -4,6 +4,7 @@ import DaxRigImage
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigMachine
 
 /// A night of kernel validation: the matrix run and stored as one night, each cell
 /// compared with the same cell of the last complete night of that matrix, every new

@@ -1,4 +1,3 @@
-import DaxRigMachine
 import DaxRigProtocol
 import DaxRigSupport
 import Foundation

@@ -1,5 +1,4 @@
 import Foundation
-import DaxRigMachine
 
 /// How one guest boot ended. Each case has its own exit status, so scripts (and a
 /// bisect) can tell a failed command from a broken kernel from a broken host.

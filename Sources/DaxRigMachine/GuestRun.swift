@@ -1,8 +1,6 @@
 import DaxRigProtocol
 import Foundation
 import DaxRigImage
-import DaxRigKernel
-import DaxRigMachine
 import DaxRigSupport
 
 /// One guest boot, as `daxrig boot` and every later stage ask for it.
@@ -98,7 +96,8 @@ public struct GuestRunner: Sendable {
     public func boot(_ request: BootRequest, image: GuestImage,
                      output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> BootResult {
         guard Files.exists(request.kernel) else {
-            throw KernelBuildError.unknownKernel(reference: request.kernel, known: [])
+            throw BootLimitError(input: "kernel", value: request.kernel,
+                                 allowed: "no such bzImage (build one with `daxrig kernel build`, or give the path of one that exists)")
         }
         try BootLimits.check(request)
         try cache.checkOwnership()

@@ -1,5 +1,4 @@
 import DaxRigImage
-import DaxRigMachine
 import DaxRigProtocol
 import DaxRigSupport
 import Foundation

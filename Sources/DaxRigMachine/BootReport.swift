@@ -1,5 +1,4 @@
 import Foundation
-import DaxRigMachine
 
 /// A boot's result as JSON: what `daxrig boot --json` prints and later stages store.
 public struct BootReport: Codable, Sendable, Equatable {
