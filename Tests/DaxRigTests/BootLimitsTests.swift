@@ -1,7 +1,7 @@
 import DaxRigProtocol
 import Foundation
 import Testing
-import DaxRigMachine
+@testable import DaxRigMachine
 @testable import DaxRig
 @testable import DaxRigSupport
 @testable import DaxRigRun
@@ -24,6 +24,23 @@ import DaxRigMachine
         try BootLimits.check(pmemBytes: 64 << 40)
         try BootLimits.check(timeout: 1)
         try BootLimits.check(timeout: 604_800)
+    }
+
+    /// A bzImage that vanished between its resolution and the boot: bad input naming
+    /// the path, before the run directory, the initrd or a domain exists.
+    @Test func aBootOfAMissingBzImageIsRefusedNamingItsPath() throws {
+        let cache = Cache(root: FileManager.default.temporaryDirectory.appendingPathComponent("daxrig-missing-\(UUID().uuidString)"))
+        defer { Files.removeDirectory(cache.root.path) }
+        let missing = cache.root.appendingPathComponent("no/bzImage").path
+        let runner = GuestRunner(cache: cache)
+        do {
+            _ = try runner.boot(BootRequest(kernel: missing, plan: GuestPlan(command: ["true"])), image: try Fixtures.guestImage(in: cache.root)) { _, _ in }
+            Issue.record("a missing bzImage booted")
+        } catch let error as BootLimitError {
+            #expect(error.exitStatus == .badInput)
+            #expect(error.description.contains(missing))
+        }
+        #expect(!Files.exists(cache.root.appendingPathComponent("runs").path))
     }
 
     @Test(arguments: [Double.nan, .infinity, -.infinity, 0, 0.5, -5, 604_801, 1e300])
