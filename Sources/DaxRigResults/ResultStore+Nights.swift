@@ -14,18 +14,6 @@ public struct StoredNight: Sendable, Codable, Equatable {
     public var exitStatus: Int32?
     /// The night's verdict as JSON (a `NightVerdict`), once it is complete.
     public var summary: String?
-
-    init(row: Row) {
-        id = row["id"]
-        started = row["started"]
-        finished = row["finished"]
-        state = RunState(stored: row["state"])
-        matrix = row["matrix"]
-        matrixPath = row["matrixPath"]
-        baseline = row["baseline"]
-        exitStatus = row["exitStatus"]
-        summary = row["summary"]
-    }
 }
 
 /// One value of a metric in one night, for the chart of a metric over nights.
@@ -43,8 +31,7 @@ extension ResultStore {
     /// Records that a night began (incomplete until `finishNight`).
     public func beginNight(matrix: String, path: String, matrixHash: String?) throws -> Int64 {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO night (started, state, matrix, matrixPath, matrixHash) VALUES (?, 'incomplete', ?, ?, ?)",
-                           arguments: [Self.timestamp(Date()), matrix, path, matrixHash])
+            try BegunNight(started: Self.timestamp(Date()), matrix: matrix, matrixPath: path, matrixHash: matrixHash).insert(db)
             return db.lastInsertedRowID
         }
     }
@@ -58,28 +45,28 @@ extension ResultStore {
     }
 
     public func night(_ id: Int64) throws -> StoredNight? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM night WHERE id = ?", arguments: [id]).map(StoredNight.init(row:)) }
+        try database.read { db in try StoredNight.filter(StoredNight.Columns.id == id).fetchOne(db) }
     }
 
     /// The newest complete night of the same matrix before `id`: what tonight is compared with.
     public func lastCompleteNight(matrix: String, before id: Int64) throws -> StoredNight? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM night WHERE matrix = ? AND state = 'complete' AND id < ? ORDER BY id DESC LIMIT 1",
-                             arguments: [matrix, id]).map(StoredNight.init(row:))
+            try StoredNight.filter(StoredNight.Columns.matrix == matrix && StoredNight.Columns.state == RunState.complete.rawValue
+                                   && StoredNight.Columns.id < id).order(StoredNight.Columns.id.desc).fetchOne(db)
         }
     }
 
     /// Nights, newest first.
     public func nights(limit: Int = 50) throws -> [StoredNight] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM night ORDER BY id DESC LIMIT ?", arguments: [limit]).map(StoredNight.init(row:))
+            try StoredNight.order(StoredNight.Columns.id.desc).limit(limit).fetchAll(db)
         }
     }
 
     /// The runs of a night in the order they ran, re-runs included.
     public func runs(night: Int64) throws -> [StoredRun] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE night = ? ORDER BY id", arguments: [night]).map(StoredRun.init(row:))
+            try StoredRun.filter(StoredRun.Columns.night == night).order(StoredRun.Columns.id).fetchAll(db)
         }
     }
 
@@ -89,16 +76,13 @@ extension ResultStore {
     public func history(metric: String, matrix: String, including night: Int64? = nil, limit: Int = 30) throws -> [NightMetric] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT night.id AS night, night.started AS started, run.cell AS cell, run.spec AS spec,
+                SELECT night.id AS night, night.started AS started, IFNULL(run.cell, '') AS cell, run.spec AS spec,
                        metric.test AS test, metric.value AS value, metric.unit AS unit
                 FROM metric JOIN run ON metric.runId = run.id JOIN night ON run.night = night.id
                 WHERE metric.name = ? AND night.matrix = ? AND run.rerunOf IS NULL AND run.state = 'complete'
                   AND night.id IN (SELECT id FROM night WHERE matrix = ? AND (state = 'complete' OR id IS ?) ORDER BY id DESC LIMIT ?)
                 ORDER BY night.id, run.id, metric.rowid
-                """, arguments: [metric, matrix, matrix, night, limit]).map { row in
-                NightMetric(night: row["night"], started: row["started"], cell: row["cell"] ?? "", spec: row["spec"],
-                            test: row["test"], value: row["value"], unit: row["unit"])
-            }
+                """, arguments: [metric, matrix, matrix, night, limit]).map { try NightMetric(row: $0) }
         }
     }
 }

@@ -124,13 +124,7 @@ public struct ResultStore: Sendable {
     /// Records that a run began; returns its id.
     public func begin(_ run: RunInputs) throws -> Int64 {
         try database.write { db in
-            try db.execute(sql: """
-                INSERT INTO run (started, state, command, spec, specText, kernelPath, kernelKey, kernelRelease, source, patchSeries,
-                                 patchesHash, configHash, host, qemuVersion, libvirtVersion, accelerator, night, cell, rerunOf)
-                VALUES (?, 'incomplete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [Self.timestamp(Date()), run.command, run.spec, run.specText, run.kernelPath, run.kernelKey, run.kernelRelease,
-                                 run.source, run.patchSeries, run.patchesHash, run.configHash, run.host, run.qemuVersion,
-                                 run.libvirtVersion, run.accelerator, run.night, run.cell, run.rerunOf])
+            try BegunRun(inputs: run, started: Self.timestamp(Date())).insert(db)
             return db.lastInsertedRowID
         }
     }
@@ -138,21 +132,10 @@ public struct ResultStore: Sendable {
     /// Stores everything the run measured and marks it complete, in one transaction.
     public func finish(_ id: Int64, record: RunRecord, artifacts: [(kind: String, path: String)], seconds: Double) throws {
         try database.write { db in
-            for test in record.tests {
-                try db.execute(sql: "INSERT INTO test (runId, path, status, detail, seconds) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [id, test.path, test.status.rawValue, test.detail, test.seconds])
-            }
-            for metric in record.metrics {
-                try db.execute(sql: "INSERT INTO metric (runId, test, name, value, unit) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [id, metric.test, metric.name, metric.value, metric.unit])
-            }
-            for workload in record.workloads {
-                try db.execute(sql: "INSERT INTO workload (runId, name, backing, processes, mappingBytes) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [id, workload.name, workload.backing, workload.processes, Int64(workload.mappingBytes)])
-            }
-            for artifact in artifacts {
-                try db.execute(sql: "INSERT INTO artifact (runId, kind, path) VALUES (?, ?, ?)", arguments: [id, artifact.kind, artifact.path])
-            }
+            for test in record.tests { try OfRun(run: id, child: test).insert(db) }
+            for metric in record.metrics { try OfRun(run: id, child: metric).insert(db) }
+            for workload in record.workloads { try OfRun(run: id, child: workload).insert(db) }
+            for artifact in artifacts { try OfRun(run: id, child: StoredRunReport.Artifact(kind: artifact.kind, path: artifact.path)).insert(db) }
             try db.execute(sql: "UPDATE run SET state = 'complete', status = ?, finished = ?, seconds = ? WHERE id = ?",
                            arguments: [record.status.rawValue, Self.timestamp(Date()), seconds, id])
         }
@@ -160,42 +143,32 @@ public struct ResultStore: Sendable {
 
     /// Runs, newest first.
     public func runs(limit: Int = 50) throws -> [StoredRun] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit]).map(StoredRun.init(row:))
-        }
+        try database.read { db in try StoredRun.order(StoredRun.Columns.id.desc).limit(limit).fetchAll(db) }
     }
 
     public func run(_ id: Int64) throws -> StoredRun? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(StoredRun.init(row:)) }
+        try database.read { db in try StoredRun.filter(StoredRun.Columns.id == id).fetchOne(db) }
     }
 
     /// The newest complete run.
     public func lastComplete() throws -> StoredRun? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE state = 'complete' ORDER BY id DESC LIMIT 1").map(StoredRun.init(row:))
+            try StoredRun.filter(StoredRun.Columns.state == RunState.complete.rawValue).order(StoredRun.Columns.id.desc).fetchOne(db)
         }
     }
 
     /// A stored run's subtests and metrics, as they were recorded.
     public func record(_ id: Int64) throws -> RunRecord {
         try database.read { db in
-            let tests = try Row.fetchAll(db, sql: "SELECT * FROM test WHERE runId = ? ORDER BY rowid", arguments: [id]).map { row in
-                TestRecord(path: row["path"], status: TestStatus(rawValue: row["status"]) ?? .error, detail: row["detail"], seconds: row["seconds"])
-            }
-            let metrics = try Row.fetchAll(db, sql: "SELECT * FROM metric WHERE runId = ? ORDER BY rowid", arguments: [id]).map { row in
-                MetricRecord(test: row["test"], name: row["name"], value: row["value"], unit: row["unit"])
-            }
-            let workloads = try Row.fetchAll(db, sql: "SELECT * FROM workload WHERE runId = ? ORDER BY rowid", arguments: [id]).map { row in
-                WorkloadRecord(name: row["name"], backing: row["backing"], processes: row["processes"], mappingBytes: UInt64(row["mappingBytes"] as Int64))
-            }
-            return RunRecord(tests: tests, metrics: metrics, workloads: workloads)
+            RunRecord(tests: try OfRun<TestRecord>.all(of: id, in: db), metrics: try OfRun<MetricRecord>.all(of: id, in: db),
+                      workloads: try OfRun<WorkloadRecord>.all(of: id, in: db))
         }
     }
 
     /// A stored run with everything recorded for it, as the reports take it.
     public func report(_ id: Int64) throws -> StoredRunReport {
         guard let run = try run(id) else { throw StoreError.noSuchRun("\(id)") }
-        return StoredRunReport(run: run, record: try record(id), artifacts: try artifacts(id).map { .init(kind: $0.kind, path: $0.path) })
+        return StoredRunReport(run: run, record: try record(id), artifacts: try database.read { try OfRun<StoredRunReport.Artifact>.all(of: id, in: $0) })
     }
 
     /// The complete runs of the same kernel and spec as `run`: its repeated samples.
@@ -210,7 +183,7 @@ public struct ResultStore: Sendable {
 
     public func artifacts(_ id: Int64) throws -> [(kind: String, path: String)] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT kind, path FROM artifact WHERE runId = ? ORDER BY rowid", arguments: [id]).map { ($0["kind"], $0["path"]) }
+            try OfRun<StoredRunReport.Artifact>.all(of: id, in: db).map { ($0.kind, $0.path) }
         }
     }
 
@@ -295,27 +268,6 @@ public struct StoredRun: Sendable, Codable, Equatable {
     public var night: Int64?
     public var cell: String?
     public var rerunOf: Int64?
-
-    init(row: Row) {
-        id = row["id"]
-        started = row["started"]
-        finished = row["finished"]
-        state = RunState(stored: row["state"])
-        status = (row["status"] as String?).flatMap(TestStatus.init(rawValue:))
-        command = row["command"]
-        spec = row["spec"]
-        kernelPath = row["kernelPath"]
-        kernelKey = row["kernelKey"]
-        kernelRelease = row["kernelRelease"]
-        host = row["host"]
-        accelerator = row["accelerator"]
-        qemuVersion = row["qemuVersion"]
-        libvirtVersion = row["libvirtVersion"]
-        seconds = row["seconds"]
-        night = row["night"]
-        cell = row["cell"]
-        rerunOf = row["rerunOf"]
-    }
 }
 
 /// The results store cannot be opened or written.

@@ -15,6 +15,12 @@ public enum TestStatus: String, Sendable, Codable, CaseIterable, Comparable {
     case done = "DONE"
     case skip = "SKIP"
 
+    /// A status this daxrig does not know (a newer daxrig's store or JSON, a hand edit)
+    /// reads as ERROR: never a pass, never a row that refuses a whole listing.
+    public init(from decoder: any Decoder) throws {
+        self = TestStatus(rawValue: try decoder.singleValueContainer().decode(String.self)) ?? .error
+    }
+
     /// FAIL or ERROR: what a run reports as failed (MISS never ran).
     public var isFailure: Bool { self == .fail || self == .error }
 

@@ -48,6 +48,29 @@ import Testing
         #expect(try JSONCoding.decoder.decode(StoredRun.self, from: json).state == .incomplete)
     }
 
+    /// A status this daxrig does not know reads as ERROR wherever it is stored (a
+    /// subtest's, a run's) or printed as JSON: the listing still reads, the run is
+    /// never taken for a pass, and no subtest drops out of it.
+    @Test func aStatusThisDaxrigDoesNotKnowReadsAsError() throws {
+        let (store, directory) = try store()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let id = try store.begin(inputs)
+        try store.finish(id, record: RunRecord(tests: [TestRecord(path: "w.shares", status: .pass, detail: "1 table"),
+                                                       TestRecord(path: "w.no-leak", status: .pass, detail: "0 bytes")], metrics: []),
+                         artifacts: [("console", "/c.log")], seconds: 1)
+        try store.database.write {
+            try $0.execute(sql: "UPDATE run SET status = 'FLAKY' WHERE id = ?", arguments: [id])
+            try $0.execute(sql: "UPDATE test SET status = 'XFAIL' WHERE path = 'w.shares'")
+        }
+        #expect(try store.runs().map(\.status) == [.error])
+        let report = try store.report(id)
+        #expect(report.tests.map(\.status) == [.error, .pass])
+        #expect(report.artifacts.map(\.path) == ["/c.log"])
+        let json = String(decoding: try JSONCoding.encoder.encode(TestRecord(path: "t", status: .pass, detail: "")), as: UTF8.self)
+            .replacingOccurrences(of: #""PASS""#, with: #""XPASS""#)
+        #expect(try JSONCoding.decoder.decode(TestRecord.self, from: Data(json.utf8)).status == .error)
+    }
+
     @Test func aRunIsIncompleteUntilFinishedThenHasEverything() throws {
         let (store, directory) = try store()
         defer { try? FileManager.default.removeItem(at: directory) }
