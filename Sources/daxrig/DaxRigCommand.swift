@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import DaxRig
 import DaxRigSupport
 
@@ -15,8 +16,20 @@ struct DaxRigCommand: ParsableCommand {
     /// alone (a script, a test) killed it and left its make running, and one sent to a
     /// daxrig started with the signal blocked (by a parent thread's mask, which a child
     /// inherits) was never seen at all: the build ran to its end and exited 0.
+    ///
+    /// A usage error (an unknown option, a value that does not parse, a failed
+    /// validation) exits 2, as every other input daxrig refuses: ArgumentParser's own
+    /// status for them is 64 (EX_USAGE), which README's table of statuses never had,
+    /// so a script that tested for 2 took a typo for a run.
     static func main() {
         Cleanup.shared.installSignalHandlers()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(ExitStatus.badInput.rawValue)
+        }
     }
 }
