@@ -39,8 +39,12 @@ extension ResultStore {
     /// Marks a night complete with what it was compared with and its verdict.
     public func finishNight(_ id: Int64, baseline: Int64?, exitStatus: ExitStatus, summary: Data) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE night SET state = 'complete', finished = ?, baseline = ?, exitStatus = ?, summary = ? WHERE id = ?",
-                           arguments: [Self.timestamp(Date()), baseline, exitStatus.rawValue, String(decoding: summary, as: UTF8.self), id])
+            typealias Columns = StoredNight.Columns
+            try StoredNight.filter(Columns.id == id).updateAll(db, [
+                Columns.state.set(to: RunState.complete.rawValue), Columns.finished.set(to: Self.timestamp(Date())),
+                Columns.baseline.set(to: baseline), Columns.exitStatus.set(to: exitStatus.rawValue),
+                Columns.summary.set(to: String(decoding: summary, as: UTF8.self)),
+            ])
         }
     }
 

@@ -136,8 +136,11 @@ public struct ResultStore: Sendable {
             for metric in record.metrics { try OfRun(run: id, child: metric).insert(db) }
             for workload in record.workloads { try OfRun(run: id, child: workload).insert(db) }
             for artifact in artifacts { try OfRun(run: id, child: StoredRunReport.Artifact(kind: artifact.kind, path: artifact.path)).insert(db) }
-            try db.execute(sql: "UPDATE run SET state = 'complete', status = ?, finished = ?, seconds = ? WHERE id = ?",
-                           arguments: [record.status.rawValue, Self.timestamp(Date()), seconds, id])
+            typealias Columns = StoredRun.Columns
+            try StoredRun.filter(Columns.id == id).updateAll(db, [
+                Columns.state.set(to: RunState.complete.rawValue), Columns.status.set(to: record.status.rawValue),
+                Columns.finished.set(to: Self.timestamp(Date())), Columns.seconds.set(to: seconds),
+            ])
         }
     }
 

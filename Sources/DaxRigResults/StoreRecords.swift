@@ -15,6 +15,10 @@ extension StoredRun: FetchableRecord, TableRecord {
     public enum Columns {
         public static let id = Column("id")
         public static let state = Column("state")
+        public static let status = Column("status")
+        public static let started = Column("started")
+        public static let finished = Column("finished")
+        public static let seconds = Column("seconds")
         public static let night = Column("night")
     }
 }
@@ -25,7 +29,11 @@ extension StoredNight: FetchableRecord, TableRecord {
     public enum Columns {
         public static let id = Column("id")
         public static let state = Column("state")
+        public static let finished = Column("finished")
         public static let matrix = Column("matrix")
+        public static let baseline = Column("baseline")
+        public static let exitStatus = Column("exitStatus")
+        public static let summary = Column("summary")
     }
 }
 
@@ -42,7 +50,7 @@ struct BegunRun: PersistableRecord {
 
     func encode(to container: inout PersistenceContainer) throws {
         try inputs.encode(to: &container)
-        container["started"] = started
+        container[StoredRun.Columns.started] = started
         container[StoredRun.Columns.state] = RunState.incomplete.rawValue
     }
 }
