@@ -43,6 +43,28 @@ public struct KernelManifest: Sendable, Codable, Equatable {
 }
 
 /// A kernel in the cache: its directory and what is in it.
+/// A kernel to boot and record: its bzImage (all QEMU needs) and, when daxrig built
+/// it, the build it came from (the manifest the store records, the log and config a
+/// run keeps). It travels as a value from where the kernel was built or resolved, so
+/// nothing further down rebuilds the build from path conventions.
+public struct BootableKernel: Sendable {
+    public var bzImage: String
+    public var build: KernelArtifacts?
+
+    /// A kernel daxrig built (or found in its cache) just now.
+    public init(_ build: KernelArtifacts) {
+        bzImage = build.bzImage
+        self.build = build
+    }
+
+    /// A kernel given by its bzImage's path: its build is read here, once, when the path
+    /// is a kernel directory daxrig wrote (a cached kernel, or a copy of one).
+    public init(image bzImage: String) {
+        self.bzImage = bzImage
+        build = KernelStore.artifacts(ofImage: bzImage)
+    }
+}
+
 public struct KernelArtifacts: Sendable {
     public var directory: URL
     public var manifest: KernelManifest

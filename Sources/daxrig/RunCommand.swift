@@ -52,13 +52,13 @@ struct RunCommand: ParsableCommand {
             let results = try noStore ? nil : ResultStore(path: store ?? ResultStore.defaultPath)
             var plan = try loaded.overriding(processes: processes, size: try size.map(ByteSize.parse), backings: backings)
             if let only { plan = try plan.selecting(only) }
-            let kernelPath = try kernel.map { try KernelStore().resolveImage($0) } ?? KernelBuilder(progress: progress).build(.default).bzImage
+            let bootable = try kernel.map { BootableKernel(image: try KernelStore().resolveImage($0)) } ?? BootableKernel(KernelBuilder(progress: progress).build(.default))
             let image = try ImageBuilder(progress: progress).build()
             let recording = results.map {
                 SpecRunner.Recording(store: $0, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " "), specText: specText)
             }
             let (outcome, id) = try SpecRunner(runner: GuestRunner(progress: progress)).run(
-                plan, kernel: kernelPath, image: image, timeout: timeout, recording: recording) { _, data in
+                plan, kernel: bootable, image: image, timeout: timeout, recording: recording) { _, data in
                 FileHandle.standardError.write(data)
             }
             return (outcome, id, results?.path)

@@ -86,7 +86,7 @@ final class FakeRig: CampaignRig {
         let image = try rig.image(progress: SilentProgress())
         for (kernel, key, kept) in [(built.appendingPathComponent("bzImage").path, "fake" as String?, ["build-log", "kernel-config"]),
                                     (directory.appendingPathComponent("bzImage").path, nil, [])] {
-            let (_, id) = try rig.run(spec, kernel: kernel, image: image, recording: .init(store: store, command: "t", specText: nil)) { _, _ in }
+            let (_, id) = try rig.run(spec, kernel: BootableKernel(image: kernel), image: image, recording: .init(store: store, command: "t", specText: nil)) { _, _ in }
             let stored = try #require(id)
             let run = try #require(try store.run(stored))
             #expect(run.kernelKey == key && run.kernelRelease == key.map { _ in "6.1.0-fake" } && run.accelerator == "tcg")

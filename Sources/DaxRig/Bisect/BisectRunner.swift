@@ -250,7 +250,7 @@ public struct BisectRunner: Sendable {
                 let results: SpecResults
                 let id: Int64?
                 do {
-                    (results, id) = try rig.run(spec, kernel: artifacts.bzImage, image: image, recording: recording) { _, _ in }
+                    (results, id) = try rig.run(spec, kernel: BootableKernel(artifacts), image: image, recording: recording) { _, _ in }
                 } catch {
                     if Cleanup.shared.interrupted { throw error }
                     infrastructure.append("\(error)")

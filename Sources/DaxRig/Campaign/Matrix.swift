@@ -146,14 +146,14 @@ public struct MatrixRunner: Sendable {
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [MatrixCell] {
         let image = try rig.image(progress: progress)
         var cells: [MatrixCell] = []
-        var work: [(index: Int, spec: TestSpec, kernel: String, image: String)] = []
+        var work: [(index: Int, spec: TestSpec, kernel: String, image: BootableKernel)] = []
         // Builds first, one at a time: each already uses every core.
         for kernel in matrix.kernels {
             progress.phase("matrix", "kernel \(kernel.name): \(kernel.specs.count) spec(s)")
             do {
                 let artifacts = try rig.kernel(kernel.request, progress: progress)
                 for spec in kernel.specs {
-                    work.append((cells.count, spec, kernel.name, artifacts.bzImage))
+                    work.append((cells.count, spec, kernel.name, BootableKernel(artifacts)))
                     cells.append(MatrixCell(kernel: kernel.name, spec: spec.name, kernelImage: artifacts.bzImage))
                 }
             } catch {

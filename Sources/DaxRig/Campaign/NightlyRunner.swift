@@ -4,6 +4,7 @@ import DaxRigImage
 import DaxRigSupport
 import DaxRigResults
 import DaxRigRun
+import DaxRigKernel
 import DaxRigMachine
 
 /// A night of kernel validation: the matrix run and stored as one night, each cell
@@ -82,7 +83,7 @@ public struct NightlyRunner: Sendable {
             let recording = SpecRunner.Recording(store: store, command: command + " [\(cell.kernel)] re-run \(attempt) of run \(id)", specText: nil,
                                                  night: night, cell: cell.kernel, rerunOf: id)
             do {
-                let (_, rerunID) = try rig.run(results.spec.only(names), kernel: kernel, image: image, recording: recording, output: output)
+                let (_, rerunID) = try rig.run(results.spec.only(names), kernel: BootableKernel(image: kernel), image: image, recording: recording, output: output)
                 if let rerunID {
                     ids.append(rerunID)
                     records.append(try store.record(rerunID))

@@ -13,9 +13,15 @@ import Foundation
 extension SpecRunner {
     /// Runs `spec` on this runner's machine, kept in the store with `recording`
     /// (CampaignRig.run(_:kernel:image:timeout:vcpuLimit:recording:output:)).
-    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, recording: Recording?,
+    public func run(_ spec: TestSpec, kernel: BootableKernel, image: GuestImage, timeout: Double? = nil, recording: Recording?,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
         try LiveRig(runner: runner).run(spec, kernel: kernel, image: image, timeout: timeout, recording: recording, output: output)
+    }
+
+    /// The same for a kernel given by its bzImage's path.
+    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, recording: Recording?,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
+        try run(spec, kernel: BootableKernel(image: kernel), image: image, timeout: timeout, recording: recording, output: output)
     }
 
     /// Where a run is recorded: the store, and what to say about the run's inputs.
@@ -43,9 +49,11 @@ extension CampaignRig {
     /// Runs `spec`, and with `recording` keeps it in the store: begun (incomplete)
     /// once the spec is known to fit, finished with every subtest and metric at the end.
     /// Returns the results and the stored run's id.
-    public func run(_ spec: TestSpec, kernel: String, image: GuestImage, timeout: Double? = nil, vcpuLimit: Int? = nil,
+    public func run(_ spec: TestSpec, kernel: BootableKernel, image: GuestImage, timeout: Double? = nil, vcpuLimit: Int? = nil,
                     recording: SpecRunner.Recording?,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
+        let build = kernel.build
+        let kernel = kernel.bzImage
         // The host once, before anything is stored: what the spec must fit, what every
         // boot runs on, and what the store records.
         let host = try host(kernel: kernel) { memory, disk in try SpecRunner.check(spec, memory: memory, disk: disk) }
@@ -54,9 +62,8 @@ extension CampaignRig {
         }
         guard let recording else { return (try run(), nil) }
         let started = Date()
-        // The build the kernel came from, read once: its manifest for the store, its log
-        // and config as the run's artifacts.
-        let build = KernelStore.artifacts(ofImage: kernel)
+        // The build the kernel came from: its manifest for the store, its log and config
+        // as the run's artifacts.
         var inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
                                       manifest: build?.manifest, accelerator: host.accelerator.rawValue,
                                       versions: (libvirt: host.libvirtVersion, qemu: host.qemuVersion))
