@@ -55,7 +55,7 @@ public enum KernelSource: Sendable, Equatable, Codable, CustomStringConvertible 
                 throw KernelBuildError.sourceMissing(path: path, hint: "a kernel tree has a top-level Makefile and Kconfig")
             }
             let hash = try TreeHash(cache: cache).hash(ofTree: absolute)
-            return Identity(kind: "directory", id: hash, lineage: "dir-" + ContentHash.of(absolute).prefix(12))
+            return Identity(kind: "directory", id: hash, lineage: pathLineage ?? "")
         case let .git(repository, ref):
             let absolute = URL(fileURLWithPath: repository).standardizedFileURL.path
             guard Files.exists(absolute + "/.git") || Files.exists(absolute + "/HEAD") else {
@@ -66,7 +66,18 @@ public enum KernelSource: Sendable, Equatable, Codable, CustomStringConvertible 
                 throw KernelBuildError.badRef(repository: repository, ref: ref)
             }
             let commit = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-            return Identity(kind: "git", id: commit, lineage: "git-" + ContentHash.of(absolute).prefix(12))
+            return Identity(kind: "git", id: commit, lineage: pathLineage ?? "")
+        }
+    }
+
+    /// The work tree of a source that is keyed by where it is (a directory, a
+    /// repository), named without reading the source: what removes the tree of a source
+    /// that is gone. nil for a tarball, whose tree is keyed by its content.
+    public var pathLineage: String? {
+        switch self {
+        case .tarball: nil
+        case let .directory(path): "dir-" + ContentHash.of(URL(fileURLWithPath: path).standardizedFileURL.path).prefix(12)
+        case let .git(repository, _): "git-" + ContentHash.of(URL(fileURLWithPath: repository).standardizedFileURL.path).prefix(12)
         }
     }
 }

@@ -28,6 +28,11 @@ import Testing
         let cache = Cache(root: scratch.appendingPathComponent("cache"))
         let source = KernelSource.git(repository: repo, ref: "HEAD")
         let workspace = Workspace(cache: cache, lineage: try source.identity(cache: cache).lineage)
+        // The tree a cleanup names from the path alone is the one the build used, also
+        // for another ref of the repository and a path spelled differently.
+        #expect(source.pathLineage == workspace.directory.lastPathComponent)
+        #expect(KernelSource.git(repository: repo + "/./", ref: one).pathLineage == source.pathLineage)
+        #expect(KernelSource.tarball(path: repo).pathLineage == nil)
         _ = try workspace.preparePristine(source, identity: try source.identity(cache: cache), progress: SilentProgress())
         #expect(try Files.read(workspace.source + "/Makefile") == "second\n")
 

@@ -16,7 +16,7 @@ import DaxRigResults
         let directory = try Rig.scratch("bisect")
         let repo = directory.appendingPathComponent("linux").path
         defer {
-            Rig.removeTrees { if case let .git(repository, _) = $0 { repository == repo } else { false } }
+            Rig.removeTree(of: .git(repository: repo, ref: "HEAD"))
             try? FileManager.default.removeItem(at: directory)
         }
         let store = directory.appendingPathComponent("results.sqlite").path

@@ -20,7 +20,7 @@ import DaxRigSupport
         let scratch = try Rig.scratch("git-source")
         let repo = scratch.appendingPathComponent("linux").path
         defer {
-            Rig.removeTrees { if case let .git(repository, _) = $0 { repository == repo } else { false } }
+            Rig.removeTree(of: .git(repository: repo, ref: "HEAD"))
             Files.removeDirectory(scratch.path)
         }
         // A user's repository: the 6.1 tree plus one commit (the demo patch).
@@ -55,7 +55,7 @@ import DaxRigSupport
         let scratch = try Rig.scratch("dir-source")
         let directory = scratch.appendingPathComponent("linux").path
         defer {
-            Rig.removeTrees { if case let .directory(path) = $0 { path == directory } else { false } }
+            Rig.removeTree(of: .directory(path: directory))
             Files.removeDirectory(scratch.path)
         }
         try Command("git", ["clone", "-q", "--shared", tree, directory]).run()

@@ -56,12 +56,14 @@ enum Rig {
         try Command(daxrig, arguments, environment: environment).runAllowingFailure()
     }
 
-    /// Removes the work trees of kernels built from a source a test made (a temporary
-    /// repository or directory). Trees are keyed by the source's path, so each run of
-    /// the suite left another one behind, 1.6 GB or more (issue 14, item 7).
-    static func removeTrees(builtFrom matches: (KernelSource) -> Bool) {
-        let lineages = Set(KernelStore(cache: cache).list().filter { matches($0.manifest.source) }.map(\.manifest.sourceIdentity.lineage))
-        for lineage in lineages { Files.removeDirectory(cache.trees.appendingPathComponent(lineage).path) }
+    /// Removes the work tree of a source a test made (a temporary repository or
+    /// directory). Trees are keyed by the source's path, so each run of the suite left
+    /// another one behind, 1.6 GB or more (issue 14, item 7). Named from the path, not
+    /// from the kernels built from it: a bisect whose kernels were all cache hits, or
+    /// did not build, made a tree no cached kernel names, and nine were left.
+    static func removeTree(of source: KernelSource) {
+        guard let lineage = source.pathLineage else { return }
+        Files.removeDirectory(cache.trees.appendingPathComponent(lineage).path)
     }
 
     /// Both outputs of a started child, read at once, and its end. Reading one pipe to
