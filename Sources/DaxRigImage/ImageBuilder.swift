@@ -97,7 +97,7 @@ public struct ImageBuilder: Sendable {
 
     /// The initrd for one run: the image's bytes, then a second archive holding only the
     /// plan at `GuestPlan.path`. Written to a temporary sibling and renamed into `path`.
-    public static func writeRunInitrd(image: GuestImage, plan: GuestPlan, to path: String) throws {
+    public static func writeRunInitrd(image: GuestImage, plan: GuestPlan, additions: Data = Data(), to path: String) throws {
         // One read and one write: FileManager's copy of the 26 MB image took half a
         // second, a tenth of a whole boot.
         var bytes: Data
@@ -107,6 +107,7 @@ public struct ImageBuilder: Sendable {
             throw FileError.unreadable(path: image.initramfs, reason: "\(error)")
         }
         bytes.append(try planArchive(plan))
+        bytes.append(additions)
         try Files.write(bytes, to: path)
     }
 

@@ -8,7 +8,7 @@ import Foundation
 /// against the console. A step that fails ends the boot as an infrastructure outcome
 /// naming its error; only `run` knows the steps' order.
 extension GuestRunner {
-    func run(_ request: BootRequest, image: GuestImage, in directory: URL,
+    func run(_ request: BootRequest, image: GuestImage, additions: Data = Data(), in directory: URL,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> BootResult {
         let consoleLog = directory.appendingPathComponent("console.log").path
         let socketPath = directory.appendingPathComponent("agent.sock").path
@@ -21,7 +21,7 @@ extension GuestRunner {
         let initrd = directory.appendingPathComponent("initrd.cpio").path
         let backing: [String]
         do {
-            backing = try prepare(request, image: image, initrd: initrd, in: directory)
+            backing = try prepare(request, image: image, additions: additions, initrd: initrd, in: directory)
         } catch {
             return finish(.infrastructure("preparing the run in \(directory.path): \(error)"))
         }
@@ -59,10 +59,10 @@ extension GuestRunner {
         return finish(outcome, session)
     }
 
-    /// The run's inputs: its initrd (the image plus the plan) and sparse pmem backing
+    /// The run's inputs: its initrd (the image, the plan, the user's additions) and sparse pmem backing
     /// files, or the request's own (a persistence check's second boot).
-    func prepare(_ request: BootRequest, image: GuestImage, initrd: String, in directory: URL) throws -> [String] {
-        try ImageBuilder.writeRunInitrd(image: image, plan: request.plan, to: initrd)
+    func prepare(_ request: BootRequest, image: GuestImage, additions: Data, initrd: String, in directory: URL) throws -> [String] {
+        try ImageBuilder.writeRunInitrd(image: image, plan: request.plan, additions: additions, to: initrd)
         if let given = request.pmemBackingFiles { return given }
         return try request.pmemSizes.enumerated().map { index, size in
             let path = directory.appendingPathComponent("pmem\(index).img").path

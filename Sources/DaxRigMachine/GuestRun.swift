@@ -20,6 +20,8 @@ public struct BootRequest: Sendable {
     /// Keep the run directory (console log, initrd, backing files) for inspection.
     public var keep: Bool
     public var extraKernelArguments: [String]
+    /// Host files and directories copied into the run's initramfs (`--add`).
+    public var additions: [GuestAddition] = []
     /// Two: a TLB reader needs a vCPU of its own beside the process that changes the
     /// mapping, and more than the host's cores slows every vCPU under TCG.
     public static let defaultVCPUs = 2
@@ -100,6 +102,10 @@ public struct GuestRunner: Sendable {
                                  allowed: "no such bzImage (build one with `daxrig kernel build`, or give the path of one that exists)")
         }
         try BootLimits.check(request)
+        // The user's additions are read before anything is made: a collision or an
+        // unreadable file is their input (exit 2), not a boot that failed.
+        let additions = try GuestAddition.archive(request.additions, image: image.manifest)
+        try BootLimits.check(initramfsBytes: UInt64(image.manifest.totalSize + additions.count), memoryMiB: request.memoryMiB)
         try cache.checkOwnership()
         var request = request
         if let vcpuLimit { request.vcpus = min(request.vcpus, vcpuLimit) }
@@ -110,7 +116,7 @@ public struct GuestRunner: Sendable {
         let runDirectory = try Leftovers.runDirectory(in: cache)
         let cleanup = Cleanup.shared
         let removeRun = cleanup.add("remove \(runDirectory.path)") { Files.removeDirectory(runDirectory.path) }
-        var result = run(request, image: image, in: runDirectory, output: output)
+        var result = run(request, image: image, additions: additions, in: runDirectory, output: output)
         // Any kernel report keeps the console, not only a crash: a `bad pmd` the run
         // survived fails kernel-log-clean, and its reader wants the whole log.
         let passed = result.outcome == .commandExited(status: 0, signal: nil) && result.findings.isEmpty

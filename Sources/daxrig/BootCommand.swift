@@ -29,6 +29,10 @@ struct BootCommand: ParsableCommand {
     @Option(help: "Guest vCPUs.") var cpus = 2
     @Option(help: "Seconds before the guest is destroyed and the run reported as a timeout.") var timeout: Double = 120
     @Option(help: "Extra kernel command-line arguments, appended to daxrig's own.") var append: String?
+    @Option(name: .customLong("add"), help: ArgumentHelp(
+        "A host file or directory copied into the guest's initramfs, at GUEST (default /root/NAME); repeatable. ELF files bring the shared libraries they load.",
+        valueName: "HOST[:GUEST]"))
+    var additions: [String] = []
     @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
     @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
@@ -38,7 +42,7 @@ struct BootCommand: ParsableCommand {
         guard let fileSystem = PmemSetup.FileSystem(rawValue: fs) else {
             throw ValidationError("--fs takes ext4, xfs or none, not '\(fs)'")
         }
-        let (kernelPath, image, pmemBytes, memoryBytes) = try CLI.guarded { () -> (String, GuestImage, [UInt64], UInt64) in
+        let (kernelPath, image, pmemBytes, memoryBytes, added) = try CLI.guarded { () -> (String, GuestImage, [UInt64], UInt64, [GuestAddition]) in
             // Every number first: a bad one is refused before anything builds.
             let pmemBytes = try pmem.map { try ByteSize.parse($0) }
             let memoryBytes = try ByteSize.parse(memory)
@@ -46,14 +50,16 @@ struct BootCommand: ParsableCommand {
             try BootLimits.check(memoryBytes: memoryBytes)
             for size in pmemBytes { try BootLimits.check(pmemBytes: size) }
             try BootLimits.check(timeout: timeout)
+            let added = try additions.map { try GuestAddition.parse($0) }
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) }
                 ?? KernelBuilder(progress: progress).build(.default).bzImage
-            return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes)
+            return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes, added)
         }
-        let request = BootRequest(
+        var request = BootRequest(
             kernel: kernelPath, plan: GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: command),
             pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep,
             extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
+        request.additions = added
         let result = try CLI.guarded {
             try GuestRunner(progress: progress).boot(request, image: image) { stream, data in
                 (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(data)
