@@ -75,6 +75,11 @@ public struct KernelArtifacts: Sendable {
     public var config: String { directory.appendingPathComponent("config").path }
     public var systemMap: String { directory.appendingPathComponent("System.map").path }
     public var buildLog: String { directory.appendingPathComponent("build.log").path }
+    /// The unstripped kernel, for symbols, decoding stacks and gdb; nil for a kernel
+    /// cached before daxrig kept it.
+    public var vmlinux: String? { Files.exists(KernelDebugFiles.vmlinux(in: directory)) ? KernelDebugFiles.vmlinux(in: directory) : nil }
+    /// The tree's gdb helpers (lx-symbols, lx-dmesg, ...) when built with GDB_SCRIPTS.
+    public var gdbScripts: String? { Files.exists(KernelDebugFiles.gdbScripts(in: directory)) ? KernelDebugFiles.gdbScripts(in: directory) : nil }
 
     static func load(_ directory: URL, cacheHit: Bool) throws -> KernelArtifacts {
         let data = try Data(contentsOf: directory.appendingPathComponent("manifest.json"))

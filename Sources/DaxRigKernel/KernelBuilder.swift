@@ -201,6 +201,7 @@ public struct KernelBuilder: Sendable {
             for (from, to) in files {
                 try FileManager.default.copyItem(atPath: workspace.build + "/" + from, toPath: staging.appendingPathComponent(to).path)
             }
+            try KernelDebugFiles.copy(from: workspace.build, to: staging)
             try FileManager.default.copyItem(atPath: logPath, toPath: staging.appendingPathComponent("build.log").path)
             try Files.write(JSONCoding.encoder.encode(manifest), to: staging.appendingPathComponent("manifest.json").path)
             let final = cache.kernels.appendingPathComponent(manifest.key)

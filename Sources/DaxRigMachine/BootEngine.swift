@@ -25,11 +25,13 @@ extension GuestRunner {
         } catch {
             return finish(.infrastructure("preparing the run in \(directory.path): \(error)"))
         }
-        let spec = DomainSpec(
+        var spec = DomainSpec(
             name: DomainSpec.uniqueName(), accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
-            kernel: request.kernel, initrd: initrd, commandLine: Self.kernelCommandLine(extra: request.extraKernelArguments),
+            kernel: request.kernel, initrd: initrd,
+            commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + request.extraKernelArguments),
             nvdimms: zip(backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
             consoleLog: consoleLog, agentSocket: socketPath, machine: .for(kernel: request.kernel))
+        spec.gdb = request.gdb
         progress.phase("boot", "\(spec.name): \(accelerator.rawValue), \(request.memoryMiB) MiB, pmem \(request.pmemSizes.map { "\($0 >> 20) MiB" }.joined(separator: " + "))")
         let deadline = Date().addingTimeInterval(request.timeout)
 
@@ -77,7 +79,7 @@ extension GuestRunner {
         var attempt = 1
         while true {
             do {
-                return try connection.createTransient(xml: spec.xml())
+                return try connection.createTransient(xml: spec.xml(), paused: spec.gdb?.wait ?? false)
             } catch let error as LibvirtError where error.isQEMUExitAtStart && attempt < 3 && !Cleanup.shared.interrupted {
                 attempt += 1
                 progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt) of 3")

@@ -39,6 +39,30 @@ public enum MachineType: String, Sendable, Codable {
     }
 }
 
+/// QEMU's gdb stub on the host's loopback, for `daxrig boot --gdb`.
+public struct GdbStub: Sendable, Equatable {
+    public var port: Int
+    /// Start the guest paused, so gdb can set breakpoints before the kernel runs; gdb's
+    /// `continue` starts it.
+    public var wait: Bool
+
+    public init(port: Int = 1234, wait: Bool = false) {
+        self.port = port
+        self.wait = wait
+    }
+
+    /// What `gdb` needs to attach: the remote target and, when the kernel has them,
+    /// the tree's lx- helpers (auto-loaded beside vmlinux once its directory is safe).
+    public func command(vmlinux: String, scripts: String?) -> String {
+        var words = ["gdb"]
+        if let scripts {
+            words += ["-iex", "'add-auto-load-safe-path \((scripts as NSString).deletingLastPathComponent)'"]
+        }
+        words += [vmlinux, "-ex", "'target remote 127.0.0.1:\(port)'"]
+        return words.joined(separator: " ")
+    }
+}
+
 /// How the guest's CPUs are run.
 public enum Accelerator: String, Sendable, Codable {
     /// Hardware virtualization (libvirt type 'kvm').
@@ -61,6 +85,8 @@ public struct DomainSpec: Sendable, Equatable {
     public var nvdimms: [NvdimmSpec]
     public var consoleLog: String
     public var agentSocket: String
+    /// QEMU's gdb stub, passed on QEMU's command line (libvirt has no element for it).
+    public var gdb: GdbStub?
 
     public init(name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int, kernel: String, initrd: String,
                 commandLine: String, nvdimms: [NvdimmSpec], consoleLog: String, agentSocket: String, machine: MachineType = .pc) {
@@ -87,8 +113,9 @@ public struct DomainSpec: Sendable, Equatable {
     public func xml() -> String {
         let nvdimmKiB = nvdimms.reduce(UInt64(0)) { $0 + $1.sizeBytes / 1024 }
         let memoryKiB = UInt64(memoryMiB) * 1024
+        let qemuNamespace = gdb == nil ? "" : " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
         var lines = [
-            "<domain type='\(accelerator == .kvm ? "kvm" : "qemu")'>",
+            "<domain type='\(accelerator == .kvm ? "kvm" : "qemu")'\(qemuNamespace)>",
             "  <name>\(Self.escape(name))</name>",
             "  <memory unit='KiB'>\(memoryKiB)</memory>",
         ]
@@ -146,8 +173,13 @@ public struct DomainSpec: Sendable, Equatable {
             // Our files live under root's cache, which the qemu user cannot reach: run
             // this domain's QEMU as root and leave file ownership alone.
             "  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>",
-            "</domain>",
         ]
+        if let gdb {
+            // Loopback only: the stub reads and writes all of the guest's memory.
+            lines += ["  <qemu:commandline>", "    <qemu:arg value='-gdb'/>",
+                      "    <qemu:arg value='tcp:127.0.0.1:\(gdb.port)'/>", "  </qemu:commandline>"]
+        }
+        lines.append("</domain>")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -22,6 +22,9 @@ public struct BootRequest: Sendable {
     public var extraKernelArguments: [String]
     /// Host files and directories copied into the run's initramfs (`--add`).
     public var additions: [GuestAddition] = []
+    /// QEMU's gdb stub (`--gdb`); the kernel then boots with `nokaslr`, so vmlinux's
+    /// addresses are the running kernel's.
+    public var gdb: GdbStub?
     /// Two: a TLB reader needs a vCPU of its own beside the process that changes the
     /// mapping, and more than the host's cores slows every vCPU under TCG.
     public static let defaultVCPUs = 2

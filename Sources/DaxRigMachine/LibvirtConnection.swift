@@ -34,8 +34,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     }
 
     /// Starts a transient domain from `xml`, destroyed by libvirtd if this connection goes.
-    public func createTransient(xml: String) throws -> LibvirtDomain {
-        guard let domain = virDomainCreateXML(pointer, xml, UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue)) else {
+    public func createTransient(xml: String, paused: Bool = false) throws -> LibvirtDomain {
+        let flags = VIR_DOMAIN_START_AUTODESTROY.rawValue | (paused ? VIR_DOMAIN_START_PAUSED.rawValue : 0)
+        guard let domain = virDomainCreateXML(pointer, xml, UInt32(flags)) else {
             throw LibvirtError.last("start a domain")
         }
         return LibvirtDomain(pointer: domain, connection: self)

@@ -33,6 +33,10 @@ struct BootCommand: ParsableCommand {
         "A host file or directory copied into the guest's initramfs, at GUEST (default /root/NAME); repeatable. ELF files bring the shared libraries they load.",
         valueName: "HOST[:GUEST]"))
     var additions: [String] = []
+    @Flag(help: "Start QEMU's gdb stub on 127.0.0.1 (the kernel boots with nokaslr) and print the gdb command that attaches.")
+    var gdb = false
+    @Option(help: "The gdb stub's port.") var gdbPort = 1234
+    @Flag(help: "With --gdb (implied): the guest starts paused until gdb continues it.") var gdbWait = false
     @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
     @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
@@ -42,7 +46,8 @@ struct BootCommand: ParsableCommand {
         guard let fileSystem = PmemSetup.FileSystem(rawValue: fs) else {
             throw ValidationError("--fs takes ext4, xfs or none, not '\(fs)'")
         }
-        let (kernelPath, image, pmemBytes, memoryBytes, added) = try CLI.guarded { () -> (String, GuestImage, [UInt64], UInt64, [GuestAddition]) in
+        let (kernelPath, image, pmemBytes, memoryBytes, added, debugger) = try CLI.guarded {
+            () -> (String, GuestImage, [UInt64], UInt64, [GuestAddition], GdbAttach?) in
             // Every number first: a bad one is refused before anything builds.
             let pmemBytes = try pmem.map { try ByteSize.parse($0) }
             let memoryBytes = try ByteSize.parse(memory)
@@ -53,13 +58,20 @@ struct BootCommand: ParsableCommand {
             let added = try additions.map { try GuestAddition.parse($0) }
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) }
                 ?? KernelBuilder(progress: progress).build(.default).bzImage
-            return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes, added)
+            let debugger = gdb || gdbWait ? try GdbAttach(kernel: BootableKernel(image: kernelPath), port: gdbPort, wait: gdbWait) : nil
+            return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes, added, debugger)
         }
         var request = BootRequest(
             kernel: kernelPath, plan: GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: command),
             pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep,
             extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
         request.additions = added
+        if let debugger {
+            request.gdb = debugger.stub
+            let note = (debugger.stub.wait ? "the guest waits for gdb's continue; " : "") + "attach with:\n    \(debugger.command)\n"
+                + (debugger.hasDebugInfo ? "" : "(this vmlinux has no DWARF: break on symbols, no file:line; kernels/configs/debug-info.config adds it)\n")
+            FileHandle.standardError.write(Data(("gdb: " + note).utf8))
+        }
         let result = try CLI.guarded {
             try GuestRunner(progress: progress).boot(request, image: image) { stream, data in
                 (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(data)

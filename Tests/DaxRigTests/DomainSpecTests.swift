@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import DaxRig
 @testable import DaxRigMachine
+import DaxRigKernel
 @testable import DaxRigSupport
 
 @Suite struct DomainSpecTests {
@@ -34,6 +35,33 @@ import Testing
         #expect(xml.contains("<pmem/>"))
         #expect(xml.contains("<target type='virtio' name='\(AgentMessage.channelName)'/>"))
         #expect(!xml.contains("<label>") || xml.contains("seclabel"))
+    }
+
+    /// `--gdb`: the stub on QEMU's command line, on loopback only, in a domain libvirt's
+    /// schema takes; without it, no qemu namespace at all.
+    @Test func aGdbStubIsOnQEMUsCommandLineOnLoopbackOnly() throws {
+        var gdb = spec(nvdimms: [NvdimmSpec(backingFile: "/r/pmem0.img", sizeBytes: 2 << 30)])
+        gdb.gdb = GdbStub(port: 4321, wait: true)
+        let xml = gdb.xml()
+        let result = try validate(xml)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(xml.contains("<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"))
+        #expect(xml.contains("<qemu:arg value='-gdb'/>\n    <qemu:arg value='tcp:127.0.0.1:4321'/>"))
+        #expect(!spec(nvdimms: []).xml().contains("qemu:"))
+        #expect(GdbStub(port: 4321).command(vmlinux: "/k/vmlinux", scripts: "/k/vmlinux-gdb.py")
+            == "gdb -iex 'add-auto-load-safe-path /k' /k/vmlinux -ex 'target remote 127.0.0.1:4321'")
+        #expect(GdbStub().command(vmlinux: "/k/vmlinux", scripts: nil) == "gdb /k/vmlinux -ex 'target remote 127.0.0.1:1234'")
+    }
+
+    /// gdb without vmlinux has no symbol to break on: refused before anything boots.
+    @Test func gdbOnAKernelWithoutVmlinuxOrOnNoPortIsBadInput() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bare = directory.appendingPathComponent("bzImage").path
+        try Files.write("not a kernel", to: bare)
+        #expect(throws: GdbAttachError.noVmlinux(kernel: bare)) { try GdbAttach(kernel: BootableKernel(image: bare), port: 1234, wait: false) }
+        #expect(throws: GdbAttachError.badPort(0)) { try GdbAttach(kernel: BootableKernel(image: bare), port: 0, wait: false) }
+        #expect(GdbAttachError.noVmlinux(kernel: bare).exitStatus == .badInput)
     }
 
     @Test func twoNvdimmsGetTwoSlotsAndTheirSizesInMaxMemory() throws {
