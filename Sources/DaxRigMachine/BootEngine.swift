@@ -15,7 +15,8 @@ extension GuestRunner {
         var clock = PhaseClock()
         let accelerator = host?.accelerator ?? Accelerator.choose(kernel: request.kernel, cache: cache)
         func finish(_ outcome: BootOutcome, _ session: AgentSession = AgentSession()) -> BootResult {
-            Self.classify(outcome, session: session, consoleLog: consoleLog, directory: directory, accelerator: accelerator, phases: clock.phases)
+            Self.classify(outcome, session: session, consoleLog: consoleLog, directory: directory, accelerator: accelerator, phases: clock.phases,
+                          kernel: request.kernel)
         }
 
         let initrd = directory.appendingPathComponent("initrd.cpio").path
@@ -91,10 +92,11 @@ extension GuestRunner {
     /// channel (a crash is a crash even if the command reported an exit status first),
     /// and a failed boot's panic is how it failed, not a crash under test.
     static func classify(_ outcome: BootOutcome, session: AgentSession, consoleLog: String, directory: URL, accelerator: Accelerator,
-                         phases: [BootPhase]) -> BootResult {
+                         phases: [BootPhase], kernel: String) -> BootResult {
         let console = ConsoleLog.read(consoleLog)
         let log = console.text
-        let findings = (console.lossFinding.map { [$0] } ?? []) + ConsoleScanner.scan(log)
+        // Stacks as file:line where the kernel kept a vmlinux with DWARF beside it.
+        let findings = StackDecoder.decorate((console.lossFinding.map { [$0] } ?? []) + ConsoleScanner.scan(log), kernel: kernel)
         var outcome = outcome
         let crash = findings.first { $0.kind.isCrash }
         switch outcome {

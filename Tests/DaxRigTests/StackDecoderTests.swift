@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+@testable import DaxRigMachine
+@testable import DaxRigSupport
+
+/// Crash stacks as file:line (issue 16). The decoder is the real one, with the real
+/// binutils, on a program built here with DWARF; the kernel's own is
+/// BootIntegrationTests' provoked oops.
+@Suite struct StackDecoderTests {
+    /// 6.1's own shape of a trace: RIP line, Call Trace frames, `? ` unreliable frames.
+    let oops = """
+        RIP: 0010:lkdtm_BUG+0x5/0x10
+        Call Trace:
+         <TASK>
+         lkdtm_do_action+0x16/0x30
+         ? direct_entry+0x10c/0x120
+         full_proxy_write+0x54/0x80
+        """
+
+    @Test func framesAreFunctionPlusOffsetWhereverTheLineHasThem() {
+        let frames = StackDecoder.frames(in: oops)
+        #expect(frames.map(\.function) == ["lkdtm_BUG", "lkdtm_do_action", "direct_entry", "full_proxy_write"])
+        #expect(frames.map(\.offset) == [5, 0x16, 0x10c, 0x54])
+        #expect(frames.map(\.line) == [0, 3, 4, 5])
+        #expect(StackDecoder.frames(in: "a+b/c x+0x/0x1 +0x1/0x2 WARNING: CPU: 0 PID: 1 at fs/dax.c:12").isEmpty)
+    }
+
+    @Test func aProgramsFramesGetTheirSourceLines() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Files.removeDirectory(directory.path) }
+        let source = directory.appendingPathComponent("victim.c").path
+        try Files.write("int helper(int x) {\n  return x * 3;\n}\nint main(int argc, char **argv) {\n  return helper(argc);\n}\n", to: source)
+        let binary = directory.appendingPathComponent("victim").path
+        try Command("gcc", ["-g", "-O0", "-o", binary, source]).run()
+        let decoder = try #require(StackDecoder(vmlinux: binary))
+        let decoded = decoder.decode("RIP: 0010:helper+0x4/0x10\n main+0x4/0x20\n unknown_fn+0x1/0x2")
+        let lines = decoded.split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("RIP: 0010:helper+0x4/0x10 [") && lines[0].contains("victim.c:"), "\(decoded)")
+        #expect(lines[1].contains("victim.c:"), "\(decoded)")
+        #expect(lines[2] == " unknown_fn+0x1/0x2")
+        // Without DWARF there is nothing to decode with.
+        try Command("strip", ["--strip-debug", binary]).run()
+        #expect(StackDecoder(vmlinux: binary) == nil)
+    }
+
+    @Test func theCachesTreeIsCutFromThePlace() {
+        #expect(StackDecoder.relative("/root/.cache/daxrig/trees/tar-cacdc3830989/src/fs/dax.c:1234") == "fs/dax.c:1234")
+        #expect(StackDecoder.relative("/c/trees/tar-x/build-52334815ec8c/include/generated/x.h:3") == "include/generated/x.h:3")
+        #expect(StackDecoder.relative("/elsewhere/victim.c:2") == "/elsewhere/victim.c:2")
+    }
+}
