@@ -44,9 +44,13 @@ extension Rig {
     /// so this kernel stands in for 6.1 plus kernels/patches/madv-cold-dax, which was a
     /// whole build of its own (431 s of make in the cold rehearsal of 2026-12-04).
     /// Tracing alone was one too (259 s). v2 refuses soft-dirty only with the option on.
+    ///
+    /// It is also the suite's kernel with DWARF (debug-info.config): gdb's and the
+    /// decoded oops' tests boot it, as debug info changes nothing the kernel does.
     static func tracedOptionOffKernel() throws -> KernelArtifacts {
         try build(KernelBuildRequest(source: .default, patches: try series("fsdax-pmd-share"), base: .tinyconfig,
-                                     fragments: [.pmemDax, try fragment("tracing.config"), try fragment("soft-dirty.config")],
+                                     fragments: [.pmemDax, try fragment("tracing.config"), try fragment("soft-dirty.config"),
+                                                 try fragment("debug-info.config")],
                                      overrides: [ConfigOption(name: "CONFIG_FSDAX_PMD_SHARE", value: "n", origin: "test")]))
     }
 }
