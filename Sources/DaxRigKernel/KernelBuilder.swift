@@ -154,6 +154,10 @@ public struct KernelBuilder: Sendable {
             for path in missed { _ = utimes(workspace.source + "/" + path, nil) }
             try runBuild()
         }
+        // The tree's gdb helpers are their own target (`all` builds them, bzImage does not).
+        if config.split(separator: "\n").contains("CONFIG_GDB_SCRIPTS=y") {
+            try runMake(["scripts_gdb"], workspace: workspace, output: workspace.build, log: log, logPath: logPath, step: "scripts_gdb")
+        }
         try Files.write(tree, to: marker)
         progress.finish()
         return (counter.value, ccache, changed)

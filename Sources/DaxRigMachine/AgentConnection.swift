@@ -36,6 +36,10 @@ public final class AgentConnection {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// A second descriptor of the same socket, for a thread that talks to the agent
+    /// while this one reads (the terminal's keystrokes); the caller closes it.
+    public func writer() -> AgentWriter { AgentWriter(fd: dup(fd)) }
+
     /// The next message, waiting at most until `deadline`; nil on timeout or when the
     /// guest closed the channel (see `closed`). A line that is not a message is
     /// returned as a `.failed` from stage "channel" so it is never silently lost.
@@ -73,6 +77,31 @@ public final class AgentConnection {
             }
         }
     }
+}
+
+/// The host's side of the channel's other direction: `HostMessage` lines to the agent.
+public struct AgentWriter: Sendable {
+    let fd: Int32
+
+    /// False once the agent's side is gone (the guest powered off).
+    @discardableResult
+    public func send(_ message: HostMessage) -> Bool {
+        guard fd >= 0, let line = try? message.encodedLine() else { return false }
+        return line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let count = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if count < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    return false
+                }
+                offset += count
+            }
+            return true
+        }
+    }
+
+    public func close() { if fd >= 0 { _ = Foundation.close(fd) } }
 }
 
 /// The results channel could not be opened.

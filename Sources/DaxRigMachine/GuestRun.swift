@@ -25,6 +25,9 @@ public struct BootRequest: Sendable {
     /// QEMU's gdb stub (`--gdb`); the kernel then boots with `nokaslr`, so vmlinux's
     /// addresses are the running kernel's.
     public var gdb: GdbStub?
+    /// Keystrokes from this descriptor (a terminal in raw mode) go to the plan's terminal
+    /// (`GuestPlan.terminal`, `daxrig boot --shell`).
+    public var terminalInput: Int32?
     /// Two: a TLB reader needs a vCPU of its own beside the process that changes the
     /// mapping, and more than the host's cores slows every vCPU under TCG.
     public static let defaultVCPUs = 2

@@ -29,6 +29,9 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     /// left in the page cache or the file system's log is lost. Persistence checks use
     /// it to prove that what was synced survives on its own.
     public var abruptPowerOff: Bool
+    /// Run the command on a pty whose bytes travel over the agent's channel both ways
+    /// (`daxrig boot --shell`), instead of on pipes with stdin on /dev/null.
+    public var terminal: TerminalSpec?
 
     public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:],
                 abruptPowerOff: Bool = false) {

@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import GuestCore
 import FoundationEssentials
 import Glibc
 
@@ -103,8 +104,19 @@ final class Agent {
         try staged("command") { try FileIO.makeDirectories(GuestPlan.reportsDirectory) }
         let environment = ChildProcess.environment(adding: [GuestPlan.reportsEnvironmentVariable: GuestPlan.reportsDirectory]
             .merging(plan.environment) { _, planned in planned })
-        let (termination, seconds) = try ChildProcess.run(plan.command, environment: environment, stage: "command") { stream, bytes in
-            channel.send(.output(stream: stream, data: Data(bytes)))
+        let (termination, seconds): (Termination, Double)
+        if let terminal = plan.terminal {
+            var shell = environment
+            shell["TERM"] = terminal.term
+            shell["HOME"] = "/root"
+            shell["PS1"] = shell["PS1"] ?? "daxrig:\\w# "
+            (termination, seconds) = try TerminalSession.run(plan.command, spec: terminal, environment: shell,
+                                                             directory: plan.pmem.fileSystem == .none ? "/" : plan.pmem.mountPoint,
+                                                             channel: channel)
+        } else {
+            (termination, seconds) = try ChildProcess.run(plan.command, environment: environment, stage: "command") { stream, bytes in
+                channel.send(.output(stream: stream, data: Data(bytes)))
+            }
         }
         sendReports(channel: channel)
         switch termination {

@@ -14,6 +14,8 @@ final class Channel {
     static let portsDirectory = "/sys/class/virtio-ports"
 
     private let fd: Int32
+    /// The port's descriptor, for a reader of the host's messages (TerminalSession).
+    var fileDescriptor: Int32 { fd }
     private let console: Console
     private let writeTimeout: Double
     private(set) var lost = false

@@ -39,7 +39,7 @@ enum ChildProcess {
         let started = Clock.now()
         let pid: pid_t
         do {
-            pid = try spawn(executable, argv, environment: environment, stdout: stdoutPipe.write, stderr: stderrPipe.write)
+            pid = try spawn(executable, argv, environment: environment, stdio: .pipes(stdout: stdoutPipe.write, stderr: stderrPipe.write))
         } catch let failure as AgentFailure {
             for fd in [stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] { close(fd) }
             throw AgentFailure(stage, failure.message)
@@ -153,14 +153,38 @@ enum ChildProcess {
         return (fds[0], fds[1])
     }
 
-    private static func spawn(_ executable: String, _ argv: [String], environment: [String: String],
-                              stdout: Int32, stderr: Int32) throws -> pid_t {
+    /// Where a child's standard descriptors go: stdin on /dev/null and the outputs on
+    /// our pipes, or all three on a terminal that becomes the controlling terminal of a
+    /// new session (setsid, then the first tty the session leader opens without
+    /// O_NOCTTY is it), started in `directory`.
+    enum Stdio {
+        case pipes(stdout: Int32, stderr: Int32)
+        case terminal(path: String, directory: String)
+    }
+
+    /// glibc's POSIX_SPAWN_SETSID (spawn.h), behind _GNU_SOURCE like addchdir_np.
+    static let posixSpawnSetsid: Int32 = 0x80
+
+    static func spawn(_ executable: String, _ argv: [String], environment: [String: String], stdio: Stdio) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+        switch stdio {
+        case let .pipes(stdout, stderr):
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+            posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        case let .terminal(path, directory):
+            flags |= posixSpawnSetsid
+            posix_spawn_file_actions_addopen(&actions, 0, path, O_RDWR, 0)
+            posix_spawn_file_actions_adddup2(&actions, 0, 1)
+            posix_spawn_file_actions_adddup2(&actions, 0, 2)
+            // The child starts where PID 1 is: addchdir_np is _GNU_SOURCE, which Swift's
+            // Glibc module does not import. PID 1 goes back to / at once.
+            _ = chdir(directory)
+        }
+        defer { _ = chdir("/") }
 
         // The agent ignores SIGPIPE; children must not inherit that.
         var attributes = posix_spawnattr_t()
@@ -173,7 +197,7 @@ enum ChildProcess {
         var mask = sigset_t()
         sigemptyset(&mask)
         posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         let cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }

@@ -27,7 +27,10 @@ struct BootCommand: ParsableCommand {
     @Option(help: "File system on the pmem: ext4, xfs, or none (raw namespace, nothing mounted).") var fs = "xfs"
     @Option(help: "Guest memory.") var memory = "512M"
     @Option(help: "Guest vCPUs.") var cpus = 2
-    @Option(help: "Seconds before the guest is destroyed and the run reported as a timeout.") var timeout: Double = 120
+    @Option(help: "Seconds before the guest is destroyed and the run reported as a timeout (default 120; a day with --shell).")
+    var timeout: Double?
+    @Flag(help: "An interactive shell in the guest (or COMMAND on a terminal) with the pmem mounted, on this terminal; exit or Ctrl-D powers the guest off.")
+    var shell = false
     @Option(help: "Extra kernel command-line arguments, appended to daxrig's own.") var append: String?
     @Option(name: .customLong("add"), help: ArgumentHelp(
         "A host file or directory copied into the guest's initramfs, at GUEST (default /root/NAME); repeatable. ELF files bring the shared libraries they load.",
@@ -54,16 +57,24 @@ struct BootCommand: ParsableCommand {
             try BootLimits.check(vcpus: cpus)
             try BootLimits.check(memoryBytes: memoryBytes)
             for size in pmemBytes { try BootLimits.check(pmemBytes: size) }
-            try BootLimits.check(timeout: timeout)
+            try BootLimits.check(timeout: timeout ?? 120)
+            if shell && isatty(STDIN_FILENO) != 1 {
+                throw ValidationError("--shell needs a terminal on stdin (run daxrig in one, or in tmux or script)")
+            }
             let added = try additions.map { try GuestAddition.parse($0) }
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) }
                 ?? KernelBuilder(progress: progress).build(.default).bzImage
             let debugger = gdb || gdbWait ? try GdbAttach(kernel: BootableKernel(image: kernelPath), port: gdbPort, wait: gdbWait) : nil
             return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes, added, debugger)
         }
+        var plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: shell && command.isEmpty ? ["/bin/sh"] : command)
+        if shell {
+            let size = TerminalFeeder.size(of: STDIN_FILENO) ?? (rows: 24, columns: 80)
+            plan.terminal = TerminalSpec(rows: size.rows, columns: size.columns, term: ProcessInfo.processInfo.environment["TERM"] ?? "linux")
+        }
         var request = BootRequest(
-            kernel: kernelPath, plan: GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: command),
-            pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout, keep: keep,
+            kernel: kernelPath, plan: plan,
+            pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout ?? (shell ? 86_400 : 120), keep: keep,
             extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
         request.additions = added
         if let debugger {
@@ -72,8 +83,17 @@ struct BootCommand: ParsableCommand {
                 + (debugger.hasDebugInfo ? "" : "(this vmlinux has no DWARF: break on symbols, no file:line; kernels/configs/debug-info.config adds it)\n")
             FileHandle.standardError.write(Data(("gdb: " + note).utf8))
         }
+        // A shell gets the terminal to itself: raw mode, and no progress lines between
+        // its bytes (raw mode has no \r for their \n).
+        var raw: RawTerminal?
+        if shell {
+            FileHandle.standardError.write(Data("daxrig: booting; the shell starts with the pmem mounted at /mnt/pmem (exit or Ctrl-D powers the guest off)\n".utf8))
+            raw = RawTerminal(fd: STDIN_FILENO)
+            request.terminalInput = STDIN_FILENO
+        }
         let result = try CLI.guarded {
-            try GuestRunner(progress: progress).boot(request, image: image) { stream, data in
+            defer { raw?.restore() }
+            return try GuestRunner(progress: shell ? SilentProgress() : progress).boot(request, image: image) { stream, data in
                 (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(data)
             }
         }

@@ -86,10 +86,9 @@ import Testing
         let run = try Rig.run(["boot", "--kernel", kernel.manifest.key, "--fs", "none", "--", "sh", "-c",
                                "mount -t debugfs none /sys/kernel/debug && echo BUG > /sys/kernel/debug/provoke-crash/DIRECT"])
         #expect(run.status == 110, "\(run.standardError.suffix(3000))")
-        // The trap's own line and the frames under it, each with its source line.
-        #expect(run.standardError.contains("lkdtm_BUG+0x"), "\(run.standardError.suffix(3000))")
-        #expect(run.standardError.contains("[drivers/misc/lkdtm/bugs.c:"), "\(run.standardError.suffix(3000))")
-        #expect(run.standardError.contains("[drivers/misc/lkdtm/core.c:"), "\(run.standardError.suffix(3000))")
+        // The trap's own line, with the source line of the BUG() (the excerpt holds the
+        // report's first lines; frames further down decode the same way).
+        #expect(run.standardError.contains("RIP: 0010:lkdtm_BUG+0x0/0x2 [drivers/misc/lkdtm/bugs.c:"), "\(run.standardError.suffix(3000))")
         if let kept = run.standardError.split(separator: "\n").first(where: { $0.contains("console log kept at ") }) {
             Files.removeDirectory(URL(fileURLWithPath: String(kept.split(separator: " ").last!)).deletingLastPathComponent().path)
         }
