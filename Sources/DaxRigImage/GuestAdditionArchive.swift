@@ -16,6 +16,15 @@ extension GuestAddition {
                 if let existing = imageEntries[entry.path], existing.kind != "dir" || !entry.isDirectory {
                     throw GuestAdditionError.collides(option: option, guest: entry.path, image: "a \(existing.kind)")
                 }
+                // A parent the image has as a file or symlink would become a directory,
+                // and the kernel's unpacking removes what was there (/bin/sh for /bin/sh/x).
+                var parent = (entry.path as NSString).deletingLastPathComponent
+                while parent.count > 1 {
+                    if let existing = imageEntries[parent], existing.kind != "dir" {
+                        throw GuestAdditionError.collides(option: option, guest: parent, image: "a \(existing.kind)")
+                    }
+                    parent = (parent as NSString).deletingLastPathComponent
+                }
                 do { try archive.add(entry) } catch {
                     throw GuestAdditionError.badArgument(option: option, argument: addition.host, reason: "\(error)")
                 }
@@ -71,7 +80,9 @@ extension GuestAddition {
             default: throw GuestAdditionError.unsupported(option: option, host: host, kind: "a device node")
             }
         }
-        try visit(addition.host, addition.guest)
+        // HOST itself is what the user named: a symlink there is followed (a link to
+        // python3.12 would arrive dangling); links inside a directory stay links.
+        try visit(URL(fileURLWithPath: addition.host).resolvingSymlinksInPath().path, addition.guest)
         return result
     }
 }

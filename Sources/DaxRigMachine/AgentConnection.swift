@@ -90,7 +90,9 @@ public struct AgentWriter: Sendable {
         return line.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let count = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                // MSG_NOSIGNAL: a guest that is gone is `false` here, not a SIGPIPE that
+                // kills daxrig with the terminal still raw.
+                let count = Foundation.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
                 if count < 0 {
                     if errno == EINTR || errno == EAGAIN { continue }
                     return false

@@ -63,14 +63,14 @@ public enum BootLimits {
     }
 
     /// The kernel holds the initramfs twice while it unpacks it (the archive, and its
-    /// files in the rootfs), beside its own 128 MiB or so: an image and additions
-    /// past half of the rest end as an out-of-memory panic before the agent starts,
-    /// which says nothing of what was added.
-    public static func check(initramfsBytes bytes: UInt64, memoryMiB: Int, input: String = "--add") throws {
+    /// files in the rootfs): additions past half of what the minimum (kernel and image)
+    /// leaves end as an out-of-memory panic before the agent starts, which says nothing
+    /// of what was added.
+    public static func check(additionBytes bytes: UInt64, memoryMiB: Int, input: String = "--add") throws {
         let room = UInt64(max(0, memoryMiB - minimumMemoryMiB)) << 20 / 2
         guard bytes <= room else {
-            throw BootLimitError(input: input, value: "(an initramfs of \(bytes >> 20) MiB)",
-                                 allowed: "takes at most \(room >> 20) MiB with --memory \(memoryMiB)M, image included: add less, or give more --memory")
+            throw BootLimitError(input: input, value: "(\(bytes >> 20) MiB of additions)",
+                                 allowed: "takes at most \(room >> 20) MiB with --memory \(memoryMiB)M: add less, or give more --memory")
         }
     }
 

@@ -111,7 +111,7 @@ public struct GuestRunner: Sendable {
         // The user's additions are read before anything is made: a collision or an
         // unreadable file is their input (exit 2), not a boot that failed.
         let additions = try GuestAddition.archive(request.additions, image: image.manifest)
-        try BootLimits.check(initramfsBytes: UInt64(image.manifest.totalSize + additions.count), memoryMiB: request.memoryMiB)
+        if !additions.isEmpty { try BootLimits.check(additionBytes: UInt64(additions.count), memoryMiB: request.memoryMiB) }
         try cache.checkOwnership()
         var request = request
         if let vcpuLimit { request.vcpus = min(request.vcpus, vcpuLimit) }

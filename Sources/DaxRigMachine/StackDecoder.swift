@@ -45,18 +45,24 @@ public struct StackDecoder: Sendable {
     /// `text` with " [file:line]" after each frame addr2line could place, innermost
     /// inline first; unchanged when nothing could be.
     public func decode(_ text: String) -> String {
-        let frames = Self.frames(in: text).compactMap { frame in symbols[frame.function].map { (frame.line, $0 + frame.offset) } }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // A call trace's frames are return addresses: the call is the byte before (a
+        // call that never returns would otherwise land in the next function). The
+        // trapping instruction (RIP) is itself.
+        let frames = Self.frames(in: text).compactMap { frame in
+            symbols[frame.function].map { (frame.line, $0 + frame.offset - (lines[frame.line].contains("RIP:") || frame.offset == 0 ? 0 : 1)) }
+        }
         guard !frames.isEmpty else { return text }
         let addresses = frames.map { "0x" + String($0.1, radix: 16) }
         guard let output = try? Command("addr2line", ["-e", vmlinux] + addresses).runAllowingFailure(), output.status == 0 else { return text }
         let places = output.standardOutput.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") }
         guard places.count == frames.count else { return text }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var decodedLines = lines.map(String.init)
         var done = Set<Int>()
         for ((line, _), place) in zip(frames, places) where !place.hasPrefix("??") && done.insert(line).inserted {
-            lines[line] += " [\(Self.relative(place))]"
+            decodedLines[line] += " [\(Self.relative(place))]"
         }
-        return lines.joined(separator: "\n")
+        return decodedLines.joined(separator: "\n")
     }
 
     /// "/root/.cache/daxrig/trees/tar-.../src/fs/dax.c:1234" → "fs/dax.c:1234": the

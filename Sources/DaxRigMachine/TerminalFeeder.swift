@@ -10,11 +10,16 @@ public final class TerminalFeeder: Sendable {
     private let stopped = Mutex(false)
     private let finished = Mutex(false)
 
+    /// Ctrl-]: the escape telnet and virsh console use.
+    public static let escape: UInt8 = 0x1D
+
     /// Starts feeding `input` (a descriptor, usually stdin) to the agent through `writer`.
     public init(input: Int32, writer: AgentWriter) {
         let thread = Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 4096)
             var size = Self.size(of: input)
+            // The size the plan carried may be older than the window by now.
+            if let size { writer.send(.resize(rows: size.rows, columns: size.columns)) }
             while !stopped.withLock({ $0 }) {
                 var poller = pollfd(fd: input, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&poller, 1, 100)
@@ -27,6 +32,12 @@ public final class TerminalFeeder: Sendable {
                 let count = read(input, &buffer, buffer.count)
                 // End of input (a closed pipe, a hung-up terminal): nothing more to send.
                 if count <= 0 { if count < 0 && errno == EINTR { continue } else { break } }
+                // Ctrl-] is daxrig's, not the guest's: the way out of a guest that hangs,
+                // through SIGTERM's cleanup (domain destroyed, terminal restored, 143).
+                if buffer[0..<count].contains(Self.escape) {
+                    kill(getpid(), SIGTERM)
+                    break
+                }
                 if !writer.send(.input(Data(buffer[0..<count]))) { break }
             }
             writer.close()

@@ -13,7 +13,10 @@ enum TerminalSession {
         try mountDevpts()
         // posix_openpt, unlockpt and ptsname are behind _XOPEN_SOURCE, which Swift's
         // Glibc module does not import; they are these two ioctls on /dev/ptmx.
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        // Non-blocking: PID 1 must never wait on the pty. Keys the shell does not read
+        // yet (a paste larger than the pty's buffer) queue here, not in a write that
+        // would stop PID 1 reading the shell's output, and with it both sides.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)
         var unlock: Int32 = 0, number: UInt32 = 0
         guard master >= 0, ioctl(master, tiocsptlck, &unlock) == 0, ioctl(master, tiocgptn, &number) == 0 else {
             throw AgentFailure("terminal", "no pseudo-terminal (/dev/ptmx on devpts): \(errnoText())")
@@ -31,6 +34,7 @@ enum TerminalSession {
         var ended = 0.0
         var masterOpen = true
         var pending: [UInt8] = []
+        var keys: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             ChildProcess.reapAll { reaped, status in
@@ -42,10 +46,15 @@ enum TerminalSession {
             // The shell is gone and its last output read (the pty gives EIO once no one
             // holds its other end), or a background job keeps it open: a quiet moment.
             if termination != nil && (!masterOpen || Clock.now() - ended > 0.5) { break }
-            var pollers = [pollfd(fd: master, events: masterOpen ? Int16(POLLIN) : 0, revents: 0),
+            // A closed master still says POLLHUP at once: leave it out of the poll.
+            var pollers = [pollfd(fd: masterOpen ? master : -1, events: Int16(POLLIN) | (keys.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
                            pollfd(fd: channel.fileDescriptor, events: Int16(POLLIN), revents: 0)]
             if poll(&pollers, 2, 50) <= 0 { continue }
-            if pollers[0].revents != 0 {
+            if pollers[0].revents & Int16(POLLOUT) != 0 && !keys.isEmpty {
+                let count = keys.withUnsafeBytes { write(master, $0.baseAddress!, $0.count) }
+                if count > 0 { keys.removeFirst(count) }
+            }
+            if pollers[0].revents & ~Int16(POLLOUT) != 0 {
                 let count = read(master, &buffer, buffer.count)
                 if count > 0 {
                     channel.send(.output(stream: .stdout, data: Data(buffer[0..<count])))
@@ -61,7 +70,7 @@ enum TerminalSession {
                     pending.removeSubrange(...newline)
                     switch try? HostMessage.decode(line: line) {
                     case let .input(data):
-                        writeAll(master, Array(data))
+                        keys += data
                     case let .resize(rows, columns):
                         resize(master, rows: rows, columns: columns)
                     case nil:
@@ -94,15 +103,4 @@ enum TerminalSession {
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                return
-            }
-            offset += count
-        }
-    }
 }

@@ -27,7 +27,7 @@ struct BootCommand: ParsableCommand {
     @Option(help: "File system on the pmem: ext4, xfs, or none (raw namespace, nothing mounted).") var fs = "xfs"
     @Option(help: "Guest memory.") var memory = "512M"
     @Option(help: "Guest vCPUs.") var cpus = 2
-    @Option(help: "Seconds before the guest is destroyed and the run reported as a timeout (default 120; a day with --shell).")
+    @Option(help: "Seconds before the guest is destroyed and the run reported as a timeout (default 120; a day with --shell or --gdb).")
     var timeout: Double?
     @Flag(help: "An interactive shell in the guest (or COMMAND on a terminal) with the pmem mounted, on this terminal; exit or Ctrl-D powers the guest off.")
     var shell = false
@@ -74,7 +74,7 @@ struct BootCommand: ParsableCommand {
         }
         var request = BootRequest(
             kernel: kernelPath, plan: plan,
-            pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout ?? (shell ? 86_400 : 120), keep: keep,
+            pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout ?? (shell || debugger != nil ? 86_400 : 120), keep: keep,
             extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
         request.additions = added
         if let debugger {
@@ -87,7 +87,7 @@ struct BootCommand: ParsableCommand {
         // its bytes (raw mode has no \r for their \n).
         var raw: RawTerminal?
         if shell {
-            FileHandle.standardError.write(Data("daxrig: booting; the shell starts with the pmem mounted at /mnt/pmem (exit or Ctrl-D powers the guest off)\n".utf8))
+            FileHandle.standardError.write(Data("daxrig: booting; the shell starts with the pmem mounted at /mnt/pmem (exit or Ctrl-D powers the guest off; Ctrl-] destroys it)\n".utf8))
             raw = RawTerminal(fd: STDIN_FILENO)
             request.terminalInput = STDIN_FILENO
         }

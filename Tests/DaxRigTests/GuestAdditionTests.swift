@@ -75,7 +75,7 @@ import Testing
         let directory = try Fixtures.temporaryDirectory()
         defer { Files.removeDirectory(directory.path) }
         try Files.write("x", to: directory.path + "/f")
-        for guest in ["/bin/busybox", "/bin/sh", "/bin"] {
+        for guest in ["/bin/busybox", "/bin/sh", "/bin", "/bin/sh/x", "/bin/busybox/a/b"] {
             #expect(throws: GuestAdditionError.self) {
                 try GuestAddition.members([try GuestAddition.parse(directory.path + "/f:" + guest)], image: try image()) { _ in [] }
             }
@@ -89,10 +89,10 @@ import Testing
         }
     }
 
-    @Test func anInitramfsTheGuestCannotUnpackIsRefusedBeforeItBoots() throws {
-        try BootLimits.check(initramfsBytes: 150 << 20, memoryMiB: 512)
-        #expect(throws: BootLimitError.self) { try BootLimits.check(initramfsBytes: 200 << 20, memoryMiB: 512) }
-        #expect(throws: BootLimitError.self) { try BootLimits.check(initramfsBytes: 1, memoryMiB: 128) }
-        try BootLimits.check(initramfsBytes: 1 << 30, memoryMiB: 4096)
+    @Test func additionsTheGuestCannotUnpackAreRefusedBeforeItBoots() throws {
+        try BootLimits.check(additionBytes: 190 << 20, memoryMiB: 512)
+        #expect(throws: BootLimitError.self) { try BootLimits.check(additionBytes: 200 << 20, memoryMiB: 512) }
+        #expect(throws: BootLimitError.self) { try BootLimits.check(additionBytes: 1, memoryMiB: 128) }
+        try BootLimits.check(additionBytes: 1 << 30, memoryMiB: 4096)
     }
 }

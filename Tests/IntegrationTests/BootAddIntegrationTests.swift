@@ -61,7 +61,7 @@ extension BootIntegrationTests {
         for (arguments, said) in [(["--add", directory.appendingPathComponent("missing").path], "no such file or directory"),
                                   (["--add", file + ":/init"], "/init is daxrig's own"),
                                   (["--add", file + ":/bin/busybox"], "/bin/busybox is a file of daxrig's guest image"),
-                                  (["--add", big], "--add (an initramfs of")] {
+                                  (["--add", big], "--add (300 MiB of additions)")] {
             let run = try boot(arguments + ["--", "true"])
             #expect(run.status == 2, "\(arguments): \(run.stderr)")
             #expect(run.stderr.contains(said), "\(run.stderr)")

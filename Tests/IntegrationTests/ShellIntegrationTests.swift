@@ -7,7 +7,9 @@ import Testing
 @Suite(.serialized, .timed) struct ShellIntegrationTests {
     /// A tmux server of the test's own, so a developer's sessions are never touched.
     struct Pane {
-        let socket = "daxrig-test-\(getpid())"
+        /// One server per pane: a test's server killed at its end must not take the next
+        /// test's session with it.
+        let socket = "daxrig-test-\(getpid())-\(UUID().uuidString.prefix(8))"
 
         func tmux(_ arguments: [String]) throws -> String {
             try Command("tmux", ["-L", socket] + arguments).run().standardOutput
@@ -54,16 +56,19 @@ import Testing
         defer { _ = try? pane.tmux(["kill-server"]) }
         let pidFile = directory.appendingPathComponent("pid").path, statusFile = directory.appendingPathComponent("status").path
         // The shell's own pid is daxrig's (exec), for the check that no domain is left.
-        try pane.start("sh -c 'echo $$ > \(pidFile); exec \(Rig.daxrig) boot --shell'; echo $? > \(statusFile); sleep 600", columns: 100, rows: 30)
+        let sttyFile = directory.appendingPathComponent("stty").path
+        try pane.start("sh -c 'echo $$ > \(pidFile); exec \(Rig.daxrig) boot --shell'; echo $? > \(statusFile); stty -a > \(sttyFile); sleep 600",
+                       columns: 100, rows: 30)
         #expect(pane.waitFor("daxrig:/mnt/pmem#"), "no prompt: \(pane.screen())")
         try pane.type("grep -c dax=always /proc/mounts; stty size; tty", "Enter")
         #expect(pane.waitFor("1\n30 100\n/dev/pts/0"), "\(pane.screen())")
         // Ctrl-C is the guest shell's: it stops the guest's sleep, daxrig stays.
-        try pane.type("sleep 300; echo after-sleep-$?", "Enter")
+        try pane.type("sleep 4; echo after-sleep-$?", "Enter")
         usleep(1_500_000)
         try pane.type("C-c")
         #expect(pane.waitFor("daxrig:/mnt/pmem#", count: 3, seconds: 30), "Ctrl-C did not reach the guest's shell: \(pane.screen())")
-        #expect(!pane.screen().contains("after-sleep-0"))
+        usleep(4_000_000)
+        #expect(!pane.screen().contains("after-sleep-0"), "the sleep ran to its end: \(pane.screen())")
         // The window's new size reaches the guest's terminal.
         _ = try pane.tmux(["resize-window", "-t", "shell", "-x", "120", "-y", "40"])
         usleep(1_000_000)
@@ -77,6 +82,34 @@ import Testing
         let pid = Int32(try Files.read(pidFile).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         #expect(try Rig.domainsLeft(by: pid).isEmpty)
         #expect(Rig.runFilesLeft(by: pid).isEmpty)
+        // The terminal is as daxrig found it: canonical, echoing.
+        let deadlineStty = Date().addingTimeInterval(10)
+        while ((try? Files.read(sttyFile)) ?? "").isEmpty && Date() < deadlineStty { usleep(100_000) }
+        let modes = (try? Files.read(sttyFile)) ?? ""
+        #expect(modes.contains(" icanon") && modes.contains(" echo ") && !modes.contains("-icanon"), "\(modes)")
+    }
+
+    /// Ctrl-] is daxrig's way out of a guest that no longer answers: the domain goes,
+    /// the terminal comes back, exit 143 (SIGTERM's cleanup).
+    @Test func ctrlRightBracketDestroysTheGuestAndRestoresTheTerminal() throws {
+        _ = try Rig.defaultKernel()
+        let directory = try Rig.scratch("shell-escape")
+        defer { Files.removeDirectory(directory.path) }
+        let pane = Pane()
+        defer { _ = try? pane.tmux(["kill-server"]) }
+        let pidFile = directory.appendingPathComponent("pid").path, statusFile = directory.appendingPathComponent("status").path
+        let sttyFile = directory.appendingPathComponent("stty").path
+        try pane.start("sh -c 'echo $$ > \(pidFile); exec \(Rig.daxrig) boot --shell'; echo $? > \(statusFile); stty -a > \(sttyFile); sleep 600",
+                       columns: 100, rows: 30)
+        #expect(pane.waitFor("daxrig:/mnt/pmem#"), "no prompt: \(pane.screen())")
+        try pane.type("C-]")
+        let deadline = Date().addingTimeInterval(60)
+        while ((try? Files.read(sttyFile)) ?? "").isEmpty && Date() < deadline { usleep(200_000) }
+        #expect(((try? Files.read(statusFile)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) == "143", "\(pane.screen())")
+        let modes = (try? Files.read(sttyFile)) ?? ""
+        #expect(modes.contains(" icanon") && !modes.contains("-icanon"), "\(modes)")
+        let pid = Int32(try Files.read(pidFile).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        #expect(try Rig.domainsLeft(by: pid).isEmpty)
     }
 
     @Test func aShellWithoutATerminalIsRefused() throws {
