@@ -6,7 +6,6 @@ import Foundation
 /// every way out: `restore()`, and Ctrl-C, SIGTERM or an error through `Cleanup`.
 public final class RawTerminal: Sendable {
     public let fd: Int32
-    private let saved: termios
     private let cleanup: Int
 
     /// nil when `fd` is not a terminal.
@@ -14,7 +13,6 @@ public final class RawTerminal: Sendable {
         var mode = termios()
         guard isatty(fd) == 1, tcgetattr(fd, &mode) == 0 else { return nil }
         self.fd = fd
-        saved = mode
         let restoreMode = mode
         cleanup = Cleanup.shared.add("restore the terminal's mode") {
             var original = restoreMode

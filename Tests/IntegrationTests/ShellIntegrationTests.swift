@@ -48,17 +48,36 @@ import Testing
         func type(_ keys: String...) throws { _ = try tmux(["send-keys", "-t", "shell"] + keys) }
     }
 
+    /// `daxrig boot --shell` in a pane, exec'd by a shell that writes daxrig's pid
+    /// before (for the check that no domain is left) and, after, its exit status and
+    /// the terminal's modes as daxrig left them.
+    struct ShellRun {
+        let pane = Pane()
+        let pidFile: String, statusFile: String, sttyFile: String
+
+        init(in directory: URL) throws {
+            (pidFile, statusFile, sttyFile) = (directory.appendingPathComponent("pid").path, directory.appendingPathComponent("status").path,
+                                               directory.appendingPathComponent("stty").path)
+            try pane.start("sh -c 'echo $$ > \(pidFile); exec \(Rig.daxrig) boot --shell'; echo $? > \(statusFile); stty -a > \(sttyFile); sleep 600",
+                           columns: 100, rows: 30)
+        }
+
+        /// Waits (60 s at most) for daxrig's end: its status, `stty -a` after it, and its pid.
+        func ended() throws -> (status: String, modes: String, pid: Int32) {
+            let deadline = Date().addingTimeInterval(60)
+            while ((try? Files.read(sttyFile)) ?? "").isEmpty && Date() < deadline { usleep(200_000) }
+            return (((try? Files.read(statusFile)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines), (try? Files.read(sttyFile)) ?? "",
+                    Int32(try Files.read(pidFile).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1)
+        }
+    }
+
     @Test func aShellOnATerminalHasTheDaxMountTheSizeAndCtrlCAndCtrlDEndsIt() throws {
         _ = try Rig.defaultKernel()
         let directory = try Rig.scratch("shell")
         defer { Files.removeDirectory(directory.path) }
-        let pane = Pane()
+        let run = try ShellRun(in: directory)
+        let pane = run.pane
         defer { _ = try? pane.tmux(["kill-server"]) }
-        let pidFile = directory.appendingPathComponent("pid").path, statusFile = directory.appendingPathComponent("status").path
-        // The shell's own pid is daxrig's (exec), for the check that no domain is left.
-        let sttyFile = directory.appendingPathComponent("stty").path
-        try pane.start("sh -c 'echo $$ > \(pidFile); exec \(Rig.daxrig) boot --shell'; echo $? > \(statusFile); stty -a > \(sttyFile); sleep 600",
-                       columns: 100, rows: 30)
         #expect(pane.waitFor("daxrig:/mnt/pmem#"), "no prompt: \(pane.screen())")
         try pane.type("grep -c dax=always /proc/mounts; stty size; tty", "Enter")
         #expect(pane.waitFor("1\n30 100\n/dev/pts/0"), "\(pane.screen())")
@@ -76,16 +95,11 @@ import Testing
         #expect(pane.waitFor("40 120"), "\(pane.screen())")
         // Ctrl-D ends the shell, and with it the guest.
         try pane.type("C-d")
-        let deadline = Date().addingTimeInterval(60)
-        while !Files.exists(statusFile) && Date() < deadline { usleep(200_000) }
-        #expect(try Files.read(statusFile).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(pane.screen())")
-        let pid = Int32(try Files.read(pidFile).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        let (status, modes, pid) = try run.ended()
+        #expect(status == "0", "\(pane.screen())")
         #expect(try Rig.domainsLeft(by: pid).isEmpty)
         #expect(Rig.runFilesLeft(by: pid).isEmpty)
         // The terminal is as daxrig found it: canonical, echoing.
-        let deadlineStty = Date().addingTimeInterval(10)
-        while ((try? Files.read(sttyFile)) ?? "").isEmpty && Date() < deadlineStty { usleep(100_000) }
-        let modes = (try? Files.read(sttyFile)) ?? ""
         #expect(modes.contains(" icanon") && modes.contains(" echo ") && !modes.contains("-icanon"), "\(modes)")
     }
 
@@ -95,20 +109,14 @@ import Testing
         _ = try Rig.defaultKernel()
         let directory = try Rig.scratch("shell-escape")
         defer { Files.removeDirectory(directory.path) }
-        let pane = Pane()
+        let run = try ShellRun(in: directory)
+        let pane = run.pane
         defer { _ = try? pane.tmux(["kill-server"]) }
-        let pidFile = directory.appendingPathComponent("pid").path, statusFile = directory.appendingPathComponent("status").path
-        let sttyFile = directory.appendingPathComponent("stty").path
-        try pane.start("sh -c 'echo $$ > \(pidFile); exec \(Rig.daxrig) boot --shell'; echo $? > \(statusFile); stty -a > \(sttyFile); sleep 600",
-                       columns: 100, rows: 30)
         #expect(pane.waitFor("daxrig:/mnt/pmem#"), "no prompt: \(pane.screen())")
         try pane.type("C-]")
-        let deadline = Date().addingTimeInterval(60)
-        while ((try? Files.read(sttyFile)) ?? "").isEmpty && Date() < deadline { usleep(200_000) }
-        #expect(((try? Files.read(statusFile)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) == "143", "\(pane.screen())")
-        let modes = (try? Files.read(sttyFile)) ?? ""
+        let (status, modes, pid) = try run.ended()
+        #expect(status == "143", "\(pane.screen())")
         #expect(modes.contains(" icanon") && !modes.contains("-icanon"), "\(modes)")
-        let pid = Int32(try Files.read(pidFile).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         #expect(try Rig.domainsLeft(by: pid).isEmpty)
     }
 
