@@ -15,6 +15,11 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     /// before `exited`. The command finds the path in $DAXRIG_REPORTS too.
     public static let reportsDirectory = "/daxrig/reports"
     public static let reportsEnvironmentVariable = "DAXRIG_REPORTS"
+    /// Random bytes the host packs beside the plan for each boot (ImageBuilder.seedArchive);
+    /// the agent credits them to the kernel's CRNG and removes the file.
+    public static let entropySeedPath = "/daxrig/seed"
+    /// 512 bits, twice what the CRNG needs to count as initialized.
+    public static let entropySeedBytes = 64
 
     /// The pmem device(s) to prepare, in order; the first is mounted at `mountPoint`.
     public var pmem: PmemSetup

@@ -109,16 +109,31 @@ import DaxRigSupport
         #expect(leftovers.filter { $0.hasPrefix(".memo-") }.count == 1)
     }
 
-    /// The run initrd is the cached image byte for byte, then the plan archive.
-    @Test func runInitrdIsTheImageFollowedByThePlan() throws {
+    /// The run initrd is the cached image byte for byte, then the plan archive, then a
+    /// seed archive whose bytes are new for every run (two runs never share a CRNG seed).
+    @Test func runInitrdIsTheImageFollowedByThePlanAndAFreshSeed() throws {
         let (image, _, root) = try buildTwice()
         defer { Files.remove(root.path) }
         let plan = GuestPlan(pmem: PmemSetup(fileSystem: .ext4, reuse: true), command: ["/bin/true"], environment: ["A": "1"])
-        let path = root.appendingPathComponent("runs/1/initrd.cpio").path
-        try ImageBuilder.writeRunInitrd(image: image, plan: plan, to: path)
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         let imageBytes = try Data(contentsOf: URL(fileURLWithPath: image.initramfs))
-        #expect(bytes.prefix(imageBytes.count) == imageBytes)
-        #expect(bytes.dropFirst(imageBytes.count) == (try ImageBuilder.planArchive(plan)))
+        let planBytes = try ImageBuilder.planArchive(plan)
+        var seeds: [Data] = []
+        for run in 1...2 {
+            let path = root.appendingPathComponent("runs/\(run)/initrd.cpio").path
+            try ImageBuilder.writeRunInitrd(image: image, plan: plan, to: path)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(bytes.prefix(imageBytes.count) == imageBytes)
+            #expect(bytes.dropFirst(imageBytes.count).prefix(planBytes.count) == planBytes)
+            let seedArchive = bytes.dropFirst(imageBytes.count + planBytes.count)
+            let tree = root.appendingPathComponent("seed\(run)")
+            try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
+            let archive = tree.appendingPathComponent("seed.cpio")
+            try Data(seedArchive).write(to: archive)
+            try Command("cpio", ["-idm", "--quiet", "-F", archive.path], directory: tree.path).run()
+            let seed = try Data(contentsOf: tree.appendingPathComponent(String(GuestPlan.entropySeedPath.dropFirst())))
+            #expect(seed.count == GuestPlan.entropySeedBytes)
+            seeds.append(seed)
+        }
+        #expect(seeds[0] != seeds[1])
     }
 }
