@@ -9,7 +9,7 @@ struct AgentSession {
     var release: String?
     var reports: [(name: String, text: String)] = []
     var mountOptions: String?
-    /// How the session ended, when the agent or the clock said so.
+    /// How the session ended, when the agent, the console (ConsoleWatch) or the clock said so.
     var outcome: BootOutcome?
     /// What the guest was doing last, for a timeout's message.
     var phase = "kernel boot"
@@ -22,12 +22,21 @@ struct AgentSession {
             : .agentFailure(stage: phase, message: "the guest stopped without reporting (see the console log)")
     }
 
-    static func read(_ agent: AgentConnection, until deadline: Date, timeout: Double, clock: inout PhaseClock, progress: ProgressSink,
-                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> AgentSession {
+    static func read(_ agent: AgentConnection, until deadline: Date, timeout: Double, watch: ConsoleWatch, clock: inout PhaseClock,
+                     progress: ProgressSink, output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> AgentSession {
         var session = AgentSession()
+        var watch = watch
         reading: while true {
-            guard let message = agent.next(until: deadline) else {
+            if let crash = watch.decided() {
+                progress.phase("kernel", "\(crash.kind.rawValue) at console line \(crash.line) during \(session.phase): "
+                    + "\(crash.excerpt.prefix { !$0.isNewline }); ending the boot, its verdict is decided")
+                session.outcome = .kernelCrash(crash)
+                break
+            }
+            // Back at least once a second, so the console is watched while the agent is silent.
+            guard let message = agent.next(until: min(deadline, Date().addingTimeInterval(1))) else {
                 if agent.closed { break }
+                if Date() < deadline { continue }
                 session.outcome = .timeout(seconds: timeout, lastPhase: session.phase)
                 break
             }

@@ -51,10 +51,12 @@ extension GuestRunner {
         let agent: AgentConnection
         do { agent = try AgentConnection(path: socketPath, deadline: Date().addingTimeInterval(10)) } catch { return finish(.infrastructure("\(error)")) }
         let feeder = request.terminalInput.map { TerminalFeeder(input: $0, writer: agent.writer()) }
-        let session = AgentSession.read(agent, until: deadline, timeout: request.timeout, clock: &clock, progress: progress, output: output)
+        let session = AgentSession.read(agent, until: deadline, timeout: request.timeout, watch: ConsoleWatch(path: consoleLog), clock: &clock,
+                                        progress: progress, output: output)
         feeder?.stop()
         let outcome = session.outcome ?? session.silentEnding
-        if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else {
+        // A crash the console watch saw leaves a guest that will not stop on its own.
+        if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if case .kernelCrash = outcome {} else {
             // The channel closed on its own: a panic's reboot or a power-off is ending the
             // domain; give it a moment so the console log is complete.
             _ = domain.waitUntilStopped(timeout: 5)

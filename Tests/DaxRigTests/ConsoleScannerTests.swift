@@ -112,3 +112,67 @@ import DaxRigMachine
         #expect(ByteSize.format(1536 << 20) == "1.5 GiB")
     }
 }
+
+/// The console of CI's verify boot that hung (2026-12-06): vCPU 1 stopped taking timer
+/// interrupts at 2.17 s with PID 1 in the kernel's jitter-entropy loop, and RCU said so at 22 s.
+@Suite struct StallReportTests {
+    @Test func theStallIsACrashAndItsExcerptRunsThroughItsCallTrace() throws {
+        let findings = ConsoleScanner.scan(try Fixtures.text("console-rcu-stall-tcg.log"))
+        let stall = try #require(findings.first)
+        #expect(stall.kind == .rcuStall && stall.kind.isCrash)
+        #expect(stall.excerpt.hasPrefix("[   22.212981] rcu: INFO: rcu_sched detected stalls on CPUs/tasks:"))
+        // The register dump alone (the first 12 lines after it) said nothing of where CPU 1 was.
+        #expect(stall.excerpt.contains("try_to_generate_entropy+0xd2/0xe8"))
+        #expect(stall.excerpt.hasSuffix("</TASK>"))
+    }
+
+    @Test func anExcerptWithoutATraceStaysAtItsContextAndATraceWithoutAnEndToo() {
+        let plain = (0..<40).map { Substring("line \($0)") }
+        #expect(ConsoleScanner.excerptEnd(plain, from: 0, context: 12) == 13)
+        var unended = plain
+        unended[5] = "Call Trace:"
+        #expect(ConsoleScanner.excerptEnd(unended, from: 0, context: 12) == 13)
+        var late = plain
+        late[26] = "Call Trace:"
+        late[28] = " </TASK>"
+        #expect(ConsoleScanner.excerptEnd(late, from: 0, context: 12) == 13, "a trace past traceWithin is another report's")
+        late[20] = "Call Trace:"
+        #expect(ConsoleScanner.excerptEnd(late, from: 0, context: 12) == 29)
+        var ended = unended
+        ended[30] = " </TASK>"
+        #expect(ConsoleScanner.excerptEnd(ended, from: 0, context: 12) == 31)
+        // A trace longer than the limit is cut at the context, not at the limit.
+        #expect(ConsoleScanner.excerptEnd(ended, from: 0, context: 12, limit: 20) == 13)
+        // Near the log's end.
+        #expect(ConsoleScanner.excerptEnd(Array(plain.prefix(3)), from: 1, context: 12) == 3)
+    }
+
+    /// The boot ends once the report is complete: not while the console still grows,
+    /// never later than the settle limit, and never for a report that is no crash.
+    @Test func theWatchDecidesOnceTheReportHasSettled() throws {
+        let dir = try Files.temporaryDirectory(in: FileManager.default.temporaryDirectory, prefix: "watch-")
+        defer { Files.remove(dir.path) }
+        let path = dir.appendingPathComponent("console.log").path
+        let log = try Fixtures.text("console-rcu-stall-tcg.log")
+        let stallAt = try #require(log.range(of: "[   22.212981] rcu: INFO"))
+        try Files.write(Data(log[..<stallAt.lowerBound].utf8), to: path)
+        var watch = ConsoleWatch(path: path)
+        let start = Date()
+        #expect(watch.decided(now: start) == nil)
+        // A warning is a finding but not a crash: still nothing.
+        try Files.write(Data((String(log[..<stallAt.lowerBound]) + "[   3.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2\n").utf8), to: path)
+        #expect(watch.decided(now: start.addingTimeInterval(5)) == nil)
+        try Files.write(Data(log.utf8), to: path)
+        #expect(watch.decided(now: start.addingTimeInterval(10)) == nil, "seen, but not yet settled")
+        #expect(watch.decided(now: start.addingTimeInterval(12)) == nil)
+        #expect(watch.decided(now: start.addingTimeInterval(15))?.kind == .rcuStall)
+
+        var growing = ConsoleWatch(path: path)
+        #expect(growing.decided(now: start) == nil)
+        for second in 1...29 {
+            try Files.write(Data((log + String(repeating: "more\n", count: second)).utf8), to: path)
+            #expect(growing.decided(now: start.addingTimeInterval(Double(second))) == nil)
+        }
+        #expect(growing.decided(now: start.addingTimeInterval(30))?.kind == .rcuStall, "the settle limit")
+    }
+}

@@ -92,8 +92,8 @@ import Testing
         #expect(throws: CpioError.self) { try broken.bytes() }
     }
 
-    /// The run initrd: the image archive and the plan archive back to back; each part
-    /// is a complete archive that cpio lists on its own.
+    /// The run initrd: the image archive, the plan archive and the seed archive back to
+    /// back; each part is a complete archive that cpio lists on its own.
     @Test func runInitrdAppendsThePlanArchive() throws {
         let dir = try Files.temporaryDirectory(in: FileManager.default.temporaryDirectory, prefix: "cpio-")
         defer { Files.remove(dir.path) }
@@ -116,6 +116,9 @@ import Testing
         let guest = try Fixtures.guestImage(in: imageDir)
         let runInitrd = dir.appendingPathComponent("run/initrd.cpio").path
         try ImageBuilder.writeRunInitrd(image: guest, plan: plan, to: runInitrd)
-        #expect(FileManager.default.contents(atPath: runInitrd) == image + planBytes)
+        let written = try #require(FileManager.default.contents(atPath: runInitrd))
+        #expect(written.prefix(image.count + planBytes.count) == image + planBytes)
+        let seed = try write(written.dropFirst(image.count + planBytes.count), in: dir, name: "seed.cpio")
+        #expect(try Command("cpio", ["-t", "--quiet", "-F", seed]).run().standardOutput == "daxrig\ndaxrig/seed\n")
     }
 }

@@ -94,6 +94,24 @@ import DaxRigRun
         try expectNothingLeft(run, keptConsole: true)
     }
 
+    /// A stall leaves the guest running: before the console watch, a CPU spinning with
+    /// preemption off (LKDTM SOFTLOCKUP) was found by RCU at 22 s and the boot still
+    /// waited out its timeout, then called it one (exit 124 at 90 s with --timeout 90).
+    /// Now the stall's report ends the boot as the kernel crash it is, with its trace.
+    @Test func aStallThatLeavesTheGuestRunningEndsTheBootAsAKernelCrash() throws {
+        let run = try boot(["--fs", "none", "--timeout", "600", "--json", "--", "sh", "-c",
+                            "mount -t debugfs none /sys/kernel/debug && echo SOFTLOCKUP > /sys/kernel/debug/provoke-crash/DIRECT"])
+        #expect(run.status == BootOutcome.Code.kernelCrash, "\(run.stderr.suffix(3000))")
+        #expect(run.stderr.contains("[kernel] rcu-stall at console line"), "\(run.stderr.suffix(3000))")
+        let report = try JSONCoding.decoder.decode(BootReport.self, from: try #require(run.stdout.data(using: .utf8)))
+        #expect(report.outcome == "kernel-crash")
+        let stall = try #require(report.findings.first)
+        #expect(stall.kind == .rcuStall)
+        #expect(stall.excerpt.contains("lkdtm_SOFTLOCKUP"), "where the CPU spun: \(stall.excerpt)")
+        #expect(stall.excerpt.contains("Call Trace:"), "\(stall.excerpt)")
+        try expectNothingLeft(run, keptConsole: true)
+    }
+
     /// PID 1 used to wait for the kernel's CRNG (virtio-rng, or jitter gathering
     /// without it); in CI one verify boot hung 900 s in that wait on a vCPU whose timer
     /// had stopped. The host's per-boot seed makes it ready at once: without the
