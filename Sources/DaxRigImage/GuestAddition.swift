@@ -36,7 +36,13 @@ public struct GuestAddition: Sendable, Equatable {
         let host = URL(fileURLWithPath: hostPart, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true)).standardizedFileURL.path
         guard Files.exists(host) else { throw GuestAdditionError.missing(option: option, host: hostPart) }
         let guestPart = parts.count > 1 ? parts[1] : defaultDirectory + "/" + (host as NSString).lastPathComponent
-        guard guestPart.hasPrefix("/"), let normalized = try? CpioArchive.normalize(guestPart) else {
+        return GuestAddition(host: host, guest: try guestPath(guestPart, option: option, argument: argument))
+    }
+
+    /// GUEST as a normalized absolute path outside daxrig's own (`reserved`); also for
+    /// `--share`, whose mount there would hide the same things.
+    public static func guestPath(_ guestPart: String, option: String, argument: String) throws -> String {
+        guard guestPart.hasPrefix("/"), let normalized = try? CpioArchive.normalize(guestPart), !normalized.isEmpty else {
             throw GuestAdditionError.badArgument(option: option, argument: argument,
                                                  reason: "the guest path '\(guestPart)' must be absolute, without '.' or '..' components")
         }
@@ -44,11 +50,11 @@ public struct GuestAddition: Sendable, Equatable {
         if let clash = reserved.first(where: { guest == $0 || guest.hasPrefix($0 + "/") || $0.hasPrefix(guest + "/") }) {
             throw GuestAdditionError.reserved(option: option, guest: guest, daxrigs: clash)
         }
-        return GuestAddition(host: host, guest: guest)
+        return guest
     }
 }
 
-/// An addition that cannot be made: the user's input (exit 2), named by the option.
+/// An addition or share that cannot be made: the user's input (exit 2), named by the option.
 public enum GuestAdditionError: RigError, Equatable {
     public var exitStatus: ExitStatus { .badInput }
 
@@ -61,6 +67,12 @@ public enum GuestAdditionError: RigError, Equatable {
     /// A FIFO, socket or device node: nothing a cpio of the user's files should carry.
     case unsupported(option: String, host: String, kind: String)
     case unreadable(option: String, host: String, reason: String)
+    /// `--share` takes directories only.
+    case notADirectory(option: String, host: String)
+    /// Two paths in the guest where one would hide the other.
+    case overlaps(option: String, guest: String, other: String)
+    /// The kernel's config beside its bzImage lacks what the guest needs to mount it.
+    case kernelCannotMount(option: String, kernel: String, needs: String)
 
     public var description: String {
         switch self {
@@ -76,6 +88,13 @@ public enum GuestAdditionError: RigError, Equatable {
             return "\(option): \(host) is \(kind): only files, directories and symlinks can be added"
         case let .unreadable(option, host, reason):
             return "\(option): \(host) cannot be read: \(reason)"
+        case let .notADirectory(option, host):
+            return "\(option) \(host): not a directory; share its directory, or copy the file in with --add"
+        case let .kernelCannotMount(option, kernel, needs):
+            return "\(option): the kernel \(kernel) cannot mount a share (its config lacks \(needs)); "
+                + "boot a kernel built with daxrig's default fragment, or add those options"
+        case let .overlaps(option, guest, other):
+            return "\(option): \(guest) would hide or be hidden by \(other) in the guest: give one of them another guest path"
         }
     }
 }

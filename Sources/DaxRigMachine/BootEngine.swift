@@ -21,6 +21,10 @@ extension GuestRunner {
 
         let initrd = directory.appendingPathComponent("initrd.cpio").path
         let backing: [String]
+        var request = request
+        request.plan.shares = request.shares.enumerated().map { index, share in
+            ShareMount(tag: ShareMount.tag(index), guestPath: share.guest, readOnly: share.readOnly)
+        }
         do {
             backing = try prepare(request, image: image, additions: additions, initrd: initrd, in: directory)
         } catch {
@@ -33,6 +37,13 @@ extension GuestRunner {
             nvdimms: zip(backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
             consoleLog: consoleLog, agentSocket: socketPath, machine: .for(kernel: request.kernel))
         spec.gdb = request.gdb
+        if !request.shares.isEmpty {
+            let (transport, why) = HostShare.transport(kernel: request.kernel)
+            if let why { progress.phase("share", "sharing over 9p: \(why)") }
+            spec.shares = request.shares.enumerated().map { index, share in
+                DomainShare(source: share.host, tag: ShareMount.tag(index), readOnly: share.readOnly, transport: transport)
+            }
+        }
         progress.phase("boot", "\(spec.name): \(accelerator.rawValue), \(request.memoryMiB) MiB, pmem \(request.pmemSizes.map { "\($0 >> 20) MiB" }.joined(separator: " + "))")
         let deadline = Date().addingTimeInterval(request.timeout)
 
@@ -78,9 +89,11 @@ extension GuestRunner {
         }
     }
 
-    /// Starts the domain; QEMU that exits while starting is started again, twice. Any
-    /// other error, or the third exit, is thrown as libvirt gave it.
+    /// Starts the domain; QEMU that exits while starting is started again, twice, and
+    /// shares that virtio-fs could not start go over 9p instead (the agent tries both).
+    /// Any other error, or the third exit, is thrown as libvirt gave it.
     func start(_ spec: DomainSpec, on connection: LibvirtConnection) throws -> LibvirtDomain {
+        var spec = spec
         var attempt = 1
         while true {
             do {
@@ -88,6 +101,10 @@ extension GuestRunner {
             } catch let error as LibvirtError where error.isQEMUExitAtStart && attempt < 3 && !Cleanup.shared.interrupted {
                 attempt += 1
                 progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt) of 3")
+            } catch let error as LibvirtError where spec.shares.contains(where: { $0.transport == .virtiofs }) && !Cleanup.shared.interrupted
+                        && HostShare.transports(kernel: spec.kernel)?.contains(.ninep) ?? true {
+                progress.phase("share", "virtio-fs could not start (\(error.message.prefix(200))); sharing over 9p")
+                for index in spec.shares.indices { spec.shares[index].transport = .ninep }
             }
         }
     }

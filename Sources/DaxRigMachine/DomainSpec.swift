@@ -87,6 +87,8 @@ public struct DomainSpec: Sendable, Equatable {
     public var agentSocket: String
     /// QEMU's gdb stub, passed on QEMU's command line (libvirt has no element for it).
     public var gdb: GdbStub?
+    /// Host directories, each a filesystem device the agent mounts by its tag.
+    public var shares: [DomainShare] = []
 
     public init(name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int, kernel: String, initrd: String,
                 commandLine: String, nvdimms: [NvdimmSpec], consoleLog: String, agentSocket: String, machine: MachineType = .pc) {
@@ -121,6 +123,10 @@ public struct DomainSpec: Sendable, Equatable {
         ]
         if !nvdimms.isEmpty {
             lines.append("  <maxMemory slots='\(max(nvdimms.count, 1))' unit='KiB'>\(memoryKiB + nvdimmKiB)</maxMemory>")
+        }
+        if shares.contains(where: { $0.transport == .virtiofs }) {
+            // virtiofsd maps guest RAM to serve its requests: the RAM must be shared memory.
+            lines.append("  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>")
         }
         lines += [
             "  <vcpu>\(vcpus)</vcpu>",
@@ -164,6 +170,7 @@ public struct DomainSpec: Sendable, Equatable {
             }
             lines += ["      </target>", "    </memory>"]
         }
+        for share in shares { lines += share.xml() }
         lines += [
             "    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
             "    <memballoon model='none'/>",

@@ -22,6 +22,8 @@ public struct BootRequest: Sendable {
     public var extraKernelArguments: [String]
     /// Host files and directories copied into the run's initramfs (`--add`).
     public var additions: [GuestAddition] = []
+    /// Host directories mounted in the guest before the command (`--share`).
+    public var shares: [HostShare] = []
     /// QEMU's gdb stub (`--gdb`); the kernel then boots with `nokaslr`, so vmlinux's
     /// addresses are the running kernel's.
     public var gdb: GdbStub?
@@ -111,6 +113,10 @@ public struct GuestRunner: Sendable {
         // The user's additions are read before anything is made: a collision or an
         // unreadable file is their input (exit 2), not a boot that failed.
         let additions = try GuestAddition.archive(request.additions, image: image.manifest)
+        if !request.shares.isEmpty {
+            try HostShare.check(request.shares, image: image.manifest, additions: request.additions)
+            try HostShare.checkSupport(kernel: request.kernel)
+        }
         if !additions.isEmpty { try BootLimits.check(additionBytes: UInt64(additions.count), memoryMiB: request.memoryMiB) }
         try cache.checkOwnership()
         var request = request

@@ -37,6 +37,8 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     /// Run the command on a pty whose bytes travel over the agent's channel both ways
     /// (`daxrig boot --shell`), instead of on pipes with stdin on /dev/null.
     public var terminal: TerminalSpec?
+    /// Host directories to mount before the command, in order (`daxrig boot --share`).
+    public var shares: [ShareMount] = []
 
     public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:],
                 abruptPowerOff: Bool = false) {

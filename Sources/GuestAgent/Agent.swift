@@ -56,6 +56,7 @@ final class Agent {
             let ready = try PmemPreparer(setup: plan.pmem) { channel.send($0) }.prepare()
             channel.send(.pmemReady(device: ready.device, mountPoint: ready.mountPoint, mountOptions: ready.mountOptions))
         }
+        try Shares.mount(plan.shares, channel: channel)
         if plan.command.isEmpty {
             // A boot-and-prepare-only plan: that much succeeded, and the host still gets
             // the verdict message it waits for.

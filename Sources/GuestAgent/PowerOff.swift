@@ -20,7 +20,9 @@ enum PowerOff {
         // if the DAX check failed after mounting: a clean unmount is what the next boot
         // on the same backing file (reuse) finds.
         var details: [String] = []
-        for entry in Mounts.table().reversed() where entry.source.hasPrefix("/dev/pmem") {
+        // Shares too: what the guest wrote there reaches the host before the domain ends.
+        for entry in Mounts.table().reversed()
+        where entry.source.hasPrefix("/dev/pmem") || ShareMount.Transport.allCases.contains(where: { $0.fileSystemType == entry.type }) {
             details.append(Mounts.unmount(entry.mountPoint))
         }
         sync()

@@ -36,6 +36,10 @@ struct BootCommand: ParsableCommand {
         "A host file or directory copied into the guest's initramfs, at GUEST (default /root/NAME); repeatable. ELF files bring the shared libraries they load.",
         valueName: "HOST[:GUEST]"))
     var additions: [String] = []
+    @Option(name: .customLong("share"), help: ArgumentHelp(
+        "A host directory mounted in the guest at GUEST (default /root/NAME) before the command, read-write unless :ro; repeatable. virtio-fs, or 9p where virtiofsd cannot start.",
+        valueName: "HOST[:GUEST][:ro]"))
+    var shares: [String] = []
     @Flag(help: "Start QEMU's gdb stub on 127.0.0.1 (the kernel boots with nokaslr) and print the gdb command that attaches.")
     var gdb = false
     @Option(help: "The gdb stub's port.") var gdbPort = 1234
@@ -49,8 +53,8 @@ struct BootCommand: ParsableCommand {
         guard let fileSystem = PmemSetup.FileSystem(rawValue: fs) else {
             throw ValidationError("--fs takes ext4, xfs or none, not '\(fs)'")
         }
-        let (kernelPath, image, pmemBytes, memoryBytes, added, debugger) = try CLI.guarded {
-            () -> (String, GuestImage, [UInt64], UInt64, [GuestAddition], GdbAttach?) in
+        let (kernelPath, image, pmemBytes, memoryBytes, added, shared, debugger) = try CLI.guarded {
+            () -> (String, GuestImage, [UInt64], UInt64, [GuestAddition], [HostShare], GdbAttach?) in
             // Every number first: a bad one is refused before anything builds.
             let pmemBytes = try pmem.map { try ByteSize.parse($0) }
             let memoryBytes = try ByteSize.parse(memory)
@@ -62,10 +66,11 @@ struct BootCommand: ParsableCommand {
                 throw ValidationError("--shell needs a terminal on stdin (run daxrig in one, or in tmux or script)")
             }
             let added = try additions.map { try GuestAddition.parse($0) }
+            let shared = try shares.map { try HostShare.parse($0) }
             let kernelPath = try kernel.map { try KernelStore().resolveImage($0) }
                 ?? KernelBuilder(progress: progress).build(.default).bzImage
             let debugger = gdb || gdbWait ? try GdbAttach(kernel: BootableKernel(image: kernelPath), port: gdbPort, wait: gdbWait) : nil
-            return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes, added, debugger)
+            return (kernelPath, try ImageBuilder(progress: progress).build(), pmemBytes, memoryBytes, added, shared, debugger)
         }
         var plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem), command: shell && command.isEmpty ? ["/bin/sh"] : command)
         if shell {
@@ -77,6 +82,7 @@ struct BootCommand: ParsableCommand {
             pmemSizes: pmemBytes, memoryMiB: Int(memoryBytes >> 20), vcpus: cpus, timeout: timeout ?? (shell || debugger != nil ? 86_400 : 120), keep: keep,
             extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
         request.additions = added
+        request.shares = shared
         if let debugger {
             request.gdb = debugger.stub
             let note = (debugger.stub.wait ? "the guest waits for gdb's continue; " : "") + "attach with:\n    \(debugger.command)\n"

@@ -17,9 +17,9 @@ import DaxRigRun
         var pid: Int32
     }
 
-    func boot(_ arguments: [String]) throws -> Run {
+    func boot(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
         _ = try Rig.defaultKernel()
-        let (process, out, err) = try Rig.start(["boot"] + arguments)
+        let (process, out, err) = try Rig.start(["boot"] + arguments, environment: environment)
         let (stdout, stderr) = Rig.finish(process, out, err)
         return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                    stderr: String(decoding: stderr, as: UTF8.self), pid: process.processIdentifier)

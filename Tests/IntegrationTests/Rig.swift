@@ -96,10 +96,13 @@ enum Rig {
     }
 
     /// Runs the daxrig CLI as a child we can signal; returns it started.
-    static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: daxrig)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
