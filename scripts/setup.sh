@@ -9,7 +9,7 @@ packages=(
   gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils
   qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils libsqlite3-dev
   ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 python3-venv procps tini
-  chromium fonts-dejavu-core
+  chromium fonts-dejavu-core gdb tmux makedumpfile
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -33,10 +33,12 @@ extension GuestRunner {
         var spec = DomainSpec(
             name: DomainSpec.uniqueName(), accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
             kernel: request.kernel, initrd: initrd,
-            commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + request.extraKernelArguments),
+            commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + request.extraKernelArguments,
+                                                haltOnPanic: request.dumpOnCrash),
             nvdimms: zip(backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
             consoleLog: consoleLog, agentSocket: socketPath, machine: .for(kernel: request.kernel))
         spec.gdb = request.gdb
+        spec.vmcoreInfo = request.dumpOnCrash
         if !request.shares.isEmpty {
             let (transport, why) = HostShare.transport(kernel: request.kernel)
             if let why { progress.phase("share", "sharing over 9p: \(why)") }
@@ -66,6 +68,26 @@ extension GuestRunner {
                                         progress: progress, output: output)
         feeder?.stop()
         let outcome = session.outcome ?? session.silentEnding
+        if request.dumpOnCrash, case .kernelCrash = outcome {
+            let started = Date()
+            let vmcore = directory.appendingPathComponent(BootResult.vmcoreName).path
+            progress.phase("dump", "the crashed guest's memory to \(vmcore) (kdump-compressed)")
+            let written = vmcore + ".qemu"
+            do {
+                try domain.dumpMemory(to: written)
+                if FlattenedDump.isFlattened(written) {
+                    try FlattenedDump.reassemble(written, to: vmcore)
+                    Files.remove(written)
+                } else {
+                    try FileManager.default.moveItem(atPath: written, toPath: vmcore)
+                }
+                progress.phase("dump", String(format: "%.1f MiB in %.1f s", Double(Files.size(vmcore)) / 1_048_576, Date().timeIntervalSince(started)))
+            } catch {
+                Files.remove(written)
+                Files.remove(vmcore)
+                progress.phase("dump", "no vmcore: \(error)")
+            }
+        }
         // A crash the console watch saw leaves a guest that will not stop on its own.
         if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if case .kernelCrash = outcome {} else {
             // The channel closed on its own: a panic's reboot or a power-off is ending the

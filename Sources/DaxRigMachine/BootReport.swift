@@ -13,6 +13,8 @@ public struct BootReport: Codable, Sendable, Equatable {
     public var kernelRelease: String?
     public var pmemMountOptions: String?
     public var consoleLog: String?
+    /// The crashed guest's kdump-compressed memory (`--dump-on-crash`), when one was taken.
+    public var vmcore: String?
 
     public init(_ result: BootResult) {
         outcome = result.outcome.name
@@ -24,5 +26,6 @@ public struct BootReport: Codable, Sendable, Equatable {
         kernelRelease = result.kernelRelease
         pmemMountOptions = result.pmemMountOptions
         consoleLog = result.consoleLog
+        vmcore = result.vmcore
     }
 }

@@ -89,6 +89,9 @@ public struct DomainSpec: Sendable, Equatable {
     public var gdb: GdbStub?
     /// Host directories, each a filesystem device the agent mounts by its tag.
     public var shares: [DomainShare] = []
+    /// QEMU's vmcoreinfo device: the guest hands it the kernel's VMCOREINFO, and a memory
+    /// dump carries it, so crash and drgn find the kernel in the vmcore.
+    public var vmcoreInfo = false
 
     public init(name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int, kernel: String, initrd: String,
                 commandLine: String, nvdimms: [NvdimmSpec], consoleLog: String, agentSocket: String, machine: MachineType = .pc) {
@@ -136,7 +139,7 @@ public struct DomainSpec: Sendable, Equatable {
             "    <initrd>\(Self.escape(initrd))</initrd>",
             "    <cmdline>\(Self.escape(commandLine))</cmdline>",
             "  </os>",
-            "  <features><acpi/></features>",
+            "  <features><acpi/>\(vmcoreInfo ? "<vmcoreinfo state='on'/>" : "")</features>",
             "  <cpu>",
             "    <numa><cell id='0' cpus='0-\(vcpus - 1)' memory='\(memoryKiB)' unit='KiB'/></numa>",
             "  </cpu>",

@@ -24,6 +24,9 @@ public struct BootRequest: Sendable {
     public var additions: [GuestAddition] = []
     /// Host directories mounted in the guest before the command (`--share`).
     public var shares: [HostShare] = []
+    /// On a kernel crash, the guest's memory as a vmcore kept with the run (`--dump-on-crash`):
+    /// the kernel then halts on a panic instead of rebooting, so there is a guest to dump.
+    public var dumpOnCrash = false
     /// QEMU's gdb stub (`--gdb`); the kernel then boots with `nokaslr`, so vmlinux's
     /// addresses are the running kernel's.
     public var gdb: GdbStub?
@@ -69,6 +72,9 @@ public struct BootResult: Sendable {
     /// Structured reports the guest sent (workload results), in order.
     public var reports: [(name: String, text: String)]
     public var pmemMountOptions: String?
+    /// The kdump-compressed memory of a crashed guest (`BootRequest.dumpOnCrash`), kept.
+    public var vmcore: String?
+    static let vmcoreName = "vmcore"
 
     /// How the boot ended and where its console log was kept, for a run that got no report.
     public var summary: String {
@@ -95,8 +101,10 @@ public struct GuestRunner: Sendable {
     /// The kernel command line for our guests: console on the first serial port, the
     /// agent as init, and a panic turns into a reboot, which libvirt turns into a
     /// stopped domain, so a panic can never hang a run.
-    public static func kernelCommandLine(extra: [String]) -> String {
-        (["console=ttyS0", "rdinit=/init", "panic=-1", "oops=panic", "reboot=t", "printk.devkmsg=on"] + extra)
+    public static func kernelCommandLine(extra: [String], haltOnPanic: Bool = false) -> String {
+        // panic=0 waits forever after a panic: the guest stays there for its vmcore,
+        // and the console watch ends the boot.
+        (["console=ttyS0", "rdinit=/init", haltOnPanic ? "panic=0" : "panic=-1", "oops=panic", "reboot=t", "printk.devkmsg=on"] + extra)
             .joined(separator: " ")
     }
 
@@ -140,7 +148,7 @@ public struct GuestRunner: Sendable {
             try? ConsoleLog.read(consoleLog).join(into: consoleLog)
             if !request.keep {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: runDirectory.path)) ?? []
-                where name != "console.log" && name != "agent.log" {
+                where name != "console.log" && name != "agent.log" && name != BootResult.vmcoreName {
                     Files.remove(runDirectory.appendingPathComponent(name).path)
                 }
             }
@@ -148,6 +156,8 @@ public struct GuestRunner: Sendable {
             Leftovers.keep(runDirectory)
             result.consoleLog = runDirectory.appendingPathComponent("console.log").path
             result.runDirectory = runDirectory.path
+            let vmcore = runDirectory.appendingPathComponent(BootResult.vmcoreName).path
+            result.vmcore = Files.exists(vmcore) ? vmcore : nil
         } else {
             cleanup.run(removeRun)
             result.consoleLog = nil

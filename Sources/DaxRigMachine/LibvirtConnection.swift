@@ -113,6 +113,16 @@ public final class LibvirtDomain: @unchecked Sendable {
         }
     }
 
+    /// The guest's memory as a kdump-compressed (zlib) vmcore at `path`, written by QEMU
+    /// (dump-guest-memory), which crash, drgn and makedumpfile read. Memory only: the
+    /// kdump format has no device state, and libvirt refuses it without this flag.
+    public func dumpMemory(to path: String) throws {
+        let format = Int32(VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_ZLIB.rawValue)
+        if virDomainCoreDumpWithFormat(pointer, path, UInt32(format), UInt32(VIR_DUMP_MEMORY_ONLY.rawValue)) != 0 {
+            throw LibvirtError.last("dump the memory of domain \(name) to \(path)")
+        }
+    }
+
     /// Polls until the domain stopped, at most `timeout` seconds; true if it did.
     public func waitUntilStopped(timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)

@@ -44,6 +44,8 @@ struct BootCommand: ParsableCommand {
     var gdb = false
     @Option(help: "The gdb stub's port.") var gdbPort = 1234
     @Flag(help: "With --gdb (implied): the guest starts paused until gdb continues it.") var gdbWait = false
+    @Flag(help: "On a kernel crash, keep the guest's memory as a kdump-compressed vmcore with the run (for crash or drgn); the kernel halts on a panic instead of rebooting.")
+    var dumpOnCrash = false
     @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
     @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
@@ -83,6 +85,7 @@ struct BootCommand: ParsableCommand {
             extraKernelArguments: append.map { $0.split(separator: " ").map(String.init) } ?? [])
         request.additions = added
         request.shares = shared
+        request.dumpOnCrash = dumpOnCrash
         if let debugger {
             request.gdb = debugger.stub
             let note = (debugger.stub.wait ? "the guest waits for gdb's continue; " : "") + "attach with:\n    \(debugger.command)\n"
@@ -119,6 +122,12 @@ struct BootCommand: ParsableCommand {
         }
         if let log = result.consoleLog {
             FileHandle.standardError.write(Data("daxrig: console log kept at \(log)\n".utf8))
+        }
+        if let vmcore = result.vmcore {
+            let vmlinux = ((kernelPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("vmlinux")
+            FileHandle.standardError.write(Data("daxrig: vmcore kept at \(vmcore) (crash \(vmlinux) \(vmcore), or drgn -c \(vmcore) -s \(vmlinux))\n".utf8))
+        } else if dumpOnCrash, case .kernelCrash = result.outcome {
+            FileHandle.standardError.write(Data("daxrig: no vmcore was taken (see the dump line above)\n".utf8))
         }
         throw ExitCode(result.outcome.exitStatus)
     }

@@ -53,6 +53,22 @@ import DaxRigKernel
         #expect(GdbStub().command(vmlinux: "/k/vmlinux", scripts: nil) == "gdb /k/vmlinux -ex 'target remote 127.0.0.1:1234'")
     }
 
+    /// `--share` and `--dump-on-crash` in a domain libvirt's schema takes: shared memory
+    /// and virtiofsd for virtio-fs, a 9p device, QEMU's vmcoreinfo device; and a kernel
+    /// that halts on a panic only when a dump is wanted.
+    @Test func sharesAndTheVmcoreinfoDeviceAreValidDomainXML() throws {
+        var domain = spec(nvdimms: [NvdimmSpec(backingFile: "/r/pmem0.img", sizeBytes: 2 << 30)])
+        domain.shares = [DomainShare(source: "/h/a", tag: "daxrig0", readOnly: false, transport: .virtiofs, virtiofsd: "/usr/lib/qemu/virtiofsd"),
+                         DomainShare(source: "/h/b", tag: "daxrig1", readOnly: true, transport: .ninep)]
+        domain.vmcoreInfo = true
+        let xml = domain.xml()
+        let result = try validate(xml)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(xml.contains("<features><acpi/><vmcoreinfo state='on'/></features>"))
+        #expect(GuestRunner.kernelCommandLine(extra: []).contains("panic=-1"))
+        #expect(GuestRunner.kernelCommandLine(extra: [], haltOnPanic: true).contains("panic=0 "))
+    }
+
     /// gdb without vmlinux has no symbol to break on: refused before anything boots.
     @Test func gdbOnAKernelWithoutVmlinuxOrOnNoPortIsBadInput() throws {
         let directory = try Fixtures.temporaryDirectory()

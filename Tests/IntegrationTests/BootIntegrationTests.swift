@@ -25,9 +25,9 @@ import DaxRigRun
                    stderr: String(decoding: stderr, as: UTF8.self), pid: process.processIdentifier)
     }
 
-    func expectNothingLeft(_ run: Run, keptConsole: Bool) throws {
+    func expectNothingLeft(_ run: Run, keptConsole: Bool, alsoKept: [String] = []) throws {
         #expect(try Rig.domainsLeft(by: run.pid).isEmpty)
-        #expect(Rig.runFilesLeft(by: run.pid, allowing: keptConsole ? ["console.log"] : []).isEmpty)
+        #expect(Rig.runFilesLeft(by: run.pid, allowing: keptConsole ? Set(["console.log"] + alsoKept) : []).isEmpty)
         if keptConsole {
             #expect(run.stderr.contains("console log kept at"))
             // Clean up the kept log ourselves: the test is done with it.

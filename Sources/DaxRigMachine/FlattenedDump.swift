@@ -1,0 +1,59 @@
+import DaxRigSupport
+import Foundation
+
+/// QEMU writes a kdump-compressed dump to libvirt's pipe in makedumpfile's "flattened"
+/// form, which it can write without seeking: a 4096-byte header ("makedumpfile", type
+/// and version, big-endian), then records of (offset, size, bytes), ended by (-1, -1).
+/// crash and makedumpfile's own readers want the file itself, with each record's bytes
+/// at its offset: this puts them there (what `makedumpfile -R` does).
+enum FlattenedDump {
+    static let signature = Data("makedumpfile".utf8)
+    static let headerBytes = 4096
+
+    enum Failure: Error, CustomStringConvertible {
+        case notFlattened(String), truncated(String, at: UInt64), badRecord(String, offset: Int64, size: Int64)
+
+        var description: String {
+            switch self {
+            case let .notFlattened(path): "\(path) is not a flattened dump (no makedumpfile header)"
+            case let .truncated(path, at): "\(path) ends inside a record at byte \(at)"
+            case let .badRecord(path, offset, size): "\(path) has a record at offset \(offset) of \(size) bytes"
+            }
+        }
+    }
+
+    /// Whether `path` starts with the flattened header.
+    static func isFlattened(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: signature.count)) == signature
+    }
+
+    /// Writes the dump `flat` holds to `output`, record by record.
+    static func reassemble(_ flat: String, to output: String) throws {
+        guard isFlattened(flat), let input = FileHandle(forReadingAtPath: flat) else { throw Failure.notFlattened(flat) }
+        defer { try? input.close() }
+        guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let out = FileHandle(forWritingAtPath: output) else {
+            throw FileError.unwritable(path: output, reason: "cannot create it")
+        }
+        defer { try? out.close() }
+        var position = UInt64(headerBytes)
+        try input.seek(toOffset: position)
+        while true {
+            guard let header = try input.read(upToCount: 16), header.count == 16 else { throw Failure.truncated(flat, at: position) }
+            let offset = Self.bigEndian(header.prefix(8)), size = Self.bigEndian(header.suffix(8))
+            position += 16
+            if offset == -1 && size == -1 { return }
+            guard offset >= 0, size >= 0, size <= 1 << 30 else { throw Failure.badRecord(flat, offset: offset, size: size) }
+            guard let bytes = try input.read(upToCount: Int(size)), bytes.count == Int(size) else { throw Failure.truncated(flat, at: position) }
+            try out.seek(toOffset: UInt64(offset))
+            try out.write(contentsOf: bytes)
+            position += UInt64(size)
+        }
+    }
+
+    static func bigEndian(_ bytes: Data) -> Int64 {
+        Int64(bitPattern: bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+}
