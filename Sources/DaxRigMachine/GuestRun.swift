@@ -91,6 +91,9 @@ public struct GuestRunner: Sendable {
     public var vcpuLimit: Int?
     /// The host as the run measured it once (HostFacts.measure); nil decides per boot.
     public var host: HostFacts?
+    /// Every boot keeps a vmcore of a crashed guest (`BootRequest.dumpOnCrash`; `daxrig
+    /// run --dump-on-crash`), whatever its runner asked.
+    public var dumpOnCrash = false
 
     public init(cache: Cache = .default, progress: ProgressSink = SilentProgress(), vcpuLimit: Int? = nil) {
         self.cache = cache
@@ -129,6 +132,7 @@ public struct GuestRunner: Sendable {
         try cache.checkOwnership()
         var request = request
         if let vcpuLimit { request.vcpus = min(request.vcpus, vcpuLimit) }
+        if dumpOnCrash { request.dumpOnCrash = true }
         let swept = Leftovers.sweep(cache)
         if !swept.isEmpty {
             progress.phase("sweep", "removed \(swept.count) leftover(s) of daxrig processes that died: " + swept.prefix(3).joined(separator: ", "))

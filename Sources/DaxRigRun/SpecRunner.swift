@@ -24,6 +24,11 @@ public struct SpecResults: Sendable {
             && stress.allSatisfy { $0.report != nil }
     }
 
+    /// The console logs the boots kept (each beside what else its run directory kept).
+    public var keptConsoleLogs: [String] {
+        Array(Set(workloads.compactMap(\.consoleLog) + persistence.compactMap(\.consoleLog) + stress.compactMap(\.consoleLog))).sorted()
+    }
+
     /// Every expectation of every run held.
     public var passed: Bool { workloads.allSatisfy(\.passed) && persistence.allSatisfy(\.passed) && stress.allSatisfy(\.passed) }
 }

@@ -192,9 +192,10 @@ public struct WorkloadRunner: Sendable {
     /// workload die of a real SIGBUS right after the control snapshot, as a worker a
     /// DAX fault killed would (what the rig must then report; README, "Measuring PMD
     /// sharing"); DAXRIG_INJECT_OOM=<worker index> has that worker take memory until the
-    /// guest's OOM killer kills it, as a guest too small for its run would.
+    /// guest's OOM killer kills it, as a guest too small for its run would;
+    /// DAXRIG_INJECT_PANIC=<worker index> has that worker panic the kernel (sysrq crash).
     static func injectedFaults(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
-        environment.filter { $0.key == "DAXRIG_INJECT_SIGBUS" || $0.key == "DAXRIG_INJECT_OOM" }
+        environment.filter { ["DAXRIG_INJECT_SIGBUS", "DAXRIG_INJECT_OOM", "DAXRIG_INJECT_PANIC"].contains($0.key) }
     }
 }
 

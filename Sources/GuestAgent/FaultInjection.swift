@@ -12,6 +12,18 @@ enum FaultInjection {
     /// the guest's OOM killer ends it, if any.
     static var oomWorker: Int? { worker("DAXRIG_INJECT_OOM") }
 
+    /// The worker that, right after the control snapshot, panics the kernel (sysrq's
+    /// crash), as a kernel bug would mid-workload, if any.
+    static var panicWorker: Int? { worker("DAXRIG_INJECT_PANIC") }
+
+    /// A real kernel panic: sysrq 'c' (a NULL dereference in sysrq's handler, then
+    /// `panic()` through oops=panic).
+    static func panicKernel() -> Never {
+        let fd = open("/proc/sysrq-trigger", O_WRONLY)
+        _ = write(fd, "c", 1)
+        while true { pause() }
+    }
+
     /// The worker index an injection variable names, if it is set.
     private static func worker(_ variable: String) -> Int? {
         getenv(variable).flatMap { Int(String(cString: $0)) }

@@ -334,8 +334,10 @@ struct Worker {
         let addresses = spec.addresses(of: index), length = self.length, writable = self.writable
         rehearse()
         let injected = FaultInjection.sigbusWorker == index, hog = FaultInjection.oomWorker == index
+        let panics = FaultInjection.panicWorker == index
         barrier(0)
         if injected { FaultInjection.takeSIGBUS() }
+        if panics { FaultInjection.panicKernel() }
         if hog { FaultInjection.exhaustMemory() }
         let mappings = mapAndFault(fd: fd, writable: writable, addresses: addresses, length: length)
         barrier(1)

@@ -38,6 +38,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Do not record the run in the results store.") var noStore = false
     @Flag(help: "Print the results as JSON.") var json = false
     @Flag(help: "Print the results as KTAP v1 (what tools/testing/kunit/kunit.py parse reads).") var ktap = false
+    @Flag(help: "On a kernel crash, keep the guest's memory as a kdump-compressed vmcore beside the boot's console log.")
+    var dumpOnCrash = false
 
     func validate() throws {
         if json && ktap { throw ValidationError("--json and --ktap exclude each other") }
@@ -57,13 +59,18 @@ struct RunCommand: ParsableCommand {
             let recording = results.map {
                 SpecRunner.Recording(store: $0, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " "), specText: specText)
             }
-            let (outcome, id) = try SpecRunner(runner: GuestRunner(progress: progress)).run(
+            var runner = GuestRunner(progress: progress)
+            runner.dumpOnCrash = dumpOnCrash
+            let (outcome, id) = try SpecRunner(runner: runner).run(
                 plan, kernel: bootable, image: image, timeout: timeout, recording: recording) { _, data in
                 FileHandle.standardError.write(data)
             }
             return (outcome, id, results?.path)
         }
         if let runID, let storePath { FileHandle.standardError.write(Data("run \(runID) recorded in \(storePath)\n".utf8)) }
+        for vmcore in results.keptConsoleLogs.map({ ($0 as NSString).deletingLastPathComponent + "/vmcore" }) where Files.exists(vmcore) {
+            FileHandle.standardError.write(Data("vmcore kept at \(vmcore)\n".utf8))
+        }
         progress.finish()
         if json {
             try CLI.printJSON(SpecReport(results))

@@ -172,3 +172,27 @@ import DaxRigMachine
         #expect(row.verdicts.isEmpty)
     }
 }
+
+extension WorkerDeathIntegrationTests {
+    /// `daxrig run --dump-on-crash`: a kernel panic in the middle of a workload (worker 3
+    /// panics it, DAXRIG_INJECT_PANIC) is the run's kernel crash, and the crashed guest's
+    /// memory is kept beside its console log, where makedumpfile reads the panic back.
+    @Test(.timeLimit(.minutes(15))) func aPanicMidRunLeavesAVmcoreWithDumpOnCrash() throws {
+        _ = try Rig.defaultKernel()
+        let output = try Rig.run(["run", "--backings", "fsdax-xfs", "--processes", "10", "--no-store", "--json", "--dump-on-crash"],
+                                 environment: ["DAXRIG_INJECT_PANIC": "3"])
+        #expect(output.status == 1, "\(output.standardError.suffix(2000))")
+        let report = try JSONDecoder().decode(SpecReport.self, from: Data(output.standardOutput.utf8))
+        let row = try #require(report.workloads.first { $0.name == "fsdax-xfs-n10" })
+        #expect(row.error?.contains("kernel panic") == true, "\(row.error ?? "no error")")
+        let line = try #require(output.standardError.split(separator: "\n").first { $0.hasPrefix("vmcore kept at ") }, "\(output.standardError.suffix(2000))")
+        let vmcore = String(line.dropFirst("vmcore kept at ".count))
+        let scratch = try Rig.scratch("run-dump")
+        defer {
+            Files.removeDirectory(scratch.path)
+            Files.removeDirectory((vmcore as NSString).deletingLastPathComponent)
+        }
+        try Command("makedumpfile", ["--dump-dmesg", vmcore, scratch.appendingPathComponent("dmesg").path]).run()
+        #expect(try Files.read(scratch.appendingPathComponent("dmesg").path).contains("Kernel panic - not syncing: sysrq triggered crash"))
+    }
+}
