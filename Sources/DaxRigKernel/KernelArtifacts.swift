@@ -71,15 +71,16 @@ public struct KernelArtifacts: Sendable {
     /// True when this call found the kernel in the cache and ran no make.
     public var cacheHit: Bool
 
-    public var bzImage: String { directory.appendingPathComponent("bzImage").path }
-    public var config: String { directory.appendingPathComponent("config").path }
-    public var systemMap: String { directory.appendingPathComponent("System.map").path }
+    public var files: KernelFiles { KernelFiles(directory: directory) }
+    public var bzImage: String { files.bzImage }
+    public var config: String { files.config }
+    public var systemMap: String { files.systemMap }
     public var buildLog: String { directory.appendingPathComponent("build.log").path }
     /// The unstripped kernel, for symbols, decoding stacks and gdb; nil for a kernel
     /// cached before daxrig kept it.
-    public var vmlinux: String? { Files.exists(KernelDebugFiles.vmlinux(in: directory)) ? KernelDebugFiles.vmlinux(in: directory) : nil }
+    public var vmlinux: String? { Files.exists(files.vmlinux) ? files.vmlinux : nil }
     /// The tree's gdb helpers (lx-symbols, lx-dmesg, ...) when built with GDB_SCRIPTS.
-    public var gdbScripts: String? { Files.exists(KernelDebugFiles.gdbScripts(in: directory)) ? KernelDebugFiles.gdbScripts(in: directory) : nil }
+    public var gdbScripts: String? { Files.exists(files.gdbScripts) ? files.gdbScripts : nil }
 
     static func load(_ directory: URL, cacheHit: Bool) throws -> KernelArtifacts {
         let data = try Data(contentsOf: directory.appendingPathComponent("manifest.json"))

@@ -201,9 +201,9 @@ public struct KernelBuilder: Sendable {
         Leftovers.sweep(cache)
         let staging = try Files.temporaryDirectory(in: cache.kernels, prefix: ".staging-")
         do {
-            let files = [("arch/x86/boot/bzImage", "bzImage"), (".config", "config"), ("System.map", "System.map")]
-            for (from, to) in files {
-                try FileManager.default.copyItem(atPath: workspace.build + "/" + from, toPath: staging.appendingPathComponent(to).path)
+            let kept = KernelFiles(directory: staging)
+            for (from, to) in [("arch/x86/boot/bzImage", kept.bzImage), (".config", kept.config), ("System.map", kept.systemMap)] {
+                try FileManager.default.copyItem(atPath: workspace.build + "/" + from, toPath: to)
             }
             try KernelDebugFiles.copy(from: workspace.build, to: staging)
             try FileManager.default.copyItem(atPath: logPath, toPath: staging.appendingPathComponent("build.log").path)

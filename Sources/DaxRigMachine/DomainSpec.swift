@@ -33,9 +33,7 @@ public enum MachineType: String, Sendable, Codable {
     /// q35 for a kernel built with KASAN, pc for any other: read from the `config`
     /// daxrig keeps beside each bzImage it builds (a bare bzImage without one is pc).
     public static func `for`(kernel: String) -> MachineType {
-        let config = URL(fileURLWithPath: kernel).deletingLastPathComponent().appendingPathComponent("config").path
-        guard let text = try? Files.read(config) else { return .pc }
-        return text.split(separator: "\n").contains("CONFIG_KASAN=y") ? .q35 : .pc
+        KernelFiles(bzImage: kernel).builtIn()?.contains("CONFIG_KASAN") == true ? .q35 : .pc
     }
 }
 

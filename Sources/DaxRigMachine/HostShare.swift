@@ -91,12 +91,10 @@ public struct HostShare: Sendable, Equatable {
     /// The transports this kernel can mount, from the config kept beside its bzImage;
     /// nil when there is none to read (a bare bzImage): then the guest's mount says.
     public static func transports(kernel: String) -> Set<ShareMount.Transport>? {
-        let config = (kernel as NSString).deletingLastPathComponent + "/config"
-        guard let text = try? Files.read(config) else { return nil }
-        let set = Set(text.split(whereSeparator: \.isNewline))
+        guard let options = KernelFiles(bzImage: kernel).builtIn() else { return nil }
         var found: Set<ShareMount.Transport> = []
-        if set.contains("CONFIG_VIRTIO_FS=y") { found.insert(.virtiofs) }
-        if set.contains("CONFIG_9P_FS=y") && set.contains("CONFIG_NET_9P_VIRTIO=y") { found.insert(.ninep) }
+        if options.contains("CONFIG_VIRTIO_FS") { found.insert(.virtiofs) }
+        if options.isSuperset(of: ["CONFIG_9P_FS", "CONFIG_NET_9P_VIRTIO"]) { found.insert(.ninep) }
         return found
     }
 }

@@ -83,7 +83,7 @@ extension StackDecoder {
     /// a vmlinux with DWARF; symbols are read only when a finding has a frame.
     public static func decorate(_ findings: [ConsoleFinding], kernel: String) -> [ConsoleFinding] {
         guard findings.contains(where: { !frames(in: $0.excerpt).isEmpty }) else { return findings }
-        let vmlinux = URL(fileURLWithPath: kernel).deletingLastPathComponent().appendingPathComponent("vmlinux").path
+        let vmlinux = KernelFiles(bzImage: kernel).vmlinux
         guard Files.exists(vmlinux), let decoder = StackDecoder(vmlinux: vmlinux) else { return findings }
         return findings.map { finding in
             var decoded = finding

@@ -124,7 +124,7 @@ struct BootCommand: ParsableCommand {
             FileHandle.standardError.write(Data("daxrig: console log kept at \(log)\n".utf8))
         }
         if let vmcore = result.vmcore {
-            let vmlinux = ((kernelPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("vmlinux")
+            let vmlinux = KernelFiles(bzImage: kernelPath).vmlinux
             FileHandle.standardError.write(Data("daxrig: vmcore kept at \(vmcore) (crash \(vmlinux) \(vmcore), or drgn -c \(vmcore) -s \(vmlinux))\n".utf8))
         } else if dumpOnCrash, case .kernelCrash = result.outcome {
             FileHandle.standardError.write(Data("daxrig: no vmcore was taken (see the dump line above)\n".utf8))
