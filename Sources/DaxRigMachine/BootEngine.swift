@@ -68,26 +68,7 @@ extension GuestRunner {
                                         progress: progress, output: output)
         feeder?.stop()
         let outcome = session.outcome ?? session.silentEnding
-        if request.dumpOnCrash, case .kernelCrash = outcome {
-            let started = Date()
-            let vmcore = directory.appendingPathComponent(BootResult.vmcoreName).path
-            progress.phase("dump", "the crashed guest's memory to \(vmcore) (kdump-compressed)")
-            let written = vmcore + ".qemu"
-            do {
-                try domain.dumpMemory(to: written)
-                if FlattenedDump.isFlattened(written) {
-                    try FlattenedDump.reassemble(written, to: vmcore)
-                    Files.remove(written)
-                } else {
-                    try FileManager.default.moveItem(atPath: written, toPath: vmcore)
-                }
-                progress.phase("dump", String(format: "%.1f MiB in %.1f s", Double(Files.size(vmcore)) / 1_048_576, Date().timeIntervalSince(started)))
-            } catch {
-                Files.remove(written)
-                Files.remove(vmcore)
-                progress.phase("dump", "no vmcore: \(error)")
-            }
-        }
+        if request.dumpOnCrash, case .kernelCrash = outcome { keepVmcore(of: domain, in: directory) }
         // A crash the console watch saw leaves a guest that will not stop on its own.
         if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if case .kernelCrash = outcome {} else {
             // The channel closed on its own: a panic's reboot or a power-off is ending the

@@ -57,3 +57,28 @@ enum FlattenedDump {
         Int64(bitPattern: bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
     }
 }
+
+extension GuestRunner {
+    /// The halted guest's memory as `vmcore` in the run directory (`dumpOnCrash`). A dump
+    /// that fails leaves no file and says why; the boot's verdict stands either way.
+    func keepVmcore(of domain: LibvirtDomain, in directory: URL) {
+        let started = Date()
+        let vmcore = directory.appendingPathComponent(BootResult.vmcoreName).path
+        let written = vmcore + ".qemu"
+        progress.phase("dump", "the crashed guest's memory to \(vmcore) (kdump-compressed)")
+        do {
+            try domain.dumpMemory(to: written)
+            if FlattenedDump.isFlattened(written) {
+                try FlattenedDump.reassemble(written, to: vmcore)
+                Files.remove(written)
+            } else {
+                try FileManager.default.moveItem(atPath: written, toPath: vmcore)
+            }
+            progress.phase("dump", String(format: "%.1f MiB in %.1f s", Double(Files.size(vmcore)) / 1_048_576, Date().timeIntervalSince(started)))
+        } catch {
+            Files.remove(written)
+            Files.remove(vmcore)
+            progress.phase("dump", "no vmcore: \(error)")
+        }
+    }
+}
