@@ -11,6 +11,9 @@ struct AgentSession {
     var mountOptions: String?
     /// How the session ended, when the agent, the console (ConsoleWatch) or the clock said so.
     var outcome: BootOutcome?
+    /// The kernel report that ended the session because the guest could not go on
+    /// (ConsoleWatch); the domain is still there, halted or stuck.
+    var consoleStop: ConsoleFinding?
     /// What the guest was doing last, for a timeout's message.
     var phase = "kernel boot"
 
@@ -26,11 +29,16 @@ struct AgentSession {
                      progress: ProgressSink, output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> AgentSession {
         var session = AgentSession()
         var watch = watch
+        var lastMessage = Date()
         reading: while true {
-            if let crash = watch.decided() {
-                progress.phase("kernel", "\(crash.kind.rawValue) at console line \(crash.line) during \(session.phase): "
-                    + "\(crash.excerpt.prefix { !$0.isNewline }); ending the boot, its verdict is decided")
-                session.outcome = .kernelCrash(crash)
+            if let stop = watch.decided(lastMessage: lastMessage) {
+                progress.phase("kernel", "\(stop.kind.rawValue) at console line \(stop.line) during \(session.phase): "
+                    + "\(stop.excerpt.prefix { !$0.isNewline }); the guest cannot go on, ending the boot")
+                // Before the agent started, the kernel never got the guest up: a boot failure.
+                session.outcome = session.release == nil
+                    ? .bootFailure(reason: String(stop.excerpt.prefix { !$0.isNewline }), excerpt: stop.excerpt)
+                    : .kernelCrash(stop)
+                session.consoleStop = stop
                 break
             }
             // Back at least once a second, so the console is watched while the agent is silent.
@@ -40,6 +48,7 @@ struct AgentSession {
                 session.outcome = .timeout(seconds: timeout, lastPhase: session.phase)
                 break
             }
+            lastMessage = Date()
             switch message {
             case let .started(_, kernelRelease):
                 session.release = kernelRelease

@@ -39,12 +39,10 @@ extension GuestRunner {
             consoleLog: consoleLog, agentSocket: socketPath, machine: .for(kernel: request.kernel))
         spec.gdb = request.gdb
         spec.vmcoreInfo = request.dumpOnCrash
-        if !request.shares.isEmpty {
-            let (transport, why) = HostShare.transport(kernel: request.kernel)
-            if let why { progress.phase("share", "sharing over 9p: \(why)") }
-            spec.shares = request.shares.enumerated().map { index, share in
-                DomainShare(source: share.host, tag: ShareMount.tag(index), readOnly: share.readOnly, transport: transport)
-            }
+        spec.shares = request.shares.enumerated().map { index, share in
+            let (transport, why) = HostShare.transport(for: share, kernel: request.kernel)
+            if let why { progress.phase("share", "\(share.host) over 9p: \(why)") }
+            return DomainShare(source: share.host, tag: ShareMount.tag(index), readOnly: share.readOnly, transport: transport)
         }
         progress.phase("boot", "\(spec.name): \(accelerator.rawValue), \(request.memoryMiB) MiB, pmem \(request.pmemSizes.map { "\($0 >> 20) MiB" }.joined(separator: " + "))")
         let deadline = Date().addingTimeInterval(request.timeout)
@@ -68,9 +66,9 @@ extension GuestRunner {
                                         progress: progress, output: output)
         feeder?.stop()
         let outcome = session.outcome ?? session.silentEnding
-        if request.dumpOnCrash, case .kernelCrash = outcome { keepVmcore(of: domain, in: directory) }
-        // A crash the console watch saw leaves a guest that will not stop on its own.
-        if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if case .kernelCrash = outcome {} else {
+        if request.dumpOnCrash, session.consoleStop != nil { keepVmcore(of: domain, in: directory) }
+        // A guest the console watch stopped for will not stop on its own.
+        if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if session.consoleStop != nil {} else {
             // The channel closed on its own: a panic's reboot or a power-off is ending the
             // domain; give it a moment so the console log is complete.
             _ = domain.waitUntilStopped(timeout: 5)
@@ -105,7 +103,7 @@ extension GuestRunner {
                 attempt += 1
                 progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt) of 3")
             } catch let error as LibvirtError where spec.shares.contains(where: { $0.transport == .virtiofs }) && !Cleanup.shared.interrupted
-                        && HostShare.transports(kernel: spec.kernel)?.contains(.ninep) ?? true {
+                        && HostShare.isVirtiofsFailure(error.message) && HostShare.transports(kernel: spec.kernel)?.contains(.ninep) ?? true {
                 progress.phase("share", "virtio-fs could not start (\(error.message.prefix(200))); sharing over 9p")
                 for index in spec.shares.indices { spec.shares[index].transport = .ninep }
             }

@@ -56,10 +56,15 @@ public struct ConsoleLog: Sendable, Equatable {
 
     static let banner = "Linux version "
 
+    /// The parts of the console at `path` that are there, oldest first: the rolled-over
+    /// ones (`path.N` ... `path.0`), then the file itself.
+    public static func parts(of path: String, settings: VirtlogdSettings = .current()) -> [String] {
+        ((0..<settings.maxBackups).reversed().map { "\(path).\($0)" } + [path]).filter(Files.exists)
+    }
+
     /// Reads `path` and its rolled-over parts.
     public static func read(_ path: String, settings: VirtlogdSettings = .current()) -> ConsoleLog {
-        let rolled = (0..<settings.maxBackups).reversed().map { "\(path).\($0)" }.filter(Files.exists)
-        let parts = rolled + (Files.exists(path) ? [path] : [])
+        let parts = Self.parts(of: path, settings: settings)
         // Bytes, decoded leniently: one byte that is not UTF-8 (a guest writing to its
         // serial port, a corrupt string in a report) must not make the whole log unreadable,
         // and an unreadable log must not read as a clean one.

@@ -74,7 +74,7 @@ public struct BootResult: Sendable {
     public var pmemMountOptions: String?
     /// The kdump-compressed memory of a crashed guest (`BootRequest.dumpOnCrash`), kept.
     public var vmcore: String?
-    static let vmcoreName = "vmcore"
+    public static let vmcoreName = "vmcore"
 
     /// How the boot ended and where its console log was kept, for a run that got no report.
     public var summary: String {
@@ -103,10 +103,9 @@ public struct GuestRunner: Sendable {
 
     /// The kernel command line for our guests: console on the first serial port, the
     /// agent as init, and a panic turns into a reboot, which libvirt turns into a
-    /// stopped domain, so a panic can never hang a run.
+    /// stopped domain, so a panic never hangs a run. With `haltOnPanic` (panic=0) the
+    /// guest stays halted for its vmcore instead, and the console watch ends the boot.
     public static func kernelCommandLine(extra: [String], haltOnPanic: Bool = false) -> String {
-        // panic=0 waits forever after a panic: the guest stays there for its vmcore,
-        // and the console watch ends the boot.
         (["console=ttyS0", "rdinit=/init", haltOnPanic ? "panic=0" : "panic=-1", "oops=panic", "reboot=t", "printk.devkmsg=on"] + extra)
             .joined(separator: " ")
     }

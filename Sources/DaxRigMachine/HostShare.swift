@@ -57,6 +57,11 @@ public struct HostShare: Sendable, Equatable {
             if let hidden = image.entries.first(where: { ($0.path == share.guest && $0.kind != "dir") || $0.path.hasPrefix(share.guest + "/") }) {
                 throw GuestAdditionError.collides(option: "--share", guest: share.guest, image: "over \(hidden.path), a \(hidden.kind)")
             }
+            // Under a file or a symlink of the image: mkdir fails in the guest, or the mount
+            // lands wherever the symlink points.
+            if let parent = image.entries.first(where: { $0.kind != "dir" && share.guest.hasPrefix($0.path + "/") }) {
+                throw GuestAdditionError.collides(option: "--share", guest: share.guest, image: "under \(parent.path), a \(parent.kind)")
+            }
             for other in shares[..<index] where overlaps(share.guest, other.guest) {
                 throw GuestAdditionError.overlaps(option: "--share", guest: share.guest, other: "--share \(other.host):\(other.guest)")
             }
@@ -79,13 +84,23 @@ public struct HostShare: Sendable, Equatable {
         }
     }
 
-    /// The transport a boot starts with: virtio-fs where the kernel has it and virtiofsd
-    /// is there, else 9p; and why, when it is not virtio-fs.
-    static func transport(kernel: String) -> (ShareMount.Transport, why: String?) {
+    /// The transport a share starts with: virtio-fs where the kernel has it and virtiofsd
+    /// is there, else 9p, and why. A read-only share goes over 9p where the kernel has
+    /// it: QEMU refuses its writes, where over virtio-fs (libvirt 9.0 has no read-only
+    /// virtio-fs) only the guest's mount flag would, and guest root can remount.
+    static func transport(for share: HostShare, kernel: String) -> (ShareMount.Transport, why: String?) {
         let supported = transports(kernel: kernel)
+        if share.readOnly, supported?.contains(.ninep) ?? true { return (.ninep, nil) }
         if let supported, !supported.contains(.virtiofs) { return (.ninep, "the kernel has no CONFIG_VIRTIO_FS") }
         if !FileManager.default.isExecutableFile(atPath: virtiofsd) { return (.ninep, "no virtiofsd at \(virtiofsd)") }
         return (.virtiofs, nil)
+    }
+
+    /// Whether libvirt's error is virtio-fs's own (virtiofsd, or the shared memory it
+    /// needs), the only failure 9p can avoid; any other is the start's failure as it is.
+    static func isVirtiofsFailure(_ message: String) -> Bool {
+        let text = message.lowercased()
+        return ["virtiofs", "vhost-user", "memfd"].contains { text.contains($0) }
     }
 
     /// The transports this kernel can mount, from the config kept beside its bzImage;

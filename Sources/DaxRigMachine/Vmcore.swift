@@ -7,26 +7,51 @@ import Foundation
 /// crash and makedumpfile's own readers want the file itself, with each record's bytes
 /// at its offset: this puts them there (what `makedumpfile -R` does).
 enum FlattenedDump {
-    static let signature = Data("makedumpfile".utf8)
+    /// "makedumpfile", NUL-padded to 16 bytes, then type 1 and version 1 (big-endian).
+    static let signature = Data("makedumpfile".utf8) + Data(count: 4)
     static let headerBytes = 4096
+    /// QEMU's records are a page or a compressed page; a record claiming more is garbage.
+    static let largestRecord: Int64 = 64 << 20
+    /// What a kdump-compressed file, the one crash and drgn read, begins with.
+    static let kdumpSignature = Data("KDUMP   ".utf8)
 
     enum Failure: Error, CustomStringConvertible {
-        case notFlattened(String), truncated(String, at: UInt64), badRecord(String, offset: Int64, size: Int64)
+        case notFlattened(String), truncated(String, at: UInt64), badRecord(String, offset: Int64, size: Int64), notKdump(String)
 
         var description: String {
             switch self {
             case let .notFlattened(path): "\(path) is not a flattened dump (no makedumpfile header)"
             case let .truncated(path, at): "\(path) ends inside a record at byte \(at)"
             case let .badRecord(path, offset, size): "\(path) has a record at offset \(offset) of \(size) bytes"
+            case let .notKdump(path): "\(path) is not a kdump-compressed dump (no KDUMP signature at its start)"
             }
         }
     }
 
-    /// Whether `path` starts with the flattened header.
+    /// Whether `path` starts with the flattened header, type 1, version 1.
     static func isFlattened(_ path: String) -> Bool {
+        starts(path, with: signature + bigEndianBytes(1) + bigEndianBytes(1))
+    }
+
+    static func starts(_ path: String, with prefix: Data) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
-        return (try? handle.read(upToCount: signature.count)) == signature
+        return (try? handle.read(upToCount: prefix.count)) == prefix
+    }
+
+    /// `written` (QEMU's output, flattened or not) as the kdump file `vmcore`; refused,
+    /// and nothing left at `vmcore`, unless the result is a kdump-compressed dump.
+    static func keep(_ written: String, as vmcore: String) throws {
+        if isFlattened(written) {
+            try reassemble(written, to: vmcore)
+            Files.remove(written)
+        } else {
+            try FileManager.default.moveItem(atPath: written, toPath: vmcore)
+        }
+        guard starts(vmcore, with: kdumpSignature) else {
+            Files.remove(vmcore)
+            throw Failure.notKdump(written)
+        }
     }
 
     /// Writes the dump `flat` holds to `output`, record by record.
@@ -45,12 +70,16 @@ enum FlattenedDump {
             let offset = Self.bigEndian(header.prefix(8)), size = Self.bigEndian(header.suffix(8))
             position += 16
             if offset == -1 && size == -1 { return }
-            guard offset >= 0, size >= 0, size <= 1 << 30 else { throw Failure.badRecord(flat, offset: offset, size: size) }
+            guard offset >= 0, size >= 0, size <= largestRecord else { throw Failure.badRecord(flat, offset: offset, size: size) }
             guard let bytes = try input.read(upToCount: Int(size)), bytes.count == Int(size) else { throw Failure.truncated(flat, at: position) }
             try out.seek(toOffset: UInt64(offset))
             try out.write(contentsOf: bytes)
             position += UInt64(size)
         }
+    }
+
+    static func bigEndianBytes(_ value: Int64) -> Data {
+        Data((0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(bitPattern: value) >> (8 * UInt64($0))) })
     }
 
     static func bigEndian(_ bytes: Data) -> Int64 {
@@ -68,12 +97,7 @@ extension GuestRunner {
         progress.phase("dump", "the crashed guest's memory to \(vmcore) (kdump-compressed)")
         do {
             try domain.dumpMemory(to: written)
-            if FlattenedDump.isFlattened(written) {
-                try FlattenedDump.reassemble(written, to: vmcore)
-                Files.remove(written)
-            } else {
-                try FileManager.default.moveItem(atPath: written, toPath: vmcore)
-            }
+            try FlattenedDump.keep(written, as: vmcore)
             progress.phase("dump", String(format: "%.1f MiB in %.1f s", Double(Files.size(vmcore)) / 1_048_576, Date().timeIntervalSince(started)))
         } catch {
             Files.remove(written)

@@ -37,7 +37,7 @@ struct BootCommand: ParsableCommand {
         valueName: "HOST[:GUEST]"))
     var additions: [String] = []
     @Option(name: .customLong("share"), help: ArgumentHelp(
-        "A host directory mounted in the guest at GUEST (default /root/NAME) before the command, read-write unless :ro; repeatable. virtio-fs, or 9p where virtiofsd cannot start.",
+        "A host directory mounted in the guest at GUEST (default /root/NAME) before the command, read-write unless :ro (over 9p, where QEMU refuses writes); repeatable. virtio-fs, or 9p where virtiofsd cannot start.",
         valueName: "HOST[:GUEST][:ro]"))
     var shares: [String] = []
     @Flag(help: "Start QEMU's gdb stub on 127.0.0.1 (the kernel boots with nokaslr) and print the gdb command that attaches.")
@@ -125,9 +125,11 @@ struct BootCommand: ParsableCommand {
         }
         if let vmcore = result.vmcore {
             let vmlinux = KernelFiles(bzImage: kernelPath).vmlinux
-            FileHandle.standardError.write(Data("daxrig: vmcore kept at \(vmcore) (crash \(vmlinux) \(vmcore), or drgn -c \(vmcore) -s \(vmlinux))\n".utf8))
+            let readers = Files.exists(vmlinux) ? " (crash \(vmlinux) \(vmcore), or drgn -c \(vmcore) -s \(vmlinux))" : ""
+            FileHandle.standardError.write(Data("daxrig: vmcore kept at \(vmcore)\(readers)\n".utf8))
         } else if dumpOnCrash, case .kernelCrash = result.outcome {
-            FileHandle.standardError.write(Data("daxrig: no vmcore was taken (see the dump line above)\n".utf8))
+            FileHandle.standardError.write(Data(("daxrig: no vmcore: a dump is taken of a guest the kernel stopped (a panic, or a stall with "
+                + "the agent silent); this report left the guest running, or the dump failed (its line above)\n").utf8))
         }
         throw ExitCode(result.outcome.exitStatus)
     }

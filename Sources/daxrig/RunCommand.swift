@@ -68,7 +68,7 @@ struct RunCommand: ParsableCommand {
             return (outcome, id, results?.path)
         }
         if let runID, let storePath { FileHandle.standardError.write(Data("run \(runID) recorded in \(storePath)\n".utf8)) }
-        for vmcore in results.keptConsoleLogs.map({ ($0 as NSString).deletingLastPathComponent + "/vmcore" }) where Files.exists(vmcore) {
+        for vmcore in results.keptConsoleLogs.map({ ($0 as NSString).deletingLastPathComponent + "/" + BootResult.vmcoreName }) where Files.exists(vmcore) {
             FileHandle.standardError.write(Data("vmcore kept at \(vmcore)\n".utf8))
         }
         progress.finish()

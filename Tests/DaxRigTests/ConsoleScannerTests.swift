@@ -143,36 +143,50 @@ import DaxRigMachine
         #expect(ConsoleScanner.excerptEnd(ended, from: 0, context: 12) == 31)
         // A trace longer than the limit is cut at the context, not at the limit.
         #expect(ConsoleScanner.excerptEnd(ended, from: 0, context: 12, limit: 20) == 13)
+        // A limit no larger than the context (a caller's choice) is the context.
+        #expect(ConsoleScanner.excerptEnd(ended, from: 0, context: 12, limit: 6) == 13)
         // Near the log's end.
         #expect(ConsoleScanner.excerptEnd(Array(plain.prefix(3)), from: 1, context: 12) == 3)
     }
 
-    /// The boot ends once the report is complete: not while the console still grows,
-    /// never later than the settle limit, and never for a report that is no crash.
-    @Test func theWatchDecidesOnceTheReportHasSettled() throws {
+    /// The boot ends once a stall's report is complete and the agent has been silent
+    /// since: not while the console still grows (up to the settle limit), not while the
+    /// agent still talks, and never for a report the guest goes on after.
+    @Test func theWatchEndsAStallOnceItsReportSettledAndTheAgentFellSilent() throws {
         let dir = try Files.temporaryDirectory(in: FileManager.default.temporaryDirectory, prefix: "watch-")
         defer { Files.remove(dir.path) }
         let path = dir.appendingPathComponent("console.log").path
         let log = try Fixtures.text("console-rcu-stall-tcg.log")
         let stallAt = try #require(log.range(of: "[   22.212981] rcu: INFO"))
-        try Files.write(Data(log[..<stallAt.lowerBound].utf8), to: path)
+        let before = String(log[..<stallAt.lowerBound])
+        try Files.write(Data(before.utf8), to: path)
         var watch = ConsoleWatch(path: path)
         let start = Date()
         #expect(watch.decided(now: start) == nil)
-        // A warning is a finding but not a crash: still nothing.
-        try Files.write(Data((String(log[..<stallAt.lowerBound]) + "[   3.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2\n").utf8), to: path)
-        #expect(watch.decided(now: start.addingTimeInterval(5)) == nil)
+        // A warning and a KASAN report are findings, but the guest goes on after them.
+        try Files.write(Data((before + "[   3.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2\n"
+            + "[   3.1] BUG: KASAN: use-after-free in f+0x1/0x2\n").utf8), to: path)
+        #expect(watch.decided(now: start.addingTimeInterval(5), lastMessage: start) == nil)
+        #expect(watch.decided(now: start.addingTimeInterval(200), lastMessage: start) == nil)
         try Files.write(Data(log.utf8), to: path)
-        #expect(watch.decided(now: start.addingTimeInterval(10)) == nil, "seen, but not yet settled")
-        #expect(watch.decided(now: start.addingTimeInterval(12)) == nil)
-        #expect(watch.decided(now: start.addingTimeInterval(15))?.kind == .rcuStall)
+        let seen = start.addingTimeInterval(210)
+        #expect(watch.decided(now: seen, lastMessage: start) == nil, "seen, not settled")
+        #expect(watch.decided(now: seen.addingTimeInterval(10), lastMessage: start) == nil, "settled, the agent not silent long enough")
+        // The agent spoke after the stall: the guest went on, silence counts from there.
+        #expect(watch.decided(now: seen.addingTimeInterval(61), lastMessage: seen.addingTimeInterval(30)) == nil)
+        #expect(watch.decided(now: seen.addingTimeInterval(91), lastMessage: seen.addingTimeInterval(30))?.kind == .rcuStall)
 
-        var growing = ConsoleWatch(path: path)
-        #expect(growing.decided(now: start) == nil)
+        // A panic: the guest has stopped, no silence needed; still settles first, at most
+        // for the settle limit while the console keeps growing.
+        let panic = before + "[   5.0] Kernel panic - not syncing: sysrq triggered crash\n"
+        try Files.write(Data(panic.utf8), to: path)
+        var halted = ConsoleWatch(path: path)
+        #expect(halted.decided(now: start, lastMessage: start) == nil)
         for second in 1...29 {
-            try Files.write(Data((log + String(repeating: "more\n", count: second)).utf8), to: path)
-            #expect(growing.decided(now: start.addingTimeInterval(Double(second))) == nil)
+            try Files.write(Data((panic + String(repeating: "more\n", count: second)).utf8), to: path)
+            #expect(halted.decided(now: start.addingTimeInterval(Double(second)), lastMessage: start.addingTimeInterval(Double(second))) == nil)
         }
-        #expect(growing.decided(now: start.addingTimeInterval(30))?.kind == .rcuStall, "the settle limit")
+        #expect(halted.decided(now: start.addingTimeInterval(30), lastMessage: start.addingTimeInterval(30))?.kind == .panic, "the settle limit")
+        #expect(ConsoleWatch.stop(.kasan) == nil && ConsoleWatch.stop(.oops) == nil && ConsoleWatch.stop(.hungTask) == .stuck)
     }
 }

@@ -6,13 +6,11 @@ import Testing
 /// QEMU's flattened kdump stream, put back together (BootEngine's --dump-on-crash).
 /// makedumpfile -R, which does the same, is the oracle where it is installed.
 @Suite struct FlattenedDumpTests {
-    static func bigEndian(_ value: Int64) -> Data {
-        Data((0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(bitPattern: value) >> (8 * UInt64($0))) })
-    }
+    static func bigEndian(_ value: Int64) -> Data { FlattenedDump.bigEndianBytes(value) }
 
     /// A flattened stream of `records` (offset, bytes), in the order given.
-    static func flattened(_ records: [(Int64, Data)], end: Bool = true) -> Data {
-        var data = FlattenedDump.signature + Data(count: 4) + bigEndian(1) + bigEndian(1)
+    static func flattened(_ records: [(Int64, Data)], end: Bool = true, type: Int64 = 1) -> Data {
+        var data = FlattenedDump.signature + bigEndian(type) + bigEndian(1)
         data += Data(count: FlattenedDump.headerBytes - data.count)
         for (offset, bytes) in records { data += bigEndian(offset) + bigEndian(Int64(bytes.count)) + bytes }
         if end { data += bigEndian(-1) + bigEndian(-1) }
@@ -51,9 +49,30 @@ import Testing
                               (good.prefix(good.count - 20), "ends inside a record"),
                               (Self.flattened([(0, Data("abcd".utf8))], end: false), "ends inside a record"),
                               (Self.flattened([(-5, Data("abcd".utf8))]), "has a record at offset -5"),
-                              (Self.flattened([(-1, Data("abcd".utf8))]), "has a record at offset -1 of 4 bytes")] {
+                              (Self.flattened([(-1, Data("abcd".utf8))]), "has a record at offset -1 of 4 bytes"),
+                              (Self.flattened([(0, Data("abcd".utf8))], type: 2), "not a flattened dump"),
+                              (Self.flattened([]).dropLast(16) + Self.bigEndian(0) + Self.bigEndian(1 << 40), "of 1099511627776 bytes")] {
             try bytes.write(to: URL(fileURLWithPath: path))
             #expect { try FlattenedDump.reassemble(path, to: out) } throws: { "\($0)".contains(said) }
         }
+    }
+
+    /// What is kept as `vmcore` is a kdump-compressed dump or nothing: a stream with no
+    /// records (or one whose first record is not the kdump header) leaves no file.
+    @Test func onlyAKdumpCompressedDumpIsKeptAsTheVmcore() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Files.removeDirectory(directory.path) }
+        let written = directory.appendingPathComponent("written").path
+        let vmcore = directory.appendingPathComponent("vmcore").path
+        for stream in [Self.flattened([]), Self.flattened([(0, Data("ELF-not-kdump".utf8))]), Data("garbage".utf8)] {
+            try stream.write(to: URL(fileURLWithPath: written))
+            #expect(throws: FlattenedDump.Failure.self) { try FlattenedDump.keep(written, as: vmcore) }
+            #expect(!Files.exists(vmcore))
+            Files.remove(written)
+        }
+        try Self.flattened([(0, Data("KDUMP   rest".utf8))]).write(to: URL(fileURLWithPath: written))
+        try FlattenedDump.keep(written, as: vmcore)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: vmcore)) == Data("KDUMP   rest".utf8))
+        #expect(!Files.exists(written))
     }
 }

@@ -43,6 +43,8 @@ import Testing
         for (shares, additions, said) in [([share("/bin")], [GuestAddition](), "over /bin/busybox"),
                                           ([share("/lib")], [], "over /lib/x86_64-linux-gnu/libc.so.6"),
                                           ([share("/bin/sh")], [], "over /bin/sh, a symlink"),
+                                          ([share("/bin/sh/x")], [], "under /bin/sh, a symlink"),
+                                          ([share("/bin/busybox/y")], [], "under /bin/busybox, a file"),
                                           ([share("/opt/a"), share("/opt")], [], "--share /h:/opt/a"),
                                           ([share("/opt/a")], [GuestAddition(host: "/r", guest: "/opt/a/r")], "--add /r:/opt/a/r")] {
             do {
@@ -67,9 +69,25 @@ import Testing
         #expect(HostShare.transports(kernel: kernel) == [.virtiofs, .ninep])
         try Files.write("# CONFIG_VIRTIO_FS is not set\nCONFIG_9P_FS=y\nCONFIG_NET_9P_VIRTIO=y\n", to: directory.path + "/config")
         #expect(HostShare.transports(kernel: kernel) == [.ninep])
-        #expect(HostShare.transport(kernel: kernel).0 == .ninep)
+        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g"), kernel: kernel).0 == .ninep)
         try Files.write("CONFIG_9P_FS=y\n", to: directory.path + "/config")
         #expect(throws: GuestAdditionError.self) { try HostShare.checkSupport(kernel: kernel) }
+    }
+
+    /// A read-only share goes over 9p, where QEMU refuses writes; the 9p fallback is
+    /// for virtio-fs's own failures only, never for any libvirt error.
+    @Test func readOnlyGoesOver9pAndOnlyVirtiofsFailuresFallBack() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Files.removeDirectory(directory.path) }
+        let kernel = directory.path + "/bzImage"
+        try Files.write("CONFIG_VIRTIO_FS=y\nCONFIG_9P_FS=y\nCONFIG_NET_9P_VIRTIO=y\n", to: directory.path + "/config")
+        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g", readOnly: true), kernel: kernel).0 == .ninep)
+        try Files.write("CONFIG_VIRTIO_FS=y\n", to: directory.path + "/config")
+        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g", readOnly: true), kernel: kernel).0 == .virtiofs || !FileManager.default.isExecutableFile(atPath: HostShare.virtiofsd))
+        #expect(HostShare.isVirtiofsFailure("internal error: virtiofsd died unexpectedly"))
+        #expect(HostShare.isVirtiofsFailure("unsupported configuration: 'memfd' memory source is not supported"))
+        #expect(!HostShare.isVirtiofsFailure("internal error: process exited while connecting to monitor: qemu-system-x86_64: -object memory-backend-file: can't open backing store"))
+        #expect(!HostShare.isVirtiofsFailure("operation failed: domain 'daxrig-1-x' already exists"))
     }
 
     @Test func virtiofsGetsSharedMemoryAndItsDaemonAnd9pItsReadOnlyFlag() {

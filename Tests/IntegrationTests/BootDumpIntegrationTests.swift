@@ -27,4 +27,15 @@ extension BootIntegrationTests {
         #expect(log.contains("Linux version \(report.kernelRelease ?? "?")"))
         try expectNothingLeft(run, keptConsole: true, alsoKept: ["vmcore"])
     }
+
+    /// A kernel that panics before the agent starts is a boot failure (111) with or
+    /// without --dump-on-crash: the halted guest is dumped, but the watch that stops it
+    /// does not make an unbootable kernel a crash under test (a bisect would call it bad).
+    @Test func aPanicBeforeTheAgentIsABootFailureAndItsVmcoreIsKept() throws {
+        let run = try boot(["--fs", "none", "--dump-on-crash", "--append", "rdinit=/daxrig-no-such-init", "--", "true"])
+        #expect(run.status == BootOutcome.Code.bootFailure, "\(run.stderr.suffix(3000))")
+        #expect(run.stderr.contains("VFS: Unable to mount root fs"))
+        #expect(run.stderr.contains("daxrig: vmcore kept at "), "\(run.stderr.suffix(3000))")
+        try expectNothingLeft(run, keptConsole: true, alsoKept: ["vmcore"])
+    }
 }

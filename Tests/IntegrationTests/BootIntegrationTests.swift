@@ -97,7 +97,8 @@ import DaxRigRun
     /// A stall leaves the guest running: before the console watch, a CPU spinning with
     /// preemption off (LKDTM SOFTLOCKUP) was found by RCU at 22 s and the boot still
     /// waited out its timeout, then called it one (exit 124 at 90 s with --timeout 90).
-    /// Now the stall's report ends the boot as the kernel crash it is, with its trace.
+    /// Now the stall's report, with the agent silent 60 s after it, ends the boot as the
+    /// kernel crash it is, with its trace.
     @Test func aStallThatLeavesTheGuestRunningEndsTheBootAsAKernelCrash() throws {
         let run = try boot(["--fs", "none", "--timeout", "600", "--json", "--", "sh", "-c",
                             "mount -t debugfs none /sys/kernel/debug && echo SOFTLOCKUP > /sys/kernel/debug/provoke-crash/DIRECT"])
