@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import GuestCore
 import Glibc
 
 /// The record a dying worker's handler writes to. Set once in the forked child before
@@ -41,10 +42,4 @@ enum FatalSignals {
         sigaction(signo, &action, nil)
     }
 
-    /// What the handler recorded, if it ran.
-    static func recorded(_ record: Worker.Record) -> FatalSignal? {
-        guard record[.fatalSignal] != 0 else { return nil }
-        return FatalSignal(signal: Int32(truncatingIfNeeded: record[.fatalSignal]), code: Int32(truncatingIfNeeded: record[.fatalCode]),
-                           address: record[.fatalAddress], barriersPassed: Int(record[.barriersPassed]))
-    }
 }

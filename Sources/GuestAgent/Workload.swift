@@ -1,4 +1,5 @@
 import DaxRigProtocol
+import GuestCore
 import FoundationEssentials
 import Glibc
 import Synchronization
@@ -159,7 +160,7 @@ struct WorkloadRun {
                          mismatches: r[.mismatches], mapErrno: Int32(truncatingIfNeeded: r[.mapErrno]), exitStatus: statuses[index],
                          firstMismatch: r.firstMismatch(seed: Pattern.seed(spec.name), fileBytes: spec.fileBytes),
                          readOnlyStoreTaken: r[.readOnlyStore] == 2 ? true : nil,
-                         fatalSignal: statuses[index] > 128 ? FatalSignals.recorded(r) : nil)
+                         fatalSignal: statuses[index] > 128 ? r.fatalSignal : nil)
         }
         if let injected = FaultInjection.sigbusWorker, injected < n {
             notes.append("worker \(injected)'s SIGBUS was injected (DAXRIG_INJECT_SIGBUS=\(injected)): these results test the rig, not the kernel")
@@ -253,47 +254,9 @@ struct WorkloadRun {
 
 /// One forked worker. Runs in the child only; returns its exit status.
 struct Worker {
-    /// The words of a worker's record in the shared records mapping.
-    enum Slot: Int, CaseIterable {
-        case vmPTEBefore, vmPTEAfter, faults, faultNanoseconds, mismatches, mapErrno, faultSum, rehearsalSum
-        /// A read-only worker's store probe: 0 not probed, 1 probing (with the worker's
-        /// exit status Worker.probeFaulted: it faulted, as it must), 2 the store went through.
-        case readOnlyStore
-        /// The first wrong word: its file offset + 1 (0: none), what was read, and in
-        /// which mapping.
-        case mismatchOffset, mismatchFound, mismatchMapping
-        /// Written by FatalSignals' handler as the worker dies: the signal, its si_code
-        /// and si_addr; and how many barriers the worker had passed by then.
-        case fatalSignal, fatalCode, fatalAddress, barriersPassed
-        static let count = allCases.count
-    }
-
-    /// A worker's record: written by the worker, read by the parent after it exited.
-    struct Record {
-        let words: UnsafeMutablePointer<UInt64>
-        init(_ words: UnsafeMutablePointer<UInt64>) { self.words = words }
-
-        subscript(slot: Slot) -> UInt64 {
-            get { words[slot.rawValue] }
-            nonmutating set { words[slot.rawValue] = newValue }
-        }
-
-        func clear() { for slot in Slot.allCases { self[slot] = 0 } }
-
-        func noteMismatch(mapping: Int, fileOffset: UInt64, found: UInt64) {
-            guard self[.mismatchOffset] == 0 else { return }
-            self[.mismatchOffset] = fileOffset + 1
-            self[.mismatchFound] = found
-            self[.mismatchMapping] = UInt64(mapping)
-        }
-
-        func firstMismatch(seed: UInt64, fileBytes: UInt64) -> WordMismatch? {
-            guard self[.mismatchOffset] > 0 else { return nil }
-            let found = self[.mismatchFound]
-            return WordMismatch(mapping: Int(self[.mismatchMapping]), fileOffset: self[.mismatchOffset] - 1, found: found,
-                                foundOffset: Pattern.offset(of: found, seed: seed, below: fileBytes))
-        }
-    }
+    /// The record's words and their layout live in GuestCore (`WorkerRecord`).
+    typealias Slot = WorkerRecord.Slot
+    typealias Record = WorkerRecord
 
     let spec: WorkloadSpec
     let path: String

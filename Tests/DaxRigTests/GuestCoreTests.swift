@@ -75,4 +75,30 @@ import Testing
             #expect(findings.map(\.kind) == [.oom], "\(line)")
         }
     }
+
+    /// The record is shared memory between a worker and the agent: a slot read must be
+    /// the slot written, the first wrong word must stay first, and a worker that did not
+    /// die of a signal must not read as one.
+    @Test func aWorkersRecordKeepsItsSlotsItsFirstMismatchAndItsFatalSignal() {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * WorkerRecord.Slot.count)
+        defer { words.deallocate() }
+        words.initialize(repeating: 0xDEAD, count: 2 * WorkerRecord.Slot.count)
+        let first = WorkerRecord(words), second = WorkerRecord(words + WorkerRecord.Slot.count)
+        first.clear(); second.clear()
+        #expect(WorkerRecord.Slot.count == 16)
+        #expect(first.firstMismatch(seed: 1, fileBytes: 1 << 20) == nil)
+        #expect(first.fatalSignal == nil)
+
+        let seed = Pattern.seed("record")
+        let elsewhere = Pattern.word(offset: 4096, seed: seed)
+        first.noteMismatch(mapping: 1, fileOffset: 0, found: elsewhere)
+        first.noteMismatch(mapping: 0, fileOffset: 8, found: 7)   // later words do not replace the first
+        #expect(first.firstMismatch(seed: seed, fileBytes: 1 << 20)
+                == WordMismatch(mapping: 1, fileOffset: 0, found: elsewhere, foundOffset: 4096))
+
+        second[.fatalSignal] = 7; second[.fatalCode] = 2; second[.fatalAddress] = 0x7f00_0000_0000; second[.barriersPassed] = 3
+        #expect(second.fatalSignal == FatalSignal(signal: 7, code: 2, address: 0x7f00_0000_0000, barriersPassed: 3))
+        #expect(first.fatalSignal == nil)   // the neighbour's record is its own
+        #expect(second[.mismatchOffset] == 0)
+    }
 }
