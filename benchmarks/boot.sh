@@ -11,9 +11,12 @@ runs=${RUNS:-5}
 scratch=$(mktemp -d /var/tmp/daxrig-bootbench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 now() { date +%s.%N; }
+# A step whose output is not the figure: quiet, but a failure says why (a stopped
+# libvirtd once left only a silent exit here).
+quiet() { "$@" >/dev/null 2>"$scratch/quiet.err" || { echo "failed: $*"; tail -20 "$scratch/quiet.err"; exit 1; }; }
 
-"$daxrig" kernel build >/dev/null 2>&1            # cached kernel
-"$daxrig" boot --fs xfs -- true >/dev/null 2>&1    # cached image, KVM verdict remembered
+quiet "$daxrig" kernel build            # cached kernel
+quiet "$daxrig" boot --fs xfs -- true    # cached image, KVM verdict remembered
 
 echo "daxrig boot -- true (pmem 2 GiB, xfs), $runs runs:"
 for i in $(seq "$runs"); do
@@ -37,7 +40,7 @@ echo "plain qemu-system-x86_64, same bzImage, initrd and devices, $runs runs:"
 for i in $(seq "$runs"); do
   truncate -s 2G "$scratch/pmem.img"
   t0=$(now)
-  qemu-system-x86_64 -accel tcg -machine pc,nvdimm=on -nodefaults -display none -no-reboot \
+  qemu-system-x86_64 -accel tcg -machine q35,nvdimm=on -nodefaults -display none -no-reboot \
     -smp 2 -m 512M,slots=1,maxmem=2560M \
     -object memory-backend-ram,id=ram0,size=512M -numa node,nodeid=0,cpus=0-1,memdev=ram0 \
     -object memory-backend-file,id=nv0,share=on,mem-path="$scratch/pmem.img",size=2G,align=2M,pmem=on \

@@ -13,6 +13,9 @@ runs=${RUNS:-5}
 scratch=$(mktemp -d /var/tmp/daxrig-vngbench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 now() { date +%s.%N; }
+# A step whose output is not the figure: quiet, but a failure says why (a stopped
+# libvirtd once left only a silent exit here).
+quiet() { "$@" >/dev/null 2>"$scratch/quiet.err" || { echo "failed: $*"; tail -20 "$scratch/quiet.err"; exit 1; }; }
 # vng wants depmod, and the system's sbin tools before any others on PATH (with them
 # last it printed nothing and exited 255 here).
 PATH=/usr/sbin:/sbin:$PATH
@@ -36,8 +39,8 @@ if [ "${COLD:-0}" = 1 ] || [ -z "$tree" ]; then
   echo "  vng --build (vng's config):      $(cd "$tree" && timed vng --build)"
   echo "  daxrig kernel build (its own):   $(DAXRIG_CACHE=$scratch/cache CCACHE_DIR=$scratch/ccache timed "$daxrig" kernel build)"
 fi
-"$daxrig" kernel build >/dev/null 2>&1
-"$daxrig" boot -- true >/dev/null 2>&1
+quiet "$daxrig" kernel build
+quiet "$daxrig" boot -- true
 echo "warm, $runs runs each, interleaved (wall s):"
 for i in $(seq "$runs"); do
   # vng 1.42 exits 255 here even when the command ran (its script channel falls back
@@ -45,7 +48,7 @@ for i in $(seq "$runs"); do
   # --verbose, into a file: otherwise, off a terminal, vng printed nothing at all.
   t0=$(now); (cd "$tree" && vng --disable-kvm --verbose --exec 'echo vng-ran' >"$scratch/vng.out" 2>&1) || true; t1=$(now)
   grep -q 'vng-ran' "$scratch/vng.out" || { echo "vng did not run the command:"; tail -20 "$scratch/vng.out"; exit 1; }
-  d0=$(now); "$daxrig" boot -- true >/dev/null 2>&1; d1=$(now)
+  d0=$(now); quiet "$daxrig" boot -- true; d1=$(now)
   python3 -c "print(f'  run $i: vng --verbose --exec {$t1 - $t0:.2f}  daxrig boot -- true {$d1 - $d0:.2f}')" | tee -a "$scratch/warm"
 done
 python3 - "$scratch/warm" <<'PY'

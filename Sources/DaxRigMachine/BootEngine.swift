@@ -8,7 +8,7 @@ import Foundation
 /// against the console. A step that fails ends the boot as an infrastructure outcome
 /// naming its error; only `run` knows the steps' order.
 extension GuestRunner {
-    func run(_ request: BootRequest, image: GuestImage, additions: Data = Data(), in directory: URL,
+    func run(_ request: BootRequest, image: GuestImage, additions: Data = Data(), builtIn: Set<String>?, in directory: URL,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> BootResult {
         let consoleLog = directory.appendingPathComponent("console.log").path
         let socketPath = directory.appendingPathComponent("agent.sock").path
@@ -34,13 +34,13 @@ extension GuestRunner {
             name: DomainSpec.uniqueName(), accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
             kernel: request.kernel, initrd: initrd,
             commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + request.extraKernelArguments,
-                                                haltOnPanic: request.dumpOnCrash),
+                                                haltOnPanic: request.dumpOnCrash || request.gdb != nil),
             nvdimms: zip(backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
-            consoleLog: consoleLog, agentSocket: socketPath, machine: .for(kernel: request.kernel))
+            consoleLog: consoleLog, agentSocket: socketPath)
         spec.gdb = request.gdb
         spec.vmcoreInfo = request.dumpOnCrash
         spec.shares = request.shares.enumerated().map { index, share in
-            let (transport, why) = HostShare.transport(for: share, kernel: request.kernel)
+            let (transport, why) = HostShare.transport(for: share, builtIn: builtIn)
             if let why { progress.phase("share", "\(share.host) over 9p: \(why)") }
             return DomainShare(source: share.host, tag: ShareMount.tag(index), readOnly: share.readOnly, transport: transport)
         }
@@ -56,7 +56,7 @@ extension GuestRunner {
         }
         defer { Cleanup.shared.run(destroy) }
         let domain: LibvirtDomain
-        do { domain = try start(spec, on: connection) } catch { return finish(.infrastructure("\(error)")) }
+        do { domain = try start(spec, builtIn: builtIn, on: connection) } catch { return finish(.infrastructure("\(error)")) }
         clock.lap(.start)
 
         let agent: AgentConnection
@@ -67,6 +67,7 @@ extension GuestRunner {
         feeder?.stop()
         let outcome = session.outcome ?? session.silentEnding
         if request.dumpOnCrash, session.consoleStop != nil { keepVmcore(of: domain, in: directory) }
+        hold(request, outcome: outcome, stoppedByConsole: session.consoleStop != nil)
         // A guest the console watch stopped for will not stop on its own.
         if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if session.consoleStop != nil {} else {
             // The channel closed on its own: a panic's reboot or a power-off is ending the
@@ -76,6 +77,15 @@ extension GuestRunner {
         Cleanup.shared.run(destroy)
         clock.lap(.teardown)
         return finish(outcome, session)
+    }
+
+    /// A crashed or timed-out guest stays for gdb until the request's hold returns
+    /// (`BootRequest.holdForGdb`); a guest that ended on its own has nothing to attach to.
+    func hold(_ request: BootRequest, outcome: BootOutcome, stoppedByConsole: Bool) {
+        guard let hold = request.holdForGdb, request.gdb != nil else { return }
+        if case .timeout = outcome {} else if stoppedByConsole {} else { return }
+        progress.phase("gdb", "the guest is held for gdb")
+        hold(outcome)
     }
 
     /// The run's inputs: its initrd (the image, the plan, the user's additions) and sparse pmem backing
@@ -93,7 +103,7 @@ extension GuestRunner {
     /// Starts the domain; QEMU that exits while starting is started again, twice, and
     /// shares that virtio-fs could not start go over 9p instead (the agent tries both).
     /// Any other error, or the third exit, is thrown as libvirt gave it.
-    func start(_ spec: DomainSpec, on connection: LibvirtConnection) throws -> LibvirtDomain {
+    func start(_ spec: DomainSpec, builtIn: Set<String>?, on connection: LibvirtConnection) throws -> LibvirtDomain {
         var spec = spec
         var attempt = 1
         while true {
@@ -103,7 +113,7 @@ extension GuestRunner {
                 attempt += 1
                 progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt) of 3")
             } catch let error as LibvirtError where spec.shares.contains(where: { $0.transport == .virtiofs }) && !Cleanup.shared.interrupted
-                        && HostShare.isVirtiofsFailure(error.message) && HostShare.transports(kernel: spec.kernel)?.contains(.ninep) ?? true {
+                        && HostShare.isVirtiofsFailure(error.message) && HostShare.transports(builtIn: builtIn)?.contains(.ninep) ?? true {
                 progress.phase("share", "virtio-fs could not start (\(error.message.prefix(200))); sharing over 9p")
                 for index in spec.shares.indices { spec.shares[index].transport = .ninep }
             }

@@ -20,21 +20,19 @@ public struct NvdimmSpec: Sendable, Equatable {
     }
 }
 
-/// The emulated chipset. pc (i440fx) boots faster under TCG: the kernel reaches the
-/// agent in 2.9 s where q35 takes 3.6 to 4.4 s (benchmarks/boot.sh, 2026-12-01). But
-/// the pc DSDT's _PRT builds its routing table in an AML While loop, which a KASAN
-/// kernel under TCG interprets slower than ACPICA's 30 s loop timeout
-/// (AE_AML_LOOP_TIMEOUT): virtio-pci gets no IRQ and the agent's channel never comes
-/// up. q35's _PRT is a static package, and libvirt puts the virtio devices behind
-/// pcie-root-ports there (modern-only virtio, no MSI needed).
+/// The emulated chipset: q35 for every kernel. Measured interleaved on 2026-12-06
+/// (`daxrig boot -- true`, 6 boots each), q35 4.16 s and pc 4.47 s: the pc DSDT's
+/// _PRT builds its routing table in an AML While loop, and Linux evaluates _PRT
+/// again for every PCI device it enables (about 0.21 s a virtio device under TCG,
+/// initcall_debug; a KASAN kernel ran past ACPICA's 30 s loop timeout and virtio-pci
+/// got no IRQ), and a device on an interrupt link no other device uses evaluates
+/// that link's AML too (0.39 s for a share on LNKD). q35's _PRT is a static package,
+/// and libvirt puts the virtio devices behind pcie-root-ports (modern virtio). pc
+/// measured faster on 2026-12-01 (2.9 s to the agent against 3.6 to 4.4), when the
+/// agent still waited for the virtio-rng to fill the random pool; the host seeds it
+/// since. pc stays for a caller that wants it.
 public enum MachineType: String, Sendable, Codable {
     case pc, q35
-
-    /// q35 for a kernel built with KASAN, pc for any other: read from the `config`
-    /// daxrig keeps beside each bzImage it builds (a bare bzImage without one is pc).
-    public static func `for`(kernel: String) -> MachineType {
-        KernelFiles(bzImage: kernel).builtIn()?.contains("CONFIG_KASAN") == true ? .q35 : .pc
-    }
 }
 
 /// QEMU's gdb stub on the host's loopback, for `daxrig boot --gdb`.
@@ -92,7 +90,7 @@ public struct DomainSpec: Sendable, Equatable {
     public var vmcoreInfo = false
 
     public init(name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int, kernel: String, initrd: String,
-                commandLine: String, nvdimms: [NvdimmSpec], consoleLog: String, agentSocket: String, machine: MachineType = .pc) {
+                commandLine: String, nvdimms: [NvdimmSpec], consoleLog: String, agentSocket: String, machine: MachineType = .q35) {
         self.machine = machine
         self.name = name
         self.accelerator = accelerator

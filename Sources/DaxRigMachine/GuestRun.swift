@@ -28,8 +28,13 @@ public struct BootRequest: Sendable {
     /// the kernel then halts on a panic instead of rebooting, so there is a guest to dump.
     public var dumpOnCrash = false
     /// QEMU's gdb stub (`--gdb`); the kernel then boots with `nokaslr`, so vmlinux's
-    /// addresses are the running kernel's.
+    /// addresses are the running kernel's, and halts on a panic, so a crashed guest
+    /// stays there for gdb until the boot ends.
     public var gdb: GdbStub?
+    /// With `gdb`: a boot that ends in a kernel crash or a timeout calls this with how it
+    /// ended while its guest is still there (halted on its panic, or still running), and
+    /// destroys the guest once it returns: the developer's moment to attach gdb.
+    public var holdForGdb: (@Sendable (BootOutcome) -> Void)?
     /// Keystrokes from this descriptor (a terminal in raw mode) go to the plan's terminal
     /// (`GuestPlan.terminal`, `daxrig boot --shell`).
     public var terminalInput: Int32?
@@ -48,6 +53,32 @@ public struct BootRequest: Sendable {
         self.timeout = timeout
         self.keep = keep
         self.extraKernelArguments = extraKernelArguments
+    }
+}
+
+/// The debugging a whole run asks for, applied to each of its boots: one place, so a
+/// runner's setting and a request's field cannot disagree.
+public struct BootPolicy: Sendable {
+    /// Every boot keeps a vmcore of a crashed guest (`BootRequest.dumpOnCrash`).
+    public var dumpOnCrash = false
+    /// Every boot gets the stub (`BootRequest.gdb`): boots of a run are one at a time,
+    /// so one port serves them all.
+    public var gdb: GdbStub?
+    /// `BootRequest.holdForGdb` for every boot with the stub.
+    public var holdForGdb: (@Sendable (BootOutcome) -> Void)?
+
+    public init(dumpOnCrash: Bool = false, gdb: GdbStub? = nil, holdForGdb: (@Sendable (BootOutcome) -> Void)? = nil) {
+        self.dumpOnCrash = dumpOnCrash
+        self.gdb = gdb
+        self.holdForGdb = holdForGdb
+    }
+
+    /// The request as this policy has it: what the policy asks for is added, what the
+    /// request asked for itself is kept.
+    public func apply(to request: inout BootRequest) {
+        if dumpOnCrash { request.dumpOnCrash = true }
+        if request.gdb == nil { request.gdb = gdb }
+        if request.holdForGdb == nil { request.holdForGdb = holdForGdb }
     }
 }
 
@@ -91,9 +122,9 @@ public struct GuestRunner: Sendable {
     public var vcpuLimit: Int?
     /// The host as the run measured it once (HostFacts.measure); nil decides per boot.
     public var host: HostFacts?
-    /// Every boot keeps a vmcore of a crashed guest (`BootRequest.dumpOnCrash`; `daxrig
-    /// run --dump-on-crash`), whatever its runner asked.
-    public var dumpOnCrash = false
+    /// What every boot of this runner gets, whatever its request asked (`daxrig run`'s
+    /// --dump-on-crash and --gdb reach each boot a spec makes through it).
+    public var policy = BootPolicy()
 
     public init(cache: Cache = .default, progress: ProgressSink = SilentProgress(), vcpuLimit: Int? = nil) {
         self.cache = cache
@@ -119,19 +150,22 @@ public struct GuestRunner: Sendable {
             throw BootLimitError(input: "kernel", value: request.kernel,
                                  allowed: "no such bzImage (build one with `daxrig kernel build`, or give the path of one that exists)")
         }
+        // The kernel's kept config, read once: the share checks, the transports and the
+        // machine type all ask it.
+        let builtIn = KernelFiles(bzImage: request.kernel).builtIn()
         try BootLimits.check(request)
         // The user's additions are read before anything is made: a collision or an
         // unreadable file is their input (exit 2), not a boot that failed.
         let additions = try GuestAddition.archive(request.additions, image: image.manifest)
         if !request.shares.isEmpty {
             try HostShare.check(request.shares, image: image.manifest, additions: request.additions)
-            try HostShare.checkSupport(kernel: request.kernel)
+            try HostShare.checkSupport(builtIn: builtIn, kernel: request.kernel)
         }
         if !additions.isEmpty { try BootLimits.check(additionBytes: UInt64(additions.count), memoryMiB: request.memoryMiB) }
         try cache.checkOwnership()
         var request = request
         if let vcpuLimit { request.vcpus = min(request.vcpus, vcpuLimit) }
-        if dumpOnCrash { request.dumpOnCrash = true }
+        policy.apply(to: &request)
         let swept = Leftovers.sweep(cache)
         if !swept.isEmpty {
             progress.phase("sweep", "removed \(swept.count) leftover(s) of daxrig processes that died: " + swept.prefix(3).joined(separator: ", "))
@@ -139,7 +173,7 @@ public struct GuestRunner: Sendable {
         let runDirectory = try Leftovers.runDirectory(in: cache)
         let cleanup = Cleanup.shared
         let removeRun = cleanup.add("remove \(runDirectory.path)") { Files.removeDirectory(runDirectory.path) }
-        var result = run(request, image: image, additions: additions, in: runDirectory, output: output)
+        var result = run(request, image: image, additions: additions, builtIn: builtIn, in: runDirectory, output: output)
         // Any kernel report keeps the console, not only a crash: a `bad pmd` the run
         // survived fails kernel-log-clean, and its reader wants the whole log.
         let passed = result.outcome == .commandExited(status: 0, signal: nil) && result.findings.isEmpty

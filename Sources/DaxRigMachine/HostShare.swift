@@ -77,8 +77,8 @@ public struct HostShare: Sendable, Equatable {
 
     /// A kernel whose config says it can mount neither transport is refused (exit 2)
     /// before anything starts.
-    public static func checkSupport(kernel: String) throws {
-        if let supported = transports(kernel: kernel), supported.isEmpty {
+    public static func checkSupport(builtIn: Set<String>?, kernel: String) throws {
+        if let supported = transports(builtIn: builtIn), supported.isEmpty {
             throw GuestAdditionError.kernelCannotMount(option: "--share", kernel: kernel,
                                                        needs: "CONFIG_VIRTIO_FS=y, or CONFIG_9P_FS=y with CONFIG_NET_9P_VIRTIO=y")
         }
@@ -88,8 +88,8 @@ public struct HostShare: Sendable, Equatable {
     /// is there, else 9p, and why. A read-only share goes over 9p where the kernel has
     /// it: QEMU refuses its writes, where over virtio-fs (libvirt 9.0 has no read-only
     /// virtio-fs) only the guest's mount flag would, and guest root can remount.
-    static func transport(for share: HostShare, kernel: String) -> (ShareMount.Transport, why: String?) {
-        let supported = transports(kernel: kernel)
+    static func transport(for share: HostShare, builtIn: Set<String>?) -> (ShareMount.Transport, why: String?) {
+        let supported = transports(builtIn: builtIn)
         if share.readOnly, supported?.contains(.ninep) ?? true { return (.ninep, nil) }
         if let supported, !supported.contains(.virtiofs) { return (.ninep, "the kernel has no CONFIG_VIRTIO_FS") }
         if !FileManager.default.isExecutableFile(atPath: virtiofsd) { return (.ninep, "no virtiofsd at \(virtiofsd)") }
@@ -103,10 +103,11 @@ public struct HostShare: Sendable, Equatable {
         return ["virtiofs", "vhost-user", "memfd"].contains { text.contains($0) }
     }
 
-    /// The transports this kernel can mount, from the config kept beside its bzImage;
-    /// nil when there is none to read (a bare bzImage): then the guest's mount says.
-    public static func transports(kernel: String) -> Set<ShareMount.Transport>? {
-        guard let options = KernelFiles(bzImage: kernel).builtIn() else { return nil }
+    /// The transports a kernel can mount, from the options its kept config builds in
+    /// (`KernelFiles.builtIn`, read once per boot); nil when there is none to read (a
+    /// bare bzImage): then the guest's mount says.
+    public static func transports(builtIn: Set<String>?) -> Set<ShareMount.Transport>? {
+        guard let options = builtIn else { return nil }
         var found: Set<ShareMount.Transport> = []
         if options.contains("CONFIG_VIRTIO_FS") { found.insert(.virtiofs) }
         if options.isSuperset(of: ["CONFIG_9P_FS", "CONFIG_NET_9P_VIRTIO"]) { found.insert(.ninep) }

@@ -88,9 +88,8 @@ struct BootCommand: ParsableCommand {
         request.dumpOnCrash = dumpOnCrash
         if let debugger {
             request.gdb = debugger.stub
-            let note = (debugger.stub.wait ? "the guest waits for gdb's continue; " : "") + "attach with:\n    \(debugger.command)\n"
-                + (debugger.hasDebugInfo ? "" : "(this vmlinux has no DWARF: break on symbols, no file:line; kernels/configs/debug-info.config adds it)\n")
-            FileHandle.standardError.write(Data(("gdb: " + note).utf8))
+            request.holdForGdb = GdbHold.prompt(command: debugger.command)
+            GdbHold.announce(debugger, forRun: false)
         }
         // A shell gets the terminal to itself: raw mode, and no progress lines between
         // its bytes (raw mode has no \r for their \n).

@@ -40,6 +40,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the results as KTAP v1 (what tools/testing/kunit/kunit.py parse reads).") var ktap = false
     @Flag(help: "On a kernel crash, keep the guest's memory as a kdump-compressed vmcore beside the boot's console log.")
     var dumpOnCrash = false
+    @Flag(help: "QEMU's gdb stub on 127.0.0.1 in every boot (the kernel boots with nokaslr and halts on a panic); a boot that crashes or times out holds its guest until Enter.")
+    var gdb = false
+    @Option(help: "The gdb stub's port.") var gdbPort = 1234
 
     func validate() throws {
         if json && ktap { throw ValidationError("--json and --ktap exclude each other") }
@@ -60,7 +63,13 @@ struct RunCommand: ParsableCommand {
                 SpecRunner.Recording(store: $0, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " "), specText: specText)
             }
             var runner = GuestRunner(progress: progress)
-            runner.dumpOnCrash = dumpOnCrash
+            runner.policy.dumpOnCrash = dumpOnCrash
+            if gdb {
+                let debugger = try GdbAttach(kernel: bootable, port: gdbPort, wait: false)
+                runner.policy.gdb = debugger.stub
+                runner.policy.holdForGdb = GdbHold.prompt(command: debugger.command)
+                GdbHold.announce(debugger, forRun: true)
+            }
             let (outcome, id) = try SpecRunner(runner: runner).run(
                 plan, kernel: bootable, image: image, timeout: timeout, recording: recording) { _, data in
                 FileHandle.standardError.write(data)
@@ -68,8 +77,10 @@ struct RunCommand: ParsableCommand {
             return (outcome, id, results?.path)
         }
         if let runID, let storePath { FileHandle.standardError.write(Data("run \(runID) recorded in \(storePath)\n".utf8)) }
-        for vmcore in results.keptConsoleLogs.map({ ($0 as NSString).deletingLastPathComponent + "/" + BootResult.vmcoreName }) where Files.exists(vmcore) {
-            FileHandle.standardError.write(Data("vmcore kept at \(vmcore)\n".utf8))
+        for log in results.keptConsoleLogs {
+            FileHandle.standardError.write(Data("console log kept at \(log)\n".utf8))
+            let vmcore = (log as NSString).deletingLastPathComponent + "/" + BootResult.vmcoreName
+            if Files.exists(vmcore) { FileHandle.standardError.write(Data("vmcore kept at \(vmcore)\n".utf8)) }
         }
         progress.finish()
         if json {

@@ -63,15 +63,15 @@ import Testing
         let directory = try Fixtures.temporaryDirectory()
         defer { Files.removeDirectory(directory.path) }
         let kernel = directory.path + "/bzImage"
-        #expect(HostShare.transports(kernel: kernel) == nil)
-        try HostShare.checkSupport(kernel: kernel)
+        #expect(HostShare.transports(builtIn: KernelFiles(bzImage: kernel).builtIn()) == nil)
+        try HostShare.checkSupport(builtIn: KernelFiles(bzImage: kernel).builtIn(), kernel: kernel)
         try Files.write("CONFIG_VIRTIO_FS=y\nCONFIG_9P_FS=y\nCONFIG_NET_9P_VIRTIO=y\n", to: directory.path + "/config")
-        #expect(HostShare.transports(kernel: kernel) == [.virtiofs, .ninep])
+        #expect(HostShare.transports(builtIn: KernelFiles(bzImage: kernel).builtIn()) == [.virtiofs, .ninep])
         try Files.write("# CONFIG_VIRTIO_FS is not set\nCONFIG_9P_FS=y\nCONFIG_NET_9P_VIRTIO=y\n", to: directory.path + "/config")
-        #expect(HostShare.transports(kernel: kernel) == [.ninep])
-        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g"), kernel: kernel).0 == .ninep)
+        #expect(HostShare.transports(builtIn: KernelFiles(bzImage: kernel).builtIn()) == [.ninep])
+        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g"), builtIn: KernelFiles(bzImage: kernel).builtIn()).0 == .ninep)
         try Files.write("CONFIG_9P_FS=y\n", to: directory.path + "/config")
-        #expect(throws: GuestAdditionError.self) { try HostShare.checkSupport(kernel: kernel) }
+        #expect(throws: GuestAdditionError.self) { try HostShare.checkSupport(builtIn: KernelFiles(bzImage: kernel).builtIn(), kernel: kernel) }
     }
 
     /// A read-only share goes over 9p, where QEMU refuses writes; the 9p fallback is
@@ -81,9 +81,9 @@ import Testing
         defer { Files.removeDirectory(directory.path) }
         let kernel = directory.path + "/bzImage"
         try Files.write("CONFIG_VIRTIO_FS=y\nCONFIG_9P_FS=y\nCONFIG_NET_9P_VIRTIO=y\n", to: directory.path + "/config")
-        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g", readOnly: true), kernel: kernel).0 == .ninep)
+        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g", readOnly: true), builtIn: KernelFiles(bzImage: kernel).builtIn()).0 == .ninep)
         try Files.write("CONFIG_VIRTIO_FS=y\n", to: directory.path + "/config")
-        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g", readOnly: true), kernel: kernel).0 == .virtiofs || !FileManager.default.isExecutableFile(atPath: HostShare.virtiofsd))
+        #expect(HostShare.transport(for: HostShare(host: "/h", guest: "/g", readOnly: true), builtIn: KernelFiles(bzImage: kernel).builtIn()).0 == .virtiofs || !FileManager.default.isExecutableFile(atPath: HostShare.virtiofsd))
         #expect(HostShare.isVirtiofsFailure("internal error: virtiofsd died unexpectedly"))
         #expect(HostShare.isVirtiofsFailure("unsupported configuration: 'memfd' memory source is not supported"))
         #expect(!HostShare.isVirtiofsFailure("internal error: process exited while connecting to monitor: qemu-system-x86_64: -object memory-backend-file: can't open backing store"))

@@ -2,6 +2,7 @@ import DaxRig
 import DaxRigKernel
 import DaxRigSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Debugging a guest kernel (issue 16), for real: gdb attached through QEMU's stub
@@ -91,6 +92,62 @@ import Testing
         #expect(run.standardError.contains("RIP: 0010:lkdtm_BUG+0x0/0x2 [drivers/misc/lkdtm/bugs.c:"), "\(run.standardError.suffix(3000))")
         if let kept = run.standardError.split(separator: "\n").first(where: { $0.contains("console log kept at ") }) {
             Files.removeDirectory(URL(fileURLWithPath: String(kept.split(separator: " ").last!)).deletingLastPathComponent().path)
+        }
+    }
+
+    /// `daxrig run --gdb`: a kernel panic in the middle of a workload (worker 3 panics it,
+    /// DAXRIG_INJECT_PANIC) leaves its guest halted for gdb until Enter. gdb attaches to
+    /// the crashed kernel and finds the panic on a CPU's stack; after Enter the run goes
+    /// on to its verdict (the crash) with no domain left.
+    @Test func aRunWithGdbHoldsTheCrashedGuestUntilEnterAndGdbFindsThePanic() throws {
+        let kernel = try Rig.tracedOptionOffKernel()
+        let vmlinux = try #require(kernel.vmlinux, "the kernel keeps vmlinux")
+        let port: UInt16 = 13_000 + UInt16(getpid() % 1000)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Rig.daxrig)
+        process.arguments = ["run", "--kernel", kernel.manifest.key, "--backings", "fsdax-xfs", "--processes", "10", "--no-store",
+                             "--gdb", "--gdb-port", "\(port)"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["DAXRIG_INJECT_PANIC": "3"]) { _, given in given }
+        let input = Pipe(), out = Pipe(), err = Pipe()
+        process.standardInput = input
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // stderr as it comes, to see the hold; stdout to its end (a pipe nobody reads
+        // stops a child that fills it).
+        let said = Mutex(Data())
+        let readers = DispatchGroup()
+        DispatchQueue.global().async(group: readers) {
+            while case let chunk = err.fileHandleForReading.availableData, !chunk.isEmpty { said.withLock { $0.append(chunk) } }
+        }
+        let stdout = Mutex(Data())
+        DispatchQueue.global().async(group: readers) {
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            stdout.withLock { $0 = data }
+        }
+        func stderr() -> String { said.withLock { String(decoding: $0, as: UTF8.self) } }
+        let deadline = Date().addingTimeInterval(600)
+        while !stderr().contains("press Enter to destroy it"), process.isRunning, Date() < deadline { usleep(500_000) }
+        #expect(stderr().contains("the guest is held for gdb:"), "\(stderr().suffix(3000))")
+        #expect(stderr().contains("kernel panic"), "\(stderr().suffix(3000))")
+        #expect(stderr().contains("-ex 'target remote 127.0.0.1:\(port)'"), "\(stderr().suffix(3000))")
+        // The guest is still there, halted in its panic: every CPU's stack, one of them
+        // the panic's, with kernel/panic.c lines.
+        let gdb = try Command("timeout", ["300", "gdb", "-batch", "-nx", vmlinux,
+                                          "-ex", "target remote 127.0.0.1:\(port)", "-ex", "thread apply all bt 12", "-ex", "detach"]).runAllowingFailure()
+        #expect(gdb.standardOutput.contains("panic"), "\(gdb.standardOutput.suffix(3000))\(gdb.standardError.suffix(2000))")
+        #expect(gdb.standardOutput.contains("kernel/panic.c:"), "\(gdb.standardOutput.suffix(3000))")
+        #expect(gdb.standardOutput.contains("sysrq_handle_crash"), "\(gdb.standardOutput.suffix(3000))")
+        #expect(process.isRunning, "the run waits for Enter")
+        input.fileHandleForWriting.write(Data("\n".utf8))
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        readers.wait()
+        #expect(process.terminationStatus == 1, "\(stderr().suffix(3000))")
+        #expect(String(decoding: stdout.withLock { $0 }, as: UTF8.self).contains("fsdax-xfs-n10"))
+        #expect(try Rig.domainsLeft(by: process.processIdentifier).isEmpty)
+        for line in stderr().split(separator: "\n") where line.contains("console log kept at ") {
+            Files.removeDirectory(URL(fileURLWithPath: String(line.split(separator: " ").last!)).deletingLastPathComponent().path)
         }
     }
 }
