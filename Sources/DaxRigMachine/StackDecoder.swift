@@ -8,38 +8,63 @@ import Foundation
 public struct StackDecoder: Sendable {
     /// vmlinux with debug info.
     public let vmlinux: String
-    /// Function start addresses, by name (the first definition of a name wins).
-    let symbols: [String: UInt64]
+    /// Function start addresses and sizes, by name: a static function's name can be
+    /// defined in several files (nm lists each), and the frame's /0xSIZE tells which.
+    let symbols: [String: [(address: UInt64, size: UInt64?)]]
 
     /// Reads vmlinux's symbol table once; nil when vmlinux has no DWARF (addr2line
     /// would only say "??:0") or cannot be read.
     public init?(vmlinux: String) {
         guard let sections = try? Command("readelf", ["-S", "-W", vmlinux]).runAllowingFailure(), sections.status == 0,
               sections.standardOutput.contains(".debug_info"),
-              let table = try? Command("nm", [vmlinux]).runAllowingFailure(), table.status == 0 else { return nil }
-        var symbols: [String: UInt64] = [:]
+              let table = try? Command("nm", ["-S", vmlinux]).runAllowingFailure(), table.status == 0 else { return nil }
+        var symbols: [String: [(address: UInt64, size: UInt64?)]] = [:]
         for line in table.standardOutput.split(separator: "\n") {
+            // "ADDRESS [SIZE] TYPE NAME": nm -S leaves the size out where it has none.
             let fields = line.split(separator: " ")
-            guard fields.count == 3, "tTwW".contains(fields[1]), let address = UInt64(fields[0], radix: 16) else { continue }
-            if symbols[String(fields[2])] == nil { symbols[String(fields[2])] = address }
+            guard fields.count == 3 || fields.count == 4, let type = fields[fields.count - 2].first, "tTwW".contains(type),
+                  let address = UInt64(fields[0], radix: 16) else { continue }
+            symbols[String(fields[fields.count - 1]), default: []].append((address, fields.count == 4 ? UInt64(fields[1], radix: 16) : nil))
         }
         self.vmlinux = vmlinux
         self.symbols = symbols
     }
 
-    /// The frames of `text` ("dax_iomap_pmd_fault+0x3c/0x5f0"), in order.
-    static func frames(in text: String) -> [(line: Int, function: String, offset: UInt64)] {
-        var frames: [(Int, String, UInt64)] = []
+    /// The frames of `text` ("dax_iomap_pmd_fault+0x3c/0x5f0"), in order, with the
+    /// function's size the kernel printed. A module's frame ("f+0x1/0x2 [nvdimm]") is
+    /// left out: its code is not in vmlinux, and a vmlinux function of the same name
+    /// would give it another function's line.
+    static func frames(in text: String) -> [(line: Int, function: String, offset: UInt64, size: UInt64?)] {
+        var frames: [(Int, String, UInt64, UInt64?)] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            for word in line.split(whereSeparator: { " \t():".contains($0) }) {
+            let words = line.split(whereSeparator: { " \t():".contains($0) })
+            for (position, word) in words.enumerated() {
                 let parts = word.split(separator: "+")
                 guard parts.count == 2, let slash = parts[1].firstIndex(of: "/"),
                       parts[1].hasPrefix("0x"), let offset = UInt64(parts[1][parts[1].index(parts[1].startIndex, offsetBy: 2)..<slash], radix: 16),
                       parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else { continue }
-                frames.append((index, String(parts[0]), offset))
+                if position + 1 < words.count, isModuleName(words[position + 1]) { continue }
+                let sizeText = parts[1][parts[1].index(after: slash)...]
+                frames.append((index, String(parts[0]), offset, sizeText.hasPrefix("0x") ? UInt64(sizeText.dropFirst(2), radix: 16) : nil))
             }
         }
         return frames
+    }
+
+    /// "[nvdimm]": how the kernel names the module a frame's function is in.
+    static func isModuleName(_ word: Substring) -> Bool {
+        word.count > 2 && word.first == "[" && word.last == "]"
+            && word.dropFirst().dropLast().allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+    }
+
+    /// Where a frame's function starts: the one definition of its name, or of several
+    /// (static functions of one name in different files) the one of the printed size;
+    /// nil when that still leaves more than one, or none.
+    func start(of function: String, size: UInt64?) -> UInt64? {
+        guard let defined = symbols[function] else { return nil }
+        if defined.count == 1 { return defined[0].address }
+        let sized = defined.filter { $0.size == size }
+        return sized.count == 1 ? sized[0].address : nil
     }
 
     /// `text` with " [file:line]" after each frame addr2line could place, innermost
@@ -50,7 +75,7 @@ public struct StackDecoder: Sendable {
         // call that never returns would otherwise land in the next function). The
         // trapping instruction (RIP) is itself.
         let frames = Self.frames(in: text).compactMap { frame in
-            symbols[frame.function].map { (frame.line, $0 + frame.offset - (lines[frame.line].contains("RIP:") || frame.offset == 0 ? 0 : 1)) }
+            start(of: frame.function, size: frame.size).map { (frame.line, $0 + frame.offset - (lines[frame.line].contains("RIP:") || frame.offset == 0 ? 0 : 1)) }
         }
         guard !frames.isEmpty else { return text }
         let addresses = frames.map { "0x" + String($0.1, radix: 16) }
