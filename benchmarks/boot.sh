@@ -5,15 +5,11 @@
 # devices (nvdimm, virtio-serial, virtio-rng), for daxrig's overhead as a ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release >/dev/null
-daxrig=$PWD/.build/release/daxrig
+. benchmarks/lib.sh
 runs=${RUNS:-5}
 scratch=$(mktemp -d /var/tmp/daxrig-bootbench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 now() { date +%s.%N; }
-# A step whose output is not the figure: quiet, but a failure says why (a stopped
-# libvirtd once left only a silent exit here).
-quiet() { "$@" >/dev/null 2>"$scratch/quiet.err" || { echo "failed: $*"; tail -20 "$scratch/quiet.err"; exit 1; }; }
 
 quiet "$daxrig" kernel build            # cached kernel
 quiet "$daxrig" boot --fs xfs -- true    # cached image, KVM verdict remembered

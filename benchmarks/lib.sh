@@ -1,7 +1,14 @@
-# Sourced by the benchmarks that build kernels by key: an optimized daxrig, and
-# key ARGS... printing the cache key of `daxrig kernel build ARGS...` (built if need be).
+# Sourced by the benchmarks (from the package root): an optimized daxrig; quiet CMD...
+# for a step whose output is not the figure; key ARGS... printing the cache key of
+# `daxrig kernel build ARGS...` (built if need be).
 swift build -c release >/dev/null
 daxrig=$PWD/.build/release/daxrig
+# Quiet, but a failure says why (a stopped libvirtd once left only a silent exit).
+quiet() {
+  local err; err=$(mktemp)
+  "$@" >/dev/null 2>"$err" || { echo "failed: $*"; tail -20 "$err"; rm -f "$err"; exit 1; }
+  rm -f "$err"
+}
 key() { "$daxrig" kernel build "$@" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'; }
 # series_through N DIR: the first N patches of the v2 series (kernels/patches/fsdax-pmd-share)
 # as a series directory DIR of symlinks, for a benchmark's "before": the kernel key is of

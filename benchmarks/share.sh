@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
 # Share goals (issue 16): `daxrig boot --share DIR -- true` against `daxrig boot -- true`,
-# median of 5 each, interleaved (goal: the share costs at most 0.3 s), over virtio-fs
+# median of 6 each, interleaved (goal: the share costs at most 0.3 s), over virtio-fs
 # and over 9p; and reading a 1 GiB file from a share in the guest, virtio-fs against
 # 9p in the same run (MB/s, timed in the guest by its own clock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release >/dev/null
-daxrig=$PWD/.build/release/daxrig
-runs=${RUNS:-5}
+. benchmarks/lib.sh
+runs=${RUNS:-6}   # a multiple of 3: each mode boots first, second and third equally often
 scratch=$(mktemp -d /var/tmp/daxrig-sharebench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 now() { date +%s.%N; }
-# A step whose output is not the figure: quiet, but a failure says why (a stopped
-# libvirtd once left only a silent exit here).
-quiet() { "$@" >/dev/null 2>"$scratch/quiet.err" || { echo "failed: $*"; tail -20 "$scratch/quiet.err"; exit 1; }; }
 mkdir -p "$scratch/share"
 echo hello > "$scratch/share/hello"
 

@@ -7,15 +7,11 @@
 # has built. What each does in its time differs, and the script says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release >/dev/null
-daxrig=$PWD/.build/release/daxrig
+. benchmarks/lib.sh
 runs=${RUNS:-5}
 scratch=$(mktemp -d /var/tmp/daxrig-vngbench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 now() { date +%s.%N; }
-# A step whose output is not the figure: quiet, but a failure says why (a stopped
-# libvirtd once left only a silent exit here).
-quiet() { "$@" >/dev/null 2>"$scratch/quiet.err" || { echo "failed: $*"; tail -20 "$scratch/quiet.err"; exit 1; }; }
 # vng wants depmod, and the system's sbin tools before any others on PATH (with them
 # last it printed nothing and exited 255 here).
 PATH=/usr/sbin:/sbin:$PATH

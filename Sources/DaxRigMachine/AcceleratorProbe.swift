@@ -41,7 +41,7 @@ extension Accelerator {
         defer { Files.removeDirectory(directory.path) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: qemu)
-        process.arguments = ["-accel", "kvm", "-machine", "pc", "-m", "128", "-nodefaults", "-display", "none", "-no-reboot",
+        process.arguments = ["-accel", "kvm", "-machine", "q35", "-m", "128", "-nodefaults", "-display", "none", "-no-reboot",
                              "-kernel", kernel, "-append", "console=ttyS0 panic=-1", "-serial", "file:\(console)"]
         let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice

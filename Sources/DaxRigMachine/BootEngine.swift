@@ -66,8 +66,14 @@ extension GuestRunner {
                                         progress: progress, output: output)
         feeder?.stop()
         let outcome = session.outcome ?? session.silentEnding
+        // Held before the dump: the developer's gdb sees the guest as the crash left it.
+        if request.holdForGdb != nil, request.gdb != nil, !Cleanup.shared.interrupted,
+           Self.holdsForGdb(outcome, stoppedByConsole: session.consoleStop != nil) {
+            progress.phase("gdb", "the guest is held for gdb")
+            request.holdForGdb?(outcome)
+            clock.lap(.held)
+        }
         if request.dumpOnCrash, session.consoleStop != nil { keepVmcore(of: domain, in: directory) }
-        hold(request, outcome: outcome, stoppedByConsole: session.consoleStop != nil)
         // A guest the console watch stopped for will not stop on its own.
         if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if session.consoleStop != nil {} else {
             // The channel closed on its own: a panic's reboot or a power-off is ending the
@@ -79,13 +85,12 @@ extension GuestRunner {
         return finish(outcome, session)
     }
 
-    /// A crashed or timed-out guest stays for gdb until the request's hold returns
-    /// (`BootRequest.holdForGdb`); a guest that ended on its own has nothing to attach to.
-    func hold(_ request: BootRequest, outcome: BootOutcome, stoppedByConsole: Bool) {
-        guard let hold = request.holdForGdb, request.gdb != nil else { return }
-        if case .timeout = outcome {} else if stoppedByConsole {} else { return }
-        progress.phase("gdb", "the guest is held for gdb")
-        hold(outcome)
+    /// Whether a boot that ended so has a guest worth holding for gdb: one the console
+    /// watch stopped (a panic halted by panic=0, a stall) or one still running at its
+    /// timeout. A guest that powered off, or whose agent reported, has nothing left.
+    static func holdsForGdb(_ outcome: BootOutcome, stoppedByConsole: Bool) -> Bool {
+        if case .timeout = outcome { return true }
+        return stoppedByConsole
     }
 
     /// The run's inputs: its initrd (the image, the plan, the user's additions) and sparse pmem backing

@@ -10,6 +10,8 @@ public struct BootPhase: Codable, Sendable, Equatable {
         case pmem
         /// The plan's command.
         case command
+        /// A crashed guest held for gdb until the developer let it go (`--gdb`).
+        case held
         /// Power-off and the domain's end.
         case teardown
 

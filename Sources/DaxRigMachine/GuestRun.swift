@@ -64,13 +64,16 @@ public struct BootPolicy: Sendable {
     /// Every boot gets the stub (`BootRequest.gdb`): boots of a run are one at a time,
     /// so one port serves them all.
     public var gdb: GdbStub?
+    /// Host directories every boot mounts (`BootRequest.shares`), after the request's own.
+    public var shares: [HostShare] = []
     /// `BootRequest.holdForGdb` for every boot with the stub.
     public var holdForGdb: (@Sendable (BootOutcome) -> Void)?
 
-    public init(dumpOnCrash: Bool = false, gdb: GdbStub? = nil, holdForGdb: (@Sendable (BootOutcome) -> Void)? = nil) {
+    public init(dumpOnCrash: Bool = false, gdb: GdbStub? = nil, holdForGdb: (@Sendable (BootOutcome) -> Void)? = nil, shares: [HostShare] = []) {
         self.dumpOnCrash = dumpOnCrash
         self.gdb = gdb
         self.holdForGdb = holdForGdb
+        self.shares = shares
     }
 
     /// The request as this policy has it: what the policy asks for is added, what the
@@ -79,6 +82,7 @@ public struct BootPolicy: Sendable {
         if dumpOnCrash { request.dumpOnCrash = true }
         if request.gdb == nil { request.gdb = gdb }
         if request.holdForGdb == nil { request.holdForGdb = holdForGdb }
+        request.shares += shares
     }
 }
 
@@ -122,8 +126,8 @@ public struct GuestRunner: Sendable {
     public var vcpuLimit: Int?
     /// The host as the run measured it once (HostFacts.measure); nil decides per boot.
     public var host: HostFacts?
-    /// What every boot of this runner gets, whatever its request asked (`daxrig run`'s
-    /// --dump-on-crash and --gdb reach each boot a spec makes through it).
+    /// What every boot of this runner gets on top of what its request asked (`daxrig
+    /// run`'s --dump-on-crash, --share and --gdb reach each boot a spec makes through it).
     public var policy = BootPolicy()
 
     public init(cache: Cache = .default, progress: ProgressSink = SilentProgress(), vcpuLimit: Int? = nil) {
@@ -135,7 +139,8 @@ public struct GuestRunner: Sendable {
     /// The kernel command line for our guests: console on the first serial port, the
     /// agent as init, and a panic turns into a reboot, which libvirt turns into a
     /// stopped domain, so a panic never hangs a run. With `haltOnPanic` (panic=0) the
-    /// guest stays halted for its vmcore instead, and the console watch ends the boot.
+    /// guest stays halted instead, for its vmcore or for gdb, and the console watch
+    /// ends the boot.
     public static func kernelCommandLine(extra: [String], haltOnPanic: Bool = false) -> String {
         (["console=ttyS0", "rdinit=/init", haltOnPanic ? "panic=0" : "panic=-1", "oops=panic", "reboot=t", "printk.devkmsg=on"] + extra)
             .joined(separator: " ")
@@ -146,26 +151,24 @@ public struct GuestRunner: Sendable {
     /// when the request itself is unusable (kernel or image missing).
     public func boot(_ request: BootRequest, image: GuestImage,
                      output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> BootResult {
+        // The run's own settings first, so its shares are checked with the request's.
+        var request = request
+        policy.apply(to: &request)
         guard Files.exists(request.kernel) else {
             throw BootLimitError(input: "kernel", value: request.kernel,
                                  allowed: "no such bzImage (build one with `daxrig kernel build`, or give the path of one that exists)")
         }
-        // The kernel's kept config, read once: the share checks, the transports and the
-        // machine type all ask it.
+        // The kernel's kept config, read once: the share checks, the transports and
+        // the 9p fallback all ask it.
         let builtIn = KernelFiles(bzImage: request.kernel).builtIn()
         try BootLimits.check(request)
         // The user's additions are read before anything is made: a collision or an
         // unreadable file is their input (exit 2), not a boot that failed.
         let additions = try GuestAddition.archive(request.additions, image: image.manifest)
-        if !request.shares.isEmpty {
-            try HostShare.check(request.shares, image: image.manifest, additions: request.additions)
-            try HostShare.checkSupport(builtIn: builtIn, kernel: request.kernel)
-        }
+        try HostShare.check(request.shares, image: image.manifest, additions: request.additions, builtIn: builtIn, kernel: request.kernel)
         if !additions.isEmpty { try BootLimits.check(additionBytes: UInt64(additions.count), memoryMiB: request.memoryMiB) }
         try cache.checkOwnership()
-        var request = request
         if let vcpuLimit { request.vcpus = min(request.vcpus, vcpuLimit) }
-        policy.apply(to: &request)
         let swept = Leftovers.sweep(cache)
         if !swept.isEmpty {
             progress.phase("sweep", "removed \(swept.count) leftover(s) of daxrig processes that died: " + swept.prefix(3).joined(separator: ", "))

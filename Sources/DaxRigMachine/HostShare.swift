@@ -49,6 +49,15 @@ public struct HostShare: Sendable, Equatable {
         return HostShare(host: host, guest: guest, readOnly: readOnly)
     }
 
+    /// Everything a boot's shares must pass before it starts (exit 2, naming the
+    /// input): where they land (`check(_:image:additions:)`) and whether the kernel
+    /// can mount them. `boot` checks here, and `run` before its first boot.
+    public static func check(_ shares: [HostShare], image: ImageManifest, additions: [GuestAddition], builtIn: Set<String>?, kernel: String) throws {
+        guard !shares.isEmpty else { return }
+        try check(shares, image: image, additions: additions)
+        try checkSupport(builtIn: builtIn, kernel: kernel)
+    }
+
     /// Before anything starts: no share hides a file of the image, another share or an
     /// `--add`ed path (a mount over them would make them vanish in the guest).
     public static func check(_ shares: [HostShare], image: ImageManifest, additions: [GuestAddition]) throws {

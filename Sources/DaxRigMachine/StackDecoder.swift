@@ -9,7 +9,8 @@ public struct StackDecoder: Sendable {
     /// vmlinux with debug info.
     public let vmlinux: String
     /// Function start addresses and sizes, by name: a static function's name can be
-    /// defined in several files (nm lists each), and the frame's /0xSIZE tells which.
+    /// defined in several files (the 6.1 kernel has hundreds), and the frame's /0xSIZE
+    /// tells which.
     let symbols: [String: [(address: UInt64, size: UInt64?)]]
 
     /// Reads vmlinux's symbol table once; nil when vmlinux has no DWARF (addr2line
@@ -17,17 +18,33 @@ public struct StackDecoder: Sendable {
     public init?(vmlinux: String) {
         guard let sections = try? Command("readelf", ["-S", "-W", vmlinux]).runAllowingFailure(), sections.status == 0,
               sections.standardOutput.contains(".debug_info"),
-              let table = try? Command("nm", ["-S", vmlinux]).runAllowingFailure(), table.status == 0 else { return nil }
-        var symbols: [String: [(address: UInt64, size: UInt64?)]] = [:]
-        for line in table.standardOutput.split(separator: "\n") {
-            // "ADDRESS [SIZE] TYPE NAME": nm -S leaves the size out where it has none.
-            let fields = line.split(separator: " ")
-            guard fields.count == 3 || fields.count == 4, let type = fields[fields.count - 2].first, "tTwW".contains(type),
-                  let address = UInt64(fields[0], radix: 16) else { continue }
-            symbols[String(fields[fields.count - 1]), default: []].append((address, fields.count == 4 ? UInt64(fields[1], radix: 16) : nil))
-        }
+              let table = try? Command("nm", ["-n", vmlinux]).runAllowingFailure(), table.status == 0 else { return nil }
+        self.symbols = Self.functions(nmSorted: table.standardOutput)
         self.vmlinux = vmlinux
-        self.symbols = symbols
+    }
+
+    /// Text symbols of `nm -n` output, each with the size the kernel prints after the
+    /// slash: the distance to the next symbol at a higher address, as kallsyms counts
+    /// it (kallsyms_lookup_size_offset), not the ELF size, which leaves out the
+    /// padding that function alignment puts after a function. The last one has none.
+    static func functions(nmSorted output: String) -> [String: [(address: UInt64, size: UInt64?)]] {
+        var text: [(name: String, address: UInt64)] = []
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let type = fields[1].first, "tTwW".contains(type), let address = UInt64(fields[0], radix: 16) else { continue }
+            text.append((String(fields[2]), address))
+        }
+        var functions: [String: [(address: UInt64, size: UInt64?)]] = [:]
+        // Downwards: `higher` is the lowest address above the current one (aliases, at
+        // one address, share it).
+        var higher: UInt64?
+        var above: UInt64?
+        for (name, address) in text.reversed() {
+            if let above, above > address { higher = above }
+            functions[name, default: []].append((address, higher.map { $0 - address }))
+            above = address
+        }
+        return functions
     }
 
     /// The frames of `text` ("dax_iomap_pmd_fault+0x3c/0x5f0"), in order, with the
@@ -51,10 +68,10 @@ public struct StackDecoder: Sendable {
         return frames
     }
 
-    /// "[nvdimm]": how the kernel names the module a frame's function is in.
+    /// "[nvdimm]", or "[nvdimm" of "[nvdimm 1a2b...]" with a build id
+    /// (CONFIG_STACKTRACE_BUILD_ID): how the kernel names the module a frame is in.
     static func isModuleName(_ word: Substring) -> Bool {
-        word.count > 2 && word.first == "[" && word.last == "]"
-            && word.dropFirst().dropLast().allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+        word.count > 1 && word.first == "[" && !word.contains("/")
     }
 
     /// Where a frame's function starts: the one definition of its name, or of several

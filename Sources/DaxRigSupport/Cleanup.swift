@@ -112,12 +112,13 @@ public final class Cleanup: @unchecked Sendable {
         exit(128 + signalNumber)
     }
 
-    /// On SIGINT or SIGTERM: run every pending action, then exit 130 or 143 as a
-    /// shell would. Call once, early, from the CLI.
+    /// On SIGINT, SIGTERM or SIGHUP (the terminal closed, say with a guest held for
+    /// gdb): run every pending action, then exit 130, 143 or 129 as a shell would.
+    /// Call once, early, from the CLI.
     public func installSignalHandlers() {
         lock.lock(); defer { lock.unlock() }
         guard signalSources.isEmpty else { return }
-        for signalNumber in [SIGINT, SIGTERM] {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [self] in
@@ -125,7 +126,7 @@ public final class Cleanup: @unchecked Sendable {
                 lock.lock()
                 interruptSignal = signalNumber
                 lock.unlock()
-                FileHandle.standardError.write(Data("\ndaxrig: \(signalNumber == SIGINT ? "interrupted" : "terminated"), cleaning up\n".utf8))
+                FileHandle.standardError.write(Data("\ndaxrig: \(signalNumber == SIGINT ? "interrupted" : signalNumber == SIGHUP ? "hung up" : "terminated"), cleaning up\n".utf8))
                 runAll()
                 waitForInFlight()
                 // _exit, not exit: the main thread is still running (a make just killed,

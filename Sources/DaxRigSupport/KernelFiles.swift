@@ -2,7 +2,7 @@ import Foundation
 
 /// The files daxrig's kernel cache keeps beside each bzImage it built. Kernel writes
 /// them; the floors above, which boot a bzImage path, read them to learn what that
-/// kernel is: its config (KASAN boots on q35; VIRTIO_FS or 9P_FS lets a share mount)
+/// kernel is: its config (VIRTIO_FS or 9P_FS lets a share mount)
 /// and its vmlinux (symbols for gdb, stacks decoded to file:line). A bzImage daxrig did
 /// not build has neither, and every reader has an answer for that.
 public struct KernelFiles: Sendable, Equatable {

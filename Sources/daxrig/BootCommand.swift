@@ -88,7 +88,8 @@ struct BootCommand: ParsableCommand {
         request.dumpOnCrash = dumpOnCrash
         if let debugger {
             request.gdb = debugger.stub
-            request.holdForGdb = GdbHold.prompt(command: debugger.command)
+            // A shell's terminal is raw until the boot ends: no prompt could be answered.
+            if !shell { request.holdForGdb = GdbHold.prompt(command: debugger.command) }
             GdbHold.announce(debugger, forRun: false)
         }
         // A shell gets the terminal to itself: raw mode, and no progress lines between

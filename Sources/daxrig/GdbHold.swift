@@ -14,11 +14,19 @@ enum GdbHold {
         FileHandle.standardError.write(Data(("gdb: " + note).utf8))
     }
 
-    /// Says how the boot ended and waits for a line on stdin (Enter; a raw terminal's
-    /// Return too) or its end: a daxrig whose stdin is /dev/null never waits, so a
-    /// nightly with --gdb cannot hang on it. Ctrl-C ends daxrig as anywhere else.
+    /// Says how the boot ended and, when stdin is a terminal, waits for Enter (a raw
+    /// terminal's Return too). Without a terminal nobody can answer (cron, CI, `ssh`
+    /// without one): the guest is not held, so a run with --gdb never waits on a pipe
+    /// that stays open. Keys typed before the prompt are dropped: an Enter pressed
+    /// during the run must not let the crashed guest go unseen. Ctrl-C and a closed
+    /// terminal end daxrig as anywhere else.
     static func prompt(command: String) -> @Sendable (BootOutcome) -> Void {
         { outcome in
+            guard isatty(STDIN_FILENO) == 1 else {
+                FileHandle.standardError.write(Data("daxrig: \(outcome)\ndaxrig: not held for gdb: stdin is not a terminal\n".utf8))
+                return
+            }
+            tcflush(STDIN_FILENO, TCIFLUSH)
             FileHandle.standardError.write(Data("""
                 daxrig: \(outcome)
                 daxrig: the guest is held for gdb:

@@ -40,18 +40,24 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the results as KTAP v1 (what tools/testing/kunit/kunit.py parse reads).") var ktap = false
     @Flag(help: "On a kernel crash, keep the guest's memory as a kdump-compressed vmcore beside the boot's console log.")
     var dumpOnCrash = false
+    @Option(name: .customLong("share"), help: ArgumentHelp(
+        "A host directory mounted in every boot's guest at GUEST (default /root/NAME), read-write unless :ro; repeatable (as on boot).",
+        valueName: "HOST[:GUEST][:ro]"))
+    var shares: [String] = []
     @Flag(help: "QEMU's gdb stub on 127.0.0.1 in every boot (the kernel boots with nokaslr and halts on a panic); a boot that crashes or times out holds its guest until Enter.")
     var gdb = false
-    @Option(help: "The gdb stub's port.") var gdbPort = 1234
+    @Option(help: "The gdb stub's port (default 1234).") var gdbPort: Int?
 
     func validate() throws {
         if json && ktap { throw ValidationError("--json and --ktap exclude each other") }
+        if gdbPort != nil && !gdb { throw ValidationError("--gdb-port is for --gdb: add --gdb, or leave the port out") }
     }
 
     func run() throws {
         let progress = TerminalProgress()
         let (results, runID, storePath) = try CLI.guarded { () -> (SpecResults, Int64?, String?) in
             if let timeout { try BootLimits.check(timeout: timeout) }
+            let shared = try shares.map { try HostShare.parse($0) }
             let loaded = try spec.map(TestSpec.load) ?? TestSpec.builtIn
             let specText = try spec.map(Files.read) ?? String(decoding: TestSpec.builtInText, as: UTF8.self)
             let results = try noStore ? nil : ResultStore(path: store ?? ResultStore.defaultPath)
@@ -59,13 +65,18 @@ struct RunCommand: ParsableCommand {
             if let only { plan = try plan.selecting(only) }
             let bootable = try kernel.map { BootableKernel(image: try KernelStore().resolveImage($0)) } ?? BootableKernel(KernelBuilder(progress: progress).build(.default))
             let image = try ImageBuilder(progress: progress).build()
+            // Shares are the user's input: refused before the first boot (exit 2), not
+            // found bad by it with part of the run done.
+            try HostShare.check(shared, image: image.manifest, additions: [], builtIn: KernelFiles(bzImage: bootable.bzImage).builtIn(),
+                                kernel: bootable.bzImage)
             let recording = results.map {
                 SpecRunner.Recording(store: $0, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " "), specText: specText)
             }
             var runner = GuestRunner(progress: progress)
             runner.policy.dumpOnCrash = dumpOnCrash
+            runner.policy.shares = shared
             if gdb {
-                let debugger = try GdbAttach(kernel: bootable, port: gdbPort, wait: false)
+                let debugger = try GdbAttach(kernel: bootable, port: gdbPort ?? 1234, wait: false)
                 runner.policy.gdb = debugger.stub
                 runner.policy.holdForGdb = GdbHold.prompt(command: debugger.command)
                 GdbHold.announce(debugger, forRun: true)

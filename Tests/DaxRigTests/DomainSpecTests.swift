@@ -112,8 +112,6 @@ import DaxRigKernel
         #expect(names.allSatisfy { $0.hasPrefix("daxrig-\(getpid())-") })
     }
 
-    /// q35 only for KASAN kernels: pc's _PRT loop times out under KASAN and TCG
-    /// (AdversarialIntegrationTests boots one), and pc boots faster otherwise.
     /// Every kernel boots on q35 (MachineType: faster under TCG than pc, and the only
     /// chipset a KASAN kernel's ACPI finishes on); pc stays for a caller that asks.
     @Test func everyKernelBootsOnQ35UnlessACallerAsksForPc() throws {

@@ -46,32 +46,41 @@ import Testing
         #expect(StackDecoder(vmlinux: binary) == nil)
     }
 
-    /// Static functions of one name in two files (the kernel has hundreds): the frame's
+    /// Static functions of one name in two files (the 6.1 kernel has 559): the frame's
     /// /0xSIZE picks the definition; where the sizes tie, no line beats a wrong one.
-    @Test func aStaticNameDefinedTwiceIsDecodedByItsSize() throws {
+    /// Built with -O2 and 32-byte function alignment, so each function's ELF size
+    /// leaves out the padding after it, and the size the kernel prints (the distance
+    /// to the next symbol, as kallsyms counts it) is not the ELF size.
+    @Test func aStaticNameDefinedTwiceIsDecodedByTheSizeTheKernelPrints() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { Files.removeDirectory(directory.path) }
         let a = directory.appendingPathComponent("a.c").path, b = directory.appendingPathComponent("b.c").path
-        try Files.write("static int helper(int x) {\n  return x + 1;\n}\nint from_a(int x) { return helper(x); }\n", to: a)
-        try Files.write("static int helper(int x) {\n  int y = x * 7;\n  y ^= y >> 3;\n  y += x * x;\n  return y - 5;\n}\n"
+        try Files.write("__attribute__((noinline)) static int helper(int x) {\n  return x + 1;\n}\nint from_a(int x) { return helper(x); }\n", to: a)
+        try Files.write("__attribute__((noinline)) static int helper(int x) {\n  int y = x * 7;\n  y ^= y >> 3;\n  for (int i = 0; i < x; i++) y += i * x;\n  return y - 5;\n}\n"
                         + "int from_b(int x) { return helper(x); }\nint from_a(int);\nint main(int c, char **v) { return from_a(c) + from_b(c); }\n", to: b)
         let binary = directory.appendingPathComponent("twice").path
-        try Command("gcc", ["-g", "-O0", "-o", binary, a, b]).run()
-        let symbols: [[Substring]] = try Command("nm", ["-S", binary]).run().standardOutput.split(separator: "\n").map { $0.split(separator: " ") }
-        let sizes: [String] = symbols.filter { $0.count == 4 && $0[3] == "helper" }.map { String($0[1]) }
-        try #require(sizes.count == 2 && sizes[0] != sizes[1], "two helpers of different sizes: \(sizes)")
-        let decoder = try #require(StackDecoder(vmlinux: binary))
-        // Each size names its own file.
-        let decoded: [String] = sizes.map { size in
-            let hex = String(UInt64(size, radix: 16) ?? 0, radix: 16)
-            return decoder.decode(" helper+0x4/0x\(hex)")
+        try Command("gcc", ["-g", "-O2", "-falign-functions=32", "-o", binary, a, b]).run()
+        // The kernel's sizes: from each helper to the next symbol above it.
+        let sorted: [[Substring]] = try Command("nm", ["-n", "-S", binary]).run().standardOutput.split(separator: "\n").map { $0.split(separator: " ") }
+        var printed: [String] = [], elf: [String] = []
+        for (index, fields) in sorted.enumerated() where fields.count == 4 && fields[3] == "helper" {
+            let address = UInt64(fields[0], radix: 16)!
+            let next = sorted[(index + 1)...].compactMap { UInt64($0[0], radix: 16) }.first { $0 > address }!
+            printed.append(String(next - address, radix: 16))
+            elf.append(String(UInt64(fields[1], radix: 16)!, radix: 16))
         }
-        #expect(decoded.contains { $0.contains("[") && $0.contains("a.c:") }, "\(decoded)")
-        #expect(decoded.contains { $0.contains("[") && $0.contains("b.c:") }, "\(decoded)")
+        try #require(printed.count == 2 && printed[0] != printed[1], "two helpers of different sizes: \(printed)")
+        #expect(printed != elf, "alignment padding makes the printed size differ from the ELF size: \(printed) \(elf)")
+        let decoder = try #require(StackDecoder(vmlinux: binary))
+        // Each printed size names its own file.
+        let decoded: [String] = printed.map { decoder.decode(" helper+0x4/0x\($0)") }
+        #expect(decoded.contains { $0.contains(" [") && $0.contains("a.c:") }, "\(decoded)")
+        #expect(decoded.contains { $0.contains(" [") && $0.contains("b.c:") }, "\(decoded)")
         // A size neither has: two candidates, no line.
         #expect(decoder.decode(" helper+0x4/0x7777") == " helper+0x4/0x7777")
-        // A module's frame of a name vmlinux has: not decoded.
+        // A module's frame of a name vmlinux has, with or without a build id: not decoded.
         #expect(decoder.decode(" main+0x4/0x20 [some_module]") == " main+0x4/0x20 [some_module]")
+        #expect(decoder.decode(" main+0x4/0x20 [some_module 1a2b3c4d]") == " main+0x4/0x20 [some_module 1a2b3c4d]")
     }
 
     @Test func theCachesTreeIsCutFromThePlace() {

@@ -93,4 +93,33 @@ extension BootIntegrationTests {
             try expectNothingLeft(run, keptConsole: false)
         }
     }
+
+    /// `daxrig run --share`: every boot of the run mounts the share (one boot per pmem
+    /// file system here: two), and a share that would hide the image's files is refused
+    /// before the first boot, exit 2, with nothing recorded and no run directory left.
+    @Test func aRunMountsItsShareInEveryBootAndRefusesABadOneFirst() throws {
+        _ = try Rig.defaultKernel()
+        let directory = try Rig.scratch("run-share")
+        defer { Files.removeDirectory(directory.path) }
+        let tools = directory.appendingPathComponent("tools")
+        try FileManager.default.createDirectory(at: tools, withIntermediateDirectories: true)
+        let run = try Rig.run(["run", "--backings", "fsdax-xfs,fsdax-ext4", "--processes", "1", "--no-store", "--share", tools.path])
+        #expect(run.status == 0, "\(run.standardError.suffix(3000))")
+        let mounted = run.standardError.split(separator: "\n").filter { $0.contains("[share] daxrig0 on /root/tools via virtio-fs") }
+        #expect(mounted.count == 2, "\(run.standardError.suffix(3000))")
+        let store = directory.appendingPathComponent("store.sqlite").path
+        // Inputs that parse (a missing directory or a daxrig path would not) but land on
+        // the image's files: only the check against the image refuses them.
+        for (share, said) in [(tools.path + ":/bin", "over /bin/"), (tools.path + ":/bin/sh/x", "under /bin/sh")] {
+            let (process, out, err) = try Rig.start(["run", "--backings", "fsdax-xfs", "--processes", "1", "--store", store, "--share", share])
+            let stderr = String(decoding: Rig.finish(process, out, err).stderr, as: UTF8.self)
+            #expect(process.terminationStatus == 2, "\(share): \(stderr.suffix(2000))")
+            #expect(stderr.contains(said), "\(share): \(stderr.suffix(2000))")
+            #expect(!stderr.contains("[boot]"), "refused before any boot")
+            #expect(Rig.runDirectoriesLeft(by: process.processIdentifier).isEmpty)
+        }
+        // Refused before the store was opened for a run: nothing recorded.
+        let recorded = Files.exists(store) ? try Command("sqlite3", [store, "select count(*) from run"]).run().standardOutput : "0\n"
+        #expect(recorded == "0\n")
+    }
 }

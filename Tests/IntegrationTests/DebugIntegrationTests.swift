@@ -96,57 +96,69 @@ import Testing
     }
 
     /// `daxrig run --gdb`: a kernel panic in the middle of a workload (worker 3 panics it,
-    /// DAXRIG_INJECT_PANIC) leaves its guest halted for gdb until Enter. gdb attaches to
-    /// the crashed kernel and finds the panic on a CPU's stack; after Enter the run goes
-    /// on to its verdict (the crash) with no domain left.
+    /// DAXRIG_INJECT_PANIC) leaves its guest halted for gdb until Enter, on a terminal
+    /// (script(1) gives daxrig one). gdb attaches to the crashed kernel and finds the
+    /// panic on a CPU's stack; after Enter the run goes on to its verdict (the crash)
+    /// with no domain left. Without a terminal nobody could answer: not held.
     @Test func aRunWithGdbHoldsTheCrashedGuestUntilEnterAndGdbFindsThePanic() throws {
         let kernel = try Rig.tracedOptionOffKernel()
         let vmlinux = try #require(kernel.vmlinux, "the kernel keeps vmlinux")
         let port: UInt16 = 13_000 + UInt16(getpid() % 1000)
+        let arguments = ["run", "--kernel", kernel.manifest.key, "--backings", "fsdax-xfs", "--processes", "10", "--no-store",
+                         "--gdb", "--gdb-port", "\(port)"]
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Rig.daxrig)
-        process.arguments = ["run", "--kernel", kernel.manifest.key, "--backings", "fsdax-xfs", "--processes", "10", "--no-store",
-                             "--gdb", "--gdb-port", "\(port)"]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-q", "-e", "-c", ([Rig.daxrig] + arguments).joined(separator: " "), "/dev/null"]
         process.environment = ProcessInfo.processInfo.environment.merging(["DAXRIG_INJECT_PANIC": "3"]) { _, given in given }
-        let input = Pipe(), out = Pipe(), err = Pipe()
+        let input = Pipe(), out = Pipe()
         process.standardInput = input
         process.standardOutput = out
-        process.standardError = err
+        process.standardError = out
         try process.run()
-        // stderr as it comes, to see the hold; stdout to its end (a pipe nobody reads
-        // stops a child that fills it).
+        // The terminal's output as it comes (stdout and stderr are one on a terminal).
         let said = Mutex(Data())
-        let readers = DispatchGroup()
-        DispatchQueue.global().async(group: readers) {
-            while case let chunk = err.fileHandleForReading.availableData, !chunk.isEmpty { said.withLock { $0.append(chunk) } }
+        let reader = DispatchGroup()
+        DispatchQueue.global().async(group: reader) {
+            while case let chunk = out.fileHandleForReading.availableData, !chunk.isEmpty { said.withLock { $0.append(chunk) } }
         }
-        let stdout = Mutex(Data())
-        DispatchQueue.global().async(group: readers) {
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            stdout.withLock { $0 = data }
-        }
-        func stderr() -> String { said.withLock { String(decoding: $0, as: UTF8.self) } }
+        func output() -> String { said.withLock { String(decoding: $0, as: UTF8.self) } }
         let deadline = Date().addingTimeInterval(600)
-        while !stderr().contains("press Enter to destroy it"), process.isRunning, Date() < deadline { usleep(500_000) }
-        #expect(stderr().contains("the guest is held for gdb:"), "\(stderr().suffix(3000))")
-        #expect(stderr().contains("kernel panic"), "\(stderr().suffix(3000))")
-        #expect(stderr().contains("-ex 'target remote 127.0.0.1:\(port)'"), "\(stderr().suffix(3000))")
+        while !output().contains("press Enter to destroy it"), process.isRunning, Date() < deadline { usleep(500_000) }
+        #expect(output().contains("the guest is held for gdb:"), "\(output().suffix(3000))")
+        #expect(output().contains("kernel panic"), "\(output().suffix(3000))")
+        #expect(output().contains("-ex 'target remote 127.0.0.1:\(port)'"), "\(output().suffix(3000))")
         // The guest is still there, halted in its panic: every CPU's stack, one of them
         // the panic's, with kernel/panic.c lines.
         let gdb = try Command("timeout", ["300", "gdb", "-batch", "-nx", vmlinux,
                                           "-ex", "target remote 127.0.0.1:\(port)", "-ex", "thread apply all bt 12", "-ex", "detach"]).runAllowingFailure()
-        #expect(gdb.standardOutput.contains("panic"), "\(gdb.standardOutput.suffix(3000))\(gdb.standardError.suffix(2000))")
-        #expect(gdb.standardOutput.contains("kernel/panic.c:"), "\(gdb.standardOutput.suffix(3000))")
+        #expect(gdb.standardOutput.contains("kernel/panic.c:"), "\(gdb.standardOutput.suffix(3000))\(gdb.standardError.suffix(2000))")
         #expect(gdb.standardOutput.contains("sysrq_handle_crash"), "\(gdb.standardOutput.suffix(3000))")
         #expect(process.isRunning, "the run waits for Enter")
+        let daxrig = Rig.children(of: process.processIdentifier).first
         input.fileHandleForWriting.write(Data("\n".utf8))
-        try? input.fileHandleForWriting.close()
+        let ended = Date().addingTimeInterval(300)
+        while process.isRunning, Date() < ended { usleep(200_000) }
+        if process.isRunning { process.terminate() }   // stuck: fail, and do not hang the suite
         process.waitUntilExit()
-        readers.wait()
-        #expect(process.terminationStatus == 1, "\(stderr().suffix(3000))")
-        #expect(String(decoding: stdout.withLock { $0 }, as: UTF8.self).contains("fsdax-xfs-n10"))
-        #expect(try Rig.domainsLeft(by: process.processIdentifier).isEmpty)
-        for line in stderr().split(separator: "\n") where line.contains("console log kept at ") {
+        try? input.fileHandleForWriting.close()
+        reader.wait()
+        #expect(process.terminationStatus == 1, "\(output().suffix(3000))")
+        #expect(output().contains("fsdax-xfs-n10"))
+        if let daxrig { #expect(try Rig.domainsLeft(by: daxrig).isEmpty) } else { Issue.record("no daxrig under script") }
+        removeKeptRuns(output())
+
+        // No terminal on stdin: the crash is said, the guest not held, the run ends alone.
+        let (alone, aloneOut, aloneErr) = try Rig.start(arguments, environment: ["DAXRIG_INJECT_PANIC": "3"])
+        let stderr = String(decoding: Rig.finish(alone, aloneOut, aloneErr).stderr, as: UTF8.self)
+        #expect(alone.terminationStatus == 1, "\(stderr.suffix(3000))")
+        #expect(stderr.contains("not held for gdb: stdin is not a terminal"), "\(stderr.suffix(3000))")
+        #expect(try Rig.domainsLeft(by: alone.processIdentifier).isEmpty)
+        removeKeptRuns(stderr)
+    }
+
+    /// The console logs a crashed run kept, once the test has read what it needs.
+    func removeKeptRuns(_ output: String) {
+        for line in output.split(whereSeparator: \.isNewline) where line.contains("console log kept at ") {
             Files.removeDirectory(URL(fileURLWithPath: String(line.split(separator: " ").last!)).deletingLastPathComponent().path)
         }
     }

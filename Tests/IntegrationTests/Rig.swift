@@ -104,6 +104,9 @@ enum Rig {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
         }
         let out = Pipe(), err = Pipe()
+        // Not the test runner's terminal: what daxrig does with a terminal (a shell, a
+        // guest held for gdb) is tested on one of the test's own (tmux, script).
+        process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
         process.standardError = err
         try process.run()

@@ -22,7 +22,7 @@ public struct GdbAttach: Sendable, Equatable {
         }
         stub = GdbStub(port: port, wait: wait)
         command = stub.command(vmlinux: vmlinux, scripts: build.gdbScripts)
-        hasDebugInfo = ((try? Files.read(build.config)) ?? "").split(separator: "\n").contains("CONFIG_DEBUG_INFO=y")
+        hasDebugInfo = KernelFiles(bzImage: kernel.bzImage).builtIn()?.contains("CONFIG_DEBUG_INFO") == true
     }
 }
 
