@@ -113,12 +113,17 @@ public final class Cleanup: @unchecked Sendable {
     }
 
     /// On SIGINT, SIGTERM or SIGHUP (the terminal closed, say with a guest held for
-    /// gdb): run every pending action, then exit 130, 143 or 129 as a shell would.
+    /// gdb; not under nohup): run every pending action, then exit 130, 143 or 129 as a
+    /// shell would.
     /// Call once, early, from the CLI.
     public func installSignalHandlers() {
         lock.lock(); defer { lock.unlock() }
         guard signalSources.isEmpty else { return }
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+        // A daxrig started under nohup keeps ignoring SIGHUP, as nohup asked.
+        var hangup = sigaction()
+        sigaction(SIGHUP, nil, &hangup)
+        let ignoresHangup = unsafeBitCast(hangup.__sigaction_handler.sa_handler, to: Int.self) == 1   // SIG_IGN
+        for signalNumber in [SIGINT, SIGTERM] + (ignoresHangup ? [] : [SIGHUP]) {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [self] in
