@@ -118,6 +118,30 @@ import Testing
         }
     }
 
+    @Test func ktapOutput() {
+        Self.fuzz("ktap", corpus: Self.corpus(["Tests/DaxRigTests/Fixtures/fuzz/ktap"])) { input in
+            let text = String(decoding: input, as: UTF8.self)
+            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count
+            let document = KTAPDocument.parse(text)
+            // Every result is one line, kept once, no deeper than the nesting cap; a number
+            // out of order is a problem said; what a flood printed is capped.
+            var results = 0
+            var pending = (document.results + document.runningSubtests).map { ($0, 1) }
+            while let (result, depth) = pending.popLast() {
+                results += 1
+                guard depth <= KTAPReader.maxDepth + 1 else { throw Broken(description: "result \(result.name) at depth \(depth)") }
+                guard result.number > 0 || !document.problems.isEmpty else { throw Broken(description: "result \(result.number) without a problem") }
+                guard result.diagnostics.count <= KeptLines.limit + 1 else { throw Broken(description: "\(result.diagnostics.count) diagnostics") }
+                pending += result.subtests.map { ($0, depth + 1) }
+            }
+            guard results <= lines else { throw Broken(description: "\(results) results from \(lines) lines") }
+            guard document.trailing.count <= KeptLines.limit + 1 else { throw Broken(description: "\(document.trailing.count) trailing lines") }
+            guard document.isEmpty == (document.version == nil && document.plan == nil && results == 0 && document.runningPlan == nil) else {
+                throw Broken(description: "isEmpty \(document.isEmpty) with \(results) results")
+            }
+        }
+    }
+
     @Test func theGuestsChannel() {
         Self.fuzz("agent-line", corpus: Self.corpus(["Tests/DaxRigTests/Fixtures/fuzz/agent"])) { input in
             // A line the guest sent: a message or an error, never a trap.
