@@ -22,7 +22,7 @@ public enum KTAP {
                     + ", \(row.wordsVerified ?? 0) words checked, \(row.mismatches ?? 0) wrong, \(row.failedCalls ?? 0) failed calls",
                 result.verdicts, result.error))
         }
-        var lines = ["KTAP version 1", "1..\(tests.count)"]
+        var lines = ["KTAP version 1", "1..\(tests.count + results.suites.count)"]
         for (index, test) in tests.enumerated() {
             let name = testName(test.name)
             lines.append("    KTAP version 1")
@@ -41,7 +41,30 @@ public enum KTAP {
             }
             lines.append("\(test.verdicts.allSatisfy(\.passed) ? "ok" : "not ok") \(index + 1) \(name)")
         }
+        for (index, result) in results.suites.enumerated() {
+            lines += suite(result, number: tests.count + index + 1)
+        }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A suite as one test whose subtests are its tests, flat (a nested test's dotted
+    /// path is its name), each failure's detail as diagnostics before its line.
+    static func suite(_ result: SuiteResult, number: Int) -> [String] {
+        let name = testName(result.suite.name)
+        var lines = ["    KTAP version 1", "    # Subtest: \(name)", "    1..\(result.tests.count)"]
+        for (index, test) in result.tests.enumerated() {
+            if test.status != .pass && test.status != .skip {
+                lines += test.detail.split(separator: "\n").prefix(20).map { "    # \(test.path): \($0)" }
+            }
+            let directive = switch test.status {
+            case .skip: " # SKIP " + (test.detail.split(separator: "\n").first.map(String.init) ?? "")
+            case .done: " # XFAIL"
+            default: ""
+            }
+            lines.append("    \(test.status == .pass || test.status == .skip || test.status == .done ? "ok" : "not ok") \(index + 1) \(testName(test.path))\(directive)")
+        }
+        lines.append("\(result.passed ? "ok" : "not ok") \(number) \(name)")
+        return lines
     }
 
     /// A workload's (or a stress run's mapping phase's) figures and notes.

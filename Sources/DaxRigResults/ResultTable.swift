@@ -150,6 +150,7 @@ public struct SpecReport: Codable, Sendable {
     public var workloads: [ResultRow]
     public var persistence: [PersistenceRow]
     public var stress: [StressRow]
+    public var suites: [SuiteRow]
 
     public init(_ results: SpecResults) {
         spec = results.spec.name
@@ -158,6 +159,7 @@ public struct SpecReport: Codable, Sendable {
         workloads = results.workloads.map(ResultRow.init)
         persistence = results.persistence.map(PersistenceRow.init)
         stress = results.stress.map(StressRow.init)
+        suites = results.suites.map(SuiteRow.init)
     }
 }
 
@@ -175,6 +177,10 @@ public enum ResultTable {
             if !text.isEmpty { text.append("") }
             text += stressTable(results.stress)
         }
+        if !results.suites.isEmpty {
+            if !text.isEmpty { text.append("") }
+            text += suiteTable(results.suites)
+        }
         for result in results.workloads + results.stress.map(\.mapping) {
             for note in result.report?.notes ?? [] { text.append("note \(result.workload.spec.name): \(note)") }
         }
@@ -188,7 +194,22 @@ public enum ResultTable {
                 text.append("FAIL \(name) \(verdict.expectation.rawValue): \(verdict.detail)")
             }
         }
+        for result in results.suites {
+            for test in result.tests where test.status.isFailure {
+                text.append("\(test.status.rawValue) \(result.suite.name).\(test.path): " + (test.detail.split(separator: "\n").first.map(String.init) ?? ""))
+            }
+        }
         return text.joined(separator: "\n")
+    }
+
+    static func suiteTable(_ results: [SuiteResult]) -> [String] {
+        let header = ["suite", "tests", "pass", "fail", "error", "miss", "done", "skip", "seconds", "ended"]
+        let rows = results.map { result -> [String] in
+            let count = { (status: SuiteTest.Status) in "\(result.tests.count { $0.status == status })" }
+            return [result.suite.name, "\(result.tests.count)", count(.pass), count(.fail), count(.error), count(.miss), count(.done), count(.skip),
+                    result.seconds.map { String(format: "%.0f", $0) } ?? "-", result.outcome?.name ?? "-"]
+        }
+        return columns([header] + rows)
     }
 
     static func workloadTable(_ results: [WorkloadResult]) -> [String] {

@@ -129,6 +129,18 @@ public struct RunRecord: Sendable, Codable, Equatable {
             }
             metrics.append(MetricRecord(test: name, name: "words_lost", value: Double(result.verify?.mismatchedWords ?? 0), unit: "words"))
         }
+        // A suite's tests under the suite's name: "selftests-mm.gup_test_u", as KCIDB's
+        // dotted paths nest them.
+        for result in results.suites {
+            for test in result.tests {
+                tests.append(TestRecord(path: "\(result.suite.name).\(test.path)", status: TestStatus(rawValue: test.status.rawValue) ?? .error,
+                                        detail: test.detail, seconds: nil))
+            }
+            if result.tests.isEmpty {
+                tests.append(TestRecord(path: result.suite.name, status: TestStatus(noReportAfter: result.outcome), detail: result.outcome.map { "\($0)" } ?? "no output"))
+            }
+            if let seconds = result.seconds { metrics.append(MetricRecord(test: result.suite.name, name: "seconds", value: seconds, unit: "s")) }
+        }
         self.init(tests: tests, metrics: metrics, workloads: workloads)
     }
 }

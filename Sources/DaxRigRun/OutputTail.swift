@@ -17,6 +17,9 @@ public final class OutputTail: Sendable {
         }
     }
 
+    /// What is kept, as text.
+    public var text: String { bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+
     /// The last whole line that starts with `prefix`, if one is still kept.
     public func lastLine(startingWith prefix: String) -> String? {
         let text = bytes.withLock { String(decoding: $0, as: UTF8.self) }

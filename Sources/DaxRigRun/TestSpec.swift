@@ -13,6 +13,8 @@ public struct TestSpec: Sendable, Equatable {
     public var workloads: [WorkloadCase]
     public var persistence: [PersistenceCase]
     public var stress: [StressCase]
+    /// `[[suite]]`s: commands whose KTAP daxrig judges (Suites/SuiteSpec.swift).
+    public var suites: [SuiteSpec] = []
     /// Seconds per boot before the boot is a timeout.
     public var timeout: Double?
     /// vCPUs of every boot (2 when the spec does not say): more CPUs than the host
@@ -57,7 +59,7 @@ public struct TestSpec: Sendable, Equatable {
 
     init(file: TOMLFile) throws {
         let top = file.top
-        try top.onlyKeys(["name", "description", "timeout", "cpus", "defaults", "workload", "persistence", "stress"])
+        try top.onlyKeys(["name", "description", "timeout", "cpus", "defaults", "workload", "persistence", "stress", "suite"])
         name = try top.string("name") ?? URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
         description = try top.string("description") ?? ""
         timeout = try top.int("timeout").map(Double.init)
@@ -86,20 +88,22 @@ public struct TestSpec: Sendable, Equatable {
             try section.onlyKeys(Self.stressKeys)
             stress += try Self.stress(section, timeout: timeout ?? Self.defaultTimeout)
         }
-        guard !workloads.isEmpty || !persistence.isEmpty || !stress.isEmpty else {
-            throw top.error(nil, "the spec names no [[workload]], no [[persistence]] and no [[stress]]", hint: "see kernels/specs/README.md")
+        let directory = URL(fileURLWithPath: file.path).deletingLastPathComponent().path
+        suites = try file.arrayOfTables("suite").map { try SuiteSpec.parse($0, specDirectory: directory) }
+        guard !workloads.isEmpty || !persistence.isEmpty || !stress.isEmpty || !suites.isEmpty else {
+            throw top.error(nil, "the spec names no [[workload]], no [[persistence]], no [[stress]] and no [[suite]]", hint: "see kernels/specs/README.md")
         }
         var seen: [String: String] = [:]
         for item in caseNames {
             if let earlier = seen[item] {
-                throw top.error(nil, "two runs are named '\(item)' (\(earlier))", hint: "give each [[workload]], [[persistence]] or [[stress]] its own name")
+                throw top.error(nil, "two runs are named '\(item)' (\(earlier))", hint: "give each [[workload]], [[persistence]], [[stress]] or [[suite]] its own name")
             }
             seen[item] = "names must be unique"
         }
     }
 
-    /// Every workload's, persistence check's and stress run's name.
-    var caseNames: [String] { workloads.map(\.spec.name) + persistence.map(\.spec.name) + stress.map(\.spec.name) }
+    /// Every workload's, persistence check's, stress run's and suite's name.
+    var caseNames: [String] { workloads.map(\.spec.name) + persistence.map(\.spec.name) + stress.map(\.spec.name) + suites.map(\.name) }
 
     /// A key read from the section, else from [defaults].
     private static func value<T>(_ section: TOMLSection, _ defaults: TOMLSection?, _ read: (TOMLSection) throws -> T?) throws -> T? {
@@ -260,7 +264,7 @@ public struct TestSpec: Sendable, Equatable {
             copy.workloads = workloads.filter { backings.contains($0.spec.backing) }
             copy.persistence = persistence.filter { backings.contains($0.spec.backing) }
             copy.stress = stress.filter { backings.contains($0.spec.backing) }
-            if copy.workloads.isEmpty && copy.persistence.isEmpty && copy.stress.isEmpty {
+            if copy.workloads.isEmpty && copy.persistence.isEmpty && copy.stress.isEmpty && copy.suites.isEmpty {
                 let has = Set(workloads.map(\.spec.backing.rawValue) + persistence.map(\.spec.backing.rawValue) + stress.map(\.spec.backing.rawValue)).sorted()
                 throw SpecOverrideError(message: "spec \(name) has no run on \(backings.map(\.rawValue).joined(separator: ", ")); it has \(has.joined(separator: ", "))")
             }
@@ -306,6 +310,7 @@ public struct TestSpec: Sendable, Equatable {
         copy.workloads = workloads.filter { names.contains($0.spec.name) }
         copy.persistence = persistence.filter { names.contains($0.spec.name) }
         copy.stress = stress.filter { names.contains($0.spec.name) }
+        copy.suites = suites.filter { names.contains($0.name) }
         return copy
     }
 
@@ -327,7 +332,8 @@ public struct TestSpec: Sendable, Equatable {
     /// while the spec runs.
     public var guestMemoryMiB: Int {
         let mapping = workloads + stress.map(\.mapping)
-        return max(mapping.isEmpty ? 0 : WorkloadRunner.memoryMiB(for: mapping), persistence.isEmpty ? 0 : PersistenceRunner.memoryMiB)
+        return max(mapping.isEmpty ? 0 : WorkloadRunner.memoryMiB(for: mapping), persistence.isEmpty ? 0 : PersistenceRunner.memoryMiB,
+                   suites.map(\.memoryMiB).max() ?? 0)
     }
 }
 

@@ -30,7 +30,7 @@ import DaxRigRun
         #expect(names.contains("default.toml") && names.contains("persistence.toml") && names.contains("modes.toml"))
         for name in names {
             let spec = try TestSpec.load(Self.specs.appendingPathComponent(name).path)
-            #expect(!spec.workloads.isEmpty || !spec.persistence.isEmpty || !spec.stress.isEmpty, "\(name)")
+            #expect(!spec.workloads.isEmpty || !spec.persistence.isEmpty || !spec.stress.isEmpty || !spec.suites.isEmpty, "\(name)")
         }
     }
 
@@ -130,7 +130,7 @@ import DaxRigRun
         #expect(syntax?.description.contains("not valid TOML") == true)
 
         let empty = failure("name = \"nothing\"\n")
-        #expect(empty?.description.contains("the spec names no [[workload]], no [[persistence]] and no [[stress]]") == true)
+        #expect(empty?.description.contains("the spec names no [[workload]], no [[persistence]], no [[stress]] and no [[suite]]") == true)
 
         let twice = failure("[[workload]]\nbacking = \"tmpfs\"\n[[workload]]\nbacking = \"tmpfs\"\n")
         #expect(twice?.description.contains("two runs are named 'tmpfs-n1'") == true)

@@ -23,6 +23,14 @@ public protocol CampaignRig: Sendable {
     /// Runs `spec` on `host`; `vcpuLimit` caps each guest's vCPUs when guests run side by side.
     func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults
+    /// `spec` with its providers' suites made concrete for `kernel` (SuiteProviders).
+    func suites(_ spec: TestSpec, kernel: BootableKernel) throws -> TestSpec
+}
+
+extension CampaignRig {
+    public func suites(_ spec: TestSpec, kernel: BootableKernel) throws -> TestSpec {
+        try SuiteProviders.prepare(spec, kernel: kernel, cache: cache, progress: SilentProgress())
+    }
 }
 
 /// The rig itself: KernelBuilder, ImageBuilder and GuestRunner's boots.
@@ -42,6 +50,10 @@ public struct LiveRig: CampaignRig {
 
     public func host(kernel: String, fits: (_ memory: UInt64, _ disk: UInt64) throws -> Void) throws -> HostFacts {
         try runner.hostFacts(kernel: kernel, fits: fits)
+    }
+
+    public func suites(_ spec: TestSpec, kernel: BootableKernel) throws -> TestSpec {
+        try SuiteProviders.prepare(spec, kernel: kernel, cache: cache, progress: runner.progress)
     }
 
     public func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,

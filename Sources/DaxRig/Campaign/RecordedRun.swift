@@ -53,6 +53,9 @@ extension CampaignRig {
                     recording: SpecRunner.Recording?,
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> (SpecResults, Int64?) {
         let build = kernel.build
+        // A provider's tests are built before the run is stored: a tree that is gone is
+        // the user's to fix (exit 2), not a run with every test in ERROR.
+        let spec = try suites(spec, kernel: kernel)
         let kernel = kernel.bzImage
         // The host once, before anything is stored: what the spec must fit, what every
         // boot runs on, and what the store records.
@@ -73,7 +76,8 @@ extension CampaignRig {
         var artifacts = kept.filter { Files.exists($0.1) }
         do {
             let results = try run()
-            artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog) + results.stress.compactMap(\.consoleLog))
+            artifacts += (results.workloads.compactMap(\.consoleLog) + results.persistence.compactMap(\.consoleLog) + results.stress.compactMap(\.consoleLog)
+                         + results.suites.compactMap(\.consoleLog))
                 .map { ("console-log", $0) }
             // Results the interrupt's teardown made (agent gone, no report) would be
             // stored as the run's own if the write raced the handler.

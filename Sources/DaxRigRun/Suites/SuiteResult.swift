@@ -1,0 +1,56 @@
+import DaxRigMachine
+import Foundation
+
+/// One test of a suite as daxrig judged it: its path within the suite ("mremap_test",
+/// "mremap_test.2GB_mremap_-_Source_PUD-aligned"), a KernelCI status, and the
+/// diagnostics behind it.
+public struct SuiteTest: Sendable, Equatable, Codable {
+    /// KCIDB's statuses (DaxRigResults.TestStatus has the same raw values).
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        case pass = "PASS", fail = "FAIL", error = "ERROR", miss = "MISS", done = "DONE", skip = "SKIP"
+        public var isFailure: Bool { self == .fail || self == .error }
+    }
+
+    public var path: String
+    public var status: Status
+    public var detail: String
+
+    public init(path: String, status: Status, detail: String) {
+        self.path = path
+        self.status = status
+        self.detail = detail
+    }
+}
+
+/// What one suite's boot gave.
+public struct SuiteResult: Sendable {
+    public var suite: SuiteSpec
+    /// Every test, nested ones as dotted paths, in the order they ran; then the suite's
+    /// own checks (`ktap` when its output was not sound KTAP, `kernel-log-clean`).
+    public var tests: [SuiteTest]
+    /// How the boot ended.
+    public var outcome: BootOutcome?
+    public var consoleLog: String?
+    public var seconds: Double?
+    /// The boot's teardown kept a report of sorts: the suite printed anything at all.
+    public var printed: Bool
+
+    public init(suite: SuiteSpec, tests: [SuiteTest], outcome: BootOutcome?, consoleLog: String? = nil, seconds: Double? = nil, printed: Bool = true) {
+        self.suite = suite
+        self.tests = tests
+        self.outcome = outcome
+        self.consoleLog = consoleLog
+        self.seconds = seconds
+        self.printed = printed
+    }
+
+    public var passed: Bool { !tests.isEmpty && tests.allSatisfy { !$0.status.isFailure } }
+
+    /// Counts per status, in KernelCI's order, for tables: "12 PASS, 3 SKIP, 1 FAIL".
+    public var counts: [(SuiteTest.Status, Int)] {
+        SuiteTest.Status.allCases.compactMap { status in
+            let count = tests.count { $0.status == status }
+            return count == 0 ? nil : (status, count)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import DaxRigImage
+import DaxRigMachine
+import DaxRigProtocol
+import Foundation
+import Synchronization
+
+/// Runs each suite in a boot of its own (a suite that crashes the kernel takes no other
+/// down with it), with its pmem mounted at /mnt/pmem, and judges its KTAP.
+public struct SuiteRunner: Sendable {
+    public let runner: GuestRunner
+    /// What a suite may print before daxrig stops keeping it: a guest that floods its
+    /// channel costs the host this much memory, no more.
+    public static let outputLimit = 64 << 20
+
+    public init(runner: GuestRunner) { self.runner = runner }
+
+    public func run(_ suites: [SuiteSpec], kernel: String, image: GuestImage, timeout: Double, vcpus: Int = BootRequest.defaultVCPUs,
+                    output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [SuiteResult] {
+        try suites.map { suite in
+            let request = Self.request(suite, kernel: kernel, timeout: timeout, vcpus: vcpus)
+            let kept = SuiteOutput(limit: Self.outputLimit)
+            let errors = OutputTail(limit: 2048)
+            let started = Date()
+            let boot = try runner.boot(request, image: image) { stream, data in
+                if stream == .stdout { kept.append(data) } else { errors.append(data) }
+                output(stream, data)
+            }
+            let (text, dropped) = kept.text()
+            var document = KTAPDocument.parse(text)
+            if case .commandExited = boot.outcome {} else if let log = boot.consoleLog {
+                document = Self.recovered(document, console: ConsoleLog.read(log).text)
+            }
+            let overflow = dropped > 0 ? "the suite printed more than \(Self.outputLimit >> 20) MiB; \(dropped) bytes after that were not kept or judged" : nil
+            let planned = suite.plannedTests
+            let stderr = errors.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let excerpt = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).joined(separator: "\n")
+                + (stderr.isEmpty ? "" : "\nstderr:\n" + stderr)
+            let tests = SuiteJudge(suite: suite, planned: planned).judge(document, outcome: boot.outcome, findings: boot.findings,
+                                                                          excerpt: excerpt, overflow: overflow)
+            return SuiteResult(suite: suite, tests: tests, outcome: boot.outcome, consoleLog: boot.consoleLog,
+                               seconds: Date().timeIntervalSince(started), printed: !text.isEmpty)
+        }
+    }
+
+    /// What a runner wrote to the kernel log before a crash (`KernelLogMirror.prefix`
+    /// lines: the plan, each test's name before it starts, each result), where the
+    /// channel lost it: the agent reads a test's output after the test wrote it, and a
+    /// panic in between leaves it unread, but a /dev/kmsg write is in the log before
+    /// the next instruction, and a panic flushes the log to the console. The stream
+    /// keeps the diagnostics and subtests it did get; the log says which test was
+    /// running and what the plan was.
+    static func recovered(_ stream: KTAPDocument, console: String) -> KTAPDocument {
+        let mirrored = console.split(separator: "\n").compactMap { line -> Substring? in
+            guard let range = line.range(of: KernelLogMirror.prefix) else { return nil }
+            return line[range.upperBound...]
+        }
+        guard !mirrored.isEmpty else { return stream }
+        var log = KTAPDocument.parse(mirrored.joined(separator: "\n") + "\n")
+        guard log.results.count >= stream.results.count else { return stream }
+        for index in stream.results.indices where stream.results[index].number == log.results[index].number {
+            log.results[index] = stream.results[index]
+        }
+        if log.results.count == stream.results.count {
+            log.trailing = stream.trailing
+            log.runningSubtests = stream.runningSubtests
+        }
+        return log
+    }
+
+    static func request(_ suite: SuiteSpec, kernel: String, timeout: Double, vcpus: Int) -> BootRequest {
+        // debugfs where the kernel's tests look for it (gup_test, LKDTM), as a distribution mounts it.
+        let plan = GuestPlan(pmem: PmemSetup(fileSystem: suite.fileSystem),
+                             command: ["/bin/sh", "-c", "mount -t debugfs none /sys/kernel/debug 2>/dev/null; cd /root && " + suite.command])
+        var request = BootRequest(kernel: kernel, plan: plan, pmemSizes: [2 << 30], memoryMiB: suite.memoryMiB, vcpus: vcpus,
+                                  timeout: suite.timeout ?? timeout)
+        request.additions = suite.additions
+        return request
+    }
+}
+
+/// A suite's stdout up to a limit, and how much came past it.
+final class SuiteOutput: Sendable {
+    private let state = Mutex<(bytes: [UInt8], dropped: Int)>(([], 0))
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func append(_ data: Data) {
+        state.withLock { kept in
+            let room = max(0, limit - kept.bytes.count)
+            kept.bytes.append(contentsOf: data.prefix(room))
+            kept.dropped += max(0, data.count - room)
+        }
+    }
+
+    func text() -> (String, Int) {
+        state.withLock { (String(decoding: $0.bytes, as: UTF8.self), $0.dropped) }
+    }
+}
+
+/// The runner's lines in the kernel log: on a crash the console is what survives.
+public enum KernelLogMirror {
+    public static let prefix = "daxrig-ktap: "
+}
+
+extension SuiteSpec {
+    /// The names a provider's generated runner will print, in order (nil for a user's command).
+    public var plannedTests: [String]? {
+        guard provider != nil, let testList, let list = try? SelftestList.load(testList) else { return nil }
+        return list.entries.map(\.name)
+    }
+}
