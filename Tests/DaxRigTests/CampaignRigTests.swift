@@ -52,7 +52,7 @@ final class FakeRig: CampaignRig {
     func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
         let passes = state.withLock { state -> Bool in
-            state.runs.append((kernel, spec.workloads.map(\.spec.name), vcpuLimit))
+            state.runs.append((kernel, spec.workloads.map(\.spec.name) + spec.suites.map(\.name), vcpuLimit))
             return state.outcomes.isEmpty ? true : state.outcomes.removeFirst()
         }
         let workloads = spec.workloads.map { item -> WorkloadResult in
@@ -62,7 +62,15 @@ final class FakeRig: CampaignRig {
             return WorkloadResult(workload: item, report: report,
                                   verdicts: item.expectations.map { Judge.judge($0, report: report, findings: []) }, error: nil)
         }
-        return SpecResults(spec: spec, workloads: workloads, persistence: [])
+        // A suite's KTAP as its binary would print it, judged by the real SuiteJudge: "flips"
+        // follows the scripted outcome, "known" always fails.
+        let suites = spec.suites.map { suite -> SuiteResult in
+            let text = "1..3\nok 1 steady\n\(passes ? "ok" : "not ok") 2 flips\nnot ok 3 known\n"
+            let tests = SuiteJudge(suite: suite).judge(KTAPDocument.parse(text), outcome: .commandExited(status: passes ? 0 : 1, signal: nil),
+                                                       findings: [], excerpt: "")
+            return SuiteResult(suite: suite, tests: tests, outcome: .commandExited(status: passes ? 0 : 1, signal: nil))
+        }
+        return SpecResults(spec: spec, workloads: workloads, persistence: [], suites: suites)
     }
 }
 
@@ -98,15 +106,17 @@ final class FakeRig: CampaignRig {
 /// The nightly's orchestration with canned boots: what it runs again, what it stores,
 /// how it judges, and a kernel that does not build, without a build or a boot.
 @Suite struct CampaignRigTests {
-    static func night(after outcomes: [Bool], in directory: URL, jobs: Int = 1) throws -> (first: NightVerdict, second: NightVerdict, store: ResultStore, rig: FakeRig) {
-        try """
-            name = "s"
-            [[workload]]
-            backing = "hugetlbfs"
-            processes = 4
-            size = "1G"
-            expect = ["shares"]
-            """.write(to: directory.appendingPathComponent("s.toml"), atomically: true, encoding: .utf8)
+    static let workloadSpec = """
+        name = "s"
+        [[workload]]
+        backing = "hugetlbfs"
+        processes = 4
+        size = "1G"
+        expect = ["shares"]
+        """
+
+    static func night(after outcomes: [Bool], in directory: URL, jobs: Int = 1, spec: String = workloadSpec) throws -> (first: NightVerdict, second: NightVerdict, store: ResultStore, rig: FakeRig) {
+        try spec.write(to: directory.appendingPathComponent("s.toml"), atomically: true, encoding: .utf8)
         let path = directory.appendingPathComponent("m.toml").path
         try """
             name = "fake"
@@ -154,6 +164,25 @@ final class FakeRig: CampaignRig {
         // failing, not a new regression every night (it has no stored run to compare:
         // its status comes from the night before's verdict).
         #expect(second.findings.filter { $0.cell == "broken" }.map(\.kind) == [.stillFailing], "\(second.findings)")
+    }
+
+    /// A suite test that starts failing is run again and called a regression, by the
+    /// suite's own name in the re-run; one listed as an expected failure is not a
+    /// finding at all, night after night.
+    @Test func aSuiteTestThatStartsFailingIsARegressionAndAKnownFailureIsNot() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "known  fails on every kernel of this matrix\n".write(to: directory.appendingPathComponent("known.txt"), atomically: true, encoding: .utf8)
+        let (_, second, _, rig) = try Self.night(after: [false, false, true], in: directory, spec: """
+            name = "s"
+            [[suite]]
+            name = "own"
+            command = "/root/own-tests"
+            expected-failures = "known.txt"
+            """)
+        let good = second.findings.filter { $0.cell == "good" }
+        #expect(good.map(\.test) == ["own.flips"] && good.first?.kind == .regression && good.first?.failedRuns == 2, "\(second.findings)")
+        #expect(rig.runs.count == 4 && rig.runs.allSatisfy { $0.cases == ["own"] }, "\(rig.runs.map(\.cases))")
     }
 
     /// Cells side by side share the cores: with jobs > 1 each run is given a vCPU limit
