@@ -23,6 +23,15 @@ import Testing
         #expect(oracle.judge(record([("w.shares", .pass)])).verdict == .infrastructure, "nothing named ran")
     }
 
+    /// `--expect SUITE.TEST`: that test of that suite, its subtests with it, and no other.
+    @Test func aSuiteTestIsNamedByItsPath() {
+        let oracle = BisectOracle(expectations: ["selftests-mm.mremap_test"])
+        #expect(oracle.judge(record([("selftests-mm.mremap_test", .pass), ("selftests-mm.gup_test_u", .fail)])).verdict == .good)
+        #expect(oracle.judge(record([("selftests-mm.mremap_test", .pass), ("selftests-mm.mremap_test.2GB_mremap", .fail)])).verdict == .bad)
+        #expect(oracle.judge(record([("selftests-mm.mremap_test", .miss)])).verdict == .infrastructure)
+        #expect(oracle.judge(record([("selftests-mm.mremap_test_x", .fail)])).verdict == .infrastructure, "a longer name is another test")
+    }
+
     @Test func anySubtestDecidesWhenNoneIsNamed() {
         let oracle = BisectOracle()
         #expect(oracle.judge(record([("w.no-fallback", .pass), ("w.shares", .fail)])).verdict == .bad)

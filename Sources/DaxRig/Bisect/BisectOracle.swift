@@ -33,11 +33,13 @@ public struct BisectOracle: Sendable, Codable, Equatable {
     public var keyMetric: String { metric ?? "pte_fallback_pages" }
 
     /// A subtest counts when no expectation is named, when it names one of them, or
-    /// when it is a whole workload that gave no report (a crash or a failed boot).
+    /// when it is a whole workload that gave no report (a crash or a failed boot). A
+    /// suite's test is named by its path, `SUITE.TEST` ("selftests-mm.gup_test_u"),
+    /// which takes its subtests along.
     func counts(_ test: TestRecord, workloads: Set<String>) -> Bool {
         guard !expectations.isEmpty else { return true }
         if workloads.contains(test.path) || !test.path.contains(".") { return true }
-        return expectations.contains { test.path.hasSuffix("." + $0) }
+        return expectations.contains { test.path.hasSuffix("." + $0) || test.path == $0 || test.path.hasPrefix($0 + ".") }
     }
 
     public func judge(_ record: RunRecord) -> (verdict: Verdict, detail: String) {
