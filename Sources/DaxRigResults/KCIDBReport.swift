@@ -1,12 +1,17 @@
 import Foundation
+import DaxRigKernel
 import DaxRigSupport
 
-/// Stored runs as KCIDB v5 I/O data (KernelCI's common database): a checkout (the
-/// kernel source and patches) and a build (the cached kernel) per kernel, and one test per
-/// subtest, with its KernelCI status, the numbers behind it as the log excerpt, and
-/// each workload's PMD table pages as the numeric result of its sharing subtest.
+/// Stored runs as KCIDB I/O data (KernelCI's common database), schema 5.3, the newest
+/// kcidb-io 141 validates: a checkout (the source and the series) and a build (the
+/// kernel) per kernel, and one test per subtest, with its KernelCI status, the numbers
+/// behind it as the log excerpt, and each workload's PMD table pages as the numeric
+/// result of its sharing subtest. What KernelCI correlates on (the commit, the patch
+/// set's hash, the config's name, the compiler) comes from the kernel's manifest; no
+/// field meant for others carries a path of this host.
 public enum KCIDBReport {
     public static let origin = "daxrig"
+    public static let version = (major: 5, minor: 3)
 
     public static func render(_ runs: [StoredRunReport]) -> [String: Any] {
         var checkouts: [String: [String: Any]] = [:]
@@ -15,19 +20,13 @@ public enum KCIDBReport {
         for report in runs {
             let run = report.run
             let kernel = run.kernelKey ?? ContentHash.of(run.kernelPath).prefix(20).description
-            let checkout = "\(origin):checkout-\(kernel)"
+            let manifest = run.kernelManifest.flatMap { try? JSONCoding.decoder.decode(KernelManifest.self, from: Data($0.utf8)) }
+            // One checkout per source and series: kernels of one tree and series built
+            // with different configs are builds of the same checkout.
+            let checkout = "\(origin):checkout-" + (manifest.map { ContentHash.of($0.sourceIdentity.id + patchsetHash($0)).prefix(20).description } ?? kernel)
             let build = "\(origin):build-\(kernel)"
-            checkouts[checkout] = checkouts[checkout] ?? [
-                "id": checkout, "origin": origin,
-                "comment": "kernel \(run.kernelRelease ?? "?") (daxrig cache key \(run.kernelKey ?? "none"))"
-                    + (run.cell.map { ", matrix kernel \($0)" } ?? ""),
-                "start_time": run.started,
-            ]
-            builds[build] = builds[build] ?? [
-                "id": build, "origin": origin, "checkout_id": checkout,
-                "architecture": "x86_64", "start_time": run.started,
-                "comment": run.kernelPath,
-            ]
+            checkouts[checkout] = checkouts[checkout] ?? Self.checkout(checkout, manifest: manifest, run: run)
+            builds[build] = builds[build] ?? Self.build(build, checkout: checkout, manifest: manifest, run: run, kernel: kernel)
             for (index, test) in report.tests.enumerated() {
                 var entry: [String: Any] = [
                     "id": "\(origin):run-\(run.id)-\(index)",
@@ -50,11 +49,54 @@ public enum KCIDBReport {
             }
         }
         return [
-            "version": ["major": 5, "minor": 0],
+            "version": ["major": version.major, "minor": version.minor],
             "checkouts": checkouts.keys.sorted().map { checkouts[$0]! },
             "builds": builds.keys.sorted().map { builds[$0]! },
             "tests": tests,
         ]
+    }
+
+    /// KCIDB's patchset_hash: SHA-256 over the newline-terminated SHA-256 of each patch,
+    /// in order; empty without patches.
+    static func patchsetHash(_ manifest: KernelManifest) -> String {
+        manifest.patches.isEmpty ? "" : ContentHash.of(manifest.patches.map { $0.sha256 + "\n" }.joined())
+    }
+
+    static func checkout(_ id: String, manifest: KernelManifest?, run: StoredRun) -> [String: Any] {
+        var entry: [String: Any] = ["id": id, "origin": origin, "start_time": run.started,
+                                    "comment": "Linux \(run.kernelRelease ?? "?")" + (run.cell.map { ", matrix kernel \($0)" } ?? "")]
+        guard let manifest else { return entry }
+        entry["valid"] = true
+        entry["patchset_hash"] = patchsetHash(manifest)
+        var misc: [String: Any] = ["source_kind": manifest.sourceIdentity.kind, "source_id": manifest.sourceIdentity.id,
+                                   "patches": manifest.patches.map(\.name)]
+        switch manifest.source {
+        case let .git(repository, _):
+            entry["git_commit_hash"] = manifest.sourceIdentity.id
+            // A URL is for others; a path on this host is not.
+            if repository.contains("://") { entry["git_repository_url"] = repository }
+            entry["tree_name"] = URL(fileURLWithPath: repository).deletingPathExtension().lastPathComponent
+        case let .tarball(path):
+            entry["tree_name"] = URL(fileURLWithPath: path).lastPathComponent.replacingOccurrences(of: ".tar.xz", with: "")
+            misc["tarball_sha256"] = manifest.sourceIdentity.id
+        case .directory:
+            entry["tree_name"] = "local-tree"
+        }
+        entry["misc"] = misc
+        return entry
+    }
+
+    static func build(_ id: String, checkout: String, manifest: KernelManifest?, run: StoredRun, kernel: String) -> [String: Any] {
+        var entry: [String: Any] = ["id": id, "origin": origin, "checkout_id": checkout, "architecture": manifest?.arch ?? "x86_64",
+                                    "start_time": run.started, "comment": "daxrig kernel \(kernel), Linux \(run.kernelRelease ?? "?")"]
+        guard let manifest else { return entry }
+        entry["status"] = "PASS"
+        entry["config_name"] = ([manifest.configBase] + manifest.fragments.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent })
+            .joined(separator: "+")
+        entry["compiler"] = manifest.compiler
+        entry["duration"] = manifest.timings.totalSeconds
+        entry["misc"] = ["kernel_key": manifest.key, "config_sha256": manifest.configSHA256, "compiled_files": manifest.compiledFiles]
+        return entry
     }
 
     public static func json(_ runs: [StoredRunReport]) throws -> Data {

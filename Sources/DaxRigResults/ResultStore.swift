@@ -118,6 +118,11 @@ public struct ResultStore: Sendable {
                 t.column("mappingBytes", .integer).notNull()
             }
         }
+        // The kernel's whole manifest with the run: what KCIDB's checkout and build say
+        // (source identity, patch hashes, config, compiler, build time) comes from it.
+        migrator.registerMigration("v3-kernel-manifest") { db in
+            try db.alter(table: "run") { t in t.add(column: "kernelManifest", .text) }
+        }
         return migrator
     }
 
@@ -214,6 +219,8 @@ public struct RunInputs: Sendable, Codable, Equatable {
     public var qemuVersion: String?
     public var libvirtVersion: String?
     public var accelerator: String?
+    /// The kernel's manifest (KernelManifest, JSON) when daxrig built it.
+    public var kernelManifest: String?
     /// The night (`daxrig nightly`) the run belongs to, its matrix cell (the kernel's
     /// name in the matrix), and the run it repeats when it re-runs a new failure.
     public var night: Int64?
@@ -231,7 +238,8 @@ public struct RunInputs: Sendable, Codable, Equatable {
                          source: manifest.map { "\($0.sourceIdentity.kind):\($0.sourceIdentity.id)" }, patchSeries: manifest?.patchSeries,
                          patchesHash: patches.map { ContentHash.of($0) }, configHash: manifest?.configSHA256,
                          host: ProcessInfo.processInfo.hostName, qemuVersion: versions.qemu, libvirtVersion: versions.libvirt,
-                         accelerator: accelerator)
+                         accelerator: accelerator,
+                         kernelManifest: manifest.flatMap { try? JSONCoding.encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) })
     }
 }
 
@@ -268,6 +276,7 @@ public struct StoredRun: Sendable, Codable, Equatable {
     public var qemuVersion: String?
     public var libvirtVersion: String?
     public var seconds: Double?
+    public var kernelManifest: String?
     public var night: Int64?
     public var cell: String?
     public var rerunOf: Int64?

@@ -39,15 +39,27 @@ import DaxRigResults
             """, reports.appendingPathComponent("report.xml").path]).run().standardOutput
         #expect(junit.contains("suite daxrig.unpatched.default 24 0 0"), "\(junit)")
         #expect(junit.contains("suite daxrig.demo-patch.default 24 0 0"), "\(junit)")
-        // KCIDB, through kcidb-io's own validation: two kernels, two builds.
+        // KCIDB, through kcidb-io's own validation of its newest schema: two kernels of one
+        // source, one with the demo patch (a patch set hash), two builds with what KernelCI
+        // correlates on, and no path of this host in any field.
+        let kcidbPath = reports.appendingPathComponent("report.kcidb.json").path
         let kcidb = try Command(Rig.python, ["-c", """
             import sys, json, kcidb_io
             data = json.load(open(sys.argv[1]))
-            kcidb_io.schema.V5_0.validate(data)
-            print("valid builds", len(data["builds"]), "tests", len(data["tests"]))
-            """, reports.appendingPathComponent("report.kcidb.json").path]).runAllowingFailure()
+            kcidb_io.schema.LATEST.validate(data)
+            assert (data["version"]["major"], data["version"]["minor"]) == (kcidb_io.schema.LATEST.major, kcidb_io.schema.LATEST.minor)
+            hashes = sorted(c["patchset_hash"] for c in data["checkouts"])
+            assert hashes[0] == "" and len(hashes[1]) == 64, hashes
+            assert all(c["tree_name"] == "linux-source-6.1" for c in data["checkouts"]), data["checkouts"]
+            assert all(b["config_name"].startswith("tinyconfig+") and b["compiler"].startswith("gcc") and b["duration"] >= 0 for b in data["builds"]), data["builds"]
+            print("valid checkouts", len(data["checkouts"]), "builds", len(data["builds"]), "tests", len(data["tests"]))
+            """, kcidbPath]).runAllowingFailure()
         #expect(kcidb.status == 0, "\(kcidb.standardError)")
-        #expect(kcidb.standardOutput.contains("valid builds 2 tests 48"), "\(kcidb.standardOutput)")
+        #expect(kcidb.standardOutput.contains("valid checkouts 2 builds 2 tests 48"), "\(kcidb.standardOutput)")
+        let kcidbText = try Files.read(kcidbPath)
+        for path in ["/root/", "/tmp/", "/work/", Rig.cache.root.path] {
+            #expect(!kcidbText.contains(path), "a host path in KCIDB: \(path)")
+        }
 
         let second = try Rig.run(["nightly", matrix, "--store", store, "--jobs", "2", "--json"])
         #expect(second.status == 0, "\(second.standardError.suffix(2000))")
