@@ -39,25 +39,30 @@ public struct HTMLReport: Sendable {
         run.cell ?? [run.kernelRelease, run.kernelKey.map { String($0.prefix(8)) }].compactMap { $0 }.joined(separator: " ").nonEmpty ?? "kernel"
     }
 
-    /// PageTables growth against the number of processes, one line per kernel and backing:
-    /// sharing shows as a flat line, private tables as one that climbs with N.
+    /// PMD table pages per process against the number of processes, one line per kernel
+    /// and backing: private tables stay at one per GiB mapped, shared ones fall as 1/N.
+    /// PageTables growth was charted before, on a linear axis where ext4's 285 MiB of PTE
+    /// fallbacks flattened xfs's 3.9 MiB and hugetlbfs's 4 KiB into one line at zero; per
+    /// process PMD pages are what sharing changes, and every backing has them.
     public var pageTablesChart: SVGChart {
         var series: [String: [SVGChart.Point]] = [:]
         var order: [String] = []
         for report in runs {
             for workload in report.workloads {
-                guard let delta = report.metrics.first(where: { $0.test == workload.name && $0.name == "page_tables_delta" }) else { continue }
+                guard let pages = report.metrics.first(where: { $0.test == workload.name && $0.name == "pmd_pages_per_process" }) else { continue }
                 let name = "\(Self.kernelName(report.run)) \(workload.backing) \(ByteSize.format(workload.mappingBytes))"
                 if series[name] == nil { order.append(name) }
-                series[name, default: []].append(.init(x: Double(workload.processes), y: delta.value))
+                series[name, default: []].append(.init(x: Double(workload.processes), y: pages.value))
             }
         }
-        var chart = SVGChart(title: "PageTables growth against processes", xLabel: "processes (N)", yLabel: "PageTables delta",
+        var chart = SVGChart(title: "PMD table pages per process against processes", xLabel: "processes (N)", yLabel: "PMD table pages per process",
                              series: order.map { .init(name: $0, points: series[$0]!) })
         chart.logX = true
-        chart.yFormat = .bytes
         return chart
     }
+
+    /// Nights (or runs) the history has: a line over time needs two.
+    public var historyPoints: Int { Set(history.map(\.x)).count }
 
     /// The history metric, one line per kernel and workload, over the nights (or runs).
     public var historyChart: SVGChart {
@@ -73,6 +78,33 @@ public struct HTMLReport: Sendable {
                              series: order.map { .init(name: $0, points: series[$0]!) })
         chart.xNames = Dictionary(uniqueKeysWithValues: xs.enumerated().map { (Double($0.offset), $0.element) })
         return chart
+    }
+
+    /// Each run's suites: their counts, then the failures, tonight's findings first.
+    func suiteSection(_ esc: (String) -> String) -> [String] {
+        let suites = runs.flatMap { report in report.metrics.filter { $0.name == RunRecord.suiteMetric }.map { (report, $0.test) } }
+        guard !suites.isEmpty else { return [] }
+        let findings = Set((verdict?.findings ?? []).filter { $0.kind == .regression || $0.kind == .flaky }.map { "\($0.cell)/\($0.test)" })
+        var html = ["<h2>Suites</h2><table><tr><th>run</th><th>suite</th>" + TestStatus.allCases.map { "<th>\($0.rawValue)</th>" }.joined() + "</tr>"]
+        var failures: [(new: Bool, run: Int64, test: TestRecord)] = []
+        for (report, suite) in suites {
+            let tests = report.tests.filter { $0.path.hasPrefix(suite + ".") }
+            html.append("<tr><td>\(report.run.id)</td><td>\(esc(suite))</td>" + TestStatus.allCases.map { status in
+                let count = tests.count { $0.status == status }
+                return count == 0 ? "<td>0</td>" : #"<td class="\#(status.rawValue)">\#(count)</td>"#
+            }.joined() + "</tr>")
+            failures += tests.filter(\.status.isFailure).map { (findings.contains("\(report.run.cell ?? "")/\($0.path)"), report.run.id, $0) }
+        }
+        html.append("</table>")
+        if !failures.isEmpty {
+            html.append("<table><tr><th>run</th><th>test</th><th>status</th><th>new tonight</th><th>detail</th></tr>")
+            for failure in failures.sorted(by: { $0.new && !$1.new }) {
+                html.append(#"<tr><td>\#(failure.run)</td><td>\#(esc(failure.test.path))</td><td class="\#(failure.test.status.rawValue)">\#(failure.test.status.rawValue)</td>"#
+                    + #"<td>\#(failure.new ? "<b class=\"regression\">new</b>" : "")</td><td>\#(esc(String(failure.test.detail.prefix(2000))))</td></tr>"#)
+            }
+            html.append("</table>")
+        }
+        return html
     }
 
     public func render() -> String {
@@ -123,8 +155,13 @@ public struct HTMLReport: Sendable {
         }
         html.append(#"<h2>Charts</h2><div class="charts">"#)
         html.append(pageTablesChart.render())
-        html.append(historyChart.render())
+        if historyPoints >= 2 {
+            html.append(historyChart.render())
+        } else {
+            html.append("<p>\(esc(historyMetric)) over time: \(historyPoints == 1 ? "one night or run so far" : "no night or run yet"); its chart needs two.</p>")
+        }
         html.append("</div>")
+        html += suiteSection(esc)
 
         html.append("<h2>Runs</h2><table><tr><th>run</th><th>kernel</th><th>spec</th><th>status</th><th>started</th><th>seconds</th><th>environment</th></tr>")
         for report in runs {

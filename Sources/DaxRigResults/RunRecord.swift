@@ -51,6 +51,9 @@ public struct WorkloadRecord: Sendable, Codable, Equatable {
 
 /// What a spec run comes to, flattened for the store and for the reports.
 public struct RunRecord: Sendable, Codable, Equatable {
+    /// A suite's seconds: one per suite, so the store knows which paths are a suite's.
+    public static let suiteMetric = "suite_seconds"
+
     public var tests: [TestRecord]
     public var metrics: [MetricRecord]
     public var workloads: [WorkloadRecord]
@@ -139,7 +142,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
             if result.tests.isEmpty {
                 tests.append(TestRecord(path: result.suite.name, status: TestStatus(noReportAfter: result.outcome), detail: result.outcome.map { "\($0)" } ?? "no output"))
             }
-            if let seconds = result.seconds { metrics.append(MetricRecord(test: result.suite.name, name: "seconds", value: seconds, unit: "s")) }
+            // Also what marks the suite as one in the store (HTMLReport's suite section).
+            metrics.append(MetricRecord(test: result.suite.name, name: Self.suiteMetric, value: result.seconds ?? 0, unit: "s"))
         }
         self.init(tests: tests, metrics: metrics, workloads: workloads)
     }

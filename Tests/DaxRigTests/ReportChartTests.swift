@@ -44,9 +44,25 @@ import Testing
         var run = StoredRunReport.sample
         run.run.cell = cell
         run.workloads = points.map { WorkloadRecord(name: "\(backing)-n\($0.0)", backing: backing, processes: $0.0, mappingBytes: 1 << 30) }
-        run.metrics = points.map { MetricRecord(test: "\(backing)-n\($0.0)", name: "page_tables_delta", value: $0.1, unit: "bytes") }
+        run.metrics = points.map { MetricRecord(test: "\(backing)-n\($0.0)", name: "pmd_pages_per_process", value: $0.1, unit: "pages") }
         run.tests = [TestRecord(path: "\(backing)-n1.shares", status: .fail, detail: "10 pages <b>")]
         return run
+    }
+
+    /// The history chart only with two points in time; suites with their counts and
+    /// their failures, the night's new ones first.
+    @Test func oneNightDrawsNoLineAndSuitesAreCountedWithNewFailuresFirst() {
+        var run = report(cell: "patched", backing: "fsdax-xfs", points: [(1, 1)])
+        run.tests += [TestRecord(path: "mm.a", status: .pass, detail: ""), TestRecord(path: "mm.b", status: .fail, detail: "old"),
+                      TestRecord(path: "mm.c", status: .fail, detail: "new one"), TestRecord(path: "mm.d", status: .skip, detail: "")]
+        run.metrics.append(MetricRecord(test: "mm", name: RunRecord.suiteMetric, value: 40, unit: "s"))
+        let finding = NightFinding(cell: "patched", spec: "s", test: "mm.c", before: .pass, after: .fail, kind: .regression, failedRuns: 3, runs: 3)
+        let html = HTMLReport(title: "t", verdict: NightVerdict(night: 2, matrix: "m", baseline: 1, cells: [], findings: [finding]), runs: [run],
+                              history: [HistoryPoint(x: "night 2", series: "s", value: 1)], historyMetric: "pmd_pages").render()
+        #expect(count("<svg", in: html) == 1 && html.contains("one night or run so far; its chart needs two"))
+        #expect(html.contains("<h2>Suites</h2>") && html.contains(#"<td>mm</td><td class="FAIL">2</td>"#), "\(html)")
+        let new = html.range(of: "new one"), old = html.range(of: "<td>old</td>")
+        #expect(new != nil && old != nil && new!.lowerBound < old!.lowerBound)
     }
 
     /// The page stands alone (no script, no fetch) and carries both charts, the
