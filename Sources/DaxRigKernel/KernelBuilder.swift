@@ -27,7 +27,10 @@ public struct KernelBuilder: Sendable {
         let started = Date()
         try cache.checkOwnership()
         let (key, identity, compiler) = try key(for: request)
-        if let hit = KernelStore(cache: cache).artifacts(for: key) { return hit }
+        if let hit = KernelStore(cache: cache).artifacts(for: key) {
+            if let series = request.patches { try? KernelPatches.keep(series, in: hit.directory) }
+            return hit
+        }
 
         // One builder per key; the second process waits and then finds the hit.
         let keyLock = try cache.lock("kernel-\(key.value)")
@@ -73,7 +76,7 @@ public struct KernelBuilder: Sendable {
                            makeSeconds: makeSeconds, totalSeconds: Date().timeIntervalSince(started)),
             created: Date())
         try log.synchronize()
-        return try store(manifest, workspace: workspace, logPath: logPath)
+        return try store(manifest, series: request.patches, workspace: workspace, logPath: logPath)
     }
 
     /// Base config, then the requests, then olddefconfig, in the workspace's config
@@ -197,7 +200,7 @@ public struct KernelBuilder: Sendable {
 
     /// Copies the artifacts into a temporary directory and renames it into place, so
     /// the cache holds a whole kernel or none.
-    private func store(_ manifest: KernelManifest, workspace: Workspace, logPath: String) throws -> KernelArtifacts {
+    private func store(_ manifest: KernelManifest, series: PatchSeries?, workspace: Workspace, logPath: String) throws -> KernelArtifacts {
         Leftovers.sweep(cache)
         let staging = try Files.temporaryDirectory(in: cache.kernels, prefix: ".staging-")
         do {
@@ -208,6 +211,7 @@ public struct KernelBuilder: Sendable {
             try KernelDebugFiles.copy(from: workspace.build, to: staging)
             try FileManager.default.copyItem(atPath: logPath, toPath: staging.appendingPathComponent("build.log").path)
             try Files.write(JSONCoding.encoder.encode(manifest), to: staging.appendingPathComponent("manifest.json").path)
+            if let series { try KernelPatches.keep(series, in: staging) }
             let final = cache.kernels.appendingPathComponent(manifest.key)
             Files.remove(final.path)
             try FileManager.default.moveItem(at: staging, to: final)

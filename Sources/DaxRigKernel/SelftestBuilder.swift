@@ -44,7 +44,7 @@ public struct SelftestBuilder: Sendable {
                             "Makefile", "scripts", "include", "arch/x86", "tools", "mm"]).run()
         try Command("tar", ["-xf", tar, "-C", source]).run()
         Files.remove(tar)
-        try applySeries(manifest, to: source)
+        try applySeries(kernel, to: source)
         let headers = scratch.appendingPathComponent("usr").path
         try make(["-C", source, "O=" + scratch.appendingPathComponent("headers").path, "headers_install", "INSTALL_HDR_PATH=" + headers],
                  step: "selftests headers_install", log: log)
@@ -88,16 +88,9 @@ public struct SelftestBuilder: Sendable {
     }
 
     /// The series' changes to the tests and the headers they read, from the patches the
-    /// kernel was built with (checked by hash: a series edited since is refused).
-    func applySeries(_ manifest: KernelManifest, to source: String) throws {
-        guard !manifest.patches.isEmpty else { return }
-        guard let directory = manifest.patchSeries else {
-            throw KernelBuildError.sourceMissing(path: "(the kernel's patch series)", hint: "the kernel's manifest does not say where its series was")
-        }
-        let series = try PatchSeries.load(directory: directory)
-        guard series.patches.map(\.hash) == manifest.patches.map(\.sha256) else {
-            throw KernelBuildError.sourceMissing(path: directory, hint: "the series changed since the kernel was built; build the kernel again")
-        }
+    /// kernel was built with (KernelPatches: kept with it, checked by hash).
+    func applySeries(_ kernel: KernelArtifacts, to source: String) throws {
+        guard let series = try KernelPatches.series(of: kernel) else { return }
         for patch in series.patches {
             try Command("git", ["apply", "-p\(patch.stripLevel)", "--include=tools/*", "--include=include/uapi/*",
                                 "--include=arch/x86/include/uapi/*", "--include=mm/gup_test.h", patch.path], directory: source).run()
