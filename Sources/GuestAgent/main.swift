@@ -10,6 +10,9 @@ if getpid() == 1 {
 } else if EarlyStart.arguments.count >= 3, EarlyStart.arguments[1] == "persist" {
     // /init persist write|verify: the two boots of a persistence check.
     exit(Persistence.run(phase: EarlyStart.arguments[2]))
+} else if EarlyStart.arguments.count >= 2, EarlyStart.arguments[1] == "dax-cases" {
+    // A suite's command: /init dax-cases [DIR] prints KTAP (DaxCases).
+    exit(DaxCases.run(directory: EarlyStart.arguments.count >= 3 ? EarlyStart.arguments[2] : "/mnt/pmem"))
 } else {
     exit(CheckMode.run(arguments: EarlyStart.arguments))
 }

@@ -98,6 +98,27 @@ import DaxRigSupport
         #expect(!suites[0].passed && !suites[1].passed && !suites[2].passed)
     }
 
+    /// The DAX cases pass on xfs and ext4 DAX, and the same program run on tmpfs fails
+    /// the cases that need DAX: they can fail.
+    @Test func theDaxCasesPassOnBothFileSystemsAndFailWhereThereIsNoDax() throws {
+        let directory = try Rig.scratch("suite-dax")
+        defer { Files.removeDirectory(directory.path) }
+        let shipped = try Files.read(Rig.packageRoot.appendingPathComponent("kernels/specs/dax-suites.toml").path)
+        try Files.write(shipped + "\n[[suite]]\nname = \"dax-cases-tmpfs\"\ncommand = \"/init dax-cases /tmp\"\n",
+                        to: directory.appendingPathComponent("dax.toml").path)
+        let (output, report) = try Self.run(directory.appendingPathComponent("dax.toml").path, ["--no-store"])
+        let suites = try #require(report?.suites, "\(output.standardError.suffix(3000))")
+        #expect(suites.map(\.name) == ["dax-cases-xfs", "dax-cases-ext4", "dax-cases-tmpfs"])
+        for suite in suites.prefix(2) {
+            #expect(suite.passed && suite.tests.count == 7, "\(suite.name): \(suite.tests.filter { $0.status != "PASS" })")
+        }
+        let tmpfs = Dictionary(uniqueKeysWithValues: suites[2].tests.map { ($0.path, $0) })
+        #expect(tmpfs["map-sync"]?.status == "FAIL" && tmpfs["map-sync"]?.detail.contains("mmap") == true, "\(suites[2].tests)")
+        #expect(tmpfs["odirect-read-into-dax-mapping"]?.status == "FAIL")
+        #expect(tmpfs["fork-after-pmd-fault"]?.status == "PASS" && tmpfs["map-sync-refused-off-dax"]?.status == "PASS")
+        #expect(output.status == 1)
+    }
+
     /// A test that panics the kernel (LKDTM) in the middle of a provider's list: FAIL with
     /// the panic's excerpt, the tests after it MISS, the one before it PASS. The runner's
     /// lines reach the kernel log before each test starts, so the test is named even
