@@ -79,22 +79,32 @@ import DaxRigSupport
             command = "/root/t/ktap-suite mismatch"
             add = ["ktap-suite:/root/t/ktap-suite"]
             [[suite]]
+            name = "floods"
+            command = "/root/t/ktap-suite pass; seq 1 400000"
+            add = ["ktap-suite:/root/t/ktap-suite"]
+            [[suite]]
             name = "passes"
             command = "/root/t/ktap-suite pass"
             add = ["ktap-suite:/root/t/ktap-suite"]
             """)
         defer { Files.removeDirectory(directory.path) }
-        let (output, report) = try Self.run(directory.appendingPathComponent("suites.toml").path, ["--no-store"])
+        // 2.7 MB of flood against a 1 MiB limit (64 MiB unless lowered).
+        let output = try Rig.run(["run", "--spec", directory.appendingPathComponent("suites.toml").path, "--json", "--no-store"],
+                                 environment: ["DAXRIG_SUITE_OUTPUT_LIMIT": "\(1 << 20)"])
+        let report = try? JSONDecoder().decode(Report.self, from: Data(output.standardOutput.utf8))
         let suites = try #require(report?.suites, "\(output.standardError.suffix(3000))")
-        #expect(output.status == 1 && suites.map(\.name) == ["fails", "missing", "mismatch", "passes"])
+        #expect(output.status == 1 && suites.map(\.name) == ["fails", "missing", "mismatch", "floods", "passes"])
         func status(_ suite: Int, _ path: String) -> String? { suites[suite].tests.first { $0.path == path }?.status }
+        let flood = try #require(suites[3].tests.first { $0.path == "ktap" })
+        #expect(flood.status == "ERROR" && flood.detail.contains("more than 1 MiB"), "\(flood.detail.prefix(500))")
+        #expect(status(3, "nested.inner_one") == "PASS", "what came before the flood is judged")
         #expect(status(0, "first") == "PASS" && status(0, "second") == "FAIL" && status(0, "third") == "SKIP")
         #expect(suites[0].tests.first { $0.path == "second" }?.detail.contains("expected 4096 bytes back, read 0") == true)
         let missing = try #require(suites[1].tests.first { $0.path == "ktap" })
         #expect(missing.status == "ERROR" && missing.detail.contains("exit status 127") && missing.detail.contains("no-such-program: not found"), "\(missing.detail)")
         #expect(status(2, "first") == "PASS" && status(2, "ktap") == "ERROR")
         #expect(suites[2].tests.first { $0.path == "ktap" }?.detail.contains("1..3") == true)
-        #expect(suites[3].passed && status(3, "nested.inner_two") == "PASS" && status(3, "flat") == "PASS")
+        #expect(suites[4].passed && status(4, "nested.inner_two") == "PASS" && status(4, "flat") == "PASS")
         #expect(!suites[0].passed && !suites[1].passed && !suites[2].passed)
     }
 

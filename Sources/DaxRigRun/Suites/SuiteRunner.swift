@@ -1,6 +1,7 @@
 import DaxRigImage
 import DaxRigMachine
 import DaxRigProtocol
+import DaxRigSupport
 import Foundation
 import Synchronization
 
@@ -9,8 +10,11 @@ import Synchronization
 public struct SuiteRunner: Sendable {
     public let runner: GuestRunner
     /// What a suite may print before daxrig stops keeping it: a guest that floods its
-    /// channel costs the host this much memory, no more.
-    public static let outputLimit = 64 << 20
+    /// channel costs the host this much memory, no more. DAXRIG_SUITE_OUTPUT_LIMIT (bytes)
+    /// lowers it for a test, which then floods in seconds instead of minutes.
+    public static var outputLimit: Int {
+        ProcessInfo.processInfo.environment["DAXRIG_SUITE_OUTPUT_LIMIT"].flatMap(Int.init).map { min(max($0, 4096), 64 << 20) } ?? 64 << 20
+    }
 
     public init(runner: GuestRunner) { self.runner = runner }
 
@@ -18,7 +22,8 @@ public struct SuiteRunner: Sendable {
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> [SuiteResult] {
         try suites.map { suite in
             let request = Self.request(suite, kernel: kernel, timeout: timeout, vcpus: vcpus)
-            let kept = SuiteOutput(limit: Self.outputLimit)
+            let limit = Self.outputLimit
+            let kept = SuiteOutput(limit: limit)
             let errors = OutputTail(limit: 2048)
             let started = Date()
             let boot = try runner.boot(request, image: image) { stream, data in
@@ -30,7 +35,7 @@ public struct SuiteRunner: Sendable {
             if case .commandExited = boot.outcome {} else if let log = boot.consoleLog {
                 document = Self.recovered(document, console: ConsoleLog.read(log).text)
             }
-            let overflow = dropped > 0 ? "the suite printed more than \(Self.outputLimit >> 20) MiB; \(dropped) bytes after that were not kept or judged" : nil
+            let overflow = dropped > 0 ? "the suite printed more than \(ByteSize.format(UInt64(limit))); \(dropped) bytes after that were not kept or judged" : nil
             let planned = suite.plannedTests
             let stderr = errors.text.trimmingCharacters(in: .whitespacesAndNewlines)
             let excerpt = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).joined(separator: "\n")
