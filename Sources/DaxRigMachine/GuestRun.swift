@@ -140,9 +140,13 @@ public struct GuestRunner: Sendable {
     /// agent as init, and a panic turns into a reboot, which libvirt turns into a
     /// stopped domain, so a panic never hangs a run. With `haltOnPanic` (panic=0) the
     /// guest stays halted instead, for its vmcore or for gdb, and the console watch
-    /// ends the boot.
+    /// ends the boot. `no_timer_check`: under TCG on a loaded host the IO-APIC timer
+    /// check can miss its ticks and panic the boot ("IO-APIC + timer doesn't work!",
+    /// seen here on 2026-12-06 with two kernel builds beside the guest), a test of
+    /// the host's speed, not of the kernel's; virtual machines skip it.
     public static func kernelCommandLine(extra: [String], haltOnPanic: Bool = false) -> String {
-        (["console=ttyS0", "rdinit=/init", haltOnPanic ? "panic=0" : "panic=-1", "oops=panic", "reboot=t", "printk.devkmsg=on"] + extra)
+        (["console=ttyS0", "rdinit=/init", haltOnPanic ? "panic=0" : "panic=-1", "oops=panic", "reboot=t", "printk.devkmsg=on",
+          "no_timer_check"] + extra)
             .joined(separator: " ")
     }
 

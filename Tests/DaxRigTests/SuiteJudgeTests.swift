@@ -43,6 +43,15 @@ import Testing
         #expect(!tests.contains { $0.path == "ktap" }, "a plan cut short by the stop is not a KTAP problem")
     }
 
+    /// A guest that never booted: every planned test MISS under its own name (seen: the
+    /// first was "hugepage-mmap-2", its name taken by the test that never ran).
+    @Test func aBootFailureMissesEveryTestUnderItsOwnName() {
+        let tests = SuiteJudge(suite: suite(), planned: ["one", "two"])
+            .judge(KTAPDocument.parse(""), outcome: .bootFailure(reason: "panic", excerpt: ""),
+                   findings: [ConsoleFinding(kind: .panic, line: 1, excerpt: "IO-APIC + timer doesn't work!")], excerpt: "")
+        #expect(tests.map(\.path) == ["one", "two"] && tests.allSatisfy { $0.status == .miss && $0.detail.contains("did not boot") }, "\(tests)")
+    }
+
     @Test func knownFailuresAreDoneWithTheirReasonAndAPassingOneSaysTheListIsStale() {
         let text = "1..2\nnot ok 1 a\nok 2 b\n"
         let tests = SuiteJudge(suite: suite(expectedFailures: ["a": "needs swap", "b": "was flaky"]))

@@ -42,7 +42,9 @@ public struct SuiteJudge: Sendable {
             let tail = excerpt.isEmpty ? "" : "\nlast output:\n" + excerpt
             tests.append(SuiteTest(path: "ktap", status: .error, detail: problems.joined(separator: "; ") + tail))
         }
-        if !findings.isEmpty {
+        // A guest that did not boot showed nothing of the suite: MISS, as a workload's is.
+        let booted: Bool = if case .bootFailure? = outcome { false } else { true }
+        if !findings.isEmpty, booted {
             tests.append(SuiteTest(path: "kernel-log-clean", status: .fail,
                                    detail: findings.map { "\($0.kind.rawValue) (console line \($0.line)): \($0.excerpt)" }.joined(separator: "\n")))
         } else if case .commandExited? = outcome {
@@ -60,7 +62,10 @@ public struct SuiteJudge: Sendable {
         case .bootFailure: status = .miss
         default: status = .error
         }
-        let name = unique(Self.testName(document.running ?? planned.flatMap { next <= $0.count ? $0[next - 1] : nil } ?? "", number: next), &used)
+        let described = Self.testName(document.running ?? planned.flatMap { next <= $0.count ? $0[next - 1] : nil } ?? "", number: next)
+        // A guest that never booted ran nothing: every test is MISS, this one too.
+        let name = status == .miss ? described : unique(described, &used)
+        let why = status == .miss ? "not run: the guest did not boot (\(outcome.name))" : "not run: the suite ended in \(name) (\(outcome.name))"
         if status != .miss {
             var detail = "\(outcome)"
             if !document.trailing.isEmpty { detail += "\nits last output:\n" + document.trailing.suffix(20).joined(separator: "\n") }
@@ -73,7 +78,7 @@ public struct SuiteJudge: Sendable {
         for number in (status == .miss ? next : next + 1)...max(total, next) {
             let listed = planned.flatMap { number <= $0.count ? $0[number - 1] : nil } ?? ""
             tests.append(SuiteTest(path: unique(Self.testName(listed, number: number), &used), status: .miss,
-                                   detail: "not run: the suite ended in \(name) (\(outcome.name))"))
+                                   detail: why))
         }
     }
 
