@@ -1,3 +1,4 @@
+import DaxRigRun
 import Foundation
 
 /// Two sides of a comparison (runs, or all the runs of one kernel and spec) held

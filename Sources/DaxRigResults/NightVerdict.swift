@@ -1,3 +1,4 @@
+import DaxRigRun
 import Foundation
 import DaxRigSupport
 

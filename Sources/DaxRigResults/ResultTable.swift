@@ -205,7 +205,7 @@ public enum ResultTable {
     static func suiteTable(_ results: [SuiteResult]) -> [String] {
         let header = ["suite", "tests", "pass", "fail", "error", "miss", "done", "skip", "seconds", "ended"]
         let rows = results.map { result -> [String] in
-            let count = { (status: SuiteTest.Status) in "\(result.tests.count { $0.status == status })" }
+            let count = { (status: TestStatus) in "\(result.tests.count { $0.status == status })" }
             return [result.suite.name, "\(result.tests.count)", count(.pass), count(.fail), count(.error), count(.miss), count(.done), count(.skip),
                     result.seconds.map { String(format: "%.0f", $0) } ?? "-", result.outcome?.name ?? "-"]
         }

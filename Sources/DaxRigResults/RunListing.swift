@@ -1,3 +1,4 @@
+import DaxRigRun
 import Foundation
 
 /// A stored run with everything recorded for it, as `daxrig report --json` writes it.

@@ -136,7 +136,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         // dotted paths nest them.
         for result in results.suites {
             for test in result.tests {
-                tests.append(TestRecord(path: "\(result.suite.name).\(test.path)", status: TestStatus(rawValue: test.status.rawValue) ?? .error,
+                tests.append(TestRecord(path: "\(result.suite.name).\(test.path)", status: test.status,
                                         detail: test.detail, seconds: nil))
             }
             if result.tests.isEmpty {

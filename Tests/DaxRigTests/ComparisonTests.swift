@@ -1,4 +1,5 @@
 import Testing
+import DaxRigRun
 @testable import DaxRig
 @testable import DaxRigResults
 

@@ -56,7 +56,7 @@ public struct SuiteJudge: Sendable {
     /// The test the output stopped in, and the MISS of every one after it.
     private func stopped(in document: KTAPDocument, by outcome: BootOutcome, tests: inout [SuiteTest], used: inout Set<String>) {
         let next = document.results.count + 1
-        let status: SuiteTest.Status
+        let status: TestStatus
         switch outcome {
         case .kernelCrash: status = .fail
         case .bootFailure: status = .miss
@@ -87,7 +87,7 @@ public struct SuiteJudge: Sendable {
         // the description be empty and the directive's reason name the test.
         let described = result.name.isEmpty && result.directive != nil ? result.reason : result.name
         let name = unique(prefix + Self.testName(described, number: result.number), &used)
-        let status: SuiteTest.Status
+        let status: TestStatus
         switch (result.ok, result.directive) {
         case (_, .skip?): status = .skip
         case (_, .todo?), (_, .xfail?): status = .done

@@ -5,17 +5,11 @@ import Foundation
 /// "mremap_test.2GB_mremap_-_Source_PUD-aligned"), a KernelCI status, and the
 /// diagnostics behind it.
 public struct SuiteTest: Sendable, Equatable, Codable {
-    /// KCIDB's statuses (DaxRigResults.TestStatus has the same raw values).
-    public enum Status: String, Sendable, Codable, CaseIterable {
-        case pass = "PASS", fail = "FAIL", error = "ERROR", miss = "MISS", done = "DONE", skip = "SKIP"
-        public var isFailure: Bool { self == .fail || self == .error }
-    }
-
     public var path: String
-    public var status: Status
+    public var status: TestStatus
     public var detail: String
 
-    public init(path: String, status: Status, detail: String) {
+    public init(path: String, status: TestStatus, detail: String) {
         self.path = path
         self.status = status
         self.detail = detail
@@ -47,8 +41,8 @@ public struct SuiteResult: Sendable {
     public var passed: Bool { !tests.isEmpty && tests.allSatisfy { !$0.status.isFailure } }
 
     /// Counts per status, in KernelCI's order, for tables: "12 PASS, 3 SKIP, 1 FAIL".
-    public var counts: [(SuiteTest.Status, Int)] {
-        SuiteTest.Status.allCases.compactMap { status in
+    public var counts: [(TestStatus, Int)] {
+        TestStatus.allCases.compactMap { status in
             let count = tests.count { $0.status == status }
             return count == 0 ? nil : (status, count)
         }

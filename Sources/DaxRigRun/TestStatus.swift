@@ -1,4 +1,4 @@
-import DaxRigRun
+
 import DaxRigMachine
 /// Test statuses as KernelCI (KCIDB) has them, worst first: FAIL > ERROR > MISS >
 /// PASS > DONE > SKIP. A broken boot or a libvirt failure is never a FAIL: the
