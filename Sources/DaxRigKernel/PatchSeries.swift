@@ -43,6 +43,11 @@ public struct PatchSeries: Sendable, Equatable {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = line.split(whereSeparator: \.isWhitespace).map(String.init)
             guard let name = words.first else { continue }
+            // A name is a file of the series' directory: it is read there, and copied
+            // beside each kernel under the same name.
+            if name.hasPrefix("/") || name.split(separator: "/").contains("..") {
+                throw PatchError.badSeriesLine(series: seriesPath, line: index + 1, text: String(raw), hint: "name a patch file inside the series' directory")
+            }
             var strip = 1
             for option in words.dropFirst() {
                 guard option.hasPrefix("-p"), let level = Int(option.dropFirst(2)), level >= 0 else {

@@ -31,8 +31,8 @@ public struct SelftestBuilder: Sendable {
 
         let workspace = Workspace(cache: cache, lineage: manifest.sourceIdentity.lineage)
         let commit = try pristineCommit(manifest.sourceIdentity, workspace: workspace)
-        let scratch = root.appendingPathComponent(".building-\(key)-\(getpid())")
-        Files.remove(scratch.path)
+        // Named as Leftovers knows: a daxrig that dies here leaves it to the next sweep.
+        let scratch = try Files.temporaryDirectory(in: root, prefix: ".building-")
         defer { Files.remove(scratch.path) }
         let source = scratch.appendingPathComponent("src").path
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
@@ -64,6 +64,9 @@ public struct SelftestBuilder: Sendable {
             throw KernelBuildError.makeFailed(step: "selftests", errors: Command.tail(result.standardError), log: log)
         }
         for name in built { _ = try? Command("strip", [output + "/" + name]).run() }
+        // The log, then the tests, into place; `mm` last, as it is what says "built". A
+        // directory a killed build left without `mm` is no build.
+        Files.remove(done.path)
         try FileManager.default.createDirectory(at: done, withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: log, toPath: done.appendingPathComponent("build.log").path)
         try FileManager.default.moveItem(atPath: output, toPath: done.appendingPathComponent("mm").path)

@@ -35,7 +35,7 @@ public enum KCIDBReport {
                     "path": path(test.path),
                     "status": test.status.rawValue,
                     "comment": "\(run.spec): \(test.path)",
-                    "log_excerpt": String(test.detail.prefix(16_384)),
+                    "log_excerpt": Self.excerpt(test.detail),
                     "start_time": run.started,
                     "environment": ["comment": "QEMU \(run.qemuVersion ?? "?") (\(run.accelerator ?? "?")) through libvirt \(run.libvirtVersion ?? "?") on \(run.host)"],
                 ]
@@ -70,11 +70,11 @@ public enum KCIDBReport {
         entry["patchset_hash"] = patchsetHash(manifest)
         var misc: [String: Any] = ["source_kind": manifest.sourceIdentity.kind, "source_id": manifest.sourceIdentity.id,
                                    "patches": manifest.patches.map(\.name)]
+        entry["start_time"] = ResultStore.timestamp(manifest.created)
         switch manifest.source {
         case let .git(repository, _):
             entry["git_commit_hash"] = manifest.sourceIdentity.id
-            // A URL is for others; a path on this host is not.
-            if repository.contains("://") { entry["git_repository_url"] = repository }
+            // A git source is a repository on this host: its path is for nobody else.
             entry["tree_name"] = URL(fileURLWithPath: repository).deletingPathExtension().lastPathComponent
         case let .tarball(path):
             entry["tree_name"] = URL(fileURLWithPath: path).lastPathComponent.replacingOccurrences(of: ".tar.xz", with: "")
@@ -91,12 +91,25 @@ public enum KCIDBReport {
                                     "start_time": run.started, "comment": "daxrig kernel \(kernel), Linux \(run.kernelRelease ?? "?")"]
         guard let manifest else { return entry }
         entry["status"] = "PASS"
-        entry["config_name"] = ([manifest.configBase] + manifest.fragments.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent })
+        entry["start_time"] = ResultStore.timestamp(manifest.created)
+        // Names, not paths: a base config or a fragment given as a file is its file's name.
+        entry["config_name"] = ([manifest.configBase] + manifest.fragments).map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
             .joined(separator: "+")
         entry["compiler"] = manifest.compiler
         entry["duration"] = manifest.timings.totalSeconds
         entry["misc"] = ["kernel_key": manifest.key, "config_sha256": manifest.configSHA256, "compiled_files": manifest.compiledFiles]
         return entry
+    }
+
+    /// KCIDB's log_excerpt: at most 16,384 code points (its maxLength counts those, not
+    /// characters), no NUL (the schema refuses it).
+    static func excerpt(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars where scalar != "\0" {
+            guard scalars.count < 16_384 else { break }
+            scalars.append(scalar)
+        }
+        return String(scalars)
     }
 
     public static func json(_ runs: [StoredRunReport]) throws -> Data {

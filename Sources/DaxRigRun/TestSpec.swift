@@ -264,6 +264,7 @@ public struct TestSpec: Sendable, Equatable {
             copy.workloads = workloads.filter { backings.contains($0.spec.backing) }
             copy.persistence = persistence.filter { backings.contains($0.spec.backing) }
             copy.stress = stress.filter { backings.contains($0.spec.backing) }
+            copy.suites = suites.filter { suite in backings.contains { $0.pmemFileSystem == suite.fileSystem } }
             if copy.workloads.isEmpty && copy.persistence.isEmpty && copy.stress.isEmpty && copy.suites.isEmpty {
                 let has = Set(workloads.map(\.spec.backing.rawValue) + persistence.map(\.spec.backing.rawValue) + stress.map(\.spec.backing.rawValue)).sorted()
                 throw SpecOverrideError(message: "spec \(name) has no run on \(backings.map(\.rawValue).joined(separator: ", ")); it has \(has.joined(separator: ", "))")

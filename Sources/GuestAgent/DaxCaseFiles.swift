@@ -17,9 +17,10 @@ struct DaxFile {
         guard SystemCalls.fallocate(fd, length: Int64(size)) == 0 else { throw AgentFailure("fallocate \(path)", errnoText()) }
     }
 
-    /// Mapped at a 2 MiB boundary: a reservation one PMD larger, the file over its aligned part.
-    func map(_ protection: Int32, flags: Int32 = MAP_SHARED) throws -> UnsafeMutableRawPointer {
-        let huge = 2 << 20
+    /// Mapped at an `alignment` boundary (a PMD's by default): a reservation that much
+    /// larger, the file over its aligned part.
+    func map(_ protection: Int32, flags: Int32 = MAP_SHARED, alignment: Int = 2 << 20) throws -> UnsafeMutableRawPointer {
+        let huge = alignment
         guard let reserved = mmap(nil, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), reserved != MAP_FAILED else {
             throw AgentFailure("mmap reserve", errnoText())
         }
@@ -51,6 +52,11 @@ struct DaxFile {
         guard got == size else { throw AgentFailure("pread \(path)", got < 0 ? errnoText() : "\(got) of \(size) bytes") }
         return buffer.withUnsafeMutableBytes { check($0.baseAddress!, 0, size, seed: seed) }.map { "\(path) through pread: \($0)" }
     }
+}
+
+/// A case that cannot say anything here (the file system does not give what it checks).
+struct DaxSkip: Error {
+    var reason: String
 }
 
 /// Words that say where they are and who wrote them: offset / 8 mixed with the seed.

@@ -4,14 +4,14 @@ import Glibc
 /// fstests' dax group, written again as daxrig's own (nothing copied), printing KTAP for
 /// a `[[suite]]` (kernels/specs/dax-suites.toml). Each maps a file on the FS/DAX mount
 /// 2 MiB-aligned, so the kernel can use PMDs, and checks the data through another path
-/// than the one that wrote it. The fork case says how much its page tables grew: the
-/// PMD table alone when every fault was a PMD.
+/// than the one that wrote it. The first case checks that the faults are PMDs at all.
 enum DaxCases {
     typealias Case = (name: String, run: @Sendable (String) throws -> [String])
 
     static let size = 4 << 20
 
     static let cases: [Case] = [
+        ("faults-are-pmds", faultsArePmds),
         ("fork-after-pmd-fault", forkAfterFault),
         ("odirect-read-into-dax-mapping", directReadIntoMapping),
         ("odirect-write-from-dax-mapping", directWriteFromMapping),
@@ -30,6 +30,8 @@ enum DaxCases {
             do {
                 for line in try item.run(directory + "/dax-case-\(index + 1)") { emit("# \(item.name): \(line)") }
                 emit("ok \(index + 1) \(item.name)")
+            } catch let skip as DaxSkip {
+                emit("ok \(index + 1) \(item.name) # SKIP \(skip.reason)")
             } catch let failure as AgentFailure {
                 emit("# \(item.name): \(failure.stage): \(failure.message)")
                 emit("not ok \(index + 1) \(item.name)")
@@ -48,13 +50,38 @@ enum DaxCases {
 
     // MARK: the cases
 
+    /// The cases below claim PMD faults; this one checks that they are. The file is
+    /// mapped at a 1 GiB boundary and its first 2 MiB written first, which makes the
+    /// PUD and PMD tables the rest shares; writing the next 4 MiB may then add no page
+    /// table at all with PMDs, and adds a PTE table per 2 MiB that fell back. On xfs,
+    /// whose mkfs daxrig aligns to 2 MiB stripes, no fallback is allowed; ext4 leaves
+    /// some extents unaligned, so there it is told, not judged.
+    static func faultsArePmds(_ path: String) throws -> [String] {
+        let length = size + (2 << 20)
+        let file = try DaxFile(path, size: length)
+        let map = try file.map(PROT_READ | PROT_WRITE, alignment: 1 << 30)
+        defer { munmap(map, length) }
+        fill(map, 0, 2 << 20, seed: 7)
+        let grown = try vmPTEGrowth { fill(map, 2 << 20, size, seed: 7) }
+        // The file system of the longest mount point above the file.
+        let mount = Mounts.table().filter { path.hasPrefix($0.mountPoint == "/" ? "/" : $0.mountPoint + "/") }
+            .max { $0.mountPoint.count < $1.mountPoint.count }
+        let xfs = mount?.type == "xfs"
+        if grown > 0 {
+            let text = "page tables grew \(grown) bytes for \(size >> 20) MiB: \(grown / 4096) PTE table(s), so not every fault was a PMD"
+            guard xfs else { throw DaxSkip(reason: "ext4 (or another file system) leaves extents unaligned: \(text)") }
+            throw AgentFailure("pmd", text)
+        }
+        return ["page tables grew 0 bytes for \(size >> 20) MiB past the first 2 MiB: every fault a PMD"]
+    }
+
     /// A PMD faulted in before fork: the child sees the parent's data and its writes land
     /// in the file the parent maps (MAP_SHARED), through tables fork copied or shared.
     static func forkAfterFault(_ path: String) throws -> [String] {
         let file = try DaxFile(path, size: size)
         let map = try file.map(PROT_READ | PROT_WRITE)
         defer { munmap(map, size) }
-        let grown = try vmPTEGrowth { fill(map, 0, size, seed: 1) }
+        fill(map, 0, size, seed: 1)
         let child = fork()
         if child == 0 {
             guard check(map, 0, size, seed: 1) == nil else { _exit(3) }
@@ -66,8 +93,7 @@ enum DaxCases {
         waitpid(child, &status, 0)
         guard status == 0 else { throw AgentFailure("child", "the child found the parent's data wrong or failed (wait status \(status))") }
         if let bad = check(map, 0, size / 2, seed: 1) ?? check(map, size / 2, size / 2, seed: 2) { throw AgentFailure("data", bad) }
-        return ["page tables grew \(grown) bytes faulting \(size >> 20) MiB (4096: the PMD table alone, all PMDs; 4096 more per 2 MiB on PTEs)",
-                "the child's writes are in the parent's mapping"]
+        return ["the child read the parent's data, and its writes are in the parent's mapping"]
     }
 
     /// O_DIRECT read from one file into a DAX mapping of another (ndctl's dax-pmd

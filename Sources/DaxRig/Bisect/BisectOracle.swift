@@ -57,6 +57,11 @@ public struct BisectOracle: Sendable, Codable, Equatable {
         if let broken = relevant.first(where: { $0.status == .error || $0.status == .miss }) {
             return (.infrastructure, "\(broken.path) \(broken.status.rawValue): \(broken.detail)")
         }
+        // SKIP or DONE alone (a suite test that did not run, a known failure) says
+        // nothing of the commit.
+        if !expectations.isEmpty, !relevant.isEmpty, metric == nil, relevant.allSatisfy({ $0.status == .skip || $0.status == .done }) {
+            return (.infrastructure, "\(relevant.count) subtest(s) named, none ran to a verdict (SKIP or DONE)")
+        }
         if relevant.isEmpty && metric == nil {
             return (.infrastructure, "no subtest named \(expectations.joined(separator: ", ")) in the run")
         }

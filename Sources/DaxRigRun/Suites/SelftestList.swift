@@ -35,7 +35,7 @@ public struct SelftestList: Sendable, Equatable {
     public static func parse(_ text: String, path: String) throws -> SelftestList {
         var entries: [Entry] = []
         var setup: [[String]] = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let words = line.split(whereSeparator: \.isWhitespace).map(String.init)
             guard !words.isEmpty else { continue }
@@ -55,6 +55,7 @@ public struct SelftestList: Sendable, Equatable {
             guard words[0].allSatisfy({ $0.isLetter || $0.isNumber || "-_".contains($0) }) else {
                 throw bad("test name '\(words[0])': use letters, digits, '-' and '_'", "names become KTAP test names")
             }
+            guard !SuiteJudge.reserved.contains(words[0]) else { throw bad("'\(words[0])' is daxrig's own check of the suite", "name the test otherwise") }
             guard !entries.contains(where: { $0.name == words[0] }) else { throw bad("'\(words[0])' is listed twice", "give each invocation its own name") }
             let needs = words[1] == "-" ? [] : words[1].split(separator: ",").map(String.init)
             var options: [String] = [], flags: [String] = []
@@ -98,7 +99,7 @@ public struct SelftestList: Sendable, Equatable {
             "run() {",
             "  n=$1; name=$2; skipping=$3; shift 3",
             "  say \"# selftests: \(suite): $name\"",
-            "  if [ ! -x \"$1\" ]; then say \"ok $n $name # SKIP $1 was not built on the host (see the selftests build log)\"; return; fi",
+            "  if [ ! -x \"$1\" ]; then say \"not ok $n $name # ERROR $1 did not build on the host (the selftests' build.log says why)\"; return; fi",
             "  timeout \(testTimeout) \"$@\" </dev/null 2>&1 | awk '{ print \"# \" $0; fflush() }'",
             "  rc=$?",
             "  case $rc in",

@@ -18,7 +18,8 @@ public struct SuiteJudge: Sendable {
     public func judge(_ document: KTAPDocument, outcome: BootOutcome?, findings: [ConsoleFinding], excerpt: String,
                       overflow: String? = nil) -> [SuiteTest] {
         var tests: [SuiteTest] = []
-        var used = Set<String>()
+        // daxrig's own rows: a guest's test of the same name gets "-2".
+        var used = Set(Self.reserved)
         for result in document.results { add(result, prefix: "", to: &tests, used: &used) }
         // "no KTAP" is said below with the exit status; a suite that stopped mid-way has
         // its plan cut short by the stop, which its MISS results already say.
@@ -39,7 +40,7 @@ public struct SuiteJudge: Sendable {
             break
         }
         if !problems.isEmpty {
-            let tail = excerpt.isEmpty ? "" : "\nlast output:\n" + excerpt
+            let tail = excerpt.isEmpty ? "" : "\nlast output:\n" + Self.bounded(excerpt)
             tests.append(SuiteTest(path: "ktap", status: .error, detail: problems.joined(separator: "; ") + tail))
         }
         // A guest that did not boot showed nothing of the suite: MISS, as a workload's is.
@@ -62,20 +63,28 @@ public struct SuiteJudge: Sendable {
         case .bootFailure: status = .miss
         default: status = .error
         }
-        let described = Self.testName(document.running ?? planned.flatMap { next <= $0.count ? $0[next - 1] : nil } ?? "", number: next)
+        // A provider's runner names each test in the kernel log before it starts: with no
+        // name after the last result, the crash came between two tests (or before the
+        // first), and no test of the list is to blame.
+        let between = document.running == nil && planned != nil && status != .miss
+        let described = between ? "runner" : Self.testName(document.running ?? "", number: next)
         // A guest that never booted ran nothing: every test is MISS, this one too.
-        let name = status == .miss ? described : unique(described, &used)
+        let name = status == .miss || between ? described : unique(described, &used)
         let why = status == .miss ? "not run: the guest did not boot (\(outcome.name))" : "not run: the suite ended in \(name) (\(outcome.name))"
         if status != .miss {
-            var detail = "\(outcome)"
+            var detail = between ? "the suite stopped after test \(next - 1) ended and before test \(next) started: " : ""
+            detail += Self.bounded("\(outcome)")
             if !document.trailing.isEmpty { detail += "\nits last output:\n" + document.trailing.suffix(20).joined(separator: "\n") }
             tests.append(SuiteTest(path: name, status: status, detail: detail))
             var inner = Set<String>()
             for result in document.runningSubtests { add(result, prefix: name + ".", to: &tests, used: &inner) }
         }
-        let total = document.plan ?? planned?.count ?? next
-        guard total > next || status == .miss else { return }
-        for number in (status == .miss ? next : next + 1)...max(total, next) {
+        // At most the provider's list, or 10,000 past what ran: a plan of 10^18 is not a
+        // reason to make 10^18 rows.
+        let total = min(planned?.count ?? document.plan ?? next, next + 10_000)
+        let first = status == .miss || between ? next : next + 1
+        guard total >= first else { return }
+        for number in first...total {
             let listed = planned.flatMap { number <= $0.count ? $0[number - 1] : nil } ?? ""
             tests.append(SuiteTest(path: unique(Self.testName(listed, number: number), &used), status: .miss,
                                    detail: why))
@@ -106,14 +115,16 @@ public struct SuiteJudge: Sendable {
     }
 
     /// Known failures (the expected-failures file) are DONE with their reason; a listed
-    /// test that passed says the list is out of date.
+    /// test that passed says the list is out of date. Only a FAIL is known: an ERROR (a
+    /// timeout, a crash, a program that did not build) is another way of failing, and
+    /// daxrig's own rows cannot be listed.
     private func known(_ tests: [SuiteTest]) -> [SuiteTest] {
         // The file's name, not its path: details go to KCIDB and JUnit, read on other hosts.
         let file = suite.expectedFailuresFile.map { ($0 as NSString).lastPathComponent } ?? "the expected-failures file"
         return tests.map { test in
-            guard let reason = suite.expectedFailures[test.path] else { return test }
+            guard let reason = suite.expectedFailures[test.path], !Self.reserved.contains(test.path) else { return test }
             var copy = test
-            if test.status.isFailure {
+            if test.status == .fail {
                 copy.status = .done
                 copy.detail = "expected failure (\(file)): \(reason); it was \(test.status.rawValue): \(test.detail)"
             } else if test.status == .pass {
@@ -129,6 +140,9 @@ public struct SuiteJudge: Sendable {
         guard case let .named(names) = suite.counted else { return tests }
         let counts = { (path: String) in ["ktap", "kernel-log-clean"].contains(path) || names.contains { path == $0 || path.hasPrefix($0 + ".") } }
         var result = tests.map { test -> SuiteTest in
+            if counts(test.path), names.contains(test.path), test.status == .skip || test.status == .miss {
+                return SuiteTest(path: test.path, status: .fail, detail: "expect names \(test.path), and it did not run (\(test.status.rawValue)): \(test.detail)")
+            }
             guard test.status.isFailure, !counts(test.path) else { return test }
             return SuiteTest(path: test.path, status: .done, detail: "not counted (expect names \(names.joined(separator: ", "))): \(test.status.rawValue) \(test.detail)")
         }
@@ -136,6 +150,22 @@ public struct SuiteJudge: Sendable {
             result.append(SuiteTest(path: name, status: .fail, detail: "expect names \(name), and the suite ran no test of that name"))
         }
         return result
+    }
+
+    /// The suite's own rows, which no guest test and no expected failure may take.
+    public static let reserved = ["ktap", "kernel-log-clean", "runner"]
+
+    /// The last lines of what a suite printed, from its last 64 KiB only (a flood of
+    /// empty lines is millions of them), each at most 500 characters, without NULs.
+    public static func excerpt(_ text: String) -> String {
+        let tail = text.utf8.count > 65_536 ? String(decoding: text.utf8.suffix(65_536), as: UTF8.self) : text
+        return tail.split(whereSeparator: \.isNewline).suffix(20).map { bounded(String($0), limit: 500) }.joined(separator: "\n")
+    }
+
+    /// At most `limit` characters, NULs dropped: details go to the store, JUnit and KCIDB.
+    public static func bounded(_ text: String, limit: Int = 16_384) -> String {
+        let clean = text.contains("\0") ? text.replacingOccurrences(of: "\0", with: "") : text
+        return clean.count > limit ? String(clean.prefix(limit)) + " [cut at \(limit) characters]" : clean
     }
 
     /// The diagnostics behind a verdict: the lines that say "fail" or "error" (khugepaged
@@ -146,7 +176,7 @@ public struct SuiteJudge: Sendable {
         let flagged = lines.filter { $0.range(of: "fail", options: .caseInsensitive) != nil || $0.range(of: "error", options: .caseInsensitive) != nil }
         var kept = Array(flagged.prefix(10))
         for line in lines.suffix(10) where !kept.contains(line) { kept.append(line) }
-        return kept
+        return kept.map { bounded($0, limit: 500) }
     }
 
     /// Without ANSI escape sequences (ESC [ ... letter).

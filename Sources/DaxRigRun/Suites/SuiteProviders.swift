@@ -13,7 +13,8 @@ public enum SuiteProviders {
         guard spec.suites.contains(where: { $0.provider != nil }) else { return spec }
         var copy = spec
         for index in copy.suites.indices {
-            guard let provider = copy.suites[index].provider else { continue }
+            // Prepared once: a nightly's re-run hands the prepared spec back.
+            guard let provider = copy.suites[index].provider, copy.suites[index].command.isEmpty else { continue }
             copy.suites[index] = try prepare(copy.suites[index], provider: provider, kernel: kernel, cache: cache, progress: progress)
         }
         return copy

@@ -38,7 +38,8 @@ public struct SuiteResult: Sendable {
         self.printed = printed
     }
 
-    public var passed: Bool { !tests.isEmpty && tests.allSatisfy { !$0.status.isFailure } }
+    /// Every test ran and none failed (SKIP and DONE are not failures; MISS did not run).
+    public var passed: Bool { !tests.isEmpty && tests.allSatisfy { !$0.status.isFailure && $0.status != .miss } }
 
     /// Counts per status, in KernelCI's order, for tables: "12 PASS, 3 SKIP, 1 FAIL".
     public var counts: [(TestStatus, Int)] {

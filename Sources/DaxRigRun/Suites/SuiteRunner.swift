@@ -38,7 +38,7 @@ public struct SuiteRunner: Sendable {
             let overflow = dropped > 0 ? "the suite printed more than \(ByteSize.format(UInt64(limit))); \(dropped) bytes after that were not kept or judged" : nil
             let planned = suite.plannedTests
             let stderr = errors.text.trimmingCharacters(in: .whitespacesAndNewlines)
-            let excerpt = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).joined(separator: "\n")
+            let excerpt = SuiteJudge.excerpt(text)
                 + (stderr.isEmpty ? "" : "\nstderr:\n" + stderr)
             let tests = SuiteJudge(suite: suite, planned: planned).judge(document, outcome: boot.outcome, findings: boot.findings,
                                                                           excerpt: excerpt, overflow: overflow)
@@ -55,21 +55,28 @@ public struct SuiteRunner: Sendable {
     /// keeps the diagnostics and subtests it did get; the log says which test was
     /// running and what the plan was.
     static func recovered(_ stream: KTAPDocument, console: String) -> KTAPDocument {
-        let mirrored = console.split(separator: "\n").compactMap { line -> Substring? in
+        // Any newline: the serial console ends its lines with "\r\n", one Character.
+        let mirrored = console.split(whereSeparator: \.isNewline).compactMap { line -> Substring? in
             guard let range = line.range(of: KernelLogMirror.prefix) else { return nil }
             return line[range.upperBound...]
         }
         guard !mirrored.isEmpty else { return stream }
-        var log = KTAPDocument.parse(mirrored.joined(separator: "\n") + "\n")
-        guard log.results.count >= stream.results.count else { return stream }
-        for index in stream.results.indices where stream.results[index].number == log.results[index].number {
-            log.results[index] = stream.results[index]
+        let log = KTAPDocument.parse(mirrored.joined(separator: "\n") + "\n")
+        // Every result the stream has stays (with its diagnostics); the log adds only
+        // results numbered past the stream's last, and names the running test only when
+        // it saw at least as far as the stream (a log that dropped records says less).
+        let last = stream.results.last?.number ?? 0
+        let later = log.results.filter { $0.number > last }
+        guard (log.results.last?.number ?? 0) >= last else { return stream }
+        var merged = stream
+        merged.results += later
+        merged.plan = stream.plan ?? log.plan
+        merged.version = stream.version ?? log.version
+        if !later.isEmpty || merged.running == nil {
+            merged.running = log.running ?? (later.isEmpty ? stream.running : nil)
+            if !later.isEmpty { merged.trailing = []; merged.runningSubtests = [] }
         }
-        if log.results.count == stream.results.count {
-            log.trailing = stream.trailing
-            log.runningSubtests = stream.runningSubtests
-        }
-        return log
+        return merged
     }
 
     static func request(_ suite: SuiteSpec, kernel: String, timeout: Double, vcpus: Int) -> BootRequest {

@@ -85,6 +85,8 @@ public struct SuiteSpec: Sendable, Equatable {
             throw section.error("tests", "provider \(provider!.rawValue) needs its list of tests", hint: "tests = \"../selftests/mm.tests\"")
         }
         if let list, !Files.exists(list) { throw section.error("tests", "\(list) does not exist") }
+        // Read now, not after the kernel's build: a bad list is the user's to fix (exit 2).
+        if let list { _ = try SelftestList.load(list) }
         let additions = try (section.strings("add") ?? []).map { argument in
             do { return try GuestAddition.parse(argument, option: "add", workingDirectory: specDirectory) } catch let error as GuestAdditionError {
                 throw section.error("add", error.description)
@@ -106,7 +108,7 @@ public struct SuiteSpec: Sendable, Equatable {
         }
         let expect = try section.strings("expect") ?? ["all-pass"]
         let counted: Counted = expect == ["all-pass"] ? .all : .named(expect)
-        if case let .named(names) = counted, names.contains("all-pass") || names.isEmpty {
+        if case let .named(names) = counted, names.contains("all-pass") || names.isEmpty || names.contains(where: { $0.isEmpty || $0.contains(where: \.isWhitespace) }) {
             throw section.error("expect", "either [\"all-pass\"] or the names of the tests that count", hint: "e.g. expect = [\"gup_test_u\", \"mremap_test\"]")
         }
         var failures: [String: String] = [:]
@@ -126,7 +128,7 @@ public struct SuiteSpec: Sendable, Equatable {
     /// an expected failure nobody can explain is a failure.
     public static func expectedFailures(_ text: String, path: String) throws -> [String: String] {
         var result: [String: String] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                 .trimmingCharacters(in: .whitespaces) ?? ""
             guard !line.isEmpty else { continue }
@@ -134,6 +136,10 @@ public struct SuiteSpec: Sendable, Equatable {
             guard parts.count == 2 else {
                 throw InputFileError(file: path, line: index + 1, key: nil, message: "'\(line)' names a test without a reason",
                                      hint: "write TEST REASON, e.g. hugepage-shm needs CONFIG_SYSVIPC")
+            }
+            if SuiteJudge.reserved.contains(parts[0]) {
+                throw InputFileError(file: path, line: index + 1, key: nil, message: "'\(parts[0])' is daxrig's own check of the suite, not a test",
+                                     hint: "a crash, a bad plan or a kernel splat cannot be a known failure; list the suite's tests only")
             }
             result[parts[0]] = parts[1].trimmingCharacters(in: .whitespaces)
         }
