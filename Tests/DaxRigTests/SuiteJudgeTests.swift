@@ -1,4 +1,5 @@
 @testable import DaxRigMachine
+import DaxRigSupport
 import Foundation
 import Testing
 @testable import DaxRigRun
@@ -86,6 +87,47 @@ import Testing
     ])
     func namesBecomeOnePathComponent(_ description: String, _ name: String) {
         #expect(SuiteJudge.testName(description, number: 7) == name)
+    }
+
+    /// The review's cases: each of these was wrong before.
+    @Test func aSerialConsolesCRLFLinesAreRecoveredAndMergedByNumber() {
+        let stream = KTAPDocument.parse("TAP version 13\n1..4\n# selftests: mm: one\n# out\nok 1 one\n")
+        let console = "[ 5.9] daxrig-ktap: 1..4\r\n[ 5.9] daxrig-ktap: ok 1 one\r\n[ 6.0] daxrig-ktap: not ok 2 two\r\n[ 6.0] daxrig-ktap: # selftests: mm: three\r\n[ 6.1] Kernel panic\r\n"
+        let merged = SuiteRunner.recovered(stream, console: console)
+        #expect(merged.results.map(\.number) == [1, 2] && merged.results[0].diagnostics.contains("out"), "\(merged.results)")
+        #expect(merged.running?.hasSuffix("three") == true)
+        // A log that dropped records (it saw less than the stream) changes nothing.
+        let short = SuiteRunner.recovered(KTAPDocument.parse("1..3\nok 1 a\nok 2 b\n"), console: "daxrig-ktap: ok 1 a\r\n")
+        #expect(short.results.count == 2)
+    }
+
+    @Test func aCrashBetweenTwoTestsBlamesTheRunnerNotTheNextTest() {
+        let crash = ConsoleFinding(kind: .panic, line: 9, excerpt: "Kernel panic")
+        let tests = SuiteJudge(suite: suite(), planned: ["one", "two", "three"])
+            .judge(KTAPDocument.parse("1..3\nok 1 one\n"), outcome: .kernelCrash(crash), findings: [crash], excerpt: "")
+        #expect(tests.map(\.path) == ["one", "runner", "two", "three", "kernel-log-clean"], "\(tests.map(\.path))")
+        #expect(tests[1].status == .fail && tests[1].detail.contains("after test 1 ended and before test 2 started"))
+        #expect(tests[2].status == .miss && tests[3].status == .miss)
+    }
+
+    @Test func aKnownFailureMasksAFailNeverAnErrorAndExpectedTestsThatSkipFail() {
+        let text = "1..3\nnot ok 1 a # TIMEOUT 60 seconds\nok 2 b # SKIP no GUP_TEST\nnot ok 3 ktap\n"
+        let tests = SuiteJudge(suite: suite(expectedFailures: ["a": "known"], counted: .named(["b"])))
+            .judge(KTAPDocument.parse(text), outcome: .commandExited(status: 1, signal: nil), findings: [], excerpt: "")
+        #expect(tests.first { $0.path == "a" }?.status == .done, "a timeout of a test not counted is DONE as not counted")
+        #expect(tests.first { $0.path == "b" }?.status == .fail)
+        #expect(tests.contains { $0.path == "ktap-2" }, "a guest test cannot take daxrig's own row's name")
+        let counted = SuiteJudge(suite: suite(expectedFailures: ["a": "known"]))
+            .judge(KTAPDocument.parse(text), outcome: .commandExited(status: 1, signal: nil), findings: [], excerpt: "")
+        #expect(counted.first { $0.path == "a" }?.status == .error)
+        #expect(throws: InputFileError.self) { try SuiteSpec.expectedFailures("kernel-log-clean splats are fine\n", path: "f") }
+    }
+
+    @Test func aHugePlanIsNotAHugeRun() {
+        let tests = SuiteJudge(suite: suite()).judge(KTAPDocument.parse("1..999999999999999999\nok 1 a\n"),
+                                                     outcome: .timeout(seconds: 1, lastPhase: "command"), findings: [], excerpt: "")
+        #expect(tests.count < 10_010)
+        #expect(SuiteJudge.excerpt(String(repeating: "\n", count: 5_000_000) + String(repeating: "x", count: 100_000)).count <= 530)
     }
 
     /// A crash before the channel delivered the runner's last lines: the kernel log has them.
