@@ -130,4 +130,45 @@ import DaxRigResults
         let json = try String(contentsOfFile: directory.appendingPathComponent("nights/2/report.json").path, encoding: .utf8)
         #expect(json.contains("\"kind\" : \"regression\""), "\(json.prefix(1500))")
     }
+
+    /// The same for a suite's test (issue 17), for real: a KTAP script added from the
+    /// host, which the test rewrites between the nights. `flips` starts failing and is
+    /// a regression, re-run by its suite; `known` fails every night and is listed as an
+    /// expected failure, so it is no finding at all.
+    @Test func aSuiteTestThatStartsFailingIsARegressionAndAKnownFailureIsNot() throws {
+        _ = try Rig.defaultKernel()
+        let directory = try Rig.scratch("nightly-suite")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = directory.appendingPathComponent("results.sqlite").path
+        let matrix = directory.appendingPathComponent("matrix.toml").path
+        try """
+            name = "suite-flip"
+            specs = ["flip.toml"]
+            [[kernel]]
+            name = "unpatched"
+            """.write(toFile: matrix, atomically: true, encoding: .utf8)
+        try """
+            name = "flip"
+            [[suite]]
+            name = "own"
+            command = "sh /root/t/flip.sh"
+            add = ["flip.sh:/root/t/flip.sh"]
+            expected-failures = "known.txt"
+            """.write(toFile: directory.appendingPathComponent("flip.toml").path, atomically: true, encoding: .utf8)
+        try "known  fails on purpose, every night\n".write(toFile: directory.appendingPathComponent("known.txt").path, atomically: true, encoding: .utf8)
+        func writeScript(flips: String) throws {
+            try "printf 'KTAP version 1\\n1..3\\nok 1 steady\\n\(flips) 2 flips\\nnot ok 3 known\\n'\n"
+                .write(toFile: directory.appendingPathComponent("flip.sh").path, atomically: true, encoding: .utf8)
+        }
+        try writeScript(flips: "ok")
+        let first = try Rig.run(["nightly", matrix, "--store", store, "--json"])
+        #expect(first.status == 0, "\(first.standardOutput)\n\(first.standardError.suffix(2000))")
+        try writeScript(flips: "not ok")
+        let second = try Rig.run(["nightly", matrix, "--store", store, "--reruns", "1"])
+        #expect(second.status == 1, "\(second.standardOutput)\n\(second.standardError.suffix(2000))")
+        #expect(second.standardOutput.contains("REGRESSION unpatched flip own.flips: PASS -> FAIL, failed 2 of 2 runs"), "\(second.standardOutput)")
+        #expect(!second.standardOutput.contains("own.known"), "\(second.standardOutput)")
+        let runs = try ResultStore(path: store).runs(night: 2)
+        #expect(runs.count == 2 && runs.last?.rerunOf == runs.first?.id)
+    }
 }
