@@ -46,7 +46,7 @@ import DaxRigResults
         let validated = try Command(Rig.python, ["-c", """
             import sys, json, kcidb_io
             data = json.load(open(sys.argv[1]))
-            kcidb_io.schema.V5_0.validate(data)
+            kcidb_io.schema.LATEST.validate(data)
             print("valid", len(data["tests"]), sorted(t["status"] for t in data["tests"]))
             print("shares", [t.get("number", {}).get("value") for t in data["tests"] if t["path"] == "daxrig.fsdax-xfs-n3.shares"])
             """, kcidb]).runAllowingFailure()
