@@ -2,12 +2,13 @@ import Foundation
 import DaxRigSupport
 
 /// `daxrig gc`: what the cache holds that can be made again or was only kept for a
-/// reader (kept console logs, kernels, guest images, kernel work trees), removed oldest
+/// reader (kept console logs, kernels, guest images, kernel work trees, the kernel's own
+/// selftests built from a tree, and their runners), removed oldest
 /// first until the cache fits in a budget. Nothing in use goes: a run directory whose
 /// daxrig still runs, a work tree a build holds locked, a kernel being stored.
 public struct CacheCollector: Sendable {
     public enum Kind: String, Sendable, Codable {
-        case keptRun = "kept-run", kernel, image, tree
+        case keptRun = "kept-run", kernel, image, tree, selftests
     }
 
     public struct Item: Sendable, Codable, Equatable {
@@ -49,6 +50,15 @@ public struct CacheCollector: Sendable {
             }
             items.append(item)
         }
+        // Selftests built for a tree (a build holds its key's lock), and the runner scripts
+        // written for a kernel's config.
+        let selftests = cache.root.appendingPathComponent("selftests")
+        for name in entries(selftests) where name != "runners" {
+            items.append(Self.item(.selftests, selftests.appendingPathComponent(name).path))
+        }
+        for name in entries(selftests.appendingPathComponent("runners")) {
+            items.append(Self.item(.selftests, selftests.appendingPathComponent("runners/" + name).path))
+        }
         return items
     }
 
@@ -73,8 +83,9 @@ public struct CacheCollector: Sendable {
         while true {
             guard let next = Self.chooseOldestFirst(items, keep: keep).first else { break }
             items.removeAll { $0 == next }
-            if next.kind == .tree {
-                guard let held = try cache.attemptLock("tree-\(URL(fileURLWithPath: next.path).lastPathComponent)") else {
+            if next.kind == .tree || next.kind == .selftests {
+                let name = URL(fileURLWithPath: next.path).lastPathComponent
+                guard let held = try cache.attemptLock(next.kind == .tree ? "tree-\(name)" : "selftests-\(name)") else {
                     skipped.append(next)
                     continue
                 }

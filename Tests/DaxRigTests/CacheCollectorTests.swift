@@ -41,18 +41,19 @@ import Testing
         let freeTree = try make(cache.trees.appendingPathComponent("git-free"), bytes: 4 << 20, daysAgo: 15)
         let keptRun = try make(cache.runs.appendingPathComponent("run-999003-AAAA0000"), bytes: 64 << 10, daysAgo: 12)
         let ourRun = try make(cache.runs.appendingPathComponent("run-\(getpid())-BBBB0000"), bytes: 8 << 20, daysAgo: 30, marked: true)
+        let oldSelftests = try make(cache.root.appendingPathComponent("selftests/0123456789abcdef0123"), bytes: 1 << 20, daysAgo: 11)
         let held = try #require(FileLock.attempt(path: try cache.directory(cache.locks).appendingPathComponent("tree-tar-held.lock").path))
         defer { held.release() }
 
         let dry = try CacheCollector(cache: cache).collect(keep: 2 << 20, dryRun: true)
-        #expect(dry.removed.map(\.path) == [freeTree, keptRun, oldKernel])
-        for path in [oldKernel, freeTree, keptRun] { #expect(Files.exists(path)) }
+        #expect(dry.removed.map(\.path) == [freeTree, keptRun, oldSelftests, oldKernel])
+        for path in [oldKernel, freeTree, keptRun, oldSelftests] { #expect(Files.exists(path)) }
 
         let result = try CacheCollector(cache: cache).collect(keep: 2 << 20)
-        #expect(result.removed.map(\.path) == [freeTree, keptRun, oldKernel])
+        #expect(result.removed.map(\.path) == [freeTree, keptRun, oldSelftests, oldKernel])
         #expect(result.skipped.map(\.path) == [heldTree])
         #expect(result.before >= 10 << 20)
-        for path in [oldKernel, freeTree, keptRun] { #expect(!Files.exists(path)) }
+        for path in [oldKernel, freeTree, keptRun, oldSelftests] { #expect(!Files.exists(path)) }
         for path in [newKernel, heldTree, ourRun] { #expect(Files.exists(path)) }
     }
 }
