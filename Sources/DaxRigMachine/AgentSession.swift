@@ -16,6 +16,8 @@ struct AgentSession {
     var consoleStop: ConsoleFinding?
     /// What the guest was doing last, for a timeout's message.
     var phase = "kernel boot"
+    /// The agent offered its formatted pmem as a template (at most once is taken).
+    var formattedSeen = false
 
     /// The ending of a session that closed without a verdict: the guest died, or never
     /// reached init.
@@ -26,7 +28,8 @@ struct AgentSession {
     }
 
     static func read(_ agent: AgentConnection, until deadline: Date, timeout: Double, watch: ConsoleWatch, clock: inout PhaseClock,
-                     progress: ProgressSink, output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> AgentSession {
+                     progress: ProgressSink, formatted: (() -> Void)? = nil,
+                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> AgentSession {
         var session = AgentSession()
         var watch = watch
         var lastMessage = Date()
@@ -58,6 +61,11 @@ struct AgentSession {
             case let .step(name, detail, _):
                 if name == "command" { session.phase = "command" }
                 progress.phase(name, detail)
+            case .pmemFormatted:
+                // Once, and only before the pmem is mounted: a guest that says it later
+                // (or again) has written to what would become every later boot's pmem.
+                if session.phase == "agent setup", !session.formattedSeen { formatted?() }
+                session.formattedSeen = true
             case let .pmemReady(device, mountPoint, options):
                 session.mountOptions = options
                 clock.lap(.pmem)

@@ -25,8 +25,13 @@ extension GuestRunner {
         request.plan.shares = request.shares.enumerated().map { index, share in
             ShareMount(tag: ShareMount.tag(index), guestPath: share.guest, readOnly: share.readOnly)
         }
+        let templates = PmemTemplates(cache: cache)
+        let templateKey = request.pmemSizes.first.flatMap {
+            request.pmemTemplate ? PmemTemplates.key(for: request, image: image, nvdimm: NvdimmSpec(backingFile: "", sizeBytes: $0)) : nil
+        }
         do {
-            backing = try prepare(request, image: image, additions: additions, initrd: initrd, in: directory)
+            backing = try prepare(&request, image: image, additions: additions, initrd: initrd, in: directory,
+                                  template: templateKey.map { ($0, templates) })
         } catch {
             return finish(.infrastructure("preparing the run in \(directory.path): \(error)"))
         }
@@ -62,10 +67,35 @@ extension GuestRunner {
         let agent: AgentConnection
         do { agent = try AgentConnection(path: socketPath, deadline: Date().addingTimeInterval(10)) } catch { return finish(.infrastructure("\(error)")) }
         let feeder = request.terminalInput.map { TerminalFeeder(input: $0, writer: agent.writer()) }
+        // The agent formatted the first nvdimm and waits: keep the template, then let it go on.
+        let formatted: (() -> Void)? = templateKey.map { key in {
+            let started = Date()
+            do {
+                try templates.keep(key, from: backing[0])
+                let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
+                if Date().timeIntervalSince(started) > 60 {
+                    // The agent goes on by itself after 120 s: a copy that slow may have raced its mount.
+                    templates.discard(key)
+                    progress.phase("template", "not kept: the copy took \(seconds) s")
+                } else {
+                    progress.phase("template", "kept the formatted pmem for the next boots of this kernel (\(seconds) s)")
+                }
+            } catch {
+                progress.phase("template", "not kept: \(error)")
+            }
+            let writer = agent.writer()
+            writer.send(.proceed)
+            writer.close()
+        } }
         let session = AgentSession.read(agent, until: deadline, timeout: request.timeout, watch: ConsoleWatch(path: consoleLog), clock: &clock,
-                                        progress: progress, output: output)
+                                        progress: progress, formatted: formatted, output: output)
         feeder?.stop()
-        let outcome = session.outcome ?? session.silentEnding
+        var outcome = session.outcome ?? session.silentEnding
+        if request.plan.pmem.reuse, let key = templateKey, case let .agentFailure("pmem", message) = outcome {
+            templates.discard(key)
+            outcome = .agentFailure(stage: "pmem", message: message + "\n(the pmem was a template an earlier boot of this kernel formatted, "
+                + "\(templates.path(key)); it is removed, and the next boot formats anew)")
+        }
         // Held before the dump: the developer's gdb sees the guest as the crash left it.
         if request.holdForGdb != nil, request.gdb != nil, !Cleanup.shared.interrupted,
            Self.holdsForGdb(outcome, stoppedByConsole: session.consoleStop != nil) {
@@ -93,16 +123,26 @@ extension GuestRunner {
         return stoppedByConsole
     }
 
-    /// The run's inputs: its initrd (the image, the plan, the user's additions) and sparse pmem backing
-    /// files, or the request's own (a persistence check's second boot).
-    func prepare(_ request: BootRequest, image: GuestImage, additions: Data, initrd: String, in directory: URL) throws -> [String] {
-        try ImageBuilder.writeRunInitrd(image: image, plan: request.plan, additions: additions, to: initrd)
-        if let given = request.pmemBackingFiles { return given }
-        return try request.pmemSizes.enumerated().map { index, size in
+    /// The run's inputs: sparse pmem backing files, or the request's own (a persistence
+    /// check's second boot), the first one from its template where there is one; then
+    /// the initrd (the image, the plan, the user's additions), whose plan says whether
+    /// the pmem is formatted already (reuse) and whether to offer it as a template.
+    func prepare(_ request: inout BootRequest, image: GuestImage, additions: Data, initrd: String, in directory: URL,
+                 template: (key: String, store: PmemTemplates)?) throws -> [String] {
+        let backing = try request.pmemBackingFiles ?? request.pmemSizes.enumerated().map { index, size in
             let path = directory.appendingPathComponent("pmem\(index).img").path
             try PmemBackingFile.create(path: path, size: size)
             return path
         }
+        if let template, let first = backing.first {
+            request.plan.pmem.template = true
+            if template.store.place(template.key, at: first) {
+                request.plan.pmem.reuse = true
+                progress.phase("template", "pmem from \(template.store.path(template.key))")
+            }
+        }
+        try ImageBuilder.writeRunInitrd(image: image, plan: request.plan, additions: additions, to: initrd)
+        return backing
     }
 
     /// Starts the domain; QEMU that exits while starting is started again, twice, and

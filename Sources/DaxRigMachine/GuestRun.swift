@@ -38,6 +38,9 @@ public struct BootRequest: Sendable {
     /// Keystrokes from this descriptor (a terminal in raw mode) go to the plan's terminal
     /// (`GuestPlan.terminal`, `daxrig boot --shell`).
     public var terminalInput: Int32?
+    /// The first nvdimm may come formatted from a template (PmemTemplates) instead of
+    /// ndctl and mkfs in the guest; false (`--fresh-pmem`) formats it in every boot.
+    public var pmemTemplate = true
     /// Two: a TLB reader needs a vCPU of its own beside the process that changes the
     /// mapping, and more than the host's cores slows every vCPU under TCG.
     public static let defaultVCPUs = 2
@@ -68,6 +71,8 @@ public struct BootPolicy: Sendable {
     public var shares: [HostShare] = []
     /// `BootRequest.holdForGdb` for every boot with the stub.
     public var holdForGdb: (@Sendable (BootOutcome) -> Void)?
+    /// Every boot formats its pmem itself (`BootRequest.pmemTemplate` false).
+    public var freshPmem = false
 
     public init(dumpOnCrash: Bool = false, gdb: GdbStub? = nil, holdForGdb: (@Sendable (BootOutcome) -> Void)? = nil, shares: [HostShare] = []) {
         self.dumpOnCrash = dumpOnCrash
@@ -83,6 +88,7 @@ public struct BootPolicy: Sendable {
         if request.gdb == nil { request.gdb = gdb }
         if request.holdForGdb == nil { request.holdForGdb = holdForGdb }
         request.shares += shares
+        if freshPmem { request.pmemTemplate = false }
     }
 }
 

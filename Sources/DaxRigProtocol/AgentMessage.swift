@@ -15,6 +15,10 @@ public enum AgentMessage: Codable, Sendable, Equatable {
     case started(uptime: Double, kernelRelease: String)
     /// A step of the agent's own (mounting, ndctl, mkfs), for progress and the record.
     case step(name: String, detail: String, seconds: Double)
+    /// The namespace and file system are made and synced, nothing mounted yet: the host
+    /// may copy the backing file as a template (`PmemSetup.template`). The agent waits
+    /// for `HostMessage.proceed` before it mounts.
+    case pmemFormatted
     /// pmem is mounted with DAX confirmed (dax=always in /proc/mounts and STATX_ATTR_DAX).
     case pmemReady(device: String, mountPoint: String, mountOptions: String)
     /// Bytes the command wrote to its stdout or stderr, as they came.

@@ -68,10 +68,15 @@ public struct PmemSetup: Codable, Sendable, Equatable {
     /// Keep an existing namespace and file system (a second boot on the same backing
     /// file, for persistence checks) instead of reformatting.
     public var reuse: Bool
+    /// The host keeps a template of what the agent formats: after ndctl and mkfs the
+    /// agent syncs, says `pmemFormatted` and waits for the host's `proceed` (the host
+    /// copies the backing file meanwhile), so later boots skip both (PmemTemplates).
+    public var template: Bool
 
-    public init(fileSystem: FileSystem = .xfs, mountPoint: String = "/mnt/pmem", reuse: Bool = false) {
+    public init(fileSystem: FileSystem = .xfs, mountPoint: String = "/mnt/pmem", reuse: Bool = false, template: Bool = false) {
         self.fileSystem = fileSystem
         self.mountPoint = mountPoint
         self.reuse = reuse
+        self.template = template
     }
 }

@@ -20,10 +20,12 @@ public struct TerminalSpec: Codable, Sendable, Equatable {
 }
 
 /// What the host says to the agent, one JSON line each, on the agent's channel (the
-/// other way from `AgentMessage`): keystrokes for the terminal, and its new size.
+/// other way from `AgentMessage`): keystrokes for the terminal, and its new size; and
+/// `proceed`, the answer to `pmemFormatted` once the host has its copy.
 public enum HostMessage: Codable, Sendable, Equatable {
     case input(Data)
     case resize(rows: UInt16, columns: UInt16)
+    case proceed
 
     public func encodedLine() throws -> Data {
         var data = try JSONEncoder().encode(self)

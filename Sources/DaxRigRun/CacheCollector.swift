@@ -3,12 +3,13 @@ import DaxRigSupport
 
 /// `daxrig gc`: what the cache holds that can be made again or was only kept for a
 /// reader (kept console logs, kernels, guest images, kernel work trees, the kernel's own
-/// selftests built from a tree, and their runners), removed oldest
+/// selftests built from a tree, and their runners, formatted pmem templates), removed oldest
 /// first until the cache fits in a budget. Nothing in use goes: a run directory whose
 /// daxrig still runs, a work tree a build holds locked, a kernel being stored.
 public struct CacheCollector: Sendable {
     public enum Kind: String, Sendable, Codable {
         case keptRun = "kept-run", kernel, image, tree, selftests
+        case pmemTemplate = "pmem-template"
     }
 
     public struct Item: Sendable, Codable, Equatable {
@@ -59,6 +60,11 @@ public struct CacheCollector: Sendable {
         for name in entries(selftests.appendingPathComponent("runners")) {
             items.append(Self.item(.selftests, selftests.appendingPathComponent("runners/" + name).path))
         }
+        // A template's time is its last use (PmemTemplates.place touches it).
+        let templates = cache.root.appendingPathComponent("pmem-templates")
+        for name in entries(templates) where name.hasSuffix(".img") {
+            items.append(Self.item(.pmemTemplate, templates.appendingPathComponent(name).path))
+        }
         return items
     }
 
@@ -105,7 +111,7 @@ public struct CacheCollector: Sendable {
     }
 
     /// Bytes allocated under `path`, symbolic links not followed.
-    static func allocatedBytes(_ path: String) -> UInt64 {
+    public static func allocatedBytes(_ path: String) -> UInt64 {
         var total: UInt64 = 0
         var info = stat()
         guard lstat(path, &info) == 0 else { return 0 }

@@ -53,7 +53,9 @@ final class Agent {
         let plan = try readPlan()
         abruptPowerOff = plan.abruptPowerOff
         if plan.pmem.fileSystem != .none {
-            let ready = try PmemPreparer(setup: plan.pmem) { channel.send($0) }.prepare()
+            var preparer = PmemPreparer(setup: plan.pmem) { channel.send($0) }
+            preparer.awaitHost = { channel.awaitProceed(timeout: 120) }
+            let ready = try preparer.prepare()
             channel.send(.pmemReady(device: ready.device, mountPoint: ready.mountPoint, mountOptions: ready.mountOptions))
         }
         try Shares.mount(plan.shares, channel: channel)

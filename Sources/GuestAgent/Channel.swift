@@ -97,4 +97,35 @@ final class Channel {
         }
         return true
     }
+
+    /// Waits for the host's `proceed` (the answer to `pmemFormatted`), reading the
+    /// channel a line at a time; false when `timeout` seconds pass first or the channel
+    /// is lost. Other lines are dropped: nothing else is sent at this stage (a shell's
+    /// keystrokes would be, so a shell boot never asks for a template).
+    func awaitProceed(timeout: Double) -> Bool {
+        guard !lost else { return false }
+        let deadline = Clock.now() + timeout
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Clock.now() < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 100)
+            if ready < 0 && errno != EINTR { return false }
+            if ready <= 0 { continue }
+            guard poller.revents & Int16(POLLIN) != 0 else {
+                Clock.sleep(seconds: 0.05)  // POLLHUP: the host side is not connected (yet)
+                continue
+            }
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { continue }
+            pending += buffer[0..<count]
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[..<newline]
+                if (try? HostMessage.decode(line: line)) == .proceed { return true }
+                pending.removeSubrange(...newline)
+            }
+            if pending.count > 65536 { pending.removeAll() }  // a host that floods: bounded
+        }
+        return false
+    }
 }

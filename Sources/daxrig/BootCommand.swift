@@ -47,6 +47,8 @@ struct BootCommand: ParsableCommand {
     @Flag(help: "On a kernel crash, keep the guest's memory as a kdump-compressed vmcore with the run (for crash or drgn); the kernel halts on a panic instead of rebooting.")
     var dumpOnCrash = false
     @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
+    @Flag(help: "Make the pmem's namespace and file system in this boot, instead of taking a template an earlier boot of the same kernel formatted.")
+    var freshPmem = false
     @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
 
@@ -86,6 +88,7 @@ struct BootCommand: ParsableCommand {
         request.additions = added
         request.shares = shared
         request.dumpOnCrash = dumpOnCrash
+        request.pmemTemplate = !freshPmem
         if let debugger {
             request.gdb = debugger.stub
             // A shell's terminal is raw until the boot ends: no prompt could be answered.

@@ -47,6 +47,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "QEMU's gdb stub on 127.0.0.1 in every boot (the kernel boots with nokaslr and halts on a panic); a boot that crashes or times out holds its guest until Enter.")
     var gdb = false
     @Option(help: "The gdb stub's port (default 1234).") var gdbPort: Int?
+    @Flag(help: "Every boot makes its pmem's namespace and file system itself, instead of taking a template an earlier boot of the same kernel formatted.")
+    var freshPmem = false
 
     func validate() throws {
         if json && ktap { throw ValidationError("--json and --ktap exclude each other") }
@@ -75,6 +77,7 @@ struct RunCommand: ParsableCommand {
             var runner = GuestRunner(progress: progress)
             runner.policy.dumpOnCrash = dumpOnCrash
             runner.policy.shares = shared
+            runner.policy.freshPmem = freshPmem
             if gdb {
                 let debugger = try GdbAttach(kernel: bootable, port: gdbPort ?? 1234, wait: false)
                 runner.policy.gdb = debugger.stub
