@@ -8,7 +8,7 @@ set -euo pipefail
 # static libraries the kernel's mm selftests link (without them those programs do not
 # build and the selftests-mm suite reports them ERROR).
 packages=(
-  gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils
+  gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils lz4
   qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils libsqlite3-dev
   ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 python3-venv procps tini
   chromium fonts-dejavu-core gdb tmux makedumpfile libcap-dev libnuma-dev

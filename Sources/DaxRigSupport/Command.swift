@@ -201,7 +201,7 @@ public enum CommandError: RigError, Equatable {
 public enum HostPackages {
     public static let byTool: [String: String] = [
         "make": "make", "gcc": "gcc", "flex": "flex", "bison": "bison", "bc": "bc",
-        "ccache": "ccache", "pahole": "dwarves", "git": "git", "tar": "tar", "xz": "xz-utils",
+        "ccache": "ccache", "pahole": "dwarves", "git": "git", "tar": "tar", "xz": "xz-utils", "lz4": "lz4",
         "rsync": "rsync", "cpio": "cpio", "strip": "binutils", "ldd": "libc-bin",
         "qemu-system-x86_64": "qemu-system-x86", "libvirtd": "libvirt-daemon-system",
         "virtlogd": "libvirt-daemon-system", "virt-xml-validate": "libxml2-utils",

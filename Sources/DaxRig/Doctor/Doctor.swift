@@ -29,7 +29,7 @@ public enum Doctor {
             }
         }
 
-        for name in ["make", "gcc", "flex", "bison", "bc", "git", "tar", "strip"] { tool(name, "kernel builds") }
+        for name in ["make", "gcc", "flex", "bison", "bc", "git", "tar", "strip", "lz4"] { tool(name, "kernel builds") }
         tool("ccache", "faster rebuilds", optional: true)
         let tarball = KernelSource.debianTarball
         checks.append(Files.exists(tarball)
