@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Boot speed goal (issue #3): `daxrig boot -- true` with a cached kernel and image,
-# median of 5 (goal <= 5 s wall under TCG), split into phases; and side by side,
-# the same bzImage and initrd booted by plain qemu-system-x86_64 with the same
-# devices (nvdimm, virtio-serial, virtio-rng), for daxrig's overhead as a ratio.
+# Boot speed (issues 3 and 18): `daxrig boot -- true` with a cached kernel and image
+# (pmem 2 GiB, xfs, DAX confirmed), median of RUNS, split into phases, against two
+# floors measured in the same run, interleaved:
+# - the issue-18 floor: plain qemu-system-x86_64 booting the same bzImage with a
+#   minimal static /init that powers off at once, and the same devices (nvdimm,
+#   virtio-serial, virtio-rng): the kernel's own time to userspace and back;
+#   goal daxrig <= 1.3x;
+# - with BASELINE=REV (e.g. b2970cb): that revision's daxrig, built optimized in a
+#   worktree under /var/tmp (kept for the next run), booting its own default kernel;
+#   goal daxrig <= 0.6x.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benchmarks/lib.sh
@@ -12,51 +18,69 @@ trap 'rm -rf "$scratch"' EXIT
 now() { date +%s.%N; }
 
 quiet "$daxrig" kernel build            # cached kernel
-quiet "$daxrig" boot --fs xfs -- true    # cached image, KVM verdict remembered
+quiet "$daxrig" boot --fs xfs -- true    # cached image, KVM verdict remembered, pmem template
+kernel=$("$daxrig" kernel build 2>/dev/null | tail -1)/bzImage
 
-echo "daxrig boot -- true (pmem 2 GiB, xfs), $runs runs:"
-for i in $(seq "$runs"); do
-  t0=$(now); "$daxrig" boot --json -- true > "$scratch/d$i.json" 2>/dev/null; t1=$(now)
-  python3 - "$scratch/d$i.json" "$t0" "$t1" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1])); wall = float(sys.argv[3]) - float(sys.argv[2])
-print(f"  {wall:5.2f} s wall  " + "  ".join(f"{p['name']} {p['seconds']:.2f}" for p in d['phases']) + f"  [{d['outcome']}, {d['accelerator']}]")
-open(sys.argv[1] + ".wall", "w").write(str(wall))
-PY
-done
+baseline=""
+if [ -n "${BASELINE:-}" ]; then
+  tree=/var/tmp/daxrig-baseline-$BASELINE
+  [ -d "$tree" ] || git worktree add --detach "$tree" "$BASELINE" >/dev/null 2>&1
+  (cd "$tree" && swift build -c release >/dev/null 2>&1)
+  baseline=$tree/.build/release/daxrig
+  quiet "$baseline" kernel build
+  quiet "$baseline" boot --fs xfs -- true
+fi
 
-# Plain QEMU: the same kernel, the initrd daxrig made for `true` (kept with --keep),
-# the same memory, nvdimm and channels; the agent powers off, QEMU exits.
-"$daxrig" boot --keep -- true >/dev/null 2>"$scratch/keep.err"
-rundir=$(sed -n 's/.*console log kept at \(.*\)\/console.log/\1/p' "$scratch/keep.err")
-kernel=$(ls -t ~/.cache/daxrig/kernels/*/bzImage | head -1)
-[ -n "${DAXRIG_CACHE:-}" ] && kernel=$(ls -t "$DAXRIG_CACHE"/kernels/*/bzImage | head -1)
-cp "$rundir/initrd.cpio" "$scratch/initrd.cpio"; rm -rf "$rundir"
-echo "plain qemu-system-x86_64, same bzImage, initrd and devices, $runs runs:"
-for i in $(seq "$runs"); do
+# The floor's initrd: one static program that powers the guest off.
+cat > "$scratch/off.c" <<'C'
+#include <sys/reboot.h>
+#include <unistd.h>
+int main(void) { reboot(RB_POWER_OFF); return 1; }
+C
+gcc -static -Os -o "$scratch/init" "$scratch/off.c"
+(cd "$scratch" && echo init | cpio -o -H newc --quiet > floor.cpio)
+
+floor() {
   truncate -s 2G "$scratch/pmem.img"
-  t0=$(now)
   qemu-system-x86_64 -accel tcg -machine q35,nvdimm=on -nodefaults -display none -no-reboot \
     -smp 2 -m 512M,slots=1,maxmem=2560M \
     -object memory-backend-ram,id=ram0,size=512M -numa node,nodeid=0,cpus=0-1,memdev=ram0 \
     -object memory-backend-file,id=nv0,share=on,mem-path="$scratch/pmem.img",size=2G,align=2M,pmem=on \
     -device nvdimm,memdev=nv0,id=nvdimm0,node=0 \
-    -kernel "$kernel" -initrd "$scratch/initrd.cpio" \
-    -append "console=ttyS0 rdinit=/init panic=-1 oops=panic reboot=t printk.devkmsg=on" \
+    -kernel "$kernel" -initrd "$scratch/floor.cpio" \
+    -append "console=ttyS0 rdinit=/init panic=-1 oops=panic reboot=t no_timer_check" \
     -serial file:"$scratch/console.log" \
-    -device virtio-serial-pci -chardev file,id=agent,path="$scratch/agent.out" \
-    -device virtserialport,chardev=agent,name=org.daxrig.agent \
+    -device virtio-serial-pci -chardev null,id=agent -device virtserialport,chardev=agent,name=org.daxrig.agent \
     -device virtio-rng-pci 2>/dev/null
-  t1=$(now)
-  grep -q '"exited"' "$scratch/agent.out" || { echo "plain qemu run $i: the agent did not report"; exit 1; }
-  python3 -c "print(f'  {$t1 - $t0:5.2f} s wall'); open('$scratch/q$i.wall','w').write(str($t1 - $t0))"
-  rm -f "$scratch/pmem.img" "$scratch/agent.out"
+  grep -q "reboot: Power down" "$scratch/console.log" || { echo "the floor's guest did not power off:"; tail -5 "$scratch/console.log"; exit 1; }
+  rm -f "$scratch/pmem.img"
+}
+
+timed() {  # timed FILE CMD...: wall seconds of CMD into FILE
+  local file=$1; shift
+  local t0 t1; t0=$(now); "$@"; t1=$(now)
+  python3 -c "open('$file','w').write(str($t1 - $t0))"
+}
+
+echo "$runs runs each, interleaved (seconds of wall time):"
+for i in $(seq "$runs"); do
+  timed "$scratch/d$i.wall" sh -c "'$daxrig' boot --json -- true > '$scratch/d$i.json' 2>/dev/null"
+  timed "$scratch/f$i.wall" floor
+  line="  daxrig $(cat "$scratch/d$i.wall" | cut -c1-5)  floor $(cut -c1-5 "$scratch/f$i.wall")"
+  if [ -n "$baseline" ]; then
+    timed "$scratch/b$i.wall" sh -c "'$baseline' boot -- true >/dev/null 2>&1"
+    line="$line  $BASELINE $(cut -c1-5 "$scratch/b$i.wall")"
+  fi
+  echo "$line  [$(python3 -c "import json; d=json.load(open('$scratch/d$i.json')); print(' '.join(f\"{p['name']} {p['seconds']:.2f}\" for p in d['phases']), d['accelerator'])")]"
 done
 
-python3 - "$scratch" "$runs" <<'PY'
+python3 - "$scratch" "$runs" "${BASELINE:-}" <<'PY'
 import statistics, sys
-s, n = sys.argv[1], int(sys.argv[2])
-d = statistics.median(float(open(f"{s}/d{i}.json.wall").read()) for i in range(1, n + 1))
-q = statistics.median(float(open(f"{s}/q{i}.wall").read()) for i in range(1, n + 1))
-print(f"median: daxrig boot {d:.2f} s (goal <= 5 s), plain qemu {q:.2f} s, overhead ratio {d / q:.2f}")
+s, n, base = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def median(k): return statistics.median(float(open(f"{s}/{k}{i}.wall").read()) for i in range(1, n + 1))
+d, f = median("d"), median("f")
+print(f"median: daxrig boot {d:.2f} s, floor (plain QEMU, /init powers off) {f:.2f} s, ratio {d / f:.2f} (goal <= 1.3)")
+if base:
+    b = median("b")
+    print(f"median: {base}'s daxrig boot {b:.2f} s, ratio {d / b:.2f} (goal <= 0.6)")
 PY
