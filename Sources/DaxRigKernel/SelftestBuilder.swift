@@ -22,7 +22,7 @@ public struct SelftestBuilder: Sendable {
         let compiler = try Toolchain.compilerVersion()
         let key = ContentHash.of((["selftests-mm 1", manifest.sourceIdentity.id, compiler]
             + manifest.patches.map(\.sha256)).joined(separator: "\n")).prefix(20)
-        let root = try cache.directory(cache.root.appendingPathComponent("selftests"))
+        let root = try cache.directory(cache.selftests)
         let done = root.appendingPathComponent(String(key))
         if Files.exists(done.appendingPathComponent("mm").path) { return done.appendingPathComponent("mm").path }
         let lock = try cache.lock("selftests-\(key)")

@@ -20,7 +20,7 @@ public struct PmemTemplates: Sendable {
 
     public init(cache: Cache) { self.cache = cache }
 
-    public var directory: URL { cache.root.appendingPathComponent("pmem-templates") }
+    public var directory: URL { cache.pmemTemplates }
 
     /// Bumped when what a template holds changes meaning.
     static let format = "1"

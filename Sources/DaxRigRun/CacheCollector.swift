@@ -53,7 +53,7 @@ public struct CacheCollector: Sendable {
         }
         // Selftests built for a tree (a build holds its key's lock), and the runner scripts
         // written for a kernel's config.
-        let selftests = cache.root.appendingPathComponent("selftests")
+        let selftests = cache.selftests
         for name in entries(selftests) where name != "runners" {
             items.append(Self.item(.selftests, selftests.appendingPathComponent(name).path))
         }
@@ -61,7 +61,7 @@ public struct CacheCollector: Sendable {
             items.append(Self.item(.selftests, selftests.appendingPathComponent("runners/" + name).path))
         }
         // A template's time is its last use (PmemTemplates.place touches it).
-        let templates = cache.root.appendingPathComponent("pmem-templates")
+        let templates = cache.pmemTemplates
         for name in entries(templates) where name.hasSuffix(".img") {
             items.append(Self.item(.pmemTemplate, templates.appendingPathComponent(name).path))
         }

@@ -28,6 +28,10 @@ public struct Cache: Sendable {
     public var trees: URL { root.appendingPathComponent("trees") }
     public var locks: URL { root.appendingPathComponent("locks") }
     public var runs: URL { root.appendingPathComponent("runs") }
+    /// The kernel's own selftests built from a tree, and their runners.
+    public var selftests: URL { root.appendingPathComponent("selftests") }
+    /// Formatted pmem backing files (DaxRigMachine's PmemTemplates).
+    public var pmemTemplates: URL { root.appendingPathComponent("pmem-templates") }
 
     public func directory(_ url: URL) throws -> URL {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -14,8 +14,7 @@ public enum Leftovers {
     /// The directories a leftover can be in, and the prefix its names start with.
     static func places(_ cache: Cache) -> [(directory: URL, prefix: String, needsMark: Bool)] {
         [(cache.runs, "run-", true), (cache.kernels, ".staging-", false), (cache.images, ".tmp-", false),
-         (cache.root.appendingPathComponent("selftests"), ".building-", false),
-         (cache.root.appendingPathComponent("pmem-templates"), ".staging-", false)]
+         (cache.selftests, ".building-", false), (cache.pmemTemplates, ".staging-", false)]
     }
 
     /// A run directory of this process, marked in progress.
