@@ -27,7 +27,7 @@ extension GuestRunner {
         }
         let templates = PmemTemplates(cache: cache)
         let templateKey = request.pmemSizes.first.flatMap {
-            request.pmemTemplate ? PmemTemplates.key(for: request, image: image, nvdimm: NvdimmSpec(backingFile: "", sizeBytes: $0)) : nil
+            PmemTemplates.key(for: request, image: image, nvdimm: NvdimmSpec(backingFile: "", sizeBytes: $0))
         }
         do {
             backing = try prepare(&request, image: image, additions: additions, initrd: initrd, in: directory,
@@ -72,8 +72,9 @@ extension GuestRunner {
             let started = Date()
             do {
                 try templates.keep(key, from: backing[0])
-                let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
-                if Date().timeIntervalSince(started) > 60 {
+                let elapsed = Date().timeIntervalSince(started)
+                let seconds = String(format: "%.2f", elapsed)
+                if elapsed > 60 {
                     // The agent goes on by itself after 120 s: a copy that slow may have raced its mount.
                     templates.discard(key)
                     progress.phase("template", "not kept: the copy took \(seconds) s")

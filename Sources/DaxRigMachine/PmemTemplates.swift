@@ -26,11 +26,11 @@ public struct PmemTemplates: Sendable {
     static let format = "1"
 
     /// The template key for the first nvdimm of a boot; nil when the boot cannot take
-    /// one: no file system (a raw namespace), backing files of its own (a persistence
-    /// check's second boot), or a terminal (its keystrokes share the channel the agent
-    /// waits on).
+    /// one: it asked for a fresh pmem (`--fresh-pmem`), no file system (a raw
+    /// namespace), backing files of its own (a persistence check's second boot), or a
+    /// terminal (its keystrokes share the channel the agent waits on).
     public static func key(for request: BootRequest, image: GuestImage, nvdimm: NvdimmSpec) -> String? {
-        guard request.plan.pmem.fileSystem != .none, !request.plan.pmem.reuse, request.pmemBackingFiles == nil,
+        guard request.pmemTemplate, request.plan.pmem.fileSystem != .none, !request.plan.pmem.reuse, request.pmemBackingFiles == nil,
               request.terminalInput == nil, request.plan.terminal == nil,
               let kernel = try? ContentHash.ofFile(request.kernel) else { return nil }
         return ContentHash.of([format, kernel, image.key, request.plan.pmem.fileSystem.rawValue, "\(nvdimm.sizeBytes)",

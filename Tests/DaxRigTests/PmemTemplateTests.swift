@@ -66,6 +66,7 @@ import Testing
         #expect(key(size: 3 << 30) != base)
         #expect(key { $0.plan.pmem.fileSystem = .ext4 } != base)
         #expect(key { $0.plan.pmem.fileSystem = .none } == nil)
+        #expect(key { $0.pmemTemplate = false } == nil)
         #expect(key { $0.plan.pmem.reuse = true } == nil)
         #expect(key { $0.pmemBackingFiles = ["/x"] } == nil)
         #expect(key { $0.plan.terminal = TerminalSpec(rows: 24, columns: 80, term: "xterm") } == nil)
