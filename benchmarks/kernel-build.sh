@@ -8,11 +8,9 @@
 # Prints one line per figure; takes about 12 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product daxrig >/dev/null
-daxrig=$PWD/.build/release/daxrig
+. benchmarks/lib.sh
 scratch=$(mktemp -d /var/tmp/daxrig-bench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
 
 # 1. Cold: a fresh cache (tarball extracted anew) and an empty ccache.

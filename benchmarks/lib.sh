@@ -1,6 +1,7 @@
 # Sourced by the benchmarks (from the package root): an optimized daxrig; quiet CMD...
 # for a step whose output is not the figure; key ARGS... printing the cache key of
-# `daxrig kernel build ARGS...` (built if need be).
+# `daxrig kernel build ARGS...` (built if need be); now, the wall clock in seconds;
+# baseline_daxrig REV, an earlier revision's daxrig to measure against.
 swift build -c release >/dev/null
 daxrig=$PWD/.build/release/daxrig
 # Quiet, but a failure says why (a stopped libvirtd once left only a silent exit).
@@ -17,4 +18,15 @@ series_through() {
   mkdir -p "$2"
   grep -v '^#' kernels/patches/fsdax-pmd-share/series | head -n "$1" > "$2/series"
   while read -r p; do ln -sf "$PWD/kernels/patches/fsdax-pmd-share/$p" "$2/$p"; done < "$2/series"
+}
+now() { date +%s.%N; }
+# baseline_daxrig REV: that revision's daxrig, built optimized in a worktree under
+# /var/tmp (kept for the next run: a build is minutes), for goals measured against it
+# in the same run. Prints the binary's path.
+baseline_daxrig() {
+  local tree=/var/tmp/daxrig-baseline-$1
+  [ -d "$tree" ] || git worktree add --detach "$tree" "$1" >/dev/null 2>&1 \
+    || { echo "cannot check out $1 into $tree" >&2; exit 1; }
+  (cd "$tree" && swift build -c release >/dev/null 2>&1) || { echo "cannot build $1's daxrig in $tree" >&2; exit 1; }
+  echo "$tree/.build/release/daxrig"
 }

@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-7}
 scratch=$(mktemp -d /var/tmp/daxrig-pmembench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-now() { date +%s.%N; }
 
 quiet "$daxrig" kernel build
 quiet "$daxrig" boot -- true    # the image, and the template of this kernel and shape

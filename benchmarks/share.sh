@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-6}   # a multiple of 3: each mode boots first, second and third equally often
 scratch=$(mktemp -d /var/tmp/daxrig-sharebench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-now() { date +%s.%N; }
 mkdir -p "$scratch/share"
 echo hello > "$scratch/share/hello"
 

@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 scratch=$(mktemp -d /var/tmp/daxrig-vngbench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-now() { date +%s.%N; }
 # vng wants depmod, and the system's sbin tools before any others on PATH (with them
 # last it printed nothing and exited 255 here).
 PATH=/usr/sbin:/sbin:$PATH
