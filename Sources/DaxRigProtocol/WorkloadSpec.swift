@@ -151,10 +151,14 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
     public var pmdFaults: PmdFaultCounts?
     /// CPUs online in the guest: what a spec's `cpus` gave the workers to run on.
     public var cpus: Int?
+    /// Where `seconds` went, in order (nil from an agent that predates them): what is
+    /// the rig's own cost under TCG and what is the kernel's (benchmarks/run.sh).
+    public var phases: [WorkloadPhase]?
 
     public init(spec: WorkloadSpec, preFork: UInt64, control: UInt64, mapped: UInt64, final: UInt64, workers: [Worker],
                 patternWords: UInt64, seconds: Double, notes: [String], memTotal: UInt64? = nil, alignedRegions: UInt64? = nil,
-                pmdFaults: PmdFaultCounts? = nil, memUsedMapped: UInt64? = nil, cpus: Int? = nil) {
+                pmdFaults: PmdFaultCounts? = nil, memUsedMapped: UInt64? = nil, cpus: Int? = nil, phases: [WorkloadPhase]? = nil) {
+        self.phases = phases
         self.cpus = cpus
         self.pmdFaults = pmdFaults
         self.alignedRegions = alignedRegions
@@ -177,5 +181,21 @@ public struct WorkloadReport: Codable, Sendable, Equatable {
                       vmPTEDeltas: workers.map { $0.vmPTEAfter > $0.vmPTEBefore ? $0.vmPTEAfter - $0.vmPTEBefore : 0 },
                       faults: workers.map(\.faults), offsetInPUD: spec.mapAddress % PmdAccounting.pudSpan,
                       tablesPerWorker: spec.geometry.isUniform ? nil : workers.indices.map { PmdAccounting.tables(addresses: spec.addresses(of: $0), length: spec.mappingBytes(of: $0)) })
+    }
+}
+
+/// One stretch of a workload in the guest, timed by the agent's parent process from
+/// one barrier to the next: "file" (create, allocate, FIEMAP), "fork" (every worker
+/// forked and ready: its own text faulted, its rehearsal), "first" (worker 0 maps and
+/// faults alone), "fault" (the others, and the mapped snapshot), "work" (the
+/// workload's barriers: the data pattern written and checked; then every worker
+/// unmaps), "exit" (the workers reaped, the last snapshot, the file removed).
+public struct WorkloadPhase: Codable, Sendable, Equatable {
+    public var name: String
+    public var seconds: Double
+
+    public init(_ name: String, seconds: Double) {
+        self.name = name
+        self.seconds = seconds
     }
 }

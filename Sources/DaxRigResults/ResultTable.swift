@@ -26,6 +26,8 @@ public struct ResultRow: Codable, Sendable {
     /// fs_dax:dax_pmd_fault_done counts where the kernel has tracing.
     public var alignedRegions: UInt64?
     public var pmdFaults: PmdFaultCounts?
+    /// Where the guest's seconds went (WorkloadPhase).
+    public var phases: [WorkloadPhase]?
     public var verdicts: [Verdict]
     public var error: String?
 
@@ -54,6 +56,7 @@ public struct ResultRow: Codable, Sendable {
         notes = report.notes.isEmpty ? nil : report.notes
         alignedRegions = report.alignedRegions
         pmdFaults = report.pmdFaults
+        phases = report.phases
     }
 }
 

@@ -93,9 +93,17 @@ struct WorkloadRun {
     /// worker's own checks held.
     func measured(barriers: Int, work: (Worker, Int32, [UnsafeMutablePointer<UInt8>]) -> Bool) throws -> WorkloadReport {
         let started = Clock.now()
+        var phases: [WorkloadPhase] = []
+        var lap = started
+        func phase(_ name: String) {
+            let now = Clock.now()
+            phases.append(WorkloadPhase(name, seconds: now - lap))
+            lap = now
+        }
         var notes: [String] = []
         var alignedRegions: UInt64?
         let path = try prepareFile(notes: &notes, alignedRegions: &alignedRegions)
+        phase("file")
         let n = spec.processes
         guard n >= 1, n <= 10_000 else { throw AgentFailure("workload", "processes must be 1...10000, not \(n)") }
 
@@ -136,23 +144,28 @@ struct WorkloadRun {
             group.add(pid)
         }
         try group.await(0..<n)
+        phase("fork")
         let control = try Counters.pageTables(notes: &notes)
         first.release(1)                   // worker 0 maps and faults alone
         try group.await(0..<1)
+        phase("first")
         go[0].release(n - 1)               // then every other worker
         try group.await(1..<n)
         let (mapped, mappedMemory) = try Counters.snapshot(notes: &notes)
         let memory = mappedMemory.bytes
         let pmdFaults = trace?.stop()
-        for phase in 1...(barriers + 1) {  // the work's barriers, then unmapped
-            go[phase].release(n)
+        phase("fault")
+        for barrier in 1...(barriers + 1) {  // the work's barriers, then unmapped
+            go[barrier].release(n)
             try group.await(0..<n)
         }
+        phase("work")
         go[barriers + 2].release(n)        // exit
         let statuses = group.statuses()
         try group.checkMemory()            // a kill while the workers exited
         let final = try Counters.pageTables(notes: &notes)
         if spec.backing != .tmpfs { unlink(path) }
+        phase("exit")
 
         let workers = (0..<n).map { index -> WorkloadReport.Worker in
             let r = Worker.Record(words + index * Self.recordWords)
@@ -174,7 +187,7 @@ struct WorkloadRun {
                               patternWords: 0, seconds: Clock.now() - started, notes: notes,
                               memTotal: memory["MemTotal"], alignedRegions: alignedRegions, pmdFaults: pmdFaults,
                               memUsedMapped: memory["MemTotal"].flatMap { total in memory["MemAvailable"].map { total > $0 ? total - $0 : 0 } },
-                              cpus: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+                              cpus: sysconf(Int32(_SC_NPROCESSORS_ONLN)), phases: phases)
     }
 
     /// Room for N workers: tinyconfig's BASE_SMALL sets pid_max to 4096, and

@@ -28,6 +28,16 @@ import DaxRigMachine
         #expect(huge.accounting.measuredPMDPages <= 1 + Judge.sharingTolerance)
         #expect(huge.accounting.laterWorkersMedianFaults.map { $0 <= 2 } == true)
         #expect(huge.accounting.firstWorkerFaults == 512)
+        // Where the guest's time went: every stretch, in order, adding up to the whole.
+        for report in results.compactMap(\.report) {
+            let phases = try #require(report.phases)
+            #expect(phases.map(\.name) == ["file", "fork", "first", "fault", "work", "exit"])
+            let sum = phases.map(\.seconds).reduce(0, +)
+            #expect(phases.allSatisfy { $0.seconds >= 0 } && sum <= report.seconds && sum >= report.seconds * 0.95,
+                    "phases \(phases) against \(report.seconds) s")
+        }
+        // Worker 0 alone faults the huge pages in, zeroing 1 GiB; the others find them.
+        #expect(huge.phases.map { $0[2].seconds > $0[3].seconds } == true, "\(String(describing: huge.phases))")
 
         #expect(results[1].passed, "\(results[1].verdicts)")
         #expect(results[1].report?.accounting.measuredPMDPages == 10)
