@@ -15,7 +15,6 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 scratch=$(mktemp -d /var/tmp/daxrig-bootbench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-now() { date +%s.%N; }
 
 quiet "$daxrig" kernel build            # cached kernel
 quiet "$daxrig" boot --fs xfs -- true    # cached image, KVM verdict remembered, pmem template
@@ -23,10 +22,7 @@ kernel=$("$daxrig" kernel build 2>/dev/null | tail -1)/bzImage
 
 baseline=""
 if [ -n "${BASELINE:-}" ]; then
-  tree=/var/tmp/daxrig-baseline-$BASELINE
-  [ -d "$tree" ] || git worktree add --detach "$tree" "$BASELINE" >/dev/null 2>&1
-  (cd "$tree" && swift build -c release >/dev/null 2>&1)
-  baseline=$tree/.build/release/daxrig
+  baseline=$(baseline_daxrig "$BASELINE")
   quiet "$baseline" kernel build
   quiet "$baseline" boot --fs xfs -- true
 fi
@@ -80,6 +76,13 @@ s, n, base = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def median(k): return statistics.median(float(open(f"{s}/{k}{i}.wall").read()) for i in range(1, n + 1))
 d, f = median("d"), median("f")
 print(f"median: daxrig boot {d:.2f} s, floor (plain QEMU, /init powers off) {f:.2f} s, ratio {d / f:.2f} (goal <= 1.3)")
+import json
+phases = [{p["name"]: p["seconds"] for p in json.load(open(f"{s}/d{i}.json"))["phases"]} for i in range(1, n + 1)]
+part = {k: statistics.median(p.get(k, 0) for p in phases) for k in ("prepare", "start", "kernel", "pmem", "command", "teardown")}
+print("median phases: " + ", ".join(f"{k} {v:.2f}" for k, v in part.items()))
+libvirt = part["start"] + part["teardown"]
+print(f"libvirt's own start and teardown (the floor starts QEMU itself and ends with the guest): {libvirt:.2f} s; "
+      f"daxrig without them {d - libvirt:.2f} s, ratio {(d - libvirt) / f:.2f}")
 if base:
     b = median("b")
     print(f"median: {base}'s daxrig boot {b:.2f} s, ratio {d / b:.2f} (goal <= 0.6)")

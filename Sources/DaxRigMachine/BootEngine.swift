@@ -35,6 +35,7 @@ extension GuestRunner {
         } catch {
             return finish(.infrastructure("preparing the run in \(directory.path): \(error)"))
         }
+        clock.lap(.prepare)
         var spec = DomainSpec(
             name: DomainSpec.uniqueName(), accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
             kernel: request.kernel, initrd: initrd,

@@ -2,7 +2,10 @@
 /// what the boot itself cost beside the command (`isBoot`).
 public struct BootPhase: Codable, Sendable, Equatable {
     public enum Name: String, Codable, Sendable {
-        /// libvirt's define and start.
+        /// The run's files: pmem backing files (a template's copy), the initrd. Apart
+        /// from `start`, so that one is libvirt's own cost (benchmarks/boot.sh).
+        case prepare
+        /// libvirt's connection, define and start.
         case start
         /// From the domain's start to the agent's hello.
         case kernel
@@ -16,7 +19,7 @@ public struct BootPhase: Codable, Sendable, Equatable {
         case teardown
 
         /// Part of getting a guest to run the command, not the command or its end.
-        public var isBoot: Bool { self == .start || self == .kernel || self == .pmem }
+        public var isBoot: Bool { self == .prepare || self == .start || self == .kernel || self == .pmem }
     }
 
     public var name: Name
