@@ -6,12 +6,13 @@ set -euo pipefail
 # Kernel builds; guest boots (QEMU through libvirt); the guest image's tools; tests
 # (chromium opens the HTML report headless in a test). libcap-dev and libnuma-dev: the
 # static libraries the kernel's mm selftests link (without them those programs do not
-# build and the selftests-mm suite reports them ERROR).
+# build and the selftests-mm suite reports them ERROR). iproute2: the namespace hosts of
+# the multi-host tests (scripts/test-host.sh).
 packages=(
   gcc make flex bison bc libelf-dev libssl-dev dwarves ccache linux-source-6.1 git rsync xz-utils lz4
   qemu-system-x86 libvirt-daemon-system libvirt-dev pkg-config libxml2-utils libsqlite3-dev
   ndctl xfsprogs e2fsprogs busybox-static cpio binutils python3 python3-venv procps tini
-  chromium fonts-dejavu-core gdb tmux makedumpfile libcap-dev libnuma-dev
+  chromium fonts-dejavu-core gdb tmux makedumpfile libcap-dev libnuma-dev iproute2
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -9,9 +9,20 @@ struct DoctorCommand: ParsableCommand {
         abstract: "Check every prerequisite (tools, kernel source, libvirt, KVM) and say how to fix what fails.")
 
     @Flag(help: "Print the checks as JSON.") var json = false
+    @Option(name: .customLong("host"), help: ArgumentHelp(
+        "Check this libvirt host instead of this machine's prerequisites: reachable, its libvirt and QEMU, its CPUs and memory "
+            + "(repeatable; qemu:///system, qemu+ssh://user@host/system, qemu+tls://host/system).", valueName: "uri"))
+    var hosts: [String] = []
+
+    func validate() throws {
+        for uri in hosts where uri.range(of: #"^qemu(\+[a-z]+)?://"#, options: .regularExpression) == nil {
+            throw ValidationError("--host \(uri): not a libvirt URI of the QEMU driver; give one such as qemu:///system, "
+                + "qemu+ssh://user@host/system or qemu+tls://host/system")
+        }
+    }
 
     func run() throws {
-        let checks = Doctor.run()
+        let checks = hosts.isEmpty ? Doctor.run() : hosts.map { Doctor.host($0) }
         if json {
             try CLI.printJSON(checks)
         } else {

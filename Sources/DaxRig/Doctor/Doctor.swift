@@ -39,13 +39,7 @@ public enum Doctor {
         tool("qemu-system-x86_64", "the guest's machine")
         tool("virt-xml-validate", "domain XML checks in the tests", optional: true)
 
-        do {
-            let connection = try LibvirtConnection()
-            let versions = try connection.versions()
-            checks.append(.init(name: "libvirt", status: .ok, detail: "\(connection.uri): libvirt \(versions.libvirt), QEMU \(versions.hypervisor)", fix: nil))
-        } catch {
-            checks.append(.init(name: "libvirt", status: .failed, detail: "\(error)", fix: "run scripts/setup.sh (it starts virtlogd and libvirtd)"))
-        }
+        checks.append(host(LibvirtConnection.defaultURI, name: "libvirt", fix: "run scripts/setup.sh (it starts virtlogd and libvirtd)"))
 
         if Files.exists("/dev/kvm") {
             var st = stat()
@@ -89,5 +83,30 @@ public enum Doctor {
             checks.append(.init(name: "guest agent", status: .failed, detail: "\(error)", fix: "run `swift build` in the daxrig checkout"))
         }
         return checks
+    }
+
+    /// A libvirt host, this one or another (`daxrig doctor --host URI`): reachable,
+    /// its libvirt and QEMU, and what it offers guests. An unencrypted, unauthenticated
+    /// transport (qemu+tcp) is a warning: tests reach namespace hosts so
+    /// (scripts/test-host.sh); a fleet goes over ssh or TLS.
+    public static func host(_ uri: String, name: String? = nil, fix: String? = nil) -> DoctorCheck {
+        let name = name ?? "host \(uri)"
+        do {
+            let connection = try LibvirtConnection(uri: uri)
+            let versions = try connection.versions()
+            let capacity = try connection.capacity()
+            let detail = "\(connection.uri): \(capacity.hostname), libvirt \(versions.libvirt), QEMU \(versions.hypervisor), "
+                + "\(capacity.cpus) CPUs (\(capacity.cpuModel)), \(ByteSize.format(capacity.memoryBytes)) memory, "
+                + "\(ByteSize.format(capacity.freeMemoryBytes)) free"
+            if uri.hasPrefix("qemu+tcp://") {
+                return .init(name: name, status: .warning, detail: detail + "; qemu+tcp is neither encrypted nor authenticated",
+                             fix: "reach hosts over qemu+ssh:// or qemu+tls:// outside tests")
+            }
+            return .init(name: name, status: .ok, detail: detail, fix: nil)
+        } catch {
+            return .init(name: name, status: .failed, detail: "\(error)",
+                         fix: fix ?? "start libvirtd on that host, listening for this transport (qemu+ssh: sshd and a login "
+                            + "that may use libvirt; qemu+tls: listen_tls and certificates; qemu+tcp: listen_tcp, tests only)")
+        }
     }
 }

@@ -1,0 +1,64 @@
+import DaxRigSupport
+import Foundation
+import Testing
+
+/// Other libvirt hosts, for real, on this machine (issue 19): libvirtd and virtlogd in
+/// network and mount namespaces of their own (scripts/test-host.sh), reached over
+/// qemu+tcp on a veth pair, sharing nothing with daxrig but the kernel.
+@Suite(.serialized, .timed) struct HostIntegrationTests {
+    static let script = Rig.packageRoot.appendingPathComponent("scripts/test-host.sh").path
+
+    /// Starts namespace host `name` and returns its URI; `down` removes it again.
+    static func up(_ name: String, index: Int) throws -> String {
+        try Command("bash", [script, "up", name, "\(index)"]).run().standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func down(_ name: String) {
+        _ = try? Command("bash", [script, "down", name]).runAllowingFailure()
+    }
+
+    @Test func doctorReadsEachHostsOwnLibvirtAndNamesOneThatIsGone() throws {
+        defer { Self.down("dxa"); Self.down("dxb") }
+        let first = try Self.up("dxa", index: 41)
+        let second = try Self.up("dxb", index: 42)
+        #expect(first == "qemu+tcp://10.77.41.2/system")
+
+        let both = try Rig.run(["doctor", "--host", first, "--host", second, "--json"])
+        #expect(both.status == 0, "\(both.standardError)")
+        let checks = try #require(try JSONSerialization.jsonObject(with: Data(both.standardOutput.utf8)) as? [[String: Any]])
+        #expect(checks.map { $0["name"] as? String } == ["host \(first)", "host \(second)"])
+        // A transport for tests only is said to be one.
+        #expect(checks.allSatisfy { $0["status"] as? String == "warning" })
+        for (check, name) in zip(checks, ["dxh-dxa", "dxh-dxb"]) {
+            let detail = try #require(check["detail"] as? String)
+            // Each answer is that host's own libvirtd: its namespace's host name, not ours.
+            #expect(detail.contains(": \(name), "), "\(detail)")
+            #expect(detail.contains("libvirt 9.") && detail.contains("QEMU 7.") && detail.contains("\(ProcessInfo.processInfo.activeProcessorCount) CPUs"),
+                    "\(detail)")
+        }
+
+        // A host whose libvirtd died: a failed check naming it, exit 1; the other still answers.
+        let pids = try Command("ip", ["netns", "pids", "dxh-dxb"]).run().standardOutput.split(separator: "\n").compactMap { Int32($0) }
+        let libvirtd = pids.filter { Rig.commandLine(of: $0).hasPrefix("libvirtd") }
+        try #require(libvirtd.count == 1, "\(pids.map(Rig.commandLine(of:)))")
+        kill(libvirtd[0], SIGKILL)
+        let afterwards = try Rig.run(["doctor", "--host", first, "--host", second])
+        #expect(afterwards.status == 1)
+        #expect(afterwards.standardOutput.contains("warn  host \(first)"), "\(afterwards.standardOutput)")
+        #expect(afterwards.standardOutput.contains("FAIL  host \(second)"), "\(afterwards.standardOutput)")
+        #expect(afterwards.standardOutput.contains("fix: start libvirtd on that host"), "\(afterwards.standardOutput)")
+
+        // Gone means gone: no namespace, no interface, no directory.
+        Self.down("dxa"); Self.down("dxb")
+        let namespaces = try Command("ip", ["netns", "list"]).run().standardOutput
+        #expect(!namespaces.contains("dxh-dxa") && !namespaces.contains("dxh-dxb"))
+        #expect(!FileManager.default.fileExists(atPath: "/var/tmp/daxrig-hosts/dxa"))
+        #expect(try !Command("ip", ["link"]).run().standardOutput.contains("dxh-dxa"))
+    }
+
+    @Test func aHostThatIsNotALibvirtURIIsBadInput() throws {
+        let result = try Rig.run(["doctor", "--host", "10.77.41.2"])
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("--host 10.77.41.2: not a libvirt URI"), "\(result.standardError)")
+    }
+}
