@@ -98,18 +98,17 @@ public struct ImageBuilder: Sendable {
     /// The initrd for one run: the image's bytes, then a second archive holding only the
     /// plan at `GuestPlan.path`. Written to a temporary sibling and renamed into `path`.
     public static func writeRunInitrd(image: GuestImage, plan: GuestPlan, additions: Data = Data(), to path: String) throws {
-        // One read and one write: FileManager's copy of the 26 MB image took half a
-        // second, a tenth of a whole boot.
-        var bytes: Data
+        // The image mapped and written from its mapping, then the run's own archives:
+        // FileManager's copy of the 26 MB image took half a second, a tenth of a whole
+        // boot; gathering it with the archives into one buffer and writing that to a
+        // temporary file to rename took 0.1 s more than this.
+        let bytes: Data
         do {
-            bytes = try Data(contentsOf: URL(fileURLWithPath: image.initramfs), options: .mappedIfSafe)
+            bytes = try Data(contentsOf: URL(fileURLWithPath: image.initramfs), options: .alwaysMapped)
         } catch {
             throw FileError.unreadable(path: image.initramfs, reason: "\(error)")
         }
-        bytes.append(try planArchive(plan))
-        bytes.append(try seedArchive())
-        bytes.append(additions)
-        try Files.write(bytes, to: path)
+        try Files.write([bytes, try planArchive(plan), try seedArchive(), additions], to: path)
     }
 
     /// The per-run archive on its own: /daxrig/ and /daxrig/plan.json.

@@ -28,6 +28,26 @@ public enum Files {
         catch { throw FileError.unwritable(path: path, reason: error.localizedDescription) }
     }
 
+    /// Writes `parts` one after another to `path`, created or truncated in place: for a
+    /// file no other process reads while it is written (a boot's own initrd). A mapped
+    /// part goes from its mapping to the file, never gathered into one buffer first.
+    public static func write(_ parts: [Data], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError.unwritable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        for part in parts where !part.isEmpty {
+            try part.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+                var done = 0
+                while done < buffer.count {
+                    let count = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { throw FileError.unwritable(path: path, reason: String(cString: strerror(errno))) }
+                    done += count
+                }
+            }
+        }
+    }
+
     public static func remove(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
     }
