@@ -42,6 +42,11 @@ case $action in
     [[ $index =~ ^[0-9]+$ ]] && [ "$index" -ge 1 ] && [ "$index" -le 254 ] || { echo "test-host: INDEX must be 1 to 254, not '$index'" >&2; exit 2; }
     ip netns list | grep -qw "$ns" && { echo "test-host: $ns exists already; '$0 down $name' first" >&2; exit 2; }
     address=10.77.$index.2
+    # The daemons outlive this script: no descriptor of its caller may reach them, or
+    # a caller that reads our output to its end (a test's pipes) waits for them forever.
+    for fd in $(ls /proc/$$/fd); do
+      case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+    done
     trap 'down' ERR
     mkdir -p "$root"/{run,lib,cache,log,etc}
     cp -a /etc/libvirt/. "$root/etc/"
@@ -69,7 +74,7 @@ EOF
       mount --bind '$root/lib' /var/lib/libvirt
       mount --bind '$root/cache' /var/cache/libvirt
       mount --bind '$root/log' /var/log/libvirt
-      virtlogd -d
+      virtlogd -d < /dev/null > '$root/virtlogd.log' 2>&1
       setsid tini -s -- libvirtd --listen > '$root/libvirtd.log' 2>&1 < /dev/null &
     "
     for _ in $(seq 100); do

@@ -5,7 +5,7 @@ import Testing
 /// Other libvirt hosts, for real, on this machine (issue 19): libvirtd and virtlogd in
 /// network and mount namespaces of their own (scripts/test-host.sh), reached over
 /// qemu+tcp on a veth pair, sharing nothing with daxrig but the kernel.
-@Suite(.serialized, .timed) struct HostIntegrationTests {
+@Suite(.serialized, .timed, .timeLimit(.minutes(5))) struct HostIntegrationTests {
     static let script = Rig.packageRoot.appendingPathComponent("scripts/test-host.sh").path
 
     /// Starts namespace host `name` and returns its URI; `down` removes it again.
