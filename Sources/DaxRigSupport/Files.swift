@@ -32,6 +32,7 @@ public enum Files {
     /// file no other process reads while it is written (a boot's own initrd). A mapped
     /// part goes from its mapping to the file, never gathered into one buffer first.
     public static func write(_ parts: [Data], to path: String) throws {
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError.unwritable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
