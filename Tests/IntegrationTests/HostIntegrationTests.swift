@@ -56,6 +56,20 @@ import Testing
         #expect(try !Command("ip", ["link"]).run().standardOutput.contains("dxh-dxa"))
     }
 
+    /// Without --host, this machine: its libvirt check reads the same capacity.
+    @Test func doctorWithoutAHostChecksThisMachinesLibvirt() throws {
+        let result = try Rig.run(["doctor", "--json"])
+        let checks = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]],
+                                  "\(result.standardError)")
+        let libvirt = try #require(checks.first { $0["name"] as? String == "libvirt" })
+        #expect(libvirt["status"] as? String == "ok")
+        let detail = try #require(libvirt["detail"] as? String)
+        // libvirt may canonicalize the name (getaddrinfo), so only its place is checked.
+        #expect(detail.hasPrefix("qemu:///system: ") && detail.contains(", libvirt 9."), "\(detail)")
+        #expect(detail.contains("\(ProcessInfo.processInfo.activeProcessorCount) CPUs"), "\(detail)")
+        #expect(result.status == (checks.contains { $0["status"] as? String == "failed" } ? 1 : 0))
+    }
+
     @Test func aHostThatIsNotALibvirtURIIsBadInput() throws {
         let result = try Rig.run(["doctor", "--host", "10.77.41.2"])
         #expect(result.status == 2)
