@@ -138,7 +138,27 @@ enum Rig {
     }
 
     /// Run directories (run-<pid>-...) a daxrig process with this pid left, empty or not.
+    /// Only those changed since this test process started: pids are reused, and a kept
+    /// console log of hours before (a failed boot's, in a shared cache) once passed for
+    /// a leftover of a Ctrl-C trial whose daxrig had the same pid.
     static func runDirectoriesLeft(by pid: Int32) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: cache.runs.path)) ?? []).filter { $0.hasPrefix("run-\(pid)-") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: cache.runs.path)) ?? []).filter { name in
+            guard name.hasPrefix("run-\(pid)-") else { return false }
+            var status = stat()
+            guard stat(cache.runs.appendingPathComponent(name).path, &status) == 0 else { return false }
+            return Double(status.st_mtim.tv_sec) >= testProcessStarted
+        }
     }
+
+    /// When this test process started, in seconds since the epoch, from /proc (not a
+    /// static set on first use, which could come after the directory it must catch).
+    static let testProcessStarted: Double = {
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 20,
+              let ticks = Double(fields[19]),
+              let boot = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?
+                .split(separator: "\n").first(where: { $0.hasPrefix("btime ") })?.split(separator: " ").last.flatMap({ Double($0) })
+        else { return 0 }
+        return boot + ticks / Double(sysconf(Int32(_SC_CLK_TCK))) - 1
+    }()
 }
