@@ -57,19 +57,6 @@ public struct Command: Sendable, CustomStringConvertible {
         let inPipe = Pipe()
         process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
         let collected = LineCollector(onLine: onLine)
-        let group = DispatchGroup()
-        for (handle, stream) in [(outPipe.fileHandleForReading, Stream.standardOutput), (errPipe.fileHandleForReading, .standardError)] {
-            group.enter()
-            DispatchQueue.global().async {
-                while true {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    collected.append(data, stream)
-                }
-                collected.finish(stream)
-                group.leave()
-            }
-        }
         // On Ctrl-C or SIGTERM the child and everything it started stop before daxrig
         // exits: a make left running would go on writing into the build tree the next
         // daxrig builds in. A terminal's Ctrl-C reaches the child anyway; a signal sent
@@ -79,12 +66,11 @@ public struct Command: Sendable, CustomStringConvertible {
             return process.processIdentifier
         }, stop: { _ = ProcessGroup.stop($0) })
         defer { Cleanup.shared.drop(stop) }
-        if let input {
-            inPipe.fileHandleForWriting.write(Data(input.utf8))
-            try? inPipe.fileHandleForWriting.close()
-        }
+        PipePump.run(output: outPipe.fileHandleForReading.fileDescriptor, error: errPipe.fileHandleForReading.fileDescriptor,
+                     input: input.map { .init(descriptor: inPipe.fileHandleForWriting.fileDescriptor, bytes: Array($0.utf8),
+                                              close: { try? inPipe.fileHandleForWriting.close() }) },
+                     into: collected)
         process.waitUntilExit()
-        group.wait()
         let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return Output(status: status, standardOutput: collected.text(.standardOutput), standardError: collected.text(.standardError))
     }
@@ -131,7 +117,7 @@ public struct Command: Sendable, CustomStringConvertible {
 }
 
 /// Splits a child's output into lines as it arrives, for progress and for the log.
-private final class LineCollector: @unchecked Sendable {
+final class LineCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var buffers: [Command.Stream: Data] = [:]
     private var texts: [Command.Stream: Data] = [.standardOutput: Data(), .standardError: Data()]

@@ -116,12 +116,8 @@ import Testing
         process.standardError = out
         try process.run()
         // The terminal's output as it comes (stdout and stderr are one on a terminal).
-        let said = Mutex(Data())
-        let reader = DispatchGroup()
-        DispatchQueue.global().async(group: reader) {
-            while case let chunk = out.fileHandleForReading.availableData, !chunk.isEmpty { said.withLock { $0.append(chunk) } }
-        }
-        func output() -> String { said.withLock { String(decoding: $0, as: UTF8.self) } }
+        let reader = Rig.Drain(out.fileHandleForReading)
+        func output() -> String { reader.text }
         let deadline = Date().addingTimeInterval(600)
         while !output().contains("press Enter to destroy it"), process.isRunning, Date() < deadline { usleep(500_000) }
         #expect(output().contains("the guest is held for gdb:"), "\(output().suffix(3000))")

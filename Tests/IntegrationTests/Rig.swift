@@ -69,17 +69,30 @@ enum Rig {
     /// Both outputs of a started child, read at once, and its end. Reading one pipe to
     /// its end before the other deadlocks a child that fills the other (64 KiB) first.
     static func finish(_ process: Process, _ out: Pipe, _ err: Pipe) -> (stdout: Data, stderr: Data) {
-        let stderr = Mutex(Data())
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            stderr.withLock { $0 = data }
-            done.signal()
-        }
+        let stderr = Drain(err.fileHandleForReading)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        done.wait()
+        stderr.wait()
         process.waitUntilExit()
-        return (stdout, stderr.withLock { $0 })
+        return (stdout, stderr.data)
+    }
+
+    /// A pipe read to its end on a thread of its own, what came so far readable at any
+    /// time. A thread, not libdispatch's global queue, whose few threads the suite's many
+    /// blocking readers used up (PipePump says more).
+    final class Drain: Sendable {
+        private let received = Mutex(Data())
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ handle: FileHandle) {
+            Thread { [self] in
+                while case let chunk = handle.availableData, !chunk.isEmpty { received.withLock { $0.append(chunk) } }
+                done.signal()
+            }.start()
+        }
+
+        var data: Data { received.withLock { $0 } }
+        var text: String { String(decoding: data, as: UTF8.self) }
+        func wait() { done.wait() }
     }
 
     /// The daxrig CLI started with its output thrown away, for a test that only signals
