@@ -95,8 +95,9 @@ public struct ImageBuilder: Sendable {
         return GuestImage(key: key, directory: directory, manifest: manifest, cacheHit: true)
     }
 
-    /// The initrd for one run: the image's bytes, then a second archive holding only the
-    /// plan at `GuestPlan.path`. Written to a temporary sibling and renamed into `path`.
+    /// The initrd for one run: the image's bytes, then small archives of the plan (at
+    /// `GuestPlan.path`), the CRNG seed and the user's additions, written in place: the
+    /// run directory is this boot's alone.
     public static func writeRunInitrd(image: GuestImage, plan: GuestPlan, additions: Data = Data(), to path: String) throws {
         // The image mapped and written from its mapping, then the run's own archives:
         // FileManager's copy of the 26 MB image took half a second, a tenth of a whole

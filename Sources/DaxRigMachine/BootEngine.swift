@@ -143,6 +143,7 @@ extension GuestRunner {
                 progress.phase("template", "pmem from \(template.store.path(template.key))")
             }
         }
+        request.plan.channelWait = min(300, max(10, request.timeout / 2))
         try ImageBuilder.writeRunInitrd(image: image, plan: request.plan, additions: additions, to: initrd)
         return backing
     }
@@ -178,6 +179,11 @@ extension GuestRunner {
         let findings = StackDecoder.decorate((console.lossFinding.map { [$0] } ?? []) + ConsoleScanner.scan(log), kernel: kernel)
         var outcome = outcome
         let crash = findings.first { $0.kind.isCrash }
+        // A session that ended without a verdict: what the agent could only say on the
+        // console (no channel yet, or one lost) is why, unless the kernel crashed.
+        if session.outcome == nil, crash == nil, let failure = AgentConsoleLine.lastFailure(in: log) {
+            outcome = .agentFailure(stage: failure.stage, message: failure.message)
+        }
         switch outcome {
         case .infrastructure, .timeout:
             break

@@ -39,6 +39,10 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     public var terminal: TerminalSpec?
     /// Host directories to mount before the command, in order (`daxrig boot --share`).
     public var shares: [ShareMount] = []
+    /// Seconds the agent looks for its virtio-serial port before it fails at "channel"
+    /// and says why on the console. The host sets half its boot timeout: long enough for
+    /// a guest starved of CPU on a loaded host, short enough that the reason is heard.
+    public var channelWait: Double = 60
 
     public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:],
                 abruptPowerOff: Bool = false) {

@@ -38,7 +38,11 @@ final class Agent {
         // Kernel boot vs. waiting for the channel, when `started` comes late.
         let mountedAt = Clock.uptime()
 
-        let channel = try Channel.open(console: console)
+        // Read before the channel, which waits as long as the plan says; a plan that
+        // cannot be read fails on the console, which the host reads too.
+        let plan = try readPlan()
+        abruptPowerOff = plan.abruptPowerOff
+        let channel = try Channel.open(console: console, wait: plan.channelWait)
         self.channel = channel
         var name = utsname()
         uname(&name)
@@ -50,8 +54,6 @@ final class Agent {
                            seconds: mountSeconds))
 
         waitForRandomPool(channel: channel)
-        let plan = try readPlan()
-        abruptPowerOff = plan.abruptPowerOff
         if plan.pmem.fileSystem != .none {
             var preparer = PmemPreparer(setup: plan.pmem) { channel.send($0) }
             preparer.awaitHost = { channel.awaitProceed(timeout: 120) }
@@ -147,11 +149,11 @@ final class Agent {
     }
 
     private func fail(_ failure: AgentFailure) {
-        console.say("FAILED at \(failure.stage): \(failure.message)")
+        console.say(AgentConsoleLine.failure(stage: failure.stage, message: failure.message))
         if let channel {
             channel.send(.failed(stage: failure.stage, message: failure.message))
         } else {
-            console.say("no results channel: the host learns of this failure from the serial log only")
+            console.say("no results channel: the host reads this failure from the serial log")
         }
     }
 }

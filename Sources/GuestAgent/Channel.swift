@@ -30,7 +30,7 @@ final class Channel {
     /// host after the driver probes, so they can show up a little after init starts:
     /// keep looking for `wait` seconds.
     static func open(name: String = AgentMessage.channelName, console: Console,
-                     wait: Double = 10, writeTimeout: Double = 60) throws -> Channel {
+                     wait: Double, writeTimeout: Double = 60) throws -> Channel {
         let deadline = Clock.now() + wait
         var seen: [String] = []
         while true {

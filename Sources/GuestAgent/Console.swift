@@ -1,3 +1,4 @@
+import DaxRigProtocol
 import Glibc
 
 /// The guest's /dev/console (the serial port, ttyS0): where the agent says what went
@@ -13,7 +14,7 @@ final class Console {
     }
 
     func say(_ text: String) {
-        FileIO.writeAll(fd, Array("daxrig-agent: \(text)\n".utf8))
+        FileIO.writeAll(fd, Array("\(AgentConsoleLine.prefix)\(text)\n".utf8))
     }
 
     /// The kernel hands init fds 0-2 on /dev/console only if that node existed; with them

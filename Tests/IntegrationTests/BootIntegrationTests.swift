@@ -213,6 +213,18 @@ import DaxRigRun
         try expectNothingLeft(run, keptConsole: true)
     }
 
+    /// An agent that cannot find its channel (the kernel's virtio_console kept from
+    /// starting) fails at "channel" and can say so only on the console: the host reads
+    /// it there. It said "the guest stopped before the agent started" (seen failing).
+    /// The agent looks for half the boot's timeout, so this boot takes about 20 s.
+    @Test func anAgentWithoutItsChannelIsAnAgentFailureReadFromTheConsole() throws {
+        let run = try boot(["--fs", "none", "--timeout", "40", "--append", "initcall_blacklist=virtio_console_init", "--", "true"])
+        #expect(run.status == BootOutcome.Code.agentFailure, "\(run.stderr)")
+        #expect(run.stderr.contains("the guest agent failed at channel: no virtio-serial port named org.daxrig.agent after 20 s"),
+                "\(run.stderr)")
+        try expectNothingLeft(run, keptConsole: true)
+    }
+
     @Test func pmemTooSmallForXfsIsAnAgentFailureNamingTheStage() throws {
         let run = try boot(["--pmem", "256M", "--fs", "xfs", "--", "true"])
         #expect(run.status == BootOutcome.Code.agentFailure)
