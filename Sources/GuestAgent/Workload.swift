@@ -457,8 +457,9 @@ struct Worker {
     /// A forked worker faults its own text, data and the shared record page anew and
     /// grows page tables for them; doing all of it once here, before the control
     /// snapshot, keeps that out of the mapping's deltas (DESIGN.md: the forked
-    /// baseline is larger than a PMD page). Same calls, same loop, on 4 MiB of
-    /// anonymous memory; and a read in every 2 MiB region of the agent's own image,
+    /// baseline is larger than a PMD page). Same calls, same loop, on 16 KiB of
+    /// anonymous memory (4 MiB, 1,024 faults, was a third of a worker's fork-to-ready:
+    /// the code is what must be faulted, not the memory); and a read in every 2 MiB region of the agent's own image,
     /// since fork copies no page tables of file mappings: a function the window calls
     /// for the first time can lie in a region of the (25 MiB, debug) binary that nothing
     /// before touched, and its PTE table, grown before the VmPTE reading, counted as one
@@ -467,7 +468,7 @@ struct Worker {
         record.clear()
         var touched: UInt64 = 0
         for address in imageRegions { touched &+= UInt64(UnsafePointer<UInt8>(bitPattern: address)!.pointee) }
-        let length = 4 << 20
+        let length = 16 << 10
         var sum = Counters.vmPTE() &+ Counters.minorFaults() &+ Clock.monotonicNanoseconds() &+ touched
         if let scratch = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), scratch != MAP_FAILED {
             let bytes = scratch.bindMemory(to: UInt8.self, capacity: length)
