@@ -1,3 +1,4 @@
+import DaxRigMachine
 import DaxRigSupport
 import Foundation
 import Testing
@@ -68,6 +69,36 @@ import Testing
         #expect(detail.hasPrefix("qemu:///system: ") && detail.contains(", libvirt 9."), "\(detail)")
         #expect(detail.contains("\(ProcessInfo.processInfo.activeProcessorCount) CPUs"), "\(detail)")
         #expect(result.status == (checks.contains { $0["status"] as? String == "failed" } ? 1 : 0))
+    }
+
+    /// A kernel goes to a host as a volume of its daxrig pool, once per content, over
+    /// libvirt's stream; an upload that did not finish is done again, never used.
+    @Test func aKernelIsUploadedOncePerHostAndAnUnfinishedUploadIsRedone() throws {
+        defer { Self.down("dxc") }
+        let uri = try Self.up("dxc", index: 43)
+        let kernel = try Rig.defaultKernel().bzImage
+        let pool = try LibvirtConnection(uri: uri).daxrigPool()
+        let first = try pool.upload(kernel)
+        #expect(first.uploaded && first.path == LibvirtPool.targetPath + "/" + first.name, "\(first)")
+        #expect(UInt64(first.bytes) == Files.size(kernel))
+        // On that host's disk (its /var/lib/libvirt is this directory), byte for byte.
+        let onHost = "/var/tmp/daxrig-hosts/dxc/lib/daxrig/" + first.name
+        #expect(try ContentHash.ofFile(onHost) == ContentHash.ofFile(kernel))
+        // The same content again, on a new connection: nothing goes up.
+        let again = try LibvirtConnection(uri: uri).daxrigPool().upload(kernel)
+        #expect(!again.uploaded && again.name == first.name && again.path == first.path)
+
+        // Cut short, as a daxrig killed mid-upload leaves it: half the bytes, no marker.
+        #expect(truncate(onHost, off_t(first.bytes / 2)) == 0)
+        Files.remove(onHost + ".done")
+        let redone = try pool.upload(kernel)
+        #expect(redone.uploaded)
+        #expect(try ContentHash.ofFile(onHost) == ContentHash.ofFile(kernel))
+
+        #expect(try pool.volumeNames() == [first.name])
+        try pool.delete(first.name)
+        #expect(try pool.volumeNames().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: onHost) && !FileManager.default.fileExists(atPath: onHost + ".done"))
     }
 
     @Test func aHostThatIsNotALibvirtURIIsBadInput() throws {

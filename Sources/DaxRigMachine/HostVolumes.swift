@@ -1,0 +1,157 @@
+import CLibvirt
+import DaxRigSupport
+import Foundation
+
+/// daxrig's storage pool on a libvirt host: a directory pool named "daxrig", where a
+/// boot on a host that shares no file system with daxrig finds its kernel and initrd
+/// (issue 19). Files go up as volumes named by their content, so a kernel a host holds
+/// already uploads nothing; the upload is libvirt's own (virStorageVolUpload over the
+/// connection's stream), over whatever transport the connection has (ssh, TLS).
+public final class LibvirtPool: @unchecked Sendable {
+    public static let name = "daxrig"
+    /// On the host; a volume's path there is what its domain XML names.
+    public static let targetPath = "/var/lib/libvirt/daxrig"
+    /// Beside each uploaded volume: it exists only once the upload finished, so a
+    /// volume without it (daxrig killed mid-upload) is never booted from.
+    static let doneSuffix = ".done"
+
+    let pointer: virStoragePoolPtr
+    let connection: LibvirtConnection
+
+    init(pointer: virStoragePoolPtr, connection: LibvirtConnection) {
+        self.pointer = pointer
+        self.connection = connection
+    }
+
+    deinit { virStoragePoolFree(pointer) }
+
+    /// A volume of the pool, as an upload left it.
+    public struct Volume: Sendable, Equatable {
+        public var name: String
+        /// Its path on the host.
+        public var path: String
+        public var bytes: Int
+        /// False when the host held it already.
+        public var uploaded: Bool
+    }
+
+    /// The volume holding `file`'s bytes, uploaded unless the host has it already.
+    public func upload(_ file: String) throws -> Volume {
+        let hash = try ContentHash.ofFile(file)
+        let name = String(hash.prefix(24)) + "-" + (file as NSString).lastPathComponent
+        let bytes = Int(Files.size(file))
+        // libvirt answers lookups from its own list: learn what the directory holds now.
+        guard virStoragePoolRefresh(pointer, 0) == 0 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
+        if let path = completedPath(name) { return Volume(name: name, path: path, bytes: bytes, uploaded: false) }
+        // Whatever is there without its marker is an upload that did not finish.
+        try delete(name)
+        let volume = try create(name, bytes: bytes)
+        defer { virStorageVolFree(volume) }
+        do {
+            try send(file, bytes: bytes, to: volume, name: name)
+            virStorageVolFree(try create(name + Self.doneSuffix, bytes: 0))
+        } catch {
+            try? delete(name)
+            throw error
+        }
+        guard let path = virStorageVolGetPath(volume) else { throw LibvirtError.last("read the path of volume \(name)") }
+        defer { free(path) }
+        return Volume(name: name, path: String(cString: path), bytes: bytes, uploaded: true)
+    }
+
+    /// Removes volume `name` and its marker; one that is not there is no error.
+    public func delete(_ name: String) throws {
+        for each in [name + Self.doneSuffix, name] {
+            guard let volume = virStorageVolLookupByName(pointer, each) else { continue }
+            defer { virStorageVolFree(volume) }
+            guard virStorageVolDelete(volume, 0) == 0 else { throw LibvirtError.last("delete volume \(each) on \(connection.uri)") }
+        }
+    }
+
+    /// The names of the pool's volumes, markers left out.
+    public func volumeNames() throws -> [String] {
+        guard virStoragePoolRefresh(pointer, 0) == 0 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
+        var list: UnsafeMutablePointer<virStorageVolPtr?>?
+        let count = virStoragePoolListAllVolumes(pointer, &list, 0)
+        guard count >= 0, let list else { throw LibvirtError.last("list the volumes of pool \(Self.name) on \(connection.uri)") }
+        defer { free(list) }
+        return (0..<Int(count)).compactMap { index -> String? in
+            guard let volume = list[index] else { return nil }
+            defer { virStorageVolFree(volume) }
+            return virStorageVolGetName(volume).map { String(cString: $0) }
+        }.filter { !$0.hasSuffix(Self.doneSuffix) }.sorted()
+    }
+
+    private func completedPath(_ name: String) -> String? {
+        guard let marker = virStorageVolLookupByName(pointer, name + Self.doneSuffix) else { return nil }
+        virStorageVolFree(marker)
+        guard let volume = virStorageVolLookupByName(pointer, name) else { return nil }
+        defer { virStorageVolFree(volume) }
+        guard let path = virStorageVolGetPath(volume) else { return nil }
+        defer { free(path) }
+        return String(cString: path)
+    }
+
+    private func create(_ name: String, bytes: Int) throws -> virStorageVolPtr {
+        let xml = "<volume><name>\(name)</name><capacity unit='bytes'>\(bytes)</capacity>"
+            + "<allocation unit='bytes'>0</allocation><target><format type='raw'/></target></volume>"
+        guard let volume = virStorageVolCreateXML(pointer, xml, 0) else {
+            throw LibvirtError.last("create volume \(name) in pool \(Self.name) on \(connection.uri)")
+        }
+        return volume
+    }
+
+    private func send(_ file: String, bytes: Int, to volume: virStorageVolPtr, name: String) throws {
+        guard let stream = virStreamNew(connection.pointer, 0) else { throw LibvirtError.last("open a stream to \(connection.uri)") }
+        defer { virStreamFree(stream) }
+        guard virStorageVolUpload(volume, stream, 0, UInt64(bytes), 0) == 0 else {
+            throw LibvirtError.last("upload \(file) to volume \(name) on \(connection.uri)")
+        }
+        guard let handle = FileHandle(forReadingAtPath: file) else {
+            virStreamAbort(stream)
+            throw FileError.unreadable(path: file, reason: "cannot open it")
+        }
+        defer { try? handle.close() }
+        while case let chunk = handle.readData(ofLength: 1 << 20), !chunk.isEmpty {
+            var offset = 0
+            while offset < chunk.count {
+                let sent = chunk.withUnsafeBytes { virStreamSend(stream, $0.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), chunk.count - offset) }
+                guard sent > 0 else {
+                    let error = LibvirtError.last("upload \(file) to volume \(name) on \(connection.uri)")
+                    virStreamAbort(stream)
+                    throw error
+                }
+                offset += Int(sent)
+            }
+        }
+        guard virStreamFinish(stream) == 0 else { throw LibvirtError.last("finish uploading \(file) to volume \(name) on \(connection.uri)") }
+    }
+}
+
+extension LibvirtConnection {
+    /// daxrig's pool on this host: defined, built (its directory made) and started if
+    /// it is not, and marked to start with libvirtd.
+    public func daxrigPool() throws -> LibvirtPool {
+        let pool: virStoragePoolPtr
+        if let found = virStoragePoolLookupByName(pointer, LibvirtPool.name) {
+            pool = found
+        } else {
+            let xml = "<pool type='dir'><name>\(LibvirtPool.name)</name><target><path>\(LibvirtPool.targetPath)</path></target></pool>"
+            guard let defined = virStoragePoolDefineXML(pointer, xml, 0) else {
+                throw LibvirtError.last("define storage pool \(LibvirtPool.name) on \(uri)")
+            }
+            pool = defined
+            guard virStoragePoolBuild(pool, 0) == 0 else {
+                let error = LibvirtError.last("build storage pool \(LibvirtPool.name) (\(LibvirtPool.targetPath)) on \(uri)")
+                virStoragePoolFree(pool)
+                throw error
+            }
+            _ = virStoragePoolSetAutostart(pool, 1)
+        }
+        let wrapped = LibvirtPool(pointer: pool, connection: self)
+        if virStoragePoolIsActive(pool) != 1, virStoragePoolCreate(pool, 0) != 0 {
+            throw LibvirtError.last("start storage pool \(LibvirtPool.name) on \(uri)")
+        }
+        return wrapped
+    }
+}
