@@ -181,7 +181,7 @@ extension GuestRunner {
         let crash = findings.first { $0.kind.isCrash }
         // A session that ended without a verdict: what the agent could only say on the
         // console (no channel yet, or one lost) is why, unless the kernel crashed.
-        if session.outcome == nil, crash == nil, let failure = AgentConsoleLine.lastFailure(in: log) {
+        if session.outcome == nil, outcome == session.silentEnding, crash == nil, let failure = AgentConsoleLine.lastFailure(in: log) {
             outcome = .agentFailure(stage: failure.stage, message: failure.message)
         }
         switch outcome {

@@ -38,7 +38,9 @@ public final class LibvirtPool: @unchecked Sendable {
     /// The volume holding `file`'s bytes, uploaded unless the host has it already.
     public func upload(_ file: String) throws -> Volume {
         let hash = try ContentHash.ofFile(file)
-        let name = String(hash.prefix(24)) + "-" + (file as NSString).lastPathComponent
+        // Only characters that need no escaping in the volume's XML, nor on its host's disk.
+        let base = String((file as NSString).lastPathComponent.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
+        let name = String(hash.prefix(24)) + "-" + base
         let bytes = Int(Files.size(file))
         // libvirt answers lookups from its own list: learn what the directory holds now.
         guard virStoragePoolRefresh(pointer, 0) == 0 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
@@ -112,7 +114,7 @@ public final class LibvirtPool: @unchecked Sendable {
             throw FileError.unreadable(path: file, reason: "cannot open it")
         }
         defer { try? handle.close() }
-        while case let chunk = handle.readData(ofLength: 1 << 20), !chunk.isEmpty {
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             var offset = 0
             while offset < chunk.count {
                 let sent = chunk.withUnsafeBytes { virStreamSend(stream, $0.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), chunk.count - offset) }
@@ -137,20 +139,19 @@ extension LibvirtConnection {
             pool = found
         } else {
             let xml = "<pool type='dir'><name>\(LibvirtPool.name)</name><target><path>\(LibvirtPool.targetPath)</path></target></pool>"
-            guard let defined = virStoragePoolDefineXML(pointer, xml, 0) else {
+            // Another daxrig may define it first: then it is there to look up.
+            guard let defined = virStoragePoolDefineXML(pointer, xml, 0) ?? virStoragePoolLookupByName(pointer, LibvirtPool.name) else {
                 throw LibvirtError.last("define storage pool \(LibvirtPool.name) on \(uri)")
             }
             pool = defined
-            guard virStoragePoolBuild(pool, 0) == 0 else {
-                let error = LibvirtError.last("build storage pool \(LibvirtPool.name) (\(LibvirtPool.targetPath)) on \(uri)")
-                virStoragePoolFree(pool)
-                throw error
-            }
             _ = virStoragePoolSetAutostart(pool, 1)
         }
         let wrapped = LibvirtPool(pointer: pool, connection: self)
-        if virStoragePoolIsActive(pool) != 1, virStoragePoolCreate(pool, 0) != 0 {
-            throw LibvirtError.last("start storage pool \(LibvirtPool.name) on \(uri)")
+        // Built (its directory made) as it starts: a pool whose first build failed is
+        // built again here, not left defined and unstartable.
+        if virStoragePoolIsActive(pool) != 1,
+           virStoragePoolCreate(pool, UInt32(VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue)) != 0, virStoragePoolIsActive(pool) != 1 {
+            throw LibvirtError.last("start storage pool \(LibvirtPool.name) (\(LibvirtPool.targetPath)) on \(uri)")
         }
         return wrapped
     }

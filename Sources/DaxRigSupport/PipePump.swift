@@ -30,13 +30,26 @@ enum PipePump {
         while !open.isEmpty || pending != nil {
             var fds = open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             if let pending { fds.append(pollfd(fd: pending.descriptor, events: Int16(POLLOUT), revents: 0)) }
-            guard poll(&fds, nfds_t(fds.count), -1) >= 0 || errno == EINTR else { break }
+            if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                if errno == EINTR { continue }
+                // Cannot happen with our own descriptors; end rather than spin or hang.
+                pending?.close()
+                for entry in open { collected.finish(entry.stream) }
+                return
+            }
             if let current = pending, let ready = fds.last, ready.revents != 0 {
-                if ready.revents & Int16(POLLOUT) != 0 && ready.revents & Int16(POLLERR) == 0,
-                   let count = writeWithoutSIGPIPE(current.descriptor, current.bytes, from: written), count >= 0 {
-                    written += count
-                    if written == current.bytes.count { current.close(); pending = nil }
-                } else if errno != EAGAIN && errno != EINTR || ready.revents & Int16(POLLERR | POLLHUP) != 0 {
+                var failure: Int32 = 0
+                if ready.revents & Int16(POLLOUT) != 0 && ready.revents & Int16(POLLERR | POLLNVAL) == 0 {
+                    switch writeWithoutSIGPIPE(current.descriptor, current.bytes, from: written) {
+                    case .success(let count):
+                        written += count
+                        if written == current.bytes.count { current.close(); pending = nil }
+                    case .failure(let error): failure = error.code
+                    }
+                } else {
+                    failure = EPIPE
+                }
+                if failure != 0 && failure != EAGAIN && failure != EINTR {
                     // The child closed its input: what it did not read is not ours to force on it.
                     current.close(); pending = nil
                 }
@@ -56,20 +69,22 @@ enum PipePump {
     }
 
     /// One write to a pipe whose reader may be gone, with SIGPIPE held off this thread
-    /// alone (daxrig and its tests keep SIGPIPE's default) and taken back if it came.
-    private static func writeWithoutSIGPIPE(_ fd: Int32, _ bytes: [UInt8], from offset: Int) -> Int? {
+    /// alone (daxrig and its tests keep SIGPIPE's default) and taken back if it came:
+    /// the bytes written, or the write's errno.
+    private static func writeWithoutSIGPIPE(_ fd: Int32, _ bytes: [UInt8], from offset: Int) -> Result<Int, Errno> {
         var pipeSignal = sigset_t(), previous = sigset_t()
         sigemptyset(&pipeSignal)
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if count < 0 && errno == EPIPE {
+        let code = errno
+        if count < 0 && code == EPIPE {
             var zero = timespec()
             _ = sigtimedwait(&pipeSignal, nil, &zero)
-            errno = EPIPE
-            return nil
         }
-        return count < 0 ? nil : count
+        return count < 0 ? .failure(Errno(code)) : .success(count)
     }
+
+    struct Errno: Error { var code: Int32; init(_ code: Int32) { self.code = code } }
 }

@@ -10,14 +10,12 @@ import Testing
 @Suite struct AgentConsoleFailureTests {
     static let noChannel = "no virtio-serial port named org.daxrig.agent after 10 s (ports: none); the domain needs a <channel>"
 
-    static func classify(_ outcome: BootOutcome, console: String, release: String? = nil) throws -> BootOutcome {
+    static func classify(_ outcome: BootOutcome, console: String, session: AgentSession = AgentSession()) throws -> BootOutcome {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("daxrig-console-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = directory.appendingPathComponent("console.log").path
         try Data(console.utf8).write(to: URL(fileURLWithPath: log))
-        var session = AgentSession()
-        session.release = release
         return GuestRunner.classify(outcome, session: session, consoleLog: log, directory: directory, accelerator: .tcg,
                                    phases: [], kernel: "/nonexistent/bzImage").outcome
     }
@@ -44,7 +42,7 @@ import Testing
         var session = AgentSession()
         session.release = "6.1.0"
         session.phase = "command"
-        let outcome = try Self.classify(session.silentEnding, console: text, release: "6.1.0")
+        let outcome = try Self.classify(session.silentEnding, console: text, session: session)
         #expect(outcome == .agentFailure(stage: "pmem", message: "mkfs.xfs failed (exit 1):\n  agsize too small\n  usage: mkfs.xfs"))
     }
 
@@ -55,6 +53,13 @@ import Testing
         let outcome = try Self.classify(AgentSession().silentEnding, console: text)
         guard case .bootFailure(let reason, _) = outcome else { Issue.record("\(outcome)"); return }
         #expect(reason.contains("Kernel panic"))
+    }
+
+    /// Only a silent ending is read so: an outcome the host decided itself (its own
+    /// channel failing, an infrastructure error) stays, whatever the console says.
+    @Test func anOutcomeTheHostDecidedIsNotOverridden() throws {
+        let text = Self.console([AgentConsoleLine.failure(stage: "plan", message: "no plan")])
+        #expect(try Self.classify(.infrastructure("cannot read the agent's channel"), console: text) == .infrastructure("cannot read the agent's channel"))
     }
 
     /// No agent line: the ending stays what it was, with the console's tail.

@@ -26,17 +26,17 @@ import Testing
             for _ in $(seq 100); do [ "$(ls "$1" | wc -l)" -ge \(count) ] && exit 0; sleep 0.1; done
             exit 1
             """
-        let results = Mutex<[Int: Command.Output]>([:])
+        let results = Mutex<[Int: Result<Command.Output, any Error>]>([:])
         let threads = (0..<count).map { index in
             Thread {
-                let output = try? Command("sh", ["-c", script, "sh", directory, "\(index)"]).runAllowingFailure()
+                let output = Result { try Command("sh", ["-c", script, "sh", directory, "\(index)"]).runAllowingFailure() }
                 results.withLock { $0[index] = output }
             }
         }
         threads.forEach { $0.start() }
         while results.withLock({ $0.count }) < count { usleep(50_000) }
         for index in 0..<count {
-            let output = try #require(results.withLock { $0[index] })
+            let output = try #require(results.withLock { $0[index] }).get()
             #expect(output.status == 0, "command \(index) did not see all \(count) print: its output was not read")
             #expect(output.standardOutput.count == 200_001)
             #expect(output.standardError == "to stderr\n")
