@@ -37,13 +37,19 @@ public enum ProcessGroup {
     public static func running() -> [(pid: pid_t, parent: pid_t, group: pid_t)] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return names.compactMap { name in
-            guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
-            // After "(comm)": state, ppid, pgrp.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard let pid = pid_t(name), let fields = statFields(of: name) else { return nil }
             guard fields.count > 2, fields[0] != "Z", fields[0] != "X", let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else { return nil }
             return (pid, parent, group)
         }
+    }
+
+    /// The fields of /proc/`pid`/stat after "(comm)", whose name may hold spaces and
+    /// parentheses: state at 0, ppid at 1, pgrp at 2, starttime (clock ticks after
+    /// boot) at 19. `pid` may be "self".
+    public static func statFields(of pid: String) -> [Substring]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ")
     }
 
     private static func wait(until deadline: Date, for done: () -> Bool) -> Bool {

@@ -166,9 +166,7 @@ enum Rig {
     /// When this test process started, in seconds since the epoch, from /proc (not a
     /// static set on first use, which could come after the directory it must catch).
     static let testProcessStarted: Double = {
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-              let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 20,
-              let ticks = Double(fields[19]),
+        guard let fields = ProcessGroup.statFields(of: "self"), fields.count > 19, let ticks = Double(fields[19]),
               let boot = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?
                 .split(separator: "\n").first(where: { $0.hasPrefix("btime ") })?.split(separator: " ").last.flatMap({ Double($0) })
         else { return 0 }
