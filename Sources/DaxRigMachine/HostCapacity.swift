@@ -12,14 +12,6 @@ public struct HostCapacity: Sendable, Codable, Equatable {
     public var cpuModel: String
     public var memoryBytes: UInt64
     public var freeMemoryBytes: UInt64
-
-    public init(hostname: String, cpus: Int, cpuModel: String, memoryBytes: UInt64, freeMemoryBytes: UInt64) {
-        self.hostname = hostname
-        self.cpus = cpus
-        self.cpuModel = cpuModel
-        self.memoryBytes = memoryBytes
-        self.freeMemoryBytes = freeMemoryBytes
-    }
 }
 
 extension LibvirtConnection {

@@ -459,11 +459,11 @@ struct Worker {
     /// snapshot, keeps that out of the mapping's deltas (DESIGN.md: the forked
     /// baseline is larger than a PMD page). Same calls, same loop, on 16 KiB of
     /// anonymous memory (4 MiB, 1,024 faults, was a third of a worker's fork-to-ready:
-    /// the code is what must be faulted, not the memory); and a read in every 2 MiB region of the agent's own image,
-    /// since fork copies no page tables of file mappings: a function the window calls
-    /// for the first time can lie in a region of the (25 MiB, debug) binary that nothing
-    /// before touched, and its PTE table, grown before the VmPTE reading, counted as one
-    /// more PMD table per worker.
+    /// the code is what must be faulted, not the memory); and a read in every 2 MiB
+    /// region of the agent's own image, since fork copies no page tables of file
+    /// mappings: a function the window calls for the first time can lie in a region of
+    /// the (25 MiB, debug) binary that nothing before touched, and its PTE table, grown
+    /// before the VmPTE reading, counted as one more PMD table per worker.
     private func rehearse() {
         record.clear()
         var touched: UInt64 = 0
