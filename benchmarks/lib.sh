@@ -1,6 +1,7 @@
 # Sourced by the benchmarks (from the package root): an optimized daxrig; quiet CMD...
 # for a step whose output is not the figure; key ARGS... printing the cache key of
 # `daxrig kernel build ARGS...` (built if need be); now, the wall clock in seconds;
+# timed_run, a command's wall time and status recorded;
 # baseline_daxrig REV, an earlier revision's daxrig to measure against.
 swift build -c release >/dev/null
 daxrig=$PWD/.build/release/daxrig
@@ -20,6 +21,16 @@ series_through() {
   while read -r p; do ln -sf "$PWD/kernels/patches/fsdax-pmd-share/$p" "$2/$p"; done < "$2/series"
 }
 now() { date +%s.%N; }
+# timed_run FILE CMD...: runs CMD (a failure is recorded, not fatal) and writes its wall
+# time and exit status to FILE as JSON, {"wall": seconds, "status": n}.
+timed_run() {
+  local file=$1 t0 t1 status=0
+  shift
+  t0=$(now)
+  "$@" || status=$?
+  t1=$(now)
+  python3 -c "import json, sys; json.dump({'wall': $t1 - $t0, 'status': $status}, open(sys.argv[1], 'w'))" "$file"
+}
 # baseline_daxrig REV: that revision's daxrig, built optimized in a worktree under
 # /var/tmp (kept for the next run: a build is minutes), for goals measured against it
 # in the same run. Prints the binary's path.

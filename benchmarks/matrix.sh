@@ -32,12 +32,8 @@ if [ -n "${BASELINE:-}" ]; then
   quiet "$baseline" kernel build --patches kernels/patches/demo
 fi
 
-one() {  # one NAME DAXRIG: the matrix, its wall time, boots and status in $scratch/NAME.sum
-  local t0 t1 status=0
-  t0=$(now)
-  "$2" matrix "$scratch/bench.toml" --jobs "$jobs" --store "$scratch/$1.sqlite" > "$scratch/$1.txt" 2> "$scratch/$1.log" || status=$?
-  t1=$(now)
-  python3 -c "import json; json.dump({'wall': $t1 - $t0, 'status': $status, 'boots': $(grep -c '^\[boot\]' "$scratch/$1.log" || true)}, open('$scratch/$1.sum', 'w'))"
+one() {  # one NAME DAXRIG: the matrix, its wall time and status in $scratch/NAME.sum, its log beside
+  timed_run "$scratch/$1.sum" "$2" matrix "$scratch/bench.toml" --jobs "$jobs" --store "$scratch/$1.sqlite" > "$scratch/$1.txt" 2> "$scratch/$1.log"
 }
 
 cells=$((2 * 3 * 4))
@@ -51,7 +47,8 @@ s, i, cells, jobs, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4
 for who, label in [("d", "daxrig"), ("b", base)]:
     if who == "b" and not base: continue
     r = json.load(open(f"{s}/{who}{i}.sum"))
-    print(f"run {i}, {label}: {cells} cells in {r['wall']:.1f} s wall, {r['boots']} boots, "
+    boots = sum(line.startswith("[boot]") for line in open(f"{s}/{who}{i}.log"))
+    print(f"run {i}, {label}: {cells} cells in {r['wall']:.1f} s wall, {boots} boots, "
           f"{cells / r['wall'] * 60:.1f} cells per minute, --jobs {jobs} (exit status {r['status']})")
 PY
 done

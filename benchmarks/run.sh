@@ -25,11 +25,7 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 
 one() {  # one NAME DAXRIG: a run into $scratch/NAME.json, its wall time and status beside it
-  local t0 t1 status=0
-  t0=$(now)
-  "$2" run ${spec:+--spec "$spec"} --json > "$scratch/$1.json" 2>"$scratch/$1.err" || status=$?
-  t1=$(now)
-  python3 -c "import json; json.dump({'wall': $t1 - $t0, 'status': $status}, open('$scratch/$1.sum', 'w'))"
+  timed_run "$scratch/$1.sum" "$2" run ${spec:+--spec "$spec"} --json > "$scratch/$1.json" 2>"$scratch/$1.err"
 }
 
 for i in $(seq "$runs"); do
