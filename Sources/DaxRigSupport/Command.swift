@@ -116,9 +116,9 @@ public struct Command: Sendable, CustomStringConvertible {
     }
 }
 
-/// Splits a child's output into lines as it arrives, for progress and for the log.
-final class LineCollector: @unchecked Sendable {
-    private let lock = NSLock()
+/// What a child printed, kept whole per stream and cut into lines for `onLine`. Used by
+/// PipePump's one thread alone, so it holds no lock.
+final class LineCollector {
     private var buffers: [Command.Stream: Data] = [:]
     private var texts: [Command.Stream: Data] = [.standardOutput: Data(), .standardError: Data()]
     private let onLine: (@Sendable (String, Command.Stream) -> Void)?
@@ -126,33 +126,25 @@ final class LineCollector: @unchecked Sendable {
     init(onLine: (@Sendable (String, Command.Stream) -> Void)?) { self.onLine = onLine }
 
     func append(_ data: Data, _ stream: Command.Stream) {
-        lock.lock()
         texts[stream, default: Data()].append(data)
-        var lines: [String] = []
-        if onLine != nil {
-            var buffer = buffers[stream, default: Data()]
-            buffer.append(data)
-            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
-                buffer = Data(buffer[buffer.index(after: newline)...])
-            }
-            buffers[stream] = buffer
+        guard let onLine else { return }
+        var buffer = buffers[stream, default: Data()]
+        buffer.append(data)
+        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            onLine(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self), stream)
+            buffer = Data(buffer[buffer.index(after: newline)...])
         }
-        lock.unlock()
-        for line in lines { onLine?(line, stream) }
+        buffers[stream] = buffer
     }
 
     func finish(_ stream: Command.Stream) {
-        lock.lock()
         let rest = buffers[stream] ?? Data()
         buffers[stream] = Data()
-        lock.unlock()
         if !rest.isEmpty { onLine?(String(decoding: rest, as: UTF8.self), stream) }
     }
 
     func text(_ stream: Command.Stream) -> String {
-        lock.lock(); defer { lock.unlock() }
-        return String(decoding: texts[stream] ?? Data(), as: UTF8.self)
+        String(decoding: texts[stream] ?? Data(), as: UTF8.self)
     }
 }
 
