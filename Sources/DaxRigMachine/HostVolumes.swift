@@ -36,17 +36,25 @@ public final class LibvirtPool: @unchecked Sendable {
     }
 
     /// The volume holding `file`'s bytes, uploaded unless the host has it already.
-    public func upload(_ file: String) throws -> Volume {
+    /// Each upload writes a volume of its own (the content's name and a nonce), so two
+    /// daxrigs uploading the same kernel at once never write into, or delete, each
+    /// other's; any one with its marker serves. One without its marker and untouched
+    /// for `staleAfter` seconds is an upload that died, and is removed.
+    public func upload(_ file: String, staleAfter: Double = 600) throws -> Volume {
         let hash = try ContentHash.ofFile(file)
         // Only characters that need no escaping in the volume's XML, nor on its host's disk.
         let base = String((file as NSString).lastPathComponent.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
-        let name = String(hash.prefix(24)) + "-" + base
+        let stem = String(hash.prefix(24)) + "-" + base + "-"
         let bytes = Int(Files.size(file))
-        // libvirt answers lookups from its own list: learn what the directory holds now.
-        guard virStoragePoolRefresh(pointer, 0) == 0 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
-        if let path = completedPath(name) { return Volume(name: name, path: path, bytes: bytes, uploaded: false) }
-        // Whatever is there without its marker is an upload that did not finish.
-        try delete(name)
+        let names = Set(try allNames()).filter { $0.hasPrefix(stem) }
+        let uploads = names.filter { !$0.hasSuffix(Self.doneSuffix) }
+        for name in uploads where !names.contains(name + Self.doneSuffix) {
+            if let age = age(of: name), age > staleAfter { try delete(name) }
+        }
+        if let done = uploads.sorted().first(where: { names.contains($0 + Self.doneSuffix) }), let path = path(of: done) {
+            return Volume(name: done, path: path, bytes: bytes, uploaded: false)
+        }
+        let name = stem + String(UInt32.random(in: .min ... .max), radix: 16)
         let volume = try create(name, bytes: bytes)
         defer { virStorageVolFree(volume) }
         do {
@@ -72,7 +80,19 @@ public final class LibvirtPool: @unchecked Sendable {
 
     /// The names of the pool's volumes, markers left out.
     public func volumeNames() throws -> [String] {
-        guard virStoragePoolRefresh(pointer, 0) == 0 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
+        try allNames().filter { !$0.hasSuffix(Self.doneSuffix) }.sorted()
+    }
+
+    /// Every volume's name, markers too, as the pool's directory holds them now:
+    /// libvirt answers from its own list until refreshed, and refuses a refresh while
+    /// another client's volume is being made, so that is tried again for a while.
+    private func allNames() throws -> [String] {
+        var attempts = 0
+        while virStoragePoolRefresh(pointer, 0) != 0 {
+            attempts += 1
+            guard attempts < 50 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
+            usleep(100_000)
+        }
         var list: UnsafeMutablePointer<virStorageVolPtr?>?
         let count = virStoragePoolListAllVolumes(pointer, &list, 0)
         guard count >= 0, let list else { throw LibvirtError.last("list the volumes of pool \(Self.name) on \(connection.uri)") }
@@ -81,17 +101,27 @@ public final class LibvirtPool: @unchecked Sendable {
             guard let volume = list[index] else { return nil }
             defer { virStorageVolFree(volume) }
             return virStorageVolGetName(volume).map { String(cString: $0) }
-        }.filter { !$0.hasSuffix(Self.doneSuffix) }.sorted()
+        }
     }
 
-    private func completedPath(_ name: String) -> String? {
-        guard let marker = virStorageVolLookupByName(pointer, name + Self.doneSuffix) else { return nil }
-        virStorageVolFree(marker)
+    private func path(of name: String) -> String? {
         guard let volume = virStorageVolLookupByName(pointer, name) else { return nil }
         defer { virStorageVolFree(volume) }
         guard let path = virStorageVolGetPath(volume) else { return nil }
         defer { free(path) }
         return String(cString: path)
+    }
+
+    /// Seconds since volume `name` last changed, from the mtime libvirt reports for it.
+    private func age(of name: String) -> Double? {
+        guard let volume = virStorageVolLookupByName(pointer, name) else { return nil }
+        defer { virStorageVolFree(volume) }
+        guard let xml = virStorageVolGetXMLDesc(volume, 0) else { return nil }
+        defer { free(xml) }
+        let text = String(cString: xml)
+        guard let open = text.range(of: "<mtime>"), let close = text.range(of: "</mtime>", range: open.upperBound..<text.endIndex),
+              let mtime = Double(text[open.upperBound..<close.lowerBound]) else { return nil }
+        return Date().timeIntervalSince1970 - mtime
     }
 
     private func create(_ name: String, bytes: Int) throws -> virStorageVolPtr {

@@ -1,6 +1,7 @@
 import DaxRigMachine
 import DaxRigSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Other libvirt hosts, for real, on this machine (issue 19): libvirtd and virtlogd in
@@ -75,33 +76,54 @@ import Testing
     }
 
     /// A kernel goes to a host as a volume of its daxrig pool, once per content, over
-    /// libvirt's stream; an upload that did not finish is done again, never used.
+    /// libvirt's stream; an upload that did not finish is never used, and is removed
+    /// once it is stale; two uploads of one kernel at once each end with a whole copy.
     @Test func aKernelIsUploadedOncePerHostAndAnUnfinishedUploadIsRedone() throws {
         defer { Self.down("dxc") }
         let uri = try Self.up("dxc", index: 43)
         let kernel = try Rig.defaultKernel().bzImage
         let pool = try LibvirtConnection(uri: uri).daxrigPool()
+        let disk = "/var/tmp/daxrig-hosts/dxc/lib/daxrig/"
         let first = try pool.upload(kernel)
         #expect(first.uploaded && first.path == LibvirtPool.targetPath + "/" + first.name, "\(first)")
         #expect(UInt64(first.bytes) == Files.size(kernel))
         // On that host's disk (its /var/lib/libvirt is this directory), byte for byte.
-        let onHost = "/var/tmp/daxrig-hosts/dxc/lib/daxrig/" + first.name
-        #expect(try ContentHash.ofFile(onHost) == ContentHash.ofFile(kernel))
+        #expect(try ContentHash.ofFile(disk + first.name) == ContentHash.ofFile(kernel))
         // The same content again, on a new connection: nothing goes up.
         let again = try LibvirtConnection(uri: uri).daxrigPool().upload(kernel)
         #expect(!again.uploaded && again.name == first.name && again.path == first.path)
 
         // Cut short, as a daxrig killed mid-upload leaves it: half the bytes, no marker.
-        #expect(truncate(onHost, off_t(first.bytes / 2)) == 0)
-        Files.remove(onHost + ".done")
+        #expect(truncate(disk + first.name, off_t(first.bytes / 2)) == 0)
+        Files.remove(disk + first.name + ".done")
         let redone = try pool.upload(kernel)
-        #expect(redone.uploaded)
-        #expect(try ContentHash.ofFile(onHost) == ContentHash.ofFile(kernel))
+        #expect(redone.uploaded && redone.name != first.name)
+        #expect(try ContentHash.ofFile(disk + redone.name) == ContentHash.ofFile(kernel))
+        // Fresh, the cut one may be another daxrig's upload under way: it stays...
+        #expect(try pool.volumeNames() == [first.name, redone.name].sorted())
+        // ...until it has not changed for `staleAfter`.
+        var old = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
+        #expect(utimes(disk + first.name, &old) == 0)
+        #expect(try !pool.upload(kernel).uploaded)
+        #expect(try pool.volumeNames() == [redone.name])
 
-        #expect(try pool.volumeNames() == [first.name])
-        try pool.delete(first.name)
+        // Two uploads of a kernel the host lacks, at once: both whole, neither spoiled.
+        try pool.delete(redone.name)
+        let results = Mutex<[Result<LibvirtPool.Volume, any Error>]>([])
+        let threads = (0..<2).map { _ in
+            Thread { let volume = Result { try LibvirtConnection(uri: uri).daxrigPool().upload(kernel) }; results.withLock { $0.append(volume) } }
+        }
+        threads.forEach { $0.start() }
+        while results.withLock({ $0.count }) < 2 { usleep(50_000) }
+        for result in results.withLock({ $0 }) {
+            let volume = try result.get()
+            #expect(try ContentHash.ofFile(disk + volume.name) == ContentHash.ofFile(kernel))
+            #expect(FileManager.default.fileExists(atPath: disk + volume.name + ".done"))
+        }
+
+        for name in try pool.volumeNames() { try pool.delete(name) }
         #expect(try pool.volumeNames().isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: onHost) && !FileManager.default.fileExists(atPath: onHost + ".done"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: disk).isEmpty)
     }
 
     @Test func aHostThatIsNotALibvirtURIIsBadInput() throws {
