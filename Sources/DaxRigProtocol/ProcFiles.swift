@@ -35,6 +35,45 @@ public struct ProcStatus: Sendable, Equatable, Codable {
     /// This mm's page-table bytes (mm_pgtables_bytes): PTE and PMD table pages, charged
     /// to every mm that uses them, shared or not.
     public var vmPTE: UInt64? { bytes["VmPTE"] }
+
+    /// `key`'s value in bytes, found in raw status text without allocating: a reading
+    /// taken inside a measured window must not grow the heap it measures (a heap that
+    /// crosses into a fresh 2 MiB region adds a PTE table to VmPTE). Same answers as
+    /// `init(text:)` for a "Key:  123 kB" line; nil when the key is not there.
+    public static func value(of key: StaticString, in text: UnsafeRawBufferPointer) -> UInt64? {
+        let name = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        var start = 0
+        while start < text.count {
+            var end = start
+            while end < text.count, text[end] != UInt8(ascii: "\n") { end += 1 }
+            if end - start > name.count, text[start + name.count] == UInt8(ascii: ":"),
+               (0..<name.count).allSatisfy({ text[start + $0] == name[$0] }) {
+                return number(in: text, from: start + name.count + 1, to: end)
+            }
+            start = end + 1
+        }
+        return nil
+    }
+
+    /// "  123 kB" as bytes, "  123" as itself; nil without digits or on overflow.
+    private static func number(in text: UnsafeRawBufferPointer, from: Int, to end: Int) -> UInt64? {
+        var at = from
+        while at < end, text[at] == UInt8(ascii: " ") || text[at] == UInt8(ascii: "\t") { at += 1 }
+        var value: UInt64 = 0, digits = 0
+        while at < end, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[at]) {
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times.addingReportingOverflow(UInt64(text[at] - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            value = sum; digits += 1; at += 1
+        }
+        guard digits > 0, at == end || text[at] == UInt8(ascii: " ") || text[at] == UInt8(ascii: "\t") else { return nil }
+        while at < end, text[at] == UInt8(ascii: " ") || text[at] == UInt8(ascii: "\t") { at += 1 }
+        let unit = end - at >= 2 && text[at] == UInt8(ascii: "k") && text[at + 1] == UInt8(ascii: "B")
+            && (end - at == 2 || text[at + 2] == UInt8(ascii: " ") || text[at + 2] == UInt8(ascii: "\t"))
+        guard unit else { return value }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: 1024)
+        return overflow ? nil : bytes
+    }
 }
 
 /// /proc/vmstat: "name value" lines.

@@ -50,24 +50,44 @@ struct ExtentMap {
         return ExtentMap(extents: extents)
     }
 
-    /// 2 MiB regions of [0, length) that lie in one extent at a 2 MiB-aligned
-    /// physical address, and the number of regions in all.
-    func alignedRegions(length: UInt64) -> (aligned: UInt64, regions: UInt64) {
-        let region: UInt64 = 2 << 20
-        var aligned: UInt64 = 0
-        var index = 0
-        var offset: UInt64 = 0
-        while offset + region <= length {
-            while index < extents.count, extents[index].logical + extents[index].length <= offset { index += 1 }
-            if index < extents.count {
-                let extent = extents[index]
-                if extent.logical <= offset, offset + region <= extent.logical + extent.length,
-                   (extent.physical + (offset - extent.logical)) % region == 0 {
-                    aligned += 1
-                }
+    /// The extents with physically contiguous neighbours joined: a file system may split
+    /// one run of blocks in two (written and unwritten halves), and DAX maps the run.
+    var runs: [Extent] {
+        var joined: [Extent] = []
+        for extent in extents {
+            if let last = joined.last, last.logical + last.length == extent.logical, last.physical + last.length == extent.physical {
+                joined[joined.count - 1].length += extent.length
+            } else {
+                joined.append(extent)
             }
-            offset += region
         }
-        return (aligned, length / region)
+        return joined
+    }
+
+    /// For each whole 2 MiB region of [0, length): does it lie in one run of blocks at a
+    /// 2 MiB-aligned physical address, so a PMD can map it?
+    func regionAlignment(length: UInt64) -> [Bool] {
+        let region: UInt64 = 2 << 20
+        let runs = runs
+        var index = 0
+        return stride(from: 0, to: length / region * region, by: Int(region)).map { start in
+            let offset = UInt64(start)
+            while index < runs.count, runs[index].logical + runs[index].length <= offset { index += 1 }
+            guard index < runs.count else { return false }
+            let run = runs[index]
+            return run.logical <= offset && offset + region <= run.logical + run.length
+                && (run.physical + (offset - run.logical)) % region == 0
+        }
+    }
+
+    /// 2 MiB regions of [0, length) a PMD can map, and the number of regions in all.
+    func alignedRegions(length: UInt64) -> (aligned: UInt64, regions: UInt64) {
+        let regions = regionAlignment(length: length)
+        return (UInt64(regions.filter { $0 }.count), UInt64(regions.count))
+    }
+
+    /// The runs as `logical->physical+length` in KiB, for a message a developer reads.
+    var summary: String {
+        runs.map { "\($0.logical >> 10)K->\($0.physical >> 10)K+\($0.length >> 10)K" }.joined(separator: " ")
     }
 }

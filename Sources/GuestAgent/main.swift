@@ -11,8 +11,9 @@ if getpid() == 1 {
     // /init persist write|verify: the two boots of a persistence check.
     exit(Persistence.run(phase: EarlyStart.arguments[2]))
 } else if EarlyStart.arguments.count >= 2, EarlyStart.arguments[1] == "dax-cases" {
-    // A suite's command: /init dax-cases [DIR] prints KTAP (DaxCases).
-    exit(DaxCases.run(directory: EarlyStart.arguments.count >= 3 ? EarlyStart.arguments[2] : "/mnt/pmem"))
+    // A suite's command: /init dax-cases [DIR [CASE...]] prints KTAP (DaxCases).
+    exit(DaxCases.run(directory: EarlyStart.arguments.count >= 3 ? EarlyStart.arguments[2] : "/mnt/pmem",
+                      only: Array(EarlyStart.arguments.dropFirst(3))))
 } else {
     exit(CheckMode.run(arguments: EarlyStart.arguments))
 }

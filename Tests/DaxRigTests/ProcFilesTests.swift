@@ -54,3 +54,49 @@ import Testing
         #expect(PmdFaultCounts(hist: hist) == PmdFaultCounts(noPage: 12, fallback: 3, other: 1))
     }
 }
+
+/// The guest's allocation-free VmPTE reading agrees with the text parser it stands in for.
+@Suite struct ProcStatusRawTests {
+    static func value(_ key: StaticString, _ text: String) -> UInt64? {
+        Array(text.utf8).withUnsafeBytes { ProcStatus.value(of: key, in: $0) }
+    }
+
+    @Test func theFixturesVmPTEIsFound() throws {
+        let text = try Fixtures.text("proc-status.txt")
+        #expect(Self.value("VmPTE", text) == UInt64(28 * 1024))
+        #expect(Self.value("VmRSS", text) == ProcStatus(text: text).bytes["VmRSS"])
+    }
+
+    @Test func aKeyIsMatchedWholeAndNumbersAreChecked() {
+        #expect(Self.value("VmPTE", "VmPTEX:\t4 kB\nVmPTE:\t 8 kB\n") == 8192)
+        #expect(Self.value("VmPTE", "XVmPTE:\t4 kB\n") == nil)
+        #expect(Self.value("VmPTE", "VmPTE:\t\n") == nil)
+        #expect(Self.value("VmPTE", "VmPTE:") == nil)
+        #expect(Self.value("VmPTE", "") == nil)
+        #expect(Self.value("Threads", "Threads:\t3") == 3)
+        #expect(Self.value("VmPTE", "VmPTE:\t99999999999999999999 kB\n") == nil)
+        #expect(Self.value("VmPTE", "VmPTE:\t18014398509481984 kB\n") == nil, "2^54 kB overflows bytes")
+        #expect(Self.value("VmPTE", "VmPTE:\t7 kBytes\n") == 7)
+    }
+
+    /// Random status-like texts: the raw reading and `ProcStatus(text:)` agree on every key.
+    @Test func agreesWithTheTextParserOnRandomStatusTexts() {
+        var random = SystemRandomNumberGenerator()
+        let keys = ["VmPTE", "VmRSS", "Threads", "Name", "VmPTEs"]
+        for _ in 0..<2000 {
+            var lines: [String] = []
+            for _ in 0..<Int.random(in: 0...8, using: &random) {
+                let key = keys.randomElement(using: &random)!
+                let number = Bool.random(using: &random) ? String(UInt64.random(in: 0...(1 << 40), using: &random)) : "x1"
+                let space = ["", " ", "\t", " \t "].randomElement(using: &random)!
+                let unit = ["", " kB", "\tkB", " kBx", " MB", "kB", "x"].randomElement(using: &random)!
+                lines.append("\(key):\(space)\(number)\(unit)")
+            }
+            let text = lines.joined(separator: "\n") + (Bool.random(using: &random) ? "\n" : "")
+            // The text parser keeps the last line of a key; the kernel never repeats one.
+            guard Set(lines.map { $0.prefix { $0 != ":" } }).count == lines.count else { continue }
+            #expect(Self.value("VmPTE", text) == ProcStatus(text: text).vmPTE, "\(text)")
+            #expect(Self.value("Threads", text) == ProcStatus(text: text).bytes["Threads"], "\(text)")
+        }
+    }
+}
