@@ -48,7 +48,8 @@ case $action in
       case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
     done
     trap 'down' ERR
-    mkdir -p "$root"/{run,lib,cache,log,etc}
+    # /run/lock: libvirt locks a console's pty there (/var/lock is a link to it).
+    mkdir -p "$root"/{run/lock,lib,cache,log,etc}
     cp -a /etc/libvirt/. "$root/etc/"
     cat >> "$root/etc/libvirtd.conf" <<EOF
 # test-host.sh: reached over TCP on the veth only, no authentication (tests only).

@@ -34,6 +34,12 @@ public final class AgentConnection {
         }
     }
 
+    /// Reads an end of a socket something else fills: a channel stream's pump
+    /// (`StreamPump`). The connection owns `descriptor` from now on.
+    init(descriptor: Int32) {
+        fd = descriptor
+    }
+
     deinit { if fd >= 0 { close(fd) } }
 
     /// A second descriptor of the same socket, for a thread that talks to the agent

@@ -13,7 +13,8 @@ extension GuestRunner {
         let consoleLog = directory.appendingPathComponent("console.log").path
         let socketPath = directory.appendingPathComponent("agent.sock").path
         var clock = PhaseClock()
-        let accelerator = host?.accelerator ?? Accelerator.choose(kernel: request.kernel, cache: cache)
+        // Another host's accelerator is not probed yet: TCG works on every host.
+        let accelerator = request.host != nil ? .tcg : host?.accelerator ?? Accelerator.choose(kernel: request.kernel, cache: cache)
         func finish(_ outcome: BootOutcome, _ session: AgentSession = AgentSession()) -> BootResult {
             Self.classify(outcome, session: session, consoleLog: consoleLog, directory: directory, accelerator: accelerator, phases: clock.phases,
                           kernel: request.kernel)
@@ -26,7 +27,7 @@ extension GuestRunner {
             ShareMount(tag: ShareMount.tag(index), guestPath: share.guest, readOnly: share.readOnly)
         }
         let templates = PmemTemplates(cache: cache)
-        let templateKey = request.pmemSizes.first.flatMap {
+        let templateKey = request.host != nil ? nil : request.pmemSizes.first.flatMap {
             PmemTemplates.key(for: request, image: image, nvdimm: NvdimmSpec(backingFile: "", sizeBytes: $0))
         }
         do {
@@ -35,14 +36,33 @@ extension GuestRunner {
         } catch {
             return finish(.infrastructure("preparing the run in \(directory.path): \(error)"))
         }
+        let connection: LibvirtConnection
+        do {
+            if request.host != nil { _ = LibvirtEventLoop.started }
+            connection = try LibvirtConnection(uri: request.host ?? LibvirtConnection.defaultURI)
+            if request.host != nil { connection.keepAlive() }
+        } catch { return finish(.infrastructure("\(error)")) }
+        let name = DomainSpec.uniqueName()
+        var remote: RemoteBoot?
+        if request.host != nil {
+            do {
+                remote = try RemoteBoot(connection: connection, domain: name, kernel: request.kernel, initrd: initrd,
+                                        pmemSizes: request.pmemSizes, progress: progress)
+            } catch { return finish(.infrastructure("staging the boot on \(connection.uri): \(error)")) }
+        }
+        // After the domain's destroy (defers run last first): QEMU holds the volumes.
+        let release = remote.map { staged in Cleanup.shared.add("remove the boot's volumes on \(connection.uri)") { staged.release() } }
+        defer { release.map { Cleanup.shared.run($0) } }
         clock.lap(.prepare)
         var spec = DomainSpec(
-            name: DomainSpec.uniqueName(), accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
-            kernel: request.kernel, initrd: initrd,
+            name: name, accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
+            kernel: remote?.kernel ?? request.kernel, initrd: remote?.initrd ?? initrd,
             commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + request.extraKernelArguments,
                                                 haltOnPanic: request.dumpOnCrash || request.gdb != nil),
-            nvdimms: zip(backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
+            nvdimms: zip(remote?.pmem ?? backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
             consoleLog: consoleLog, agentSocket: socketPath)
+        spec.overStreams = remote != nil
+        spec.hostConsoleLog = remote?.consoleLog
         spec.gdb = request.gdb
         spec.vmcoreInfo = request.dumpOnCrash
         spec.shares = request.shares.enumerated().map { index, share in
@@ -53,8 +73,6 @@ extension GuestRunner {
         progress.phase("boot", "\(spec.name): \(accelerator.rawValue), \(request.memoryMiB) MiB, pmem \(request.pmemSizes.map { "\($0 >> 20) MiB" }.joined(separator: " + "))")
         let deadline = Date().addingTimeInterval(request.timeout)
 
-        let connection: LibvirtConnection
-        do { connection = try LibvirtConnection() } catch { return finish(.infrastructure("\(error)")) }
         // Registered before the start, by name: Ctrl-C may come while libvirt is still
         // starting the domain, before there is a handle to destroy.
         let destroy = Cleanup.shared.add("destroy domain \(spec.name)") { [name = spec.name] in
@@ -66,7 +84,14 @@ extension GuestRunner {
         clock.lap(.start)
 
         let agent: AgentConnection
-        do { agent = try AgentConnection(path: socketPath, deadline: Date().addingTimeInterval(10)) } catch { return finish(.infrastructure("\(error)")) }
+        var pump: StreamPump?
+        do {
+            if spec.overStreams {
+                (agent, pump) = try RemoteBoot.attach(domain, consoleLog: consoleLog)
+            } else {
+                agent = try AgentConnection(path: socketPath, deadline: Date().addingTimeInterval(10))
+            }
+        } catch { return finish(.infrastructure("\(error)")) }
         let feeder = request.terminalInput.map { TerminalFeeder(input: $0, writer: agent.writer()) }
         // The agent formatted the first nvdimm and waits: keep the template, then let it go on.
         let formatted: (() -> Void)? = templateKey.map { key in {
@@ -93,6 +118,11 @@ extension GuestRunner {
                                         progress: progress, formatted: formatted, output: output)
         feeder?.stop()
         var outcome = session.outcome ?? session.silentEnding
+        // A host lost mid-boot is no verdict on the kernel, whatever the session got to.
+        if let lost = pump?.failures.withLock({ $0.first }) {
+            outcome = .infrastructure("\(lost) (\(connection.uri)) during the boot of \(spec.name): "
+                + "the guest may still run there until its libvirtd ends it; boot again, on this host or another")
+        }
         if request.plan.pmem.reuse, let key = templateKey, case let .agentFailure("pmem", message) = outcome {
             templates.discard(key)
             outcome = .agentFailure(stage: "pmem", message: message + "\n(the pmem was a template an earlier boot of this kernel formatted, "
@@ -113,6 +143,10 @@ extension GuestRunner {
             _ = domain.waitUntilStopped(timeout: 5)
         }
         Cleanup.shared.run(destroy)
+        if let pump {
+            pump.stop()
+            do { try remote?.fetchConsole(to: consoleLog) } catch { progress.phase("console", "kept as the stream brought it: \(error)") }
+        }
         clock.lap(.teardown)
         return finish(outcome, session)
     }
@@ -131,7 +165,8 @@ extension GuestRunner {
     /// the pmem is formatted already (reuse) and whether to offer it as a template.
     func prepare(_ request: inout BootRequest, image: GuestImage, additions: Data, initrd: String, in directory: URL,
                  template: (key: String, store: PmemTemplates)?) throws -> [String] {
-        let backing = try request.pmemBackingFiles ?? request.pmemSizes.enumerated().map { index, size in
+        // On another host the pmem is a volume there (RemoteBoot), made once the initrd is.
+        let backing = try request.pmemBackingFiles ?? (request.host != nil ? [] : request.pmemSizes).enumerated().map { index, size in
             let path = directory.appendingPathComponent("pmem\(index).img").path
             try PmemBackingFile.create(path: path, size: size)
             return path
@@ -156,7 +191,8 @@ extension GuestRunner {
         var attempt = 1
         while true {
             do {
-                return try connection.createTransient(xml: spec.xml(), paused: spec.gdb?.wait ?? false)
+                // Streams are opened before the guest runs: a pty drops what no one reads.
+                return try connection.createTransient(xml: spec.xml(), paused: (spec.gdb?.wait ?? false) || spec.overStreams)
             } catch let error as LibvirtError where error.isQEMUExitAtStart && attempt < 3 && !Cleanup.shared.interrupted {
                 attempt += 1
                 progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt) of 3")

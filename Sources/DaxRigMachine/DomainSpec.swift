@@ -81,6 +81,12 @@ public struct DomainSpec: Sendable, Equatable {
     public var nvdimms: [NvdimmSpec]
     public var consoleLog: String
     public var agentSocket: String
+    /// Console and channel read as libvirt streams (a host that shares no file system
+    /// with daxrig): a pty serial port and a channel socket libvirt places on its host,
+    /// instead of `consoleLog` and `agentSocket` here.
+    public var overStreams = false
+    /// With `overStreams`: where QEMU also writes the console on its host (RemoteBoot).
+    public var hostConsoleLog: String?
     /// QEMU's gdb stub, passed on QEMU's command line (libvirt has no element for it).
     public var gdb: GdbStub?
     /// Host directories, each a filesystem device the agent mounts by its tag.
@@ -144,9 +150,10 @@ public struct DomainSpec: Sendable, Equatable {
             "  <on_reboot>destroy</on_reboot>",
             "  <on_crash>destroy</on_crash>",
             "  <devices>",
-            "    <serial type='file'><source path='\(Self.escape(consoleLog))'/><target port='0'/></serial>",
+            overStreams ? "    <serial type='pty'>\(hostConsoleLog.map { "<log file='\(Self.escape($0))' append='off'/>" } ?? "")<target port='0'/></serial>"
+                : "    <serial type='file'><source path='\(Self.escape(consoleLog))'/><target port='0'/></serial>",
             "    <channel type='unix'>",
-            "      <source mode='bind' path='\(Self.escape(agentSocket))'/>",
+            overStreams ? "      <source mode='bind'/>" : "      <source mode='bind' path='\(Self.escape(agentSocket))'/>",
             "      <target type='virtio' name='\(AgentMessage.channelName)'/>",
             "    </channel>",
         ]

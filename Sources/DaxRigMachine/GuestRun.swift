@@ -38,6 +38,11 @@ public struct BootRequest: Sendable {
     /// Keystrokes from this descriptor (a terminal in raw mode) go to the plan's terminal
     /// (`GuestPlan.terminal`, `daxrig boot --shell`).
     public var terminalInput: Int32?
+    /// The libvirt host to boot on (`--host`): a URI such as qemu+ssh://user@host/system.
+    /// nil boots on this machine's libvirtd. Another host shares no file system with
+    /// daxrig: the boot's files go up as volumes (RemoteBoot) and its console and
+    /// channel come back as streams.
+    public var host: String?
     /// The first nvdimm may come formatted from a template (PmemTemplates) instead of
     /// ndctl and mkfs in the guest; false (`--fresh-pmem`) formats it in every boot.
     public var pmemTemplate = true
@@ -172,6 +177,7 @@ public struct GuestRunner: Sendable {
         // the 9p fallback all ask it.
         let builtIn = KernelFiles(bzImage: request.kernel).builtIn()
         try BootLimits.check(request)
+        try RemoteBoot.check(request)
         // The user's additions are read before anything is made: a collision or an
         // unreadable file is their input (exit 2), not a boot that failed.
         let additions = try GuestAddition.archive(request.additions, image: image.manifest)

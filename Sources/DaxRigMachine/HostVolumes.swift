@@ -69,6 +69,76 @@ public final class LibvirtPool: @unchecked Sendable {
         return Volume(name: name, path: String(cString: path), bytes: bytes, uploaded: true)
     }
 
+    /// Volumes of one boot are named `run-<domain>-<what>`: removed when the boot ends,
+    /// and by `sweepRuns` when the daxrig that made them died first.
+    public static func runVolume(_ domain: String, _ what: String) -> String { "run-\(domain)-\(what)" }
+
+    /// A fresh sparse volume of `bytes`: a boot's pmem backing on the host.
+    public func createSparse(_ name: String, bytes: UInt64) throws -> Volume {
+        let volume = try create(name, bytes: Int(bytes))
+        defer { virStorageVolFree(volume) }
+        return try Volume(name: name, path: path(of: volume, name: name), bytes: Int(bytes), uploaded: true)
+    }
+
+    /// `file` uploaded as volume `name` whatever its content: a boot's own initrd.
+    public func put(_ file: String, as name: String) throws -> Volume {
+        let bytes = Int(Files.size(file))
+        let volume = try create(name, bytes: bytes)
+        defer { virStorageVolFree(volume) }
+        do {
+            try send(file, bytes: bytes, to: volume, name: name)
+        } catch {
+            try? delete(name)
+            throw error
+        }
+        return try Volume(name: name, path: path(of: volume, name: name), bytes: bytes, uploaded: true)
+    }
+
+    /// Volume `name`'s bytes into the local file `path` (virStorageVolDownload).
+    public func download(_ name: String, to path: String) throws {
+        guard let volume = virStorageVolLookupByName(pointer, name) else { throw LibvirtError.last("find volume \(name) on \(connection.uri)") }
+        defer { virStorageVolFree(volume) }
+        guard let stream = virStreamNew(connection.pointer, 0) else { throw LibvirtError.last("open a stream to \(connection.uri)") }
+        defer { virStreamFree(stream) }
+        guard virStorageVolDownload(volume, stream, 0, 0, 0) == 0 else { throw LibvirtError.last("download volume \(name) from \(connection.uri)") }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            virStreamAbort(stream)
+            throw FileError.unwritable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var buffer = [CChar](repeating: 0, count: 1 << 18)
+        while true {
+            let got = virStreamRecv(stream, &buffer, buffer.count)
+            if got == 0 { break }
+            guard got > 0 else { throw LibvirtError.last("download volume \(name) from \(connection.uri)") }
+            guard buffer.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress!, Int(got)) }) == got else {
+                virStreamAbort(stream)
+                throw FileError.unwritable(path: path, reason: String(cString: strerror(errno)))
+            }
+        }
+        guard virStreamFinish(stream) == 0 else { throw LibvirtError.last("finish downloading volume \(name) from \(connection.uri)") }
+    }
+
+    /// Removes the run volumes of boots that are over: their domain is not running on
+    /// the host and they have not changed for `staleAfter` seconds (a boot being
+    /// staged has volumes and no domain yet). Returns the names removed.
+    public func sweepRuns(staleAfter: Double = 600) throws -> [String] {
+        let running = Set(try connection.activeDomainNames())
+        return try volumeNames().filter { name in
+            guard name.hasPrefix("run-"), !running.contains(where: { name.hasPrefix("run-\($0)-") }),
+                  let age = age(of: name), age > staleAfter else { return false }
+            try delete(name)
+            return true
+        }
+    }
+
+    private func path(of volume: virStorageVolPtr, name: String) throws -> String {
+        guard let path = virStorageVolGetPath(volume) else { throw LibvirtError.last("read the path of volume \(name)") }
+        defer { free(path) }
+        return String(cString: path)
+    }
+
     /// Removes volume `name` and its marker; one that is not there is no error.
     public func delete(_ name: String) throws {
         for each in [name + Self.doneSuffix, name] {

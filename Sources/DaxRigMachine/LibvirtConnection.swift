@@ -24,6 +24,23 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     deinit { virConnectClose(pointer) }
 
+    /// False once libvirt knows the connection is gone (the host's libvirtd died, or
+    /// keepalive went unanswered).
+    public var isAlive: Bool { virConnectIsAlive(pointer) == 1 }
+
+    /// Probes the host every `interval` seconds and gives the connection up after
+    /// `count` probes unanswered: a cut network is otherwise silent. Needs the event
+    /// loop (LibvirtEventLoop), so only connections that run with one use it.
+    func keepAlive(interval: Int32 = 5, count: UInt32 = 3) {
+        _ = virConnectSetKeepAlive(pointer, interval, count)
+    }
+
+    /// Why `uri` cannot name a libvirt host of QEMU guests; nil when it can.
+    public static func uriProblem(_ uri: String) -> String? {
+        uri.range(of: #"^qemu(\+[a-z]+)?://"#, options: .regularExpression) != nil ? nil
+            : "not a libvirt URI of the QEMU driver; give one such as qemu:///system, qemu+ssh://user@host/system or qemu+tls://host/system"
+    }
+
     /// libvirt's and the hypervisor's (QEMU's) versions, as "9.0.0" and "7.2.0".
     public func versions() throws -> (libvirt: String, hypervisor: String) {
         var library: UInt = 0, hypervisor: UInt = 0
@@ -103,6 +120,11 @@ public final class LibvirtDomain: @unchecked Sendable {
     }
 
     public var isActive: Bool { virDomainIsActive(pointer) == 1 }
+
+    /// Lets a domain started paused run.
+    public func resume() throws {
+        guard virDomainResume(pointer) == 0 else { throw LibvirtError.last("resume domain \(name)") }
+    }
 
     /// Stops the domain at once. A domain that already ended is not an error.
     public func destroy() throws {

@@ -46,11 +46,20 @@ struct BootCommand: ParsableCommand {
     @Flag(help: "With --gdb (implied): the guest starts paused until gdb continues it.") var gdbWait = false
     @Flag(help: "On a kernel crash, keep the guest's memory as a kdump-compressed vmcore with the run (for crash or drgn); the kernel halts on a panic instead of rebooting.")
     var dumpOnCrash = false
+    @Option(help: ArgumentHelp(
+        "Boot on this libvirt host instead of this machine's (qemu+ssh://user@host/system, qemu+tls://host/system): the kernel "
+            + "and initrd go up as volumes of its daxrig pool, the pmem is a volume there, console and results come back as streams.",
+        valueName: "uri"))
+    var host: String?
     @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
     @Flag(help: "Make the pmem's namespace and file system in this boot, instead of taking a template an earlier boot of the same kernel formatted.")
     var freshPmem = false
     @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
+
+    func validate() throws {
+        if let host, let problem = LibvirtConnection.uriProblem(host) { throw ValidationError("--host \(host): \(problem)") }
+    }
 
     func run() throws {
         let progress = TerminalProgress()
@@ -89,6 +98,7 @@ struct BootCommand: ParsableCommand {
         request.shares = shared
         request.dumpOnCrash = dumpOnCrash
         request.pmemTemplate = !freshPmem
+        request.host = host
         if let debugger {
             request.gdb = debugger.stub
             // A shell's terminal is raw until the boot ends: no prompt could be answered.

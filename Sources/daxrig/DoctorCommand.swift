@@ -2,6 +2,7 @@ import ArgumentParser
 import DaxRig
 import Foundation
 import DaxRigSupport
+import DaxRigMachine
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,9 +16,8 @@ struct DoctorCommand: ParsableCommand {
     var hosts: [String] = []
 
     func validate() throws {
-        for uri in hosts where uri.range(of: #"^qemu(\+[a-z]+)?://"#, options: .regularExpression) == nil {
-            throw ValidationError("--host \(uri): not a libvirt URI of the QEMU driver; give one such as qemu:///system, "
-                + "qemu+ssh://user@host/system or qemu+tls://host/system")
+        for uri in hosts {
+            if let problem = LibvirtConnection.uriProblem(uri) { throw ValidationError("--host \(uri): \(problem)") }
         }
     }
 

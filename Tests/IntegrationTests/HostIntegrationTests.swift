@@ -126,6 +126,87 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: disk).isEmpty)
     }
 
+    /// `daxrig boot --host` for real, on a namespace host that shares no file system
+    /// with daxrig: the guest runs there (its QEMU log is in that host's directories,
+    /// not ours) on pmem that is a volume there, its output and status come back over
+    /// the channel stream, a panic is read from the console stream, the kernel goes up
+    /// once, and each boot leaves the host nothing but the kernel. Ctrl-C and SIGKILL
+    /// leave no domain; a killed daxrig's volumes are swept by the next boot once
+    /// stale; a host whose libvirtd dies mid-boot is an infrastructure failure at once,
+    /// not a timeout or a verdict on the kernel.
+    @Test func aBootOnAnotherHostRunsThereAndLeavesItOnlyItsKernel() throws {
+        defer { Self.down("dxd") }
+        let uri = try Self.up("dxd", index: 44)
+        let root = "/var/tmp/daxrig-hosts/dxd/"
+        let pool = try LibvirtConnection(uri: uri).daxrigPool()
+        func domains() throws -> [String] { try LibvirtConnection(uri: uri).activeDomainNames() }
+
+        let first = try Rig.run(["boot", "--host", uri, "--", "sh", "-c", "grep ' /mnt/pmem ' /proc/mounts; exit 3"])
+        #expect(first.status == 3, "\(first.standardError.suffix(2000))")
+        #expect(first.standardOutput.contains("/dev/pmem0 /mnt/pmem xfs") && first.standardOutput.contains("dax=always"), "\(first.standardOutput)")
+        #expect(first.standardError.contains("\(uri): kernel uploaded"), "\(first.standardError.suffix(2000))")
+        let ran = try FileManager.default.contentsOfDirectory(atPath: root + "log/qemu").filter { $0.hasSuffix(".log") }
+        #expect(ran.count == 1 && ran[0].hasPrefix("daxrig-"), "its QEMU ran on that host: \(ran)")
+        let kernelOnly = try pool.volumeNames()
+        #expect(kernelOnly.count == 1 && kernelOnly[0].contains("-bzImage-"), "\(kernelOnly)")
+
+        let panic = try Rig.run(["boot", "--host", uri, "--", "sh", "-c",
+                                 "mount -t debugfs none /sys/kernel/debug; echo PANIC > /sys/kernel/debug/provoke-crash/DIRECT"])
+        #expect(panic.status == 110 && panic.standardError.contains("kernel panic"), "\(panic.standardError.suffix(2000))")
+        #expect(panic.standardError.contains("kernel already there"))
+        #expect(try pool.volumeNames() == kernelOnly && domains().isEmpty)
+
+        // Ctrl-C, then SIGKILL, each once the guest runs its command.
+        for signal in [SIGINT, SIGKILL] {
+            let (process, out, err) = try Rig.start(["boot", "--host", uri, "--", "sleep", "600"])
+            let deadline = Date().addingTimeInterval(120)
+            while try domains().isEmpty, Date() < deadline { usleep(100_000) }
+            usleep(2_000_000)
+            kill(process.processIdentifier, signal)
+            _ = Rig.finish(process, out, err)
+            // Ctrl-C is daxrig's to handle (exit 130); SIGKILL is not.
+            #expect(signal == SIGKILL ? process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+                        : process.terminationStatus == 128 + SIGINT)
+            // AUTODESTROY: the killed daxrig's connection took its domain with it.
+            let gone = Date().addingTimeInterval(30)
+            while try !domains().isEmpty, Date() < gone { usleep(100_000) }
+            #expect(try domains().isEmpty, "signal \(signal)")
+        }
+        // The killed one's volumes stay until stale (a boot being staged has volumes and
+        // no domain yet); made old, the next boot sweeps them.
+        let left = try pool.volumeNames().filter { !kernelOnly.contains($0) }
+        #expect(left.count == 3 && left.allSatisfy { $0.hasPrefix("run-daxrig-") }, "\(left)")
+        var old = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
+        for name in left { #expect(utimes(root + "lib/daxrig/" + name, &old) == 0) }
+        let sweeping = try Rig.run(["boot", "--host", uri, "--", "true"])
+        #expect(sweeping.status == 0 && sweeping.standardError.contains("removed 3 volume(s) of boots that ended without their daxrig"),
+                "\(sweeping.standardError.suffix(2000))")
+        #expect(try pool.volumeNames() == kernelOnly)
+
+        // The host's libvirtd killed while the guest runs its command.
+        let (process, out, err) = try Rig.start(["boot", "--host", uri, "--", "sleep", "600"])
+        let deadline = Date().addingTimeInterval(120)
+        while try domains().isEmpty, Date() < deadline { usleep(100_000) }
+        usleep(2_000_000)
+        let daemon = try Command("ip", ["netns", "pids", "dxh-dxd"]).run().standardOutput.split(separator: "\n")
+            .compactMap { Int32($0) }.filter { (try? Files.read("/proc/\($0)/comm"))?.hasPrefix("libvirtd") == true }
+        #expect(daemon.count == 1)
+        let killed = Date()
+        daemon.forEach { kill($0, SIGKILL) }
+        let stderr = String(decoding: Rig.finish(process, out, err).stderr, as: UTF8.self)
+        #expect(process.terminationStatus == 125, "\(stderr.suffix(2000))")
+        #expect(stderr.contains("infrastructure failure") && stderr.contains("the connection to the host was lost (\(uri))"), "\(stderr.suffix(2000))")
+        #expect(Date().timeIntervalSince(killed) < 30, "noticed at once, not at the boot's timeout")
+    }
+
+    /// What a boot on another host cannot do yet is refused before anything starts.
+    @Test func aBootOnAnotherHostRefusesWhatNeedsThisMachinesFiles() throws {
+        let shared = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--share", "/tmp", "--", "true"])
+        #expect(shared.status == 2 && shared.standardError.contains("--share is not supported on another libvirt host yet"), "\(shared.standardError)")
+        let bad = try Rig.run(["boot", "--host", "10.77.46.2", "--", "true"])
+        #expect(bad.status == 2 && bad.standardError.contains("--host 10.77.46.2: not a libvirt URI"), "\(bad.standardError)")
+    }
+
     @Test func aHostThatIsNotALibvirtURIIsBadInput() throws {
         let result = try Rig.run(["doctor", "--host", "10.77.41.2"])
         #expect(result.status == 2)

@@ -1,0 +1,162 @@
+import CLibvirt
+import DaxRigSupport
+import Foundation
+import Synchronization
+
+/// libvirt's default event loop, run on a thread of its own. A non-blocking stream
+/// receives nothing without it (tried: a console stream stayed empty for 60 s of a
+/// guest that printed 20 KB), and a connection uses it only when it is registered
+/// before the connection opens. Started only by a boot that needs streams, so the
+/// connections of a local boot keep libvirt's behaviour without one.
+enum LibvirtEventLoop {
+    static let started: Void = {
+        virEventRegisterDefaultImpl()
+        let thread = Thread {
+            while true { _ = virEventRunDefaultImpl() }
+        }
+        thread.name = "libvirt-events"
+        thread.start()
+    }()
+}
+
+/// A guest's character device as a libvirt stream: its serial console
+/// (virDomainOpenConsole) or a virtio-serial channel (virDomainOpenChannel), over the
+/// connection's own transport, so it reads the same from any host. Non-blocking.
+final class LibvirtStream: @unchecked Sendable {
+    let pointer: virStreamPtr
+    let what: String
+
+    private init(connection: LibvirtConnection, what: String) throws {
+        guard let pointer = virStreamNew(connection.pointer, UInt32(VIR_STREAM_NONBLOCK.rawValue)) else {
+            throw LibvirtError.last("open a stream to \(connection.uri) for \(what)")
+        }
+        self.pointer = pointer
+        self.what = what
+    }
+
+    deinit { virStreamFree(pointer) }
+
+    /// The domain's first serial port.
+    static func console(of domain: LibvirtDomain) throws -> LibvirtStream {
+        let stream = try LibvirtStream(connection: domain.connection, what: "the console of \(domain.name)")
+        guard virDomainOpenConsole(domain.pointer, nil, stream.pointer, UInt32(VIR_DOMAIN_CONSOLE_FORCE.rawValue)) == 0 else {
+            throw LibvirtError.last("open \(stream.what)")
+        }
+        return stream
+    }
+
+    /// The domain's virtio-serial channel `name`.
+    static func channel(_ name: String, of domain: LibvirtDomain) throws -> LibvirtStream {
+        let stream = try LibvirtStream(connection: domain.connection, what: "channel \(name) of \(domain.name)")
+        guard virDomainOpenChannel(domain.pointer, name, stream.pointer, UInt32(VIR_DOMAIN_CHANNEL_FORCE.rawValue)) == 0 else {
+            throw LibvirtError.last("open \(stream.what)")
+        }
+        return stream
+    }
+
+    enum Received: Equatable { case bytes(Int), nothingYet, ended, failed(String) }
+
+    func receive(into buffer: UnsafeMutableRawBufferPointer) -> Received {
+        let got = virStreamRecv(pointer, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.count)
+        switch got {
+        case 0: return .ended
+        case -2: return .nothingYet
+        case ..<0: return .failed(LibvirtError.last("read \(what)").message)
+        default: return .bytes(Int(got))
+        }
+    }
+
+    /// Ends the stream from our side; what the guest still had to say is dropped.
+    func abort() { _ = virStreamAbort(pointer) }
+}
+
+/// Copies a guest's console and channel streams into local descriptors as they come:
+/// the console into the run's console.log, the channel into a socket whose other end
+/// an `AgentConnection` reads, so everything after the streams is the code a local boot
+/// runs. One thread polls both; a stream that ends has its descriptor shut for writing
+/// (its reader sees the end), and the pump closes every descriptor when it is done.
+final class StreamPump: @unchecked Sendable {
+    private let routes: [(stream: LibvirtStream, fd: Int32)]
+    private let stopped = Mutex(false)
+    private let done = DispatchSemaphore(value: 0)
+    /// Why a stream failed (not ended): the run's infrastructure note.
+    let failures = Mutex<[String]>([])
+
+    private let alive: @Sendable () -> Bool
+
+    /// `alive` is asked about once a second: a connection that died ends every stream
+    /// (its streams may never say so themselves) with a failure.
+    init(_ routes: [(stream: LibvirtStream, fd: Int32)], alive: @escaping @Sendable () -> Bool) {
+        self.routes = routes
+        self.alive = alive
+        let thread = Thread { [self] in pump() }
+        thread.name = "stream-pump"
+        thread.start()
+    }
+
+    private func pump() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { buffer.deallocate() }
+        var open = Array(repeating: true, count: routes.count)
+        var moved = true
+        var lastCheck = Date()
+        // Once stopped, on until a pass finds nothing: what was delivered is kept.
+        while open.contains(true), moved || !stopped.withLock({ $0 }) {
+            moved = false
+            for (index, route) in routes.enumerated() where open[index] {
+                switch route.stream.receive(into: buffer) {
+                case let .bytes(count):
+                    moved = true
+                    if !Self.write(route.fd, UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+                        // Nobody reads any more (the run ended): stop copying this one.
+                        open[index] = false
+                    }
+                case .nothingYet:
+                    break
+                case .ended:
+                    open[index] = false
+                case let .failed(message):
+                    failures.withLock { $0.append(message) }
+                    open[index] = false
+                }
+                if !open[index] { shutdown(route.fd, Int32(SHUT_WR)) }
+            }
+            if !moved { usleep(5_000) }
+            if Date().timeIntervalSince(lastCheck) >= 1 {
+                lastCheck = Date()
+                if !alive() {
+                    failures.withLock { $0.append("the connection to the host was lost") }
+                    for index in open.indices where open[index] { open[index] = false; shutdown(routes[index].fd, Int32(SHUT_WR)) }
+                }
+            }
+        }
+        for route in routes { close(route.fd) }
+        done.signal()
+    }
+
+    /// All of `bytes` to `fd`; false when it cannot take them. MSG_NOSIGNAL: a socket
+    /// whose reader has gone must not raise SIGPIPE in daxrig.
+    private static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            var put = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if put < 0 && errno == ENOTSOCK { put = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+            if put < 0 && errno == EINTR { continue }
+            guard put > 0 else { return false }
+            offset += put
+        }
+        return true
+    }
+
+    /// Called once the domain is gone: waits up to `seconds` for every stream to end
+    /// (the guest's last console lines, its power-off, may still be on their way), then
+    /// stops copying after what has arrived, and waits for the thread. The pump closes
+    /// the descriptors.
+    func stop(within seconds: Double = 5) {
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            stopped.withLock { $0 = true }
+            done.wait()
+        }
+        for route in routes { route.stream.abort() }
+    }
+}

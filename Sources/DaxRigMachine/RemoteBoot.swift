@@ -1,0 +1,103 @@
+import DaxRigProtocol
+import DaxRigSupport
+import Foundation
+
+/// What a boot on another libvirt host (`--host`, issue 19) needs there, since that
+/// host shares no file system with daxrig: the kernel in daxrig's pool (uploaded once
+/// per content), the run's initrd and a sparse pmem volume per nvdimm (the boot's own,
+/// removed when it ends); and, once the domain exists, its console and channel as
+/// streams pumped into the run directory's console.log and an agent socket, so all
+/// that follows reads them as a local boot does.
+struct RemoteBoot {
+    let pool: LibvirtPool
+    let domain: String
+    var kernel: String
+    var initrd: String
+    var pmem: [String]
+    /// The volumes of this boot alone, removed by `release`.
+    private(set) var own: [String] = []
+
+    /// Stages the boot's files on the connection's host. Volumes of boots whose daxrig
+    /// died are swept first; on failure, what was made is removed again.
+    init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, pmemSizes: [UInt64], progress: ProgressSink) throws {
+        pool = try connection.daxrigPool()
+        self.domain = domain
+        let swept = try pool.sweepRuns()
+        if !swept.isEmpty { progress.phase("host", "removed \(swept.count) volume(s) of boots that ended without their daxrig") }
+        let started = Date()
+        let uploaded = try pool.upload(kernel)
+        self.kernel = uploaded.path
+        self.initrd = ""
+        self.pmem = []
+        do {
+            own.append(LibvirtPool.runVolume(domain, "initrd"))
+            self.initrd = try pool.put(initrd, as: own[own.count - 1]).path
+            for (index, size) in pmemSizes.enumerated() {
+                own.append(LibvirtPool.runVolume(domain, "pmem\(index)"))
+                pmem.append(try pool.createSparse(own[own.count - 1], bytes: size).path)
+            }
+        } catch {
+            release()
+            throw error
+        }
+        let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
+        progress.phase("host", "\(connection.uri): kernel \(uploaded.uploaded ? "uploaded" : "already there"), "
+            + "initrd \(Files.size(initrd) >> 20) MiB uploaded, \(pmemSizes.count) pmem volume(s) (\(seconds) s)")
+    }
+
+    /// Opens the started (paused) domain's console and channel, starts copying them into
+    /// `consoleLog` and a socket, and lets the domain run: nothing it prints is missed.
+    /// Returns the agent's end of the socket and the pump, which the caller stops.
+    static func attach(_ domain: LibvirtDomain, consoleLog: String) throws -> (AgentConnection, StreamPump) {
+        let console = try LibvirtStream.console(of: domain)
+        let channel = try LibvirtStream.channel(AgentMessage.channelName, of: domain)
+        let log = open(consoleLog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard log >= 0 else { throw FileError.unwritable(path: consoleLog, reason: String(cString: strerror(errno))) }
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            close(log)
+            throw FileError.unwritable(path: consoleLog, reason: "socketpair: \(String(cString: strerror(errno)))")
+        }
+        let connection = domain.connection
+        let pump = StreamPump([(console, log), (channel, pair[1])]) { connection.isAlive }
+        do {
+            try domain.resume()
+        } catch {
+            pump.stop()
+            close(pair[0])
+            throw error
+        }
+        return (AgentConnection(descriptor: pair[0]), pump)
+    }
+
+    /// What a boot on another host cannot do yet, refused before anything starts: each
+    /// reads or writes a file of this machine that the host does not have.
+    static func check(_ request: BootRequest) throws {
+        guard let host = request.host else { return }
+        let refused = [("--share", !request.shares.isEmpty), ("--shell", request.terminalInput != nil), ("--gdb", request.gdb != nil),
+                       ("--dump-on-crash", request.dumpOnCrash), ("a second boot on the same pmem", request.pmemBackingFiles != nil)]
+        if let (what, _) = refused.first(where: { $0.1 }) {
+            throw BootLimitError(input: "--host", value: host, allowed: "\(what) is not supported on another libvirt host yet; boot on this machine for it")
+        }
+    }
+
+    /// Where QEMU also logs the console on the host, in the pool (virtlogd writes it,
+    /// rolling it over as it rolls a local one): a pty drops what its reader had not
+    /// read when QEMU exits (a power-off's or a panic's last lines), this file does not.
+    var consoleLog: String { LibvirtPool.targetPath + "/" + LibvirtPool.runVolume(domain, "console.log") }
+
+    /// The host's console log, every rolled-over part, into `path` and its parts, once
+    /// the domain is gone; what the stream brought stays where this fails.
+    func fetchConsole(to path: String) throws {
+        let stem = LibvirtPool.runVolume(domain, "console.log")
+        for name in try pool.volumeNames() where name == stem || name.hasPrefix(stem + ".") {
+            try pool.download(name, to: path + name.dropFirst(stem.count))
+        }
+    }
+
+    /// Removes this boot's volumes, the console's too; the kernel stays for the next boot.
+    func release() {
+        let prefix = LibvirtPool.runVolume(domain, "")
+        for name in own + ((try? pool.volumeNames()) ?? []).filter({ $0.hasPrefix(prefix) }) { try? pool.delete(name) }
+    }
+}
