@@ -41,14 +41,20 @@ extension GuestRunner {
             if request.host != nil { _ = LibvirtEventLoop.started }
             connection = try LibvirtConnection(uri: request.host ?? LibvirtConnection.defaultURI)
             if request.host != nil { connection.keepAlive() }
-        } catch { return finish(.infrastructure("\(error)")) }
+        } catch {
+            request.host.map(HostLoss.mark)
+            return finish(.infrastructure("\(error)"))
+        }
         let name = DomainSpec.uniqueName()
         var remote: RemoteBoot?
         if request.host != nil {
             do {
                 remote = try RemoteBoot(connection: connection, domain: name, kernel: request.kernel, initrd: initrd,
                                         pmemSizes: request.pmemSizes, progress: progress)
-            } catch { return finish(.infrastructure("staging the boot on \(connection.uri): \(error)")) }
+            } catch {
+                if !connection.isAlive { request.host.map(HostLoss.mark) }
+                return finish(.infrastructure("staging the boot on \(connection.uri): \(error)"))
+            }
         }
         // After the domain's destroy (defers run last first): QEMU holds the volumes.
         let release = remote.map { staged in Cleanup.shared.add("remove the boot's volumes on \(connection.uri)") { staged.release() } }
@@ -120,6 +126,7 @@ extension GuestRunner {
         var outcome = session.outcome ?? session.silentEnding
         // A host lost mid-boot is no verdict on the kernel, whatever the session got to.
         if let lost = pump?.failures.withLock({ $0.first }) {
+            request.host.map(HostLoss.mark)
             outcome = .infrastructure("\(lost) (\(connection.uri)) during the boot of \(spec.name): "
                 + "the guest may still run there until its libvirtd ends it; boot again, on this host or another")
         }

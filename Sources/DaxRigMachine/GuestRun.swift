@@ -78,6 +78,8 @@ public struct BootPolicy: Sendable {
     public var holdForGdb: (@Sendable (BootOutcome) -> Void)?
     /// Every boot formats its pmem itself (`BootRequest.pmemTemplate` false).
     public var freshPmem = false
+    /// Every boot runs on this libvirt host (`BootRequest.host`; `--host`).
+    public var host: String?
 
     public init(dumpOnCrash: Bool = false, gdb: GdbStub? = nil, holdForGdb: (@Sendable (BootOutcome) -> Void)? = nil, shares: [HostShare] = []) {
         self.dumpOnCrash = dumpOnCrash
@@ -94,6 +96,7 @@ public struct BootPolicy: Sendable {
         if request.holdForGdb == nil { request.holdForGdb = holdForGdb }
         request.shares += shares
         if freshPmem { request.pmemTemplate = false }
+        if request.host == nil { request.host = host }
     }
 }
 

@@ -14,6 +14,8 @@ public struct HostFacts: Sendable, Equatable {
     /// nil when libvirtd could not be asked (the run's first boot then says why).
     public var libvirtVersion: String?
     public var qemuVersion: String?
+    /// The libvirt host's own name when it is another machine's (`--host`); nil here.
+    public var name: String?
 
     public init(accelerator: Accelerator, memoryAvailable: UInt64, diskAvailable: UInt64,
                 libvirtVersion: String? = nil, qemuVersion: String? = nil) {
@@ -50,6 +52,18 @@ extension GuestRunner {
         if let host {
             try fits(host.memoryAvailable, host.diskAvailable)
             return host
+        }
+        if let uri = policy.host {
+            // Another host: its memory and versions as its libvirtd reports them; its disk
+            // is its pool's, which libvirt checks as the volumes are made. TCG, as there.
+            let connection = try LibvirtConnection(uri: uri)
+            let capacity = try connection.capacity()
+            try fits(capacity.freeMemoryBytes, .max)
+            let versions = try? connection.versions()
+            var facts = HostFacts(accelerator: .tcg, memoryAvailable: capacity.freeMemoryBytes, diskAvailable: .max,
+                                  libvirtVersion: versions?.libvirt, qemuVersion: versions?.hypervisor)
+            facts.name = capacity.hostname
+            return facts
         }
         let capacity = HostFacts.capacity(cache: cache)
         try fits(capacity.memory, capacity.disk)

@@ -1,6 +1,7 @@
 import DaxRigProtocol
 import DaxRigSupport
 import Foundation
+import Synchronization
 
 /// What a boot on another libvirt host (`--host`, issue 19) needs there, since that
 /// host shares no file system with daxrig: the kernel in daxrig's pool (uploaded once
@@ -100,4 +101,15 @@ struct RemoteBoot {
         let prefix = LibvirtPool.runVolume(domain, "")
         for name in own + ((try? pool.volumeNames()) ?? []).filter({ $0.hasPrefix(prefix) }) { try? pool.delete(name) }
     }
+}
+
+/// Hosts this process lost a boot's connection to (its libvirtd died, the network
+/// went): what a campaign asks after a cell, to run the cell again elsewhere and to
+/// place nothing more there.
+public enum HostLoss {
+    private static let lost = Mutex<Set<String>>([])
+
+    static func mark(_ uri: String) { lost.withLock { _ = $0.insert(uri) } }
+
+    public static func isLost(_ uri: String) -> Bool { lost.withLock { $0.contains(uri) } }
 }

@@ -229,16 +229,16 @@ public struct RunInputs: Sendable, Codable, Equatable {
     public var rerunOf: Int64?
 
     /// The run's inputs as its caller knows them: the kernel's manifest when daxrig
-    /// built it, and the host's versions as the run measured them (the store reads
-    /// nothing and dials nothing).
+    /// built it, and the host's name (this machine's unless another booted it) and
+    /// versions as the run measured them (the store reads nothing and dials nothing).
     public static func gather(command: String, spec: String, specText: String?, kernelPath: String, manifest: KernelManifest?,
-                              accelerator: String?, versions: (libvirt: String?, qemu: String?)) -> RunInputs {
+                              accelerator: String?, versions: (libvirt: String?, qemu: String?), host: String? = nil) -> RunInputs {
         let patches = manifest.map { $0.patches.map { "\($0.name) \($0.sha256)" }.joined(separator: "\n") }
         return RunInputs(command: command, spec: spec, specText: specText, kernelPath: kernelPath, kernelKey: manifest?.key,
                          kernelRelease: manifest?.release,
                          source: manifest.map { "\($0.sourceIdentity.kind):\($0.sourceIdentity.id)" }, patchSeries: manifest?.patchSeries,
                          patchesHash: patches.map { ContentHash.of($0) }, configHash: manifest?.configSHA256,
-                         host: ProcessInfo.processInfo.hostName, qemuVersion: versions.qemu, libvirtVersion: versions.libvirt,
+                         host: host ?? ProcessInfo.processInfo.hostName, qemuVersion: versions.qemu, libvirtVersion: versions.libvirt,
                          accelerator: accelerator,
                          kernelManifest: manifest.flatMap { try? JSONCoding.encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) })
     }

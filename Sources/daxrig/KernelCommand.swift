@@ -1,6 +1,7 @@
 import ArgumentParser
 import DaxRig
 import Foundation
+import DaxRigMachine
 import DaxRigKernel
 import DaxRigSupport
 import DaxRigResults
@@ -93,6 +94,15 @@ struct BuildOptions: ParsableArguments {
 
 /// How the CLI turns library errors into messages and exit codes.
 enum CLI {
+    /// `--host` URIs as the hosts cells run on: this machine's own libvirt (qemu:///system)
+    /// is nil, the local way of booting; a URI that names no QEMU host is refused.
+    static func hosts(_ uris: [String]) throws -> [String?] {
+        for uri in uris {
+            if let problem = LibvirtConnection.uriProblem(uri) { throw ValidationError("--host \(uri): \(problem)") }
+        }
+        return uris.isEmpty ? [nil] : uris.map { $0 == LibvirtConnection.defaultURI ? nil : $0 }
+    }
+
     /// Runs `body`; a daxrig error is printed as its message (no Swift dump) and exits
     /// with the status it carries (RigError).
     static func guarded<T>(_ body: () throws -> T) throws -> T {

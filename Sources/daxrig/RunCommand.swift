@@ -25,6 +25,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A cached kernel key (or prefix), a kernel directory or a bzImage (default: the default kernel).")
     var kernel: String?
     @Option(help: "A test spec (TOML; default: the built-in kernels/specs/default.toml).") var spec: String?
+    @Option(help: ArgumentHelp(
+        "Boot on this libvirt host (qemu+ssh://user@host/system, qemu+tls://host/system): the kernel and initrd go up as volumes "
+            + "of its daxrig pool, the pmem is a volume there. Persistence checks need this machine.", valueName: "uri"))
+    var host: String?
     @Option(help: "Comma-separated process counts, replacing the spec's.", transform: CommaList.processCounts) var processes: [Int]?
     @Option(help: "Comma-separated backings to keep from the spec: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.", transform: CommaList.backings)
     var backings: [WorkloadSpec.Backing]?
@@ -51,6 +55,7 @@ struct RunCommand: ParsableCommand {
     var freshPmem = false
 
     func validate() throws {
+        _ = try CLI.hosts(host.map { [$0] } ?? [])
         if json && ktap { throw ValidationError("--json and --ktap exclude each other") }
         if gdbPort != nil && !gdb { throw ValidationError("--gdb-port is for --gdb: add --gdb, or leave the port out") }
     }
@@ -78,6 +83,7 @@ struct RunCommand: ParsableCommand {
             runner.policy.dumpOnCrash = dumpOnCrash
             runner.policy.shares = shared
             runner.policy.freshPmem = freshPmem
+            runner.policy.host = try CLI.hosts(host.map { [$0] } ?? [])[0]
             if gdb {
                 let debugger = try GdbAttach(kernel: bootable, port: gdbPort ?? 1234, wait: false)
                 runner.policy.gdb = debugger.stub

@@ -54,3 +54,66 @@ import Testing
         #expect(run(jobs: 1, budget: 1 << 40, memory: [1, 1, 1, 1]).gauge.peak == 1)
     }
 }
+
+/// `--host` (issue 19): jobs placed on several hosts, a lost host's jobs run once more elsewhere.
+@Suite struct JobPoolHostTests {
+    final class Log: @unchecked Sendable {
+        let lock = NSLock()
+        var runs: [(item: Int, host: String)] = []
+        var now: [String: Int] = [:], peak: [String: Int] = [:]
+        func add(_ item: Int, _ host: String) { lock.lock(); runs.append((item, host)); lock.unlock() }
+        func enter(_ host: String) { lock.lock(); now[host, default: 0] += 1; peak[host] = max(peak[host] ?? 0, now[host]!); lock.unlock() }
+        func leave(_ host: String) { lock.lock(); now[host, default: 0] -= 1; lock.unlock() }
+    }
+
+    static let a = JobPool.Host(uri: "qemu+tcp://a/system", jobs: 1, memoryBudget: 100)
+    static let b = JobPool.Host(uri: "qemu+tcp://b/system", jobs: 2, memoryBudget: 100)
+
+    @Test func everyHostTakesJobsUpToItsOwnJobs() {
+        let log = Log()
+        let outputs = JobPool(hosts: [Self.a, Self.b]).run((0..<9).map { (UInt64(10), $0) }) { item, host in
+            log.add(item, host.uri!)
+            log.enter(host.uri!)
+            usleep(20_000)
+            log.leave(host.uri!)
+            return (item, false)
+        }
+        #expect(outputs == Array(0..<9))
+        #expect(log.peak[Self.a.uri!] == 1 && (log.peak[Self.b.uri!] ?? 0) <= 2, "\(log.peak)")
+        #expect(Set(log.runs.map(\.host)) == [Self.a.uri!, Self.b.uri!])
+    }
+
+    @Test func aJobLostWithItsHostRunsOnceMoreElsewhereAndTheHostGetsNoMore() {
+        let log = Log()
+        let outputs = JobPool(hosts: [Self.a, Self.b]).run((0..<6).map { (UInt64(10), $0) }) { item, host in
+            log.add(item, host.uri!)
+            usleep(10_000)
+            // Host a goes away under the first job it runs.
+            let lost = host == Self.a
+            return (lost ? -item - 1 : item, lost)
+        }
+        #expect(outputs == Array(0..<6), "every job's last output is its run on b")
+        let onA = log.runs.filter { $0.host == Self.a.uri! }
+        #expect(onA.count == 1, "a lost host gets no more jobs: \(log.runs)")
+        #expect(log.runs.filter { $0.item == onA[0].item }.map(\.host) == [Self.a.uri!, Self.b.uri!])
+    }
+
+    @Test func aJobLostOnEveryHostKeepsItsLastOutputAndIsNotTriedAThirdTime() {
+        let log = Log()
+        let c = JobPool.Host(uri: "qemu+tcp://c/system", jobs: 1, memoryBudget: 100)
+        let outputs = JobPool(hosts: [Self.a, Self.b, c]).run([(UInt64(10), 7)]) { item, host in
+            log.add(item, host.uri!)
+            return (-1, true)
+        }
+        #expect(outputs == [-1])
+        #expect(log.runs.count == 2, "once more, not once per host: \(log.runs)")
+    }
+
+    @Test func aBigJobGoesWhereTheMemoryIs() {
+        let small = JobPool.Host(uri: "qemu+tcp://small/system", jobs: 2, memoryBudget: 50)
+        let big = JobPool.Host(uri: "qemu+tcp://big/system", jobs: 2, memoryBudget: 500)
+        let log = Log()
+        _ = JobPool(hosts: [small, big]).run([(UInt64(400), 0)]) { item, host in log.add(item, host.uri!); return (0, false) }
+        #expect(log.runs.map(\.host) == [big.uri!])
+    }
+}

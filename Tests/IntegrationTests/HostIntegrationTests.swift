@@ -1,4 +1,6 @@
 import DaxRigMachine
+import DaxRigResults
+import DaxRigRun
 import DaxRigSupport
 import Foundation
 import Synchronization
@@ -197,6 +199,55 @@ import Testing
         #expect(process.terminationStatus == 125, "\(stderr.suffix(2000))")
         #expect(stderr.contains("infrastructure failure") && stderr.contains("the connection to the host was lost (\(uri))"), "\(stderr.suffix(2000))")
         #expect(Date().timeIntervalSince(killed) < 30, "noticed at once, not at the boot's timeout")
+    }
+
+    /// A matrix over this machine and two namespace hosts (issue 19): every host takes
+    /// cells, each host gets the kernel once, every cell passes. Then a night over the
+    /// same three whose second host's libvirtd is killed while a cell of it runs: that
+    /// cell is stored as ERROR, runs again on a host still up (stored as its re-run),
+    /// the night completes with every cell PASS, and no domain or boot volume of ours is
+    /// left anywhere.
+    @Test func aMatrixRunsAcrossHostsAndALostHostsCellRunsAgainElsewhere() throws {
+        defer { Self.down("dxe"); Self.down("dxf") }
+        let first = try Self.up("dxe", index: 45), second = try Self.up("dxf", index: 46)
+        let directory = try Rig.scratch("fleet")
+        defer { Files.removeDirectory(directory.path) }
+        try Files.write("name = \"fleet\"\nspecs = [\"s.toml\"]\n" + (1...6).map { "[[kernel]]\nname = \"k\($0)\"\n" }.joined(),
+                        to: directory.appendingPathComponent("m.toml").path)
+        try Files.write("name = \"s\"\n[[workload]]\nbacking = [\"fsdax-xfs\"]\nprocesses = 2\nsize = \"64M\"\nexpect = [\"private\", \"data-intact\"]\n",
+                        to: directory.appendingPathComponent("s.toml").path)
+        let hosts = ["--host", "qemu:///system", "--host", first, "--host", second]
+        let store = directory.appendingPathComponent("results.sqlite").path
+        let matrix = try Rig.run(["matrix", directory.appendingPathComponent("m.toml").path, "--store", store, "--json"] + hosts)
+        #expect(matrix.status == 0, "\(matrix.standardError.suffix(3000))")
+        #expect(matrix.standardOutput.components(separatedBy: "\"PASS\"").count - 1 == 6, "\(matrix.standardOutput)")
+        for place in ["on this machine", "on \(first)", "on \(second)"] {
+            #expect(matrix.standardError.contains("spec s \(place)"), "no cell \(place): \(matrix.standardError.suffix(3000))")
+        }
+        for uri in [first, second] {
+            #expect(matrix.standardError.components(separatedBy: "\(uri): kernel uploaded").count - 1 == 1, "the kernel goes up once per host")
+        }
+
+        let (process, out, err) = try Rig.start(["nightly", directory.appendingPathComponent("m.toml").path, "--store", store] + hosts)
+        let deadline = Date().addingTimeInterval(300)
+        while try LibvirtConnection(uri: second).activeDomainNames().isEmpty, Date() < deadline { usleep(100_000) }
+        usleep(1_000_000)
+        let daemon = try Command("ip", ["netns", "pids", "dxh-dxf"]).run().standardOutput.split(separator: "\n")
+            .compactMap { Int32($0) }.filter { (try? Files.read("/proc/\($0)/comm"))?.hasPrefix("libvirtd") == true }
+        try #require(daemon.count == 1)
+        kill(daemon[0], SIGKILL)
+        let (stdout, stderr) = Rig.finish(process, out, err)
+        let text = String(decoding: stderr, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(String(decoding: stdout, as: UTF8.self))\n\(text.suffix(3000))")
+        #expect(text.contains("\(second) was lost during"), "\(text.suffix(3000))")
+        let runs = try ResultStore(path: store).runs(night: 1)
+        let lost = runs.filter { $0.status == .error }
+        #expect(lost.count == 1 && runs.count == 7, "\(runs.map { ($0.id, $0.cell, $0.status, $0.rerunOf) })")
+        #expect(runs.filter { $0.status == .pass }.count == 6)
+        #expect(runs.contains { $0.rerunOf == lost.first?.id && $0.cell == lost.first?.cell && $0.status == .pass })
+        #expect(try LibvirtConnection().activeDomainNames().filter { $0.hasPrefix("daxrig-\(process.processIdentifier)-") }.isEmpty)
+        #expect(try LibvirtConnection(uri: first).activeDomainNames().isEmpty)
+        #expect(try LibvirtConnection(uri: first).daxrigPool().volumeNames().allSatisfy { !$0.hasPrefix("run-") })
     }
 
     /// What a boot on another host cannot do yet is refused before anything starts.

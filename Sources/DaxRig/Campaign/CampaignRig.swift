@@ -25,9 +25,14 @@ public protocol CampaignRig: Sendable {
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults
     /// `spec` with its providers' suites made concrete for `kernel` (SuiteProviders).
     func suites(_ spec: TestSpec, kernel: BootableKernel) throws -> TestSpec
+    /// This rig with every boot on libvirt host `uri` (nil: this machine's); a rig
+    /// that boots nothing stays itself.
+    func on(host uri: String?) -> any CampaignRig
 }
 
 extension CampaignRig {
+    public func on(host uri: String?) -> any CampaignRig { self }
+
     public func suites(_ spec: TestSpec, kernel: BootableKernel) throws -> TestSpec {
         try SuiteProviders.prepare(spec, kernel: kernel, cache: cache, progress: SilentProgress())
     }
@@ -54,6 +59,12 @@ public struct LiveRig: CampaignRig {
 
     public func suites(_ spec: TestSpec, kernel: BootableKernel) throws -> TestSpec {
         try SuiteProviders.prepare(spec, kernel: kernel, cache: cache, progress: runner.progress)
+    }
+
+    public func on(host uri: String?) -> any CampaignRig {
+        var placed = self
+        placed.runner.policy.host = uri
+        return placed
     }
 
     public func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,

@@ -1,5 +1,6 @@
 import DaxRigProtocol
 import Foundation
+import Synchronization
 import DaxRigImage
 import DaxRigKernel
 import DaxRigSupport
@@ -130,6 +131,9 @@ public struct MatrixRunner: Sendable {
     public let rig: any CampaignRig
     public let progress: ProgressSink
     public let jobs: Int
+    /// The libvirt hosts cells run on (`--host`), `jobs` cells at a time on each; nil is
+    /// this machine's libvirtd, the only host unless others are given.
+    public var hosts: [String?] = [nil]
 
     public init(rig: any CampaignRig, progress: ProgressSink = SilentProgress(), jobs: Int = 1) {
         self.rig = rig
@@ -139,6 +143,27 @@ public struct MatrixRunner: Sendable {
 
     public init(runner: GuestRunner, progress: ProgressSink = SilentProgress(), jobs: Int = 1) {
         self.init(rig: LiveRig(runner: runner), progress: progress, jobs: jobs)
+    }
+
+    /// Each host as the pool places cells on it: its memory budget and CPUs from libvirt
+    /// there (this machine's from /proc). A host that does not answer is left out, and
+    /// said so; none answering is the matrix's error.
+    func poolHosts(cells: Int) throws -> [JobPool.Host] {
+        let placed = hosts.compactMap { uri -> JobPool.Host? in
+            guard let uri else {
+                return JobPool.Host(uri: nil, jobs: jobs, memoryBudget: HostFacts.capacity(cache: rig.cache).memory * 3 / 4)
+            }
+            do {
+                let capacity = try LibvirtConnection(uri: uri).capacity()
+                progress.phase("host", "\(uri): \(capacity.hostname), \(capacity.cpus) CPUs, \(capacity.freeMemoryBytes >> 20) MiB free")
+                return JobPool.Host(uri: uri, jobs: jobs, memoryBudget: capacity.freeMemoryBytes * 3 / 4, cpus: capacity.cpus)
+            } catch {
+                progress.phase("host", "\(uri) left out: \(error)")
+                return nil
+            }
+        }
+        guard !placed.isEmpty else { throw MatrixHostError(hosts: hosts.compactMap { $0 }) }
+        return placed
     }
 
     /// Runs every cell; `night` marks the runs as one night's (`daxrig nightly`).
@@ -162,30 +187,52 @@ public struct MatrixRunner: Sendable {
                 cells += kernel.specs.map { MatrixCell(kernel: kernel.name, spec: $0.name, buildError: "\(error)") }
             }
         }
-        let budget = HostFacts.capacity(cache: rig.cache).memory * 3 / 4
-        // Guests side by side share the cores: a TCG vCPU whose thread waits for a core
-        // while holding a guest spinlock stalls every other vCPU of its guest (2 guests
-        // x 2 vCPUs on 2 cores ran the benchmark matrix 3.5 times slower than one at a time).
-        let vcpuLimit = jobs > 1 ? max(1, ProcessInfo.processInfo.activeProcessorCount / min(jobs, max(work.count, 1))) : nil
+        let pool = JobPool(hosts: try poolHosts(cells: work.count))
+        let jobs = jobs, several = pool.hosts.count > 1, cellCount = work.count
         let rig = rig
-        let finished = JobPool(jobs: jobs, memoryBudget: budget).run(work.map { (UInt64($0.spec.guestMemoryMiB) << 20, $0) }) { item in
-            progress.phase("matrix", "kernel \(item.kernel), spec \(item.spec.name)")
+        let firstRuns = Mutex<[Int: Int64]>([:])
+        let finished = pool.run(work.map { (UInt64($0.spec.guestMemoryMiB) << 20, $0) }) { item, host in
+            let on = host.uri.map { " on \($0)" } ?? (several ? " on this machine" : "")
+            progress.phase("matrix", "kernel \(item.kernel), spec \(item.spec.name)\(on)")
+            // Guests side by side share the host's cores: a TCG vCPU whose thread waits for
+            // a core while holding a guest spinlock stalls every other vCPU of its guest (2
+            // guests x 2 vCPUs on 2 cores ran the benchmark matrix 3.5 times slower).
+            let vcpuLimit = jobs > 1 ? max(1, host.cpus / min(jobs, max(cellCount, 1))) : nil
             let recording = store.map {
-                SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel)
+                SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel,
+                                     rerunOf: firstRuns.withLock { $0[item.index] })
             }
+            let outcome: (Int, SpecResults?, Int64?, String?)
             do {
-                let (results, id) = try rig.run(item.spec, kernel: item.image, image: image, vcpuLimit: vcpuLimit, recording: recording, output: output)
-                return (item.index, results as SpecResults?, id, nil as String?)
+                let (results, id) = try rig.on(host: host.uri).run(item.spec, kernel: item.image, image: image, vcpuLimit: vcpuLimit,
+                                                                    recording: recording, output: output)
+                outcome = (item.index, results as SpecResults?, id, nil as String?)
             } catch {
                 // The host failed this cell (recorded as its ERROR); the others still run.
-                return (item.index, nil, nil, "\(error)")
+                outcome = (item.index, nil, nil, "\(error)")
             }
+            // A host lost under the cell: its ERROR is the host's; the pool runs it again elsewhere.
+            let lost = host.uri.map(HostLoss.isLost) ?? false
+            if lost {
+                progress.phase("matrix", "\(host.uri!) was lost during kernel \(item.kernel), spec \(item.spec.name): running it again elsewhere")
+                if let id = outcome.2 { firstRuns.withLock { $0[item.index] = id } }
+            }
+            return (outcome, lost)
         }
         if Cleanup.shared.interrupted { throw CancellationError() }
         for (index, results, id, error) in finished {
             (cells[index].results, cells[index].runID, cells[index].runError) = (results, id, error)
         }
         return cells
+    }
+}
+
+/// No host of a matrix answered.
+public struct MatrixHostError: RigError {
+    public var hosts: [String]
+    public var exitStatus: ExitStatus { .infrastructure }
+    public var description: String {
+        "no host of the matrix answered (\(hosts.joined(separator: ", "))); `daxrig doctor --host URI` checks one"
     }
 }
 

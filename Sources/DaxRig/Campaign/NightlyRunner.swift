@@ -15,6 +15,8 @@ public struct NightlyRunner: Sendable {
     public let rig: any CampaignRig
     public let progress: ProgressSink
     public let jobs: Int
+    /// The hosts the night's cells run on (MatrixRunner.hosts); its re-runs stay here.
+    public var hosts: [String?] = [nil]
     public let reruns: Int
 
     public init(rig: any CampaignRig, progress: ProgressSink = SilentProgress(), jobs: Int = 1, reruns: Int = 2) {
@@ -34,7 +36,9 @@ public struct NightlyRunner: Sendable {
                     output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> NightVerdict {
         let night = try store.beginNight(matrix: matrix.name, path: file, matrixHash: (try? Files.read(file)).map { ContentHash.of($0) })
         progress.phase("nightly", "night \(night) of matrix \(matrix.name)")
-        let cells = try MatrixRunner(rig: rig, progress: progress, jobs: jobs).run(matrix, store: store, command: command, night: night, output: output)
+        var matrixRunner = MatrixRunner(rig: rig, progress: progress, jobs: jobs)
+        matrixRunner.hosts = hosts
+        let cells = try matrixRunner.run(matrix, store: store, command: command, night: night, output: output)
         let baseline = try store.lastCompleteNight(matrix: matrix.name, before: night)
         let baselineRuns = try baseline.map { try store.runs(night: $0.id).filter { $0.rerunOf == nil } } ?? []
         // A cell whose kernel did not build the night before has no run, only its MISS

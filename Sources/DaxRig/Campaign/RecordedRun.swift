@@ -69,7 +69,7 @@ extension CampaignRig {
         // as the run's artifacts.
         var inputs = RunInputs.gather(command: recording.command, spec: spec.name, specText: recording.specText, kernelPath: kernel,
                                       manifest: build?.manifest, accelerator: host.accelerator.rawValue,
-                                      versions: (libvirt: host.libvirtVersion, qemu: host.qemuVersion))
+                                      versions: (libvirt: host.libvirtVersion, qemu: host.qemuVersion), host: host.name)
         (inputs.night, inputs.cell, inputs.rerunOf) = (recording.night, recording.cell, recording.rerunOf)
         let id = try recording.store.begin(inputs)
         let kept: [(String, String)] = build.map { [("build-log", $0.buildLog), ("kernel-config", $0.config)] } ?? []
