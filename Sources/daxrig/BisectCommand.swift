@@ -36,6 +36,11 @@ struct BisectCommand: ParsableCommand {
     struct Shared: ParsableArguments {
         @Option(help: "Where the bisect keeps its state and repository (default: bisect/ in the cache).") var state: String?
         @Flag(help: "Print the result as JSON.") var json = false
+        @Option(help: ArgumentHelp("Boot each commit's kernel on this libvirt host (qemu+ssh://user@host/system, "
+            + "qemu+tls://host/system); the kernels are built here and go up as volumes.", valueName: "uri"))
+        var host: String?
+
+        func validate() throws { _ = try CLI.hosts(host.map { [$0] } ?? []) }
     }
 
     /// What to do: a new bisect carries its request, so no mode can lack one.
@@ -61,7 +66,9 @@ struct BisectCommand: ParsableCommand {
 
     static func execute(_ mode: Mode, _ shared: Shared) throws {
         let progress = TerminalProgress()
-        let bisect = BisectRunner(runner: GuestRunner(progress: progress), progress: progress,
+        var runner = GuestRunner(progress: progress)
+        runner.policy.host = try CLI.hosts(shared.host.map { [$0] } ?? [])[0]
+        let bisect = BisectRunner(runner: runner, progress: progress,
                                   directory: shared.state.map { URL(fileURLWithPath: $0) })
         let result: BisectState
         switch mode {
