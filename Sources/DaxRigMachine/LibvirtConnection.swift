@@ -35,10 +35,27 @@ public final class LibvirtConnection: @unchecked Sendable {
         _ = virConnectSetKeepAlive(pointer, interval, count)
     }
 
-    /// Why `uri` cannot name a libvirt host of QEMU guests; nil when it can.
+    /// Why `uri` cannot name a libvirt host of QEMU guests; nil when it can. A password
+    /// in it is refused: the command line is kept in the store and in logs.
     public static func uriProblem(_ uri: String) -> String? {
-        uri.range(of: #"^qemu(\+[a-z]+)?://"#, options: .regularExpression) != nil ? nil
-            : "not a libvirt URI of the QEMU driver; give one such as qemu:///system, qemu+ssh://user@host/system or qemu+tls://host/system"
+        guard uri.range(of: #"^qemu(\+[a-z]+)?://"#, options: .regularExpression) != nil else {
+            return "not a libvirt URI of the QEMU driver; give one such as qemu:///system, qemu+ssh://user@host/system or qemu+tls://host/system"
+        }
+        if let authority = uri.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).first,
+           let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
+            return "a password in the URI would be kept in the results store and in logs; use ssh keys or TLS certificates"
+        }
+        return nil
+    }
+
+    /// Why daxrig will not boot on `uri` outside a test: a transport with neither
+    /// encryption nor authentication. nil when it will, or when `insecureAllowed`
+    /// ($DAXRIG_INSECURE_HOSTS=1: a namespace host on a private link, scripts/test-host.sh).
+    public static func transportProblem(_ uri: String,
+                                        insecureAllowed: Bool = ProcessInfo.processInfo.environment["DAXRIG_INSECURE_HOSTS"] == "1") -> String? {
+        guard !insecureAllowed, uri.hasPrefix("qemu+tcp://") else { return nil }
+        return "qemu+tcp has neither encryption nor authentication; reach the host over qemu+ssh:// or qemu+tls://, "
+            + "or set DAXRIG_INSECURE_HOSTS=1 for a test host on a private link (scripts/test-host.sh)"
     }
 
     /// libvirt's and the hypervisor's (QEMU's) versions, as "9.0.0" and "7.2.0".

@@ -98,7 +98,9 @@ enum CLI {
     /// is nil, the local way of booting; a URI that names no QEMU host is refused.
     static func hosts(_ uris: [String]) throws -> [String?] {
         for uri in uris {
-            if let problem = LibvirtConnection.uriProblem(uri) { throw ValidationError("--host \(uri): \(problem)") }
+            if let problem = LibvirtConnection.uriProblem(uri) ?? LibvirtConnection.transportProblem(uri) {
+                throw ValidationError("--host \(uri): \(problem)")
+            }
         }
         return uris.isEmpty ? [nil] : uris.map { $0 == LibvirtConnection.defaultURI ? nil : $0 }
     }

@@ -20,6 +20,10 @@ import Testing
         try Command("bash", [script, "up", name, "\(index)"]).run().standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Namespace hosts are reached over qemu+tcp, which daxrig boots on only when told
+    /// the link is a test's.
+    static let insecure = ["DAXRIG_INSECURE_HOSTS": "1"]
+
     static func down(_ name: String) {
         _ = try? Command("bash", [script, "down", name]).runAllowingFailure()
     }
@@ -143,7 +147,7 @@ import Testing
         let pool = try LibvirtConnection(uri: uri).daxrigPool()
         func domains() throws -> [String] { try LibvirtConnection(uri: uri).activeDomainNames() }
 
-        let first = try Rig.run(["boot", "--host", uri, "--", "sh", "-c", "grep ' /mnt/pmem ' /proc/mounts; exit 3"])
+        let first = try Rig.run(["boot", "--host", uri, "--", "sh", "-c", "grep ' /mnt/pmem ' /proc/mounts; exit 3"], environment: Self.insecure)
         #expect(first.status == 3, "\(first.standardError.suffix(2000))")
         #expect(first.standardOutput.contains("/dev/pmem0 /mnt/pmem xfs") && first.standardOutput.contains("dax=always"), "\(first.standardOutput)")
         #expect(first.standardError.contains("\(uri): kernel uploaded"), "\(first.standardError.suffix(2000))")
@@ -153,14 +157,15 @@ import Testing
         #expect(kernelOnly.count == 1 && kernelOnly[0].contains("-bzImage-"), "\(kernelOnly)")
 
         let panic = try Rig.run(["boot", "--host", uri, "--", "sh", "-c",
-                                 "mount -t debugfs none /sys/kernel/debug; echo PANIC > /sys/kernel/debug/provoke-crash/DIRECT"])
+                                 "mount -t debugfs none /sys/kernel/debug; echo PANIC > /sys/kernel/debug/provoke-crash/DIRECT"],
+                                environment: Self.insecure)
         #expect(panic.status == 110 && panic.standardError.contains("kernel panic"), "\(panic.standardError.suffix(2000))")
         #expect(panic.standardError.contains("kernel already there"))
         #expect(try pool.volumeNames() == kernelOnly && domains().isEmpty)
 
         // Ctrl-C, then SIGKILL, each once the guest runs its command.
         for signal in [SIGINT, SIGKILL] {
-            let (process, out, err) = try Rig.start(["boot", "--host", uri, "--", "sleep", "600"])
+            let (process, out, err) = try Rig.start(["boot", "--host", uri, "--", "sleep", "600"], environment: Self.insecure)
             let deadline = Date().addingTimeInterval(120)
             while try domains().isEmpty, Date() < deadline { usleep(100_000) }
             usleep(2_000_000)
@@ -180,13 +185,13 @@ import Testing
         #expect(left.count == 3 && left.allSatisfy { $0.hasPrefix("run-daxrig-") }, "\(left)")
         var old = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
         for name in left { #expect(utimes(root + "lib/daxrig/" + name, &old) == 0) }
-        let sweeping = try Rig.run(["boot", "--host", uri, "--", "true"])
+        let sweeping = try Rig.run(["boot", "--host", uri, "--", "true"], environment: Self.insecure)
         #expect(sweeping.status == 0 && sweeping.standardError.contains("removed 3 volume(s) of boots that ended without their daxrig"),
                 "\(sweeping.standardError.suffix(2000))")
         #expect(try pool.volumeNames() == kernelOnly)
 
         // The host's libvirtd killed while the guest runs its command.
-        let (process, out, err) = try Rig.start(["boot", "--host", uri, "--", "sleep", "600"])
+        let (process, out, err) = try Rig.start(["boot", "--host", uri, "--", "sleep", "600"], environment: Self.insecure)
         let deadline = Date().addingTimeInterval(120)
         while try domains().isEmpty, Date() < deadline { usleep(100_000) }
         usleep(2_000_000)
@@ -218,7 +223,7 @@ import Testing
                         to: directory.appendingPathComponent("s.toml").path)
         let hosts = ["--host", "qemu:///system", "--host", first, "--host", second]
         let store = directory.appendingPathComponent("results.sqlite").path
-        let matrix = try Rig.run(["matrix", directory.appendingPathComponent("m.toml").path, "--store", store, "--json"] + hosts)
+        let matrix = try Rig.run(["matrix", directory.appendingPathComponent("m.toml").path, "--store", store, "--json"] + hosts, environment: Self.insecure)
         #expect(matrix.status == 0, "\(matrix.standardError.suffix(3000))")
         #expect(matrix.standardOutput.components(separatedBy: "\"PASS\"").count - 1 == 6, "\(matrix.standardOutput)")
         for place in ["on this machine", "on \(first)", "on \(second)"] {
@@ -228,7 +233,7 @@ import Testing
             #expect(matrix.standardError.components(separatedBy: "\(uri): kernel uploaded").count - 1 == 1, "the kernel goes up once per host")
         }
 
-        let (process, out, err) = try Rig.start(["nightly", directory.appendingPathComponent("m.toml").path, "--store", store] + hosts)
+        let (process, out, err) = try Rig.start(["nightly", directory.appendingPathComponent("m.toml").path, "--store", store] + hosts, environment: Self.insecure)
         let deadline = Date().addingTimeInterval(300)
         while try LibvirtConnection(uri: second).activeDomainNames().isEmpty, Date() < deadline { usleep(100_000) }
         usleep(1_000_000)
@@ -252,10 +257,16 @@ import Testing
 
     /// What a boot on another host cannot do yet is refused before anything starts.
     @Test func aBootOnAnotherHostRefusesWhatNeedsThisMachinesFiles() throws {
-        let shared = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--share", "/tmp", "--", "true"])
+        let shared = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--share", "/tmp", "--", "true"], environment: Self.insecure)
         #expect(shared.status == 2 && shared.standardError.contains("--share is not supported on another libvirt host yet"), "\(shared.standardError)")
         let bad = try Rig.run(["boot", "--host", "10.77.46.2", "--", "true"])
         #expect(bad.status == 2 && bad.standardError.contains("--host 10.77.46.2: not a libvirt URI"), "\(bad.standardError)")
+        // Outside a test, no transport without encryption and authentication...
+        let plain = try Rig.run(["matrix", "none.toml", "--host", "qemu+tcp://10.77.46.2/system"])
+        #expect(plain.status == 2 && plain.standardError.contains("qemu+tcp has neither encryption nor authentication"), "\(plain.standardError)")
+        // ...and no password, which the store would keep with the command line.
+        let password = try Rig.run(["nightly", "none.toml", "--host", "qemu+ssh://ci:secret@10.77.46.2/system"])
+        #expect(password.status == 2 && password.standardError.contains("a password in the URI would be kept"), "\(password.standardError)")
     }
 
     @Test func aHostThatIsNotALibvirtURIIsBadInput() throws {
