@@ -46,19 +46,21 @@ extension GuestRunner {
             return finish(.infrastructure("\(error)"))
         }
         let name = DomainSpec.uniqueName()
+        // Before staging: Ctrl-C while volumes go up removes them too (by the boot's prefix).
+        let release = request.host.map { _ in
+            Cleanup.shared.add("remove the boot's volumes on \(connection.uri)") { RemoteBoot.release(domain: name, on: connection) }
+        }
+        defer { release.map { Cleanup.shared.run($0) } }
         var remote: RemoteBoot?
         if request.host != nil {
             do {
                 remote = try RemoteBoot(connection: connection, domain: name, kernel: request.kernel, initrd: initrd,
-                                        pmemSizes: request.pmemSizes, progress: progress)
+                                        pmemSizes: request.pmemSizes, pmem: request.pmemBackingFiles, progress: progress)
             } catch {
                 if !connection.isAlive { request.host.map(HostLoss.mark) }
                 return finish(.infrastructure("staging the boot on \(connection.uri): \(error)"))
             }
         }
-        // After the domain's destroy (defers run last first): QEMU holds the volumes.
-        let release = remote.map { staged in Cleanup.shared.add("remove the boot's volumes on \(connection.uri)") { staged.release() } }
-        defer { release.map { Cleanup.shared.run($0) } }
         clock.lap(.prepare)
         var spec = DomainSpec(
             name: name, accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
@@ -126,7 +128,8 @@ extension GuestRunner {
         var outcome = session.outcome ?? session.silentEnding
         // A host lost mid-boot is no verdict on the kernel, whatever the session got to.
         if let lost = pump?.failures.withLock({ $0.first }) {
-            request.host.map(HostLoss.mark)
+            // A stream's own error on a host that still answers is this boot's, not the host's.
+            if !connection.isAlive { request.host.map(HostLoss.mark) }
             outcome = .infrastructure("\(lost) (\(connection.uri)) during the boot of \(spec.name): "
                 + "the guest may still run there until its libvirtd ends it; boot again, on this host or another")
         }
@@ -173,7 +176,7 @@ extension GuestRunner {
     func prepare(_ request: inout BootRequest, image: GuestImage, additions: Data, initrd: String, in directory: URL,
                  template: (key: String, store: PmemTemplates)?) throws -> [String] {
         // On another host the pmem is a volume there (RemoteBoot), made once the initrd is.
-        let backing = try request.pmemBackingFiles ?? (request.host != nil ? [] : request.pmemSizes).enumerated().map { index, size in
+        let backing = try request.host != nil ? [] : request.pmemBackingFiles ?? request.pmemSizes.enumerated().map { index, size in
             let path = directory.appendingPathComponent("pmem\(index).img").path
             try PmemBackingFile.create(path: path, size: size)
             return path

@@ -56,8 +56,14 @@ extension GuestRunner {
         if let uri = policy.host {
             // Another host: its memory and versions as its libvirtd reports them; its disk
             // is its pool's, which libvirt checks as the volumes are made. TCG, as there.
-            let connection = try LibvirtConnection(uri: uri)
-            let capacity = try connection.capacity()
+            let connection: LibvirtConnection, capacity: HostCapacity
+            do {
+                connection = try LibvirtConnection(uri: uri)
+                capacity = try connection.capacity()
+            } catch {
+                HostLoss.mark(uri)  // unreachable before the cell's first boot: the campaign places it elsewhere
+                throw error
+            }
             try fits(capacity.freeMemoryBytes, .max)
             let versions = try? connection.versions()
             var facts = HostFacts(accelerator: .tcg, memoryAvailable: capacity.freeMemoryBytes, diskAvailable: .max,

@@ -101,12 +101,18 @@ public final class LibvirtPool: @unchecked Sendable {
         guard let stream = virStreamNew(connection.pointer, 0) else { throw LibvirtError.last("open a stream to \(connection.uri)") }
         defer { virStreamFree(stream) }
         guard virStorageVolDownload(volume, stream, 0, 0, 0) == 0 else { throw LibvirtError.last("download volume \(name) from \(connection.uri)") }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // Beside `path` until whole: a download cut short leaves `path` as it was.
+        let partial = path + ".part"
+        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             virStreamAbort(stream)
-            throw FileError.unwritable(path: path, reason: String(cString: strerror(errno)))
+            throw FileError.unwritable(path: partial, reason: String(cString: strerror(errno)))
         }
-        defer { close(fd) }
+        var whole = false
+        defer {
+            close(fd)
+            if whole { rename(partial, path) } else { unlink(partial) }
+        }
         var buffer = [CChar](repeating: 0, count: 1 << 18)
         while true {
             let got = virStreamRecv(stream, &buffer, buffer.count)
@@ -118,6 +124,7 @@ public final class LibvirtPool: @unchecked Sendable {
             }
         }
         guard virStreamFinish(stream) == 0 else { throw LibvirtError.last("finish downloading volume \(name) from \(connection.uri)") }
+        whole = true
     }
 
     /// Removes the run volumes of boots that are over: their domain is not running on
@@ -126,10 +133,12 @@ public final class LibvirtPool: @unchecked Sendable {
     public func sweepRuns(staleAfter: Double = 600) throws -> [String] {
         let running = Set(try connection.activeDomainNames())
         return try volumeNames().filter { name in
+            // A persistence check's pmem has no domain between its two boots: a day.
+            let stale = name.contains("-persist") ? max(staleAfter, 86_400) : staleAfter
             guard name.hasPrefix("run-"), !running.contains(where: { name.hasPrefix("run-\($0)-") }),
-                  let age = age(of: name), age > staleAfter else { return false }
-            try delete(name)
-            return true
+                  let age = age(of: name), age > stale else { return false }
+            // Best effort: another boot's sweep may have taken it first.
+            return (try? delete(name)) != nil
         }
     }
 

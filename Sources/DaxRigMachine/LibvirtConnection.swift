@@ -38,7 +38,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Why `uri` cannot name a libvirt host of QEMU guests; nil when it can. A password
     /// in it is refused: the command line is kept in the store and in logs.
     public static func uriProblem(_ uri: String) -> String? {
-        guard uri.range(of: #"^qemu(\+[a-z]+)?://"#, options: .regularExpression) != nil else {
+        guard uri.range(of: #"^qemu(\+[a-z0-9]+)?://"#, options: .regularExpression) != nil else {
             return "not a libvirt URI of the QEMU driver; give one such as qemu:///system, qemu+ssh://user@host/system or qemu+tls://host/system"
         }
         if let authority = uri.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).first,

@@ -12,11 +12,22 @@ enum LibvirtEventLoop {
     static let started: Void = {
         virEventRegisterDefaultImpl()
         let thread = Thread {
+            blockSIGPIPE()
             while true { _ = virEventRunDefaultImpl() }
         }
         thread.name = "libvirt-events"
         thread.start()
     }()
+}
+
+/// SIGPIPE held off the calling thread: libvirt's client writes its sockets with plain
+/// write(2), and a host that goes away mid-write must be an error, not daxrig's death.
+/// Per thread: children spawned elsewhere keep the default.
+func blockSIGPIPE() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &set, nil)
 }
 
 /// A guest's character device as a libvirt stream: its serial console
@@ -75,9 +86,10 @@ final class LibvirtStream: @unchecked Sendable {
 /// an `AgentConnection` reads, so everything after the streams is the code a local boot
 /// runs. One thread polls both; a stream that ends has its descriptor shut for writing
 /// (its reader sees the end), and the pump closes every descriptor when it is done.
-final class StreamPump: @unchecked Sendable {
+final class StreamPump: Sendable {
     private let routes: [(stream: LibvirtStream, fd: Int32)]
     private let stopped = Mutex(false)
+    private let stopCalled = Mutex(false)
     private let done = DispatchSemaphore(value: 0)
     /// Why a stream failed (not ended): the run's infrastructure note.
     let failures = Mutex<[String]>([])
@@ -95,6 +107,7 @@ final class StreamPump: @unchecked Sendable {
     }
 
     private func pump() {
+        blockSIGPIPE()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
         var open = Array(repeating: true, count: routes.count)
@@ -107,7 +120,7 @@ final class StreamPump: @unchecked Sendable {
                 switch route.stream.receive(into: buffer) {
                 case let .bytes(count):
                     moved = true
-                    if !Self.write(route.fd, UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+                    if !write(route.fd, UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
                         // Nobody reads any more (the run ended): stop copying this one.
                         open[index] = false
                     }
@@ -134,14 +147,23 @@ final class StreamPump: @unchecked Sendable {
         done.signal()
     }
 
-    /// All of `bytes` to `fd`; false when it cannot take them. MSG_NOSIGNAL: a socket
+    /// All of `bytes` to `fd`; false when it cannot take them, or when the pump is
+    /// stopped while a reader that stopped reading (a run that ended, an agent
+    /// connection past a flood) leaves the socket full: the descriptors are
+    /// non-blocking, so a write waits in poll(2) and asks again. MSG_NOSIGNAL: a socket
     /// whose reader has gone must not raise SIGPIPE in daxrig.
-    private static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    private func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset < bytes.count {
             var put = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
             if put < 0 && errno == ENOTSOCK { put = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
             if put < 0 && errno == EINTR { continue }
+            if put < 0 && errno == EAGAIN {
+                guard !stopped.withLock({ $0 }) else { return false }
+                var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&ready, 1, 100)
+                continue
+            }
             guard put > 0 else { return false }
             offset += put
         }
@@ -153,6 +175,8 @@ final class StreamPump: @unchecked Sendable {
     /// stops copying after what has arrived, and waits for the thread. The pump closes
     /// the descriptors.
     func stop(within seconds: Double = 5) {
+        // Once: the thread signals its end once.
+        guard stopCalled.withLock({ called in defer { called = true }; return !called }) else { return }
         if done.wait(timeout: .now() + seconds) == .timedOut {
             stopped.withLock { $0 = true }
             done.wait()

@@ -18,3 +18,22 @@ public enum PmemBackingFile {
         guard ftruncate(fd, off_t(size)) == 0 else { throw FileError.unwritable(path: path, reason: String(cString: strerror(errno))) }
     }
 }
+
+extension GuestRunner {
+    /// A pmem backing for more than one boot (a persistence check's two): a sparse file
+    /// `pmem0.img` in `directory` here, or a sparse volume in daxrig's pool on the
+    /// runner's host (`BootPolicy.host`), whose boots then find it there. Returns its
+    /// path where the boots see it, and what removes it (the caller's, Ctrl-C too).
+    public func persistentPmem(size: UInt64, in directory: URL) throws -> (path: String, remove: @Sendable () -> Void) {
+        guard let uri = policy.host else {
+            let path = directory.appendingPathComponent("pmem0.img").path
+            try PmemBackingFile.create(path: path, size: size)
+            return (path, { Files.remove(path) })
+        }
+        let pool = try LibvirtConnection(uri: uri).daxrigPool()
+        // A run volume of no domain: swept like a dead boot's once stale.
+        let name = LibvirtPool.runVolume("daxrig-\(getpid())-persist\(UInt32.random(in: .min ... .max))", "pmem0")
+        let volume = try pool.createSparse(name, bytes: size)
+        return (volume.path, { try? pool.delete(name) })
+    }
+}

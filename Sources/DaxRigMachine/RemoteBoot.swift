@@ -20,7 +20,10 @@ struct RemoteBoot {
 
     /// Stages the boot's files on the connection's host. Volumes of boots whose daxrig
     /// died are swept first; on failure, what was made is removed again.
-    init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, pmemSizes: [UInt64], progress: ProgressSink) throws {
+    /// `pmem`, when given, are volumes of the pool already (`GuestRunner.persistentPmem`):
+    /// booted as they are, and left for their owner.
+    init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, pmemSizes: [UInt64], pmem given: [String]?,
+         progress: ProgressSink) throws {
         pool = try connection.daxrigPool()
         self.domain = domain
         let swept = try pool.sweepRuns()
@@ -33,9 +36,13 @@ struct RemoteBoot {
         do {
             own.append(LibvirtPool.runVolume(domain, "initrd"))
             self.initrd = try pool.put(initrd, as: own[own.count - 1]).path
-            for (index, size) in pmemSizes.enumerated() {
-                own.append(LibvirtPool.runVolume(domain, "pmem\(index)"))
-                pmem.append(try pool.createSparse(own[own.count - 1], bytes: size).path)
+            if let given {
+                pmem = given
+            } else {
+                for (index, size) in pmemSizes.enumerated() {
+                    own.append(LibvirtPool.runVolume(domain, "pmem\(index)"))
+                    pmem.append(try pool.createSparse(own[own.count - 1], bytes: size).path)
+                }
             }
         } catch {
             release()
@@ -43,7 +50,7 @@ struct RemoteBoot {
         }
         let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
         progress.phase("host", "\(connection.uri): kernel \(uploaded.uploaded ? "uploaded" : "already there"), "
-            + "initrd \(Files.size(initrd) >> 20) MiB uploaded, \(pmemSizes.count) pmem volume(s) (\(seconds) s)")
+            + "initrd \(Files.size(initrd) >> 20) MiB uploaded, \(pmem.count) pmem volume(s)\(given == nil ? "" : " made for more than this boot") (\(seconds) s)")
     }
 
     /// Opens the started (paused) domain's console and channel, starts copying them into
@@ -59,6 +66,9 @@ struct RemoteBoot {
             close(log)
             throw FileError.unwritable(path: consoleLog, reason: "socketpair: \(String(cString: strerror(errno)))")
         }
+        // The pump's end never blocks it: a full socket is waited on in poll, and given
+        // up once the pump is stopped (StreamPump.write).
+        _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)
         let connection = domain.connection
         let pump = StreamPump([(console, log), (channel, pair[1])]) { connection.isAlive }
         do {
@@ -76,7 +86,7 @@ struct RemoteBoot {
     static func check(_ request: BootRequest) throws {
         guard let host = request.host else { return }
         let refused = [("--share", !request.shares.isEmpty), ("--shell", request.terminalInput != nil), ("--gdb", request.gdb != nil),
-                       ("--dump-on-crash", request.dumpOnCrash), ("a second boot on the same pmem", request.pmemBackingFiles != nil)]
+                       ("--dump-on-crash", request.dumpOnCrash)]
         if let (what, _) = refused.first(where: { $0.1 }) {
             throw BootLimitError(input: "--host", value: host, allowed: "\(what) is not supported on another libvirt host yet; boot on this machine for it")
         }
@@ -100,6 +110,14 @@ struct RemoteBoot {
     func release() {
         let prefix = LibvirtPool.runVolume(domain, "")
         for name in own + ((try? pool.volumeNames()) ?? []).filter({ $0.hasPrefix(prefix) }) { try? pool.delete(name) }
+    }
+
+    /// The same for a boot staged or not (Ctrl-C may come mid-upload); after the
+    /// domain's destroy, since cleanups run newest first.
+    static func release(domain: String, on connection: LibvirtConnection) {
+        guard let pool = try? connection.daxrigPool() else { return }
+        let prefix = LibvirtPool.runVolume(domain, "")
+        for name in ((try? pool.volumeNames()) ?? []).filter({ $0.hasPrefix(prefix) }) { try? pool.delete(name) }
     }
 }
 

@@ -41,7 +41,10 @@ public struct ProcStatus: Sendable, Equatable, Codable {
     /// crosses into a fresh 2 MiB region adds a PTE table to VmPTE). Same answers as
     /// `init(text:)` for a "Key:  123 kB" line; nil when the key is not there.
     public static func value(of key: StaticString, in text: UnsafeRawBufferPointer) -> UInt64? {
-        let name = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        key.withUTF8Buffer { value(of: UnsafeRawBufferPointer($0), in: text) }
+    }
+
+    private static func value(of name: UnsafeRawBufferPointer, in text: UnsafeRawBufferPointer) -> UInt64? {
         var start = 0
         while start < text.count {
             var end = start

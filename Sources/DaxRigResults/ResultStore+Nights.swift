@@ -48,6 +48,14 @@ extension ResultStore {
         }
     }
 
+    /// Takes run `id` out of its night, the run itself kept: a cell whose host was lost
+    /// under it ran again elsewhere, and that run is the night's, not this one.
+    public func detachFromNight(_ id: Int64) throws {
+        try database.write { db in
+            try StoredRun.filter(StoredRun.Columns.id == id).updateAll(db, [StoredRun.Columns.night.set(to: nil as Int64?)])
+        }
+    }
+
     public func night(_ id: Int64) throws -> StoredNight? {
         try database.read { db in try StoredNight.filter(StoredNight.Columns.id == id).fetchOne(db) }
     }

@@ -3,7 +3,7 @@ import DaxRigSupport
 
 /// Runs jobs on hosts, up to each host's `jobs` at once, starting each (in order) on
 /// the host with the most memory to spare where it fits beside the jobs running there;
-/// a job alone on a host always starts, so one too big for the budget meets its own,
+/// a job no host's budget holds starts alone on an idle host, so it meets its own,
 /// clearer refusal. A job whose host was lost under it runs again, once, on another
 /// host still up, and a lost host gets no more jobs. Stops starting jobs on Ctrl-C.
 public final class JobPool: @unchecked Sendable {
@@ -81,9 +81,13 @@ public final class JobPool: @unchecked Sendable {
             // output of its lost run.
             pending.removeAll { index in hosts.indices.allSatisfy { lost.contains($0) || lostOn[index, default: []].contains($0) } }
             guard let index = pending.first else { return nil }
-            let usable = hosts.indices.filter { host in
-                !lost.contains(host) && !lostOn[index, default: []].contains(host) && running[host] < hosts[host].jobs
-                    && (running[host] == 0 || held[host] + memory[index] <= hosts[host].memoryBudget)
+            let open = hosts.indices.filter { !lost.contains($0) && !lostOn[index, default: []].contains($0) }
+            // Alone on a host over its budget only when no host's budget holds the job:
+            // one that some host holds waits for that host rather than be refused here.
+            let fitsSomewhere = open.contains { memory[index] <= hosts[$0].memoryBudget }
+            let usable = open.filter { host in
+                running[host] < hosts[host].jobs
+                    && (held[host] + memory[index] <= hosts[host].memoryBudget || (running[host] == 0 && !fitsSomewhere))
             }
             if let host = usable.max(by: { spare($0) < spare($1) }) {
                 pending.removeFirst()
@@ -91,8 +95,8 @@ public final class JobPool: @unchecked Sendable {
                 held[host] += memory[index]
                 return (index, host)
             }
-            // Nothing running anywhere and nothing usable: no release will come to wake us.
-            if running.allSatisfy({ $0 == 0 }) { pending.removeFirst(); continue }
+            // Nothing usable means some open host is busy (an idle open host always takes
+            // the job): its release wakes us.
             condition.wait()
         }
     }

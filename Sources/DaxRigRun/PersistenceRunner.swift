@@ -67,9 +67,11 @@ public struct PersistenceRunner: Sendable {
         let directory = try Leftovers.runDirectory(in: runner.cache)
         let removal = Cleanup.shared.add("remove \(directory.path)") { Files.remove(directory.path) }
         defer { Cleanup.shared.run(removal) }
-        let backing = directory.appendingPathComponent("pmem0.img").path
         let size = Self.pmemBytes(for: check.spec)
-        try PmemBackingFile.create(path: backing, size: size)
+        // Both boots on one pmem: on another host, one volume there.
+        let (backing, remove) = try runner.persistentPmem(size: size, in: directory)
+        let removeBacking = Cleanup.shared.add("remove the pmem \(backing)") { remove() }
+        defer { Cleanup.shared.run(removeBacking) }
 
         func boot(_ phase: PersistenceReport.Phase) throws -> (BootResult, PersistenceReport?, String) {
             let plan = GuestPlan(pmem: PmemSetup(fileSystem: fileSystem, reuse: phase == .verify),

@@ -102,7 +102,9 @@ enum CLI {
                 throw ValidationError("--host \(uri): \(problem)")
             }
         }
-        return uris.isEmpty ? [nil] : uris.map { $0 == LibvirtConnection.defaultURI ? nil : $0 }
+        // Once each: a host named twice would get its jobs and its memory budget twice.
+        var seen = Set<String?>()
+        return uris.isEmpty ? [nil] : uris.map { $0 == LibvirtConnection.defaultURI ? nil : $0 }.filter { seen.insert($0).inserted }
     }
 
     /// Runs `body`; a daxrig error is printed as its message (no Swift dump) and exits

@@ -27,7 +27,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A test spec (TOML; default: the built-in kernels/specs/default.toml).") var spec: String?
     @Option(help: ArgumentHelp(
         "Boot on this libvirt host (qemu+ssh://user@host/system, qemu+tls://host/system): the kernel and initrd go up as volumes "
-            + "of its daxrig pool, the pmem is a volume there. Persistence checks need this machine.", valueName: "uri"))
+            + "of its daxrig pool, the pmem is a volume there (a persistence check's two boots share one).", valueName: "uri"))
     var host: String?
     @Option(help: "Comma-separated process counts, replacing the spec's.", transform: CommaList.processCounts) var processes: [Int]?
     @Option(help: "Comma-separated backings to keep from the spec: fsdax-xfs, fsdax-ext4, hugetlbfs, tmpfs.", transform: CommaList.backings)

@@ -109,6 +109,32 @@ import Testing
         #expect(log.runs.count == 2, "once more, not once per host: \(log.runs)")
     }
 
+    /// With every host lost, the jobs not started yet are not started at all: they have
+    /// no output (the matrix calls such a cell ERROR, "not run").
+    @Test func jobsNoHostIsLeftForAreNotRunAndHaveNoOutput() {
+        let log = Log()
+        let outputs = JobPool(hosts: [Self.a]).run((0..<3).map { (UInt64(10), $0) }) { item, host in
+            log.add(item, host.uri!)
+            return (item, true)
+        }
+        #expect(outputs == [0] && log.runs.count == 1, "\(outputs) \(log.runs)")
+    }
+
+    /// A job the small idle host cannot hold waits for the busy big one rather than be
+    /// refused on the small one; only a job no host holds runs alone over a budget.
+    @Test func aJobWaitsForTheHostThatHoldsItRatherThanRunAloneWhereItDoesNot() {
+        let small = JobPool.Host(uri: "qemu+tcp://small/system", jobs: 1, memoryBudget: 50)
+        let big = JobPool.Host(uri: "qemu+tcp://big/system", jobs: 1, memoryBudget: 500)
+        let log = Log()
+        _ = JobPool(hosts: [small, big]).run([(UInt64(400), 0), (UInt64(400), 1), (UInt64(900), 2)]) { item, host in
+            log.add(item, host.uri!)
+            usleep(20_000)
+            return (0, false)
+        }
+        #expect(log.runs.filter { $0.item < 2 }.allSatisfy { $0.host == big.uri! }, "\(log.runs)")
+        #expect(log.runs.count == 3)
+    }
+
     @Test func aBigJobGoesWhereTheMemoryIs() {
         let small = JobPool.Host(uri: "qemu+tcp://small/system", jobs: 2, memoryBudget: 50)
         let big = JobPool.Host(uri: "qemu+tcp://big/system", jobs: 2, memoryBudget: 500)

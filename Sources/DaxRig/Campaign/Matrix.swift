@@ -190,7 +190,6 @@ public struct MatrixRunner: Sendable {
         let pool = JobPool(hosts: try poolHosts(cells: work.count))
         let jobs = jobs, several = pool.hosts.count > 1, cellCount = work.count
         let rig = rig
-        let firstRuns = Mutex<[Int: Int64]>([:])
         let finished = pool.run(work.map { (UInt64($0.spec.guestMemoryMiB) << 20, $0) }) { item, host in
             let on = host.uri.map { " on \($0)" } ?? (several ? " on this machine" : "")
             progress.phase("matrix", "kernel \(item.kernel), spec \(item.spec.name)\(on)")
@@ -199,8 +198,7 @@ public struct MatrixRunner: Sendable {
             // guests x 2 vCPUs on 2 cores ran the benchmark matrix 3.5 times slower).
             let vcpuLimit = jobs > 1 ? max(1, host.cpus / min(jobs, max(cellCount, 1))) : nil
             let recording = store.map {
-                SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel,
-                                     rerunOf: firstRuns.withLock { $0[item.index] })
+                SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel)
             }
             let outcome: (Int, SpecResults?, Int64?, String?)
             do {
@@ -211,17 +209,28 @@ public struct MatrixRunner: Sendable {
                 // The host failed this cell (recorded as its ERROR); the others still run.
                 outcome = (item.index, nil, nil, "\(error)")
             }
-            // A host lost under the cell: its ERROR is the host's; the pool runs it again elsewhere.
-            let lost = host.uri.map(HostLoss.isLost) ?? false
+            // A host lost under the cell (and the cell hurt by it: an error, or a test in
+            // ERROR): its ERROR is the host's; the pool runs it again elsewhere, and the
+            // stored run leaves the night, kept for whoever looks for it by its id.
+            let hurt = outcome.3 != nil || outcome.1.map { RunRecord($0).tests.contains { $0.status == .error } } ?? true
+            let lost = hurt && (host.uri.map(HostLoss.isLost) ?? false)
             if lost {
-                progress.phase("matrix", "\(host.uri!) was lost during kernel \(item.kernel), spec \(item.spec.name): running it again elsewhere")
-                if let id = outcome.2 { firstRuns.withLock { $0[item.index] = id } }
+                let kept = night == nil ? "" : outcome.2.map { id in
+                    (try? store?.detachFromNight(id)).map { _ in "; its run \(id) is kept outside the night" } ?? ""
+                } ?? ""
+                progress.phase("matrix", "\(host.uri!) was lost during kernel \(item.kernel), spec \(item.spec.name): "
+                    + "running it again elsewhere\(kept)")
             }
             return (outcome, lost)
         }
         if Cleanup.shared.interrupted { throw CancellationError() }
         for (index, results, id, error) in finished {
             (cells[index].results, cells[index].runID, cells[index].runError) = (results, id, error)
+        }
+        // Cells the pool never started: every host they could go to was lost first.
+        let ran = Set(finished.map(\.0))
+        for item in work where !ran.contains(item.index) {
+            cells[item.index].runError = "not run: every host it could run on was lost"
         }
         return cells
     }
