@@ -135,7 +135,8 @@ import Testing
     /// `daxrig boot --host` for real, on a namespace host that shares no file system
     /// with daxrig: the guest runs there (its QEMU log is in that host's directories,
     /// not ours) on pmem that is a volume there, its output and status come back over
-    /// the channel stream, a panic is read from the console stream, the kernel goes up
+    /// the channel stream (20 MB of it too), a panic is read from the console stream and
+    /// a WARN from one that outgrew a virtlogd part there, the kernel goes up
     /// once, and each boot leaves the host nothing but the kernel; a persistence check's
     /// two boots share one volume there. Ctrl-C and SIGKILL
     /// leave no domain; a killed daxrig's volumes are swept by the next boot once
@@ -163,6 +164,25 @@ import Testing
         #expect(panic.status == 110 && panic.standardError.contains("kernel panic"), "\(panic.standardError.suffix(2000))")
         #expect(panic.standardError.contains("kernel already there"))
         #expect(try pool.volumeNames() == kernelOnly && domains().isEmpty)
+
+        // A guest that floods both streams: 20 MB of output over the channel, then a WARN
+        // and 40,000 console lines, more than one virtlogd part there: every byte comes
+        // back, and the WARN at the start is found.
+        let flood = try Rig.run(["boot", "--host", uri, "--", "sh", "-c",
+                                 "head -c 20000000 /dev/zero | tr '\\0' x; echo; "
+                                 + "mount -t debugfs none /sys/kernel/debug && echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT; "
+                                 + "i=0; while [ $i -lt 40000 ]; do echo \"daxrig flood $i: a line to fill the console past one log file\"; "
+                                 + "i=$((i+1)); done > /dev/kmsg; echo still-here"], environment: Self.insecure)
+        #expect(flood.status == 0 && flood.standardOutput.utf8.count == 20_000_000 + 1 + 11, "\(flood.standardError.suffix(2000))")
+        #expect(flood.standardOutput.hasSuffix("x\nstill-here\n"))
+        #expect(flood.standardError.contains("daxrig: kernel warning at console line"), "\(flood.standardError.suffix(2000))")
+        let kept = try #require(flood.standardError.split(separator: "\n").first { $0.contains("console log kept at ") }
+            .map { String($0.split(separator: " ").last!) })
+        let console = String(decoding: try #require(FileManager.default.contents(atPath: kept)), as: UTF8.self)
+        #expect(console.utf8.count > 2_097_152 && console.contains("Linux version ") && console.contains("lkdtm_WARNING")
+                && console.contains("daxrig flood 39999:"), "\(console.utf8.count) bytes")
+        Files.removeDirectory((kept as NSString).deletingLastPathComponent)
+        #expect(try pool.volumeNames() == kernelOnly)
 
         // Ctrl-C, then SIGKILL, each once the guest runs its command.
         for signal in [SIGINT, SIGKILL] {
