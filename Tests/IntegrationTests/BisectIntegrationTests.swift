@@ -95,6 +95,10 @@ import DaxRigResults
         let fallbacks = refused.standardError.firstMatch(of: /pte_fallback_pages (\d+) > 100/).flatMap { Int($0.1) }
         #expect(fallbacks.map { (254...256).contains($0) } == true, "\(refused.standardError.suffix(1500))")
         let swappedState = try JSONCoding.decoder.decode(BisectState.self, from: Data(contentsOf: URL(fileURLWithPath: stateDirectory + "-swapped/state.json")))
-        #expect(swappedState.steps.first.map { ($0.badRuns, $0.runIDs.count) } ?? (0, 0) == (2, 2))
+        // Both runs bad, none good. A run the rig failed (an RCU stall of a vCPU whose
+        // timer stopped under TCG on a loaded host, seen in a rehearsal) is retried once
+        // and stored too: at most one retry per run.
+        let swappedStep = try #require(swappedState.steps.first)
+        #expect(swappedStep.badRuns == 2 && swappedStep.goodRuns == 0 && (2...4).contains(swappedStep.runIDs.count), "\(swappedStep)")
     }
 }
