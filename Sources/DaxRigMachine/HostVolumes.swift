@@ -54,19 +54,14 @@ public final class LibvirtPool: @unchecked Sendable {
         if let done = uploads.sorted().first(where: { names.contains($0 + Self.doneSuffix) }), let path = path(of: done) {
             return Volume(name: done, path: path, bytes: bytes, uploaded: false)
         }
-        let name = stem + String(UInt32.random(in: .min ... .max), radix: 16)
-        let volume = try create(name, bytes: bytes)
-        defer { virStorageVolFree(volume) }
+        let uploaded = try put(file, as: stem + String(UInt32.random(in: .min ... .max), radix: 16))
         do {
-            try send(file, bytes: bytes, to: volume, name: name)
-            virStorageVolFree(try create(name + Self.doneSuffix, bytes: 0))
+            virStorageVolFree(try create(uploaded.name + Self.doneSuffix, bytes: 0))
         } catch {
-            try? delete(name)
+            try? delete(uploaded.name)
             throw error
         }
-        guard let path = virStorageVolGetPath(volume) else { throw LibvirtError.last("read the path of volume \(name)") }
-        defer { free(path) }
-        return Volume(name: name, path: String(cString: path), bytes: bytes, uploaded: true)
+        return uploaded
     }
 
     /// Volumes of one boot are named `run-<domain>-<what>`: removed when the boot ends,
@@ -80,7 +75,8 @@ public final class LibvirtPool: @unchecked Sendable {
         return try Volume(name: name, path: path(of: volume, name: name), bytes: Int(bytes), uploaded: true)
     }
 
-    /// `file` uploaded as volume `name` whatever its content: a boot's own initrd.
+    /// `file` uploaded as volume `name` whatever its content (a boot's own initrd, or
+    /// `upload`'s content-named volume before its marker); removed if the upload fails.
     public func put(_ file: String, as name: String) throws -> Volume {
         let bytes = Int(Files.size(file))
         let volume = try create(name, bytes: bytes)
@@ -186,9 +182,7 @@ public final class LibvirtPool: @unchecked Sendable {
     private func path(of name: String) -> String? {
         guard let volume = virStorageVolLookupByName(pointer, name) else { return nil }
         defer { virStorageVolFree(volume) }
-        guard let path = virStorageVolGetPath(volume) else { return nil }
-        defer { free(path) }
-        return String(cString: path)
+        return try? path(of: volume, name: name)
     }
 
     /// Seconds since volume `name` last changed, from the mtime libvirt reports for it.

@@ -15,38 +15,25 @@ struct RemoteBoot {
     var kernel: String
     var initrd: String
     var pmem: [String]
-    /// The volumes of this boot alone, removed by `release`.
-    private(set) var own: [String] = []
 
     /// Stages the boot's files on the connection's host. Volumes of boots whose daxrig
-    /// died are swept first; on failure, what was made is removed again.
+    /// died are swept first. What this boot made is its caller's to remove, by the
+    /// boot's prefix (`release`), whether staging finished or not.
     /// `pmem`, when given, are volumes of the pool already (`GuestRunner.persistentPmem`):
     /// booted as they are, and left for their owner.
     init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, pmemSizes: [UInt64], pmem given: [String]?,
          progress: ProgressSink) throws {
-        pool = try connection.daxrigPool()
+        let pool = try connection.daxrigPool()
+        self.pool = pool
         self.domain = domain
         let swept = try pool.sweepRuns()
         if !swept.isEmpty { progress.phase("host", "removed \(swept.count) volume(s) of boots that ended without their daxrig") }
         let started = Date()
         let uploaded = try pool.upload(kernel)
         self.kernel = uploaded.path
-        self.initrd = ""
-        self.pmem = []
-        do {
-            own.append(LibvirtPool.runVolume(domain, "initrd"))
-            self.initrd = try pool.put(initrd, as: own[own.count - 1]).path
-            if let given {
-                pmem = given
-            } else {
-                for (index, size) in pmemSizes.enumerated() {
-                    own.append(LibvirtPool.runVolume(domain, "pmem\(index)"))
-                    pmem.append(try pool.createSparse(own[own.count - 1], bytes: size).path)
-                }
-            }
-        } catch {
-            release()
-            throw error
+        self.initrd = try pool.put(initrd, as: LibvirtPool.runVolume(domain, "initrd")).path
+        pmem = try given ?? pmemSizes.enumerated().map { index, size in
+            try pool.createSparse(LibvirtPool.runVolume(domain, "pmem\(index)"), bytes: size).path
         }
         let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
         progress.phase("host", "\(connection.uri): kernel \(uploaded.uploaded ? "uploaded" : "already there"), "
@@ -106,14 +93,9 @@ struct RemoteBoot {
         }
     }
 
-    /// Removes this boot's volumes, the console's too; the kernel stays for the next boot.
-    func release() {
-        let prefix = LibvirtPool.runVolume(domain, "")
-        for name in own + ((try? pool.volumeNames()) ?? []).filter({ $0.hasPrefix(prefix) }) { try? pool.delete(name) }
-    }
-
-    /// The same for a boot staged or not (Ctrl-C may come mid-upload); after the
-    /// domain's destroy, since cleanups run newest first.
+    /// Removes the volumes of boot `domain` (`run-<domain>-*`: its initrd, pmem and
+    /// console), staged or not (Ctrl-C may come mid-upload); the kernel stays for the
+    /// next boot. After the domain's destroy, since cleanups run newest first.
     static func release(domain: String, on connection: LibvirtConnection) {
         guard let pool = try? connection.daxrigPool() else { return }
         let prefix = LibvirtPool.runVolume(domain, "")
