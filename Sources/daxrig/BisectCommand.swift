@@ -40,7 +40,7 @@ struct BisectCommand: ParsableCommand {
             + "qemu+tls://host/system); the kernels are built here and go up as volumes.", valueName: "uri"))
         var host: String?
 
-        func validate() throws { _ = try CLI.hosts(host.map { [$0] } ?? []) }
+        func validate() throws { _ = try CLI.host(host) }
     }
 
     /// What to do: a new bisect carries its request, so no mode can lack one.
@@ -67,7 +67,7 @@ struct BisectCommand: ParsableCommand {
     static func execute(_ mode: Mode, _ shared: Shared) throws {
         let progress = TerminalProgress()
         var runner = GuestRunner(progress: progress)
-        runner.policy.host = try CLI.hosts(shared.host.map { [$0] } ?? [])[0]
+        runner.policy.host = try CLI.host(shared.host)
         let bisect = BisectRunner(runner: runner, progress: progress,
                                   directory: shared.state.map { URL(fileURLWithPath: $0) })
         let result: BisectState

@@ -58,7 +58,7 @@ struct BootCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command to run in the guest (after --).") var command: [String] = []
 
     func validate() throws {
-        _ = try CLI.hosts(host.map { [$0] } ?? [])
+        _ = try CLI.host(host)
     }
 
     func run() throws {
@@ -98,7 +98,7 @@ struct BootCommand: ParsableCommand {
         request.shares = shared
         request.dumpOnCrash = dumpOnCrash
         request.pmemTemplate = !freshPmem
-        request.host = try CLI.hosts(host.map { [$0] } ?? [])[0]
+        request.host = try CLI.host(host)
         if let debugger {
             request.gdb = debugger.stub
             // A shell's terminal is raw until the boot ends: no prompt could be answered.

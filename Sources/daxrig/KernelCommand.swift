@@ -94,6 +94,11 @@ struct BuildOptions: ParsableArguments {
 
 /// How the CLI turns library errors into messages and exit codes.
 enum CLI {
+    /// One `--host` URI (boot, run, bisect) as `hosts` has it: nil for this machine.
+    static func host(_ uri: String?) throws -> String? {
+        try hosts(uri.map { [$0] } ?? [])[0]
+    }
+
     /// `--host` URIs as the hosts cells run on: this machine's own libvirt (qemu:///system)
     /// is nil, the local way of booting; a URI that names no QEMU host is refused.
     static func hosts(_ uris: [String]) throws -> [String?] {

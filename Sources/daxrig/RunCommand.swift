@@ -55,7 +55,7 @@ struct RunCommand: ParsableCommand {
     var freshPmem = false
 
     func validate() throws {
-        _ = try CLI.hosts(host.map { [$0] } ?? [])
+        _ = try CLI.host(host)
         if json && ktap { throw ValidationError("--json and --ktap exclude each other") }
         if gdbPort != nil && !gdb { throw ValidationError("--gdb-port is for --gdb: add --gdb, or leave the port out") }
     }
@@ -83,7 +83,7 @@ struct RunCommand: ParsableCommand {
             runner.policy.dumpOnCrash = dumpOnCrash
             runner.policy.shares = shared
             runner.policy.freshPmem = freshPmem
-            runner.policy.host = try CLI.hosts(host.map { [$0] } ?? [])[0]
+            runner.policy.host = try CLI.host(host)
             if gdb {
                 let debugger = try GdbAttach(kernel: bootable, port: gdbPort ?? 1234, wait: false)
                 runner.policy.gdb = debugger.stub
