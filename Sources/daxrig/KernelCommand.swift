@@ -93,6 +93,22 @@ struct BuildOptions: ParsableArguments {
 }
 
 /// How the CLI turns library errors into messages and exit codes.
+/// Where a campaign's cells run (matrix, nightly): how many at once on each host, and
+/// the hosts.
+struct CellPlacement: ParsableArguments {
+    @Option(help: "Cells run at once on each host, within its memory.") var jobs = 1
+    @Option(name: .customLong("host"), help: ArgumentHelp(
+        "A libvirt host cells run on, --jobs at a time within its memory (repeatable; qemu:///system is this machine, qemu+ssh://user@host/system "
+            + "or qemu+tls://host/system another, which gets the kernel and initrd as volumes). Default: this machine alone.",
+        valueName: "uri"))
+    var hosts: [String] = []
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs takes 1 or more, not \(jobs)") }
+        _ = try CLI.hosts(hosts)
+    }
+}
+
 enum CLI {
     /// One `--host` URI (boot, run, bisect) as `hosts` has it: nil for this machine.
     static func host(_ uri: String?) throws -> String? {

@@ -18,18 +18,8 @@ struct MatrixCommand: ParsableCommand {
 
     @Argument(help: "The matrix file (TOML).") var file: String
     @Option(help: "The results store (default: $DAXRIG_STORE, else results.sqlite in the cache).") var store: String?
-    @Option(help: "Cells run at once on each host, within its memory.") var jobs = 1
-    @Option(name: .customLong("host"), help: ArgumentHelp(
-        "A libvirt host cells run on, --jobs at a time within its memory (repeatable; qemu:///system is this machine, qemu+ssh://user@host/system "
-            + "or qemu+tls://host/system another, which gets the kernel and initrd as volumes). Default: this machine alone.",
-        valueName: "uri"))
-    var hosts: [String] = []
+    @OptionGroup var placement: CellPlacement
     @Flag(help: "Print the cells as JSON.") var json = false
-
-    func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs takes 1 or more, not \(jobs)") }
-        _ = try CLI.hosts(hosts)
-    }
 
     struct Cell: Codable {
         var kernel: String
@@ -44,8 +34,8 @@ struct MatrixCommand: ParsableCommand {
         let cells = try CLI.guarded { () -> [MatrixCell] in
             let matrix = try Matrix.load(file)
             let results = try ResultStore(path: store ?? ResultStore.defaultPath)
-            var runner = MatrixRunner(runner: GuestRunner(progress: progress), progress: progress, jobs: jobs)
-            runner.hosts = try CLI.hosts(hosts)
+            var runner = MatrixRunner(runner: GuestRunner(progress: progress), progress: progress, jobs: placement.jobs)
+            runner.hosts = try CLI.hosts(placement.hosts)
             return try runner.run(
                 matrix, store: results, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " ")) { _, data in
                 FileHandle.standardError.write(data)

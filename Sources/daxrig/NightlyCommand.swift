@@ -25,19 +25,12 @@ struct NightlyCommand: ParsableCommand {
     @Option(help: "The results store (default: $DAXRIG_STORE, else results.sqlite in the cache).") var store: String?
     @Option(help: "Where to write the night's reports (default: nights/<night> beside the store).") var output: String?
     @Option(help: "Re-runs of each new failure before it is called a regression.") var reruns = 2
-    @Option(help: "Cells run at once on each host, within its memory.") var jobs = 1
-    @Option(name: .customLong("host"), help: ArgumentHelp(
-        "A libvirt host cells run on, --jobs at a time within its memory (repeatable; qemu:///system is this machine, qemu+ssh://user@host/system "
-            + "or qemu+tls://host/system another, which gets the kernel and initrd as volumes). Default: this machine alone.",
-        valueName: "uri"))
-    var hosts: [String] = []
+    @OptionGroup var placement: CellPlacement
     @Option(help: "The metric charted over nights.") var chartMetric = ReportSet.defaultHistoryMetric
     @Flag(help: "Print the verdict as JSON.") var json = false
 
     func validate() throws {
         guard (0...20).contains(reruns) else { throw ValidationError("--reruns takes 0 to 20, not \(reruns)") }
-        guard jobs >= 1 else { throw ValidationError("--jobs takes 1 or more, not \(jobs)") }
-        _ = try CLI.hosts(hosts)
     }
 
     func run() throws {
@@ -45,8 +38,8 @@ struct NightlyCommand: ParsableCommand {
         let (verdict, written) = try CLI.guarded { () -> (NightVerdict, [String]) in
             let matrix = try Matrix.load(file)
             let results = try ResultStore(path: store ?? ResultStore.defaultPath)
-            var nightly = NightlyRunner(runner: GuestRunner(progress: progress), progress: progress, jobs: jobs, reruns: reruns)
-            nightly.hosts = try CLI.hosts(hosts)
+            var nightly = NightlyRunner(runner: GuestRunner(progress: progress), progress: progress, jobs: placement.jobs, reruns: reruns)
+            nightly.hosts = try CLI.hosts(placement.hosts)
             let verdict = try nightly.run(
                 matrix, file: file, store: results, command: (["daxrig"] + CommandLine.arguments.dropFirst()).joined(separator: " ")) { _, data in
                 FileHandle.standardError.write(data)
