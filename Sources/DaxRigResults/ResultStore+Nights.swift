@@ -52,7 +52,7 @@ extension ResultStore {
     /// under it ran again elsewhere, and that run is the night's, not this one.
     public func detachFromNight(_ id: Int64) throws {
         try database.write { db in
-            try StoredRun.filter(StoredRun.Columns.id == id).updateAll(db, [StoredRun.Columns.night.set(to: nil as Int64?)])
+            _ = try StoredRun.filter(StoredRun.Columns.id == id).updateAll(db, [StoredRun.Columns.night.set(to: nil as Int64?)])
         }
     }
 
