@@ -51,8 +51,12 @@ case $action in
     # /run/lock: libvirt locks a console's pty there (/var/lock is a link to it).
     mkdir -p "$root"/{run/lock,lib,cache,log,etc}
     cp -a /etc/libvirt/. "$root/etc/"
+    # The host's UUID lasts as a real machine's does (libvirtd here would make up a new
+    # one at each start): daxrig remembers a host's KVM verdict by it.
+    uuid=$(printf 'daxrig-test-host-%s' "$name" | sha256sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
     cat >> "$root/etc/libvirtd.conf" <<EOF
 # test-host.sh: reached over TCP on the veth only, no authentication (tests only).
+host_uuid = "$uuid"
 listen_tls = 0
 listen_tcp = 1
 listen_addr = "$address"

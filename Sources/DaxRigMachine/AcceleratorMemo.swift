@@ -54,17 +54,19 @@ public enum ProbeOutcome: Sendable, Equatable {
     }
 }
 
-/// The remembered verdict, with the reason and the host it holds for.
-public struct AcceleratorMemo: Codable, Equatable, Sendable {
+/// The remembered verdict, with the reason and the host it holds for: this machine
+/// (`HostFingerprint`) or another libvirt host (`RemoteHostFingerprint`), each told
+/// apart by what it can see of its host.
+public struct AcceleratorMemo<Host: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
     public var accelerator: Accelerator
     public var detail: String
-    public var host: HostFingerprint
+    public var host: Host
     public var decided: Date
 
     /// The accelerator for `host`: the memo's when it was decided on this very host,
     /// otherwise `probe`'s, and the memo to keep (nil: keep none, the answer was no
     /// answer).
-    public static func decide(memo: AcceleratorMemo?, host: HostFingerprint, now: Date = Date(),
+    public static func decide(memo: AcceleratorMemo?, host: Host, now: Date = Date(),
                               probe: () -> ProbeOutcome) -> (accelerator: Accelerator, memo: AcceleratorMemo?) {
         if let memo, memo.host == host { return (memo.accelerator, memo) }
         let outcome = probe()

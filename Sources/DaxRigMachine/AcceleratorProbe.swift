@@ -20,8 +20,8 @@ extension Accelerator {
     }
 
     /// The remembered verdict, if any (for `daxrig doctor`).
-    public static func remembered(cache: Cache = .default) -> AcceleratorMemo? {
-        (try? Data(contentsOf: URL(fileURLWithPath: memoPath(cache)))).flatMap { try? JSONCoding.decoder.decode(AcceleratorMemo.self, from: $0) }
+    public static func remembered(cache: Cache = .default) -> AcceleratorMemo<HostFingerprint>? {
+        (try? Data(contentsOf: URL(fileURLWithPath: memoPath(cache)))).flatMap { try? JSONCoding.decoder.decode(AcceleratorMemo<HostFingerprint>.self, from: $0) }
     }
 
     static func memoPath(_ cache: Cache) -> String { cache.root.appendingPathComponent("accelerator.json").path }

@@ -13,8 +13,8 @@ extension GuestRunner {
         let consoleLog = directory.appendingPathComponent("console.log").path
         let socketPath = directory.appendingPathComponent("agent.sock").path
         var clock = PhaseClock()
-        // Another host's accelerator is not probed yet: TCG works on every host.
-        let accelerator = request.host != nil ? .tcg : host?.accelerator ?? Accelerator.choose(kernel: request.kernel, cache: cache)
+        // Another host's is decided there, once its connection is open (below).
+        var accelerator = host?.accelerator ?? (request.host != nil ? .tcg : Accelerator.choose(kernel: request.kernel, cache: cache))
         func finish(_ outcome: BootOutcome, _ session: AgentSession = AgentSession()) -> BootResult {
             Self.classify(outcome, session: session, consoleLog: consoleLog, directory: directory, accelerator: accelerator, phases: clock.phases,
                           kernel: request.kernel)
@@ -41,6 +41,9 @@ extension GuestRunner {
             if request.host != nil { _ = LibvirtEventLoop.started }
             connection = try LibvirtConnection(uri: request.host ?? LibvirtConnection.defaultURI)
             if request.host != nil { connection.keepAlive() }
+            if request.host != nil, host == nil {
+                accelerator = Accelerator.choose(on: connection, kernel: request.kernel, cache: cache, progress: progress)
+            }
         } catch {
             request.host.map(HostLoss.mark)
             return finish(.infrastructure("\(error)"))

@@ -55,7 +55,8 @@ extension GuestRunner {
         }
         if let uri = policy.host {
             // Another host: its memory and versions as its libvirtd reports them; its disk
-            // is its pool's, which libvirt checks as the volumes are made. TCG, as there.
+            // is its pool's, which libvirt checks as the volumes are made; its accelerator
+            // probed there, once per host (Accelerator.choose(on:)).
             let connection: LibvirtConnection, capacity: HostCapacity
             do {
                 connection = try LibvirtConnection(uri: uri)
@@ -66,7 +67,8 @@ extension GuestRunner {
             }
             try fits(capacity.freeMemoryBytes, .max)
             let versions = try? connection.versions()
-            var facts = HostFacts(accelerator: .tcg, memoryAvailable: capacity.freeMemoryBytes, diskAvailable: .max,
+            let accelerator = Accelerator.choose(on: connection, kernel: kernel, cache: cache, progress: progress)
+            var facts = HostFacts(accelerator: accelerator, memoryAvailable: capacity.freeMemoryBytes, diskAvailable: .max,
                                   libvirtVersion: versions?.libvirt, qemuVersion: versions?.hypervisor)
             facts.name = capacity.hostname
             return facts

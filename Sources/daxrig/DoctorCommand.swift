@@ -11,7 +11,8 @@ struct DoctorCommand: ParsableCommand {
 
     @Flag(help: "Print the checks as JSON.") var json = false
     @Option(name: .customLong("host"), help: ArgumentHelp(
-        "Check this libvirt host instead of this machine's prerequisites: reachable, its libvirt and QEMU, its CPUs and memory "
+        "Check this libvirt host instead of this machine's prerequisites: reachable, its libvirt and QEMU, its CPUs and memory, "
+            + "and whether boots there use KVM (probed once per host) "
             + "(repeatable; qemu:///system, qemu+ssh://user@host/system, qemu+tls://host/system).", valueName: "uri"))
     var hosts: [String] = []
 
@@ -22,7 +23,7 @@ struct DoctorCommand: ParsableCommand {
     }
 
     func run() throws {
-        let checks = hosts.isEmpty ? Doctor.run() : hosts.map { Doctor.host($0) }
+        let checks = hosts.isEmpty ? Doctor.run() : hosts.flatMap { Doctor.checks(host: $0) }
         if json {
             try CLI.printJSON(checks)
         } else {

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigSupport
 import Synchronization
 import Testing
 @testable import DaxRig
@@ -12,7 +13,7 @@ import Testing
     let host = HostFingerprint(bootID: "b1", qemu: "/usr/bin/qemu-system-x86_64 ino 7 mtime 1", kvmDevice: "/dev/kvm rdev 2792", kvmModules: ["kvm"])
 
     /// Runs `decide` with a probe that answers `outcome` and counts its calls.
-    func decide(_ memo: AcceleratorMemo?, on host: HostFingerprint, answering outcome: ProbeOutcome) -> (Accelerator, AcceleratorMemo?, Int) {
+    func decide(_ memo: AcceleratorMemo<HostFingerprint>?, on host: HostFingerprint, answering outcome: ProbeOutcome) -> (Accelerator, AcceleratorMemo<HostFingerprint>?, Int) {
         let calls = Mutex(0)
         let (accelerator, kept) = AcceleratorMemo.decide(memo: memo, host: host) {
             calls.withLock { $0 += 1 }
@@ -51,6 +52,42 @@ import Testing
         var loaded = host
         loaded.kvmModules.append("kvm_intel")
         #expect(decide(memo, on: loaded, answering: .works("booted")).0 == .kvm)
+    }
+
+    /// Another libvirt host (issue 19): its verdict holds while what its libvirtd lets
+    /// daxrig see of it holds; a kvm module loaded there (libvirt then offers KVM
+    /// guests), another QEMU or libvirt, or another machine behind the URI probes again.
+    @Test(arguments: [
+        \RemoteHostFingerprint.uuid, \RemoteHostFingerprint.libvirt, \RemoteHostFingerprint.hypervisor, \RemoteHostFingerprint.kvm,
+    ] as [WritableKeyPath<RemoteHostFingerprint, String> & Sendable])
+    func anotherHostsVerdictHoldsUntilWhatLibvirtShowsOfItChanges(_ part: WritableKeyPath<RemoteHostFingerprint, String> & Sendable) {
+        let remote = RemoteHostFingerprint(uri: "qemu+ssh://ci@h1/system", uuid: "645b3649", libvirt: "9.0.0", hypervisor: "7.2.0",
+                                           kvm: "refused: KVM is not supported")
+        let calls = Mutex(0)
+        func decide(_ memo: AcceleratorMemo<RemoteHostFingerprint>?, _ host: RemoteHostFingerprint, _ outcome: ProbeOutcome)
+            -> (Accelerator, AcceleratorMemo<RemoteHostFingerprint>?) {
+            AcceleratorMemo.decide(memo: memo, host: host) { calls.withLock { $0 += 1 }; return outcome }
+        }
+        let (first, memo) = decide(nil, remote, .fails("offers no KVM guests"))
+        #expect(first == .tcg && memo?.host == remote && calls.withLock { $0 } == 1)
+        #expect(decide(memo, remote, .works("booted")).0 == .tcg && calls.withLock { $0 } == 1)
+        var changed = remote
+        changed[keyPath: part] += " changed"
+        #expect(decide(memo, changed, .works("booted")).0 == .kvm && calls.withLock { $0 } == 2)
+        #expect(!remote.kvmOffered && RemoteHostFingerprint(uri: "u", uuid: "", libvirt: "", hypervisor: "", kvm: "offered 0a1b").kvmOffered)
+    }
+
+    /// The remote probe's domain is one libvirt's schema accepts.
+    @Test func theRemoteProbesDomainIsValid() throws {
+        let xml = Accelerator.probeXML(name: "daxrig-1-probe", type: "kvm", kernel: "/var/lib/libvirt/daxrig/k<&>-bzImage",
+                                       consoleLog: "/var/lib/libvirt/daxrig/run-daxrig-1-probe-console.log")
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("probe.xml").path
+        try xml.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try Command("virt-xml-validate", [path, "domain"]).runAllowingFailure()
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(xml.contains("k&lt;&amp;&gt;-bzImage") && xml.contains("<on_reboot>destroy</on_reboot>") && xml.contains("panic=-1"))
     }
 
     @Test func thisHostsFingerprintIsStableBetweenTwoReads() {

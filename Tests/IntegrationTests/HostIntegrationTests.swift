@@ -37,10 +37,18 @@ import Testing
         let both = try Rig.run(["doctor", "--host", first, "--host", second, "--json"])
         #expect(both.status == 0, "\(both.standardError)")
         let checks = try #require(try JSONSerialization.jsonObject(with: Data(both.standardOutput.utf8)) as? [[String: Any]])
-        #expect(checks.map { $0["name"] as? String } == ["host \(first)", "host \(second)"])
+        #expect(checks.map { $0["name"] as? String } == ["host \(first)", "KVM on \(first)", "host \(second)", "KVM on \(second)"])
+        let hostChecks = checks.filter { ($0["name"] as? String)?.hasPrefix("host ") == true }
         // A transport for tests only is said to be one.
-        #expect(checks.allSatisfy { $0["status"] as? String == "warning" })
-        for (check, name) in zip(checks, ["dxh-dxa", "dxh-dxb"]) {
+        #expect(hostChecks.allSatisfy { $0["status"] as? String == "warning" })
+        // Each host's accelerator, decided there: what boots there will use, and why.
+        for check in checks where (check["name"] as? String)?.hasPrefix("KVM on ") == true {
+            let detail = try #require(check["detail"] as? String)
+            let works = detail.hasPrefix("works: boots there use KVM")
+            #expect(works || detail.hasPrefix("boots there use TCG"), "\(detail)")
+            #expect(check["status"] as? String == (works ? "ok" : "warning") && detail.contains("decided "), "\(detail)")
+        }
+        for (check, name) in zip(hostChecks, ["dxh-dxa", "dxh-dxb"]) {
             let detail = try #require(check["detail"] as? String)
             // Each answer is that host's own libvirtd: its namespace's host name, not ours.
             #expect(detail.contains(": \(name), "), "\(detail)")
@@ -58,6 +66,8 @@ import Testing
         #expect(afterwards.standardOutput.contains("warn  host \(first)"), "\(afterwards.standardOutput)")
         #expect(afterwards.standardOutput.contains("FAIL  host \(second)"), "\(afterwards.standardOutput)")
         #expect(afterwards.standardOutput.contains("fix: start libvirtd on that host"), "\(afterwards.standardOutput)")
+        #expect(afterwards.standardOutput.contains("KVM on \(first)") && !afterwards.standardOutput.contains("KVM on \(second)"),
+                "\(afterwards.standardOutput)")
 
         // Gone means gone: no namespace, no interface, no directory.
         Self.down("dxa"); Self.down("dxb")
@@ -153,8 +163,12 @@ import Testing
         #expect(first.status == 3, "\(first.standardError.suffix(2000))")
         #expect(first.standardOutput.contains("/dev/pmem0 /mnt/pmem xfs") && first.standardOutput.contains("dax=always"), "\(first.standardOutput)")
         #expect(first.standardError.contains("\(uri): kernel uploaded"), "\(first.standardError.suffix(2000))")
+        // Its accelerator decided there (AcceleratorIntegration below tries it out).
+        #expect(first.standardError.contains("\(uri): tcg (") || first.standardError.contains("\(uri): kvm ("), "\(first.standardError.suffix(2000))")
         let ran = try FileManager.default.contentsOfDirectory(atPath: root + "log/qemu").filter { $0.hasSuffix(".log") }
-        #expect(ran.count == 1 && ran[0].hasPrefix("daxrig-"), "its QEMU ran on that host: \(ran)")
+        // The boot's, and the KVM probe's when this host had no verdict yet.
+        let probed = first.standardError.contains("\(uri): trying KVM there")
+        #expect(ran.count == (probed ? 2 : 1) && ran.allSatisfy { $0.hasPrefix("daxrig-") }, "its QEMU ran on that host: \(ran)")
         let kernelOnly = try pool.volumeNames()
         #expect(kernelOnly.count == 1 && kernelOnly[0].contains("-bzImage-"), "\(kernelOnly)")
 
@@ -290,6 +304,54 @@ import Testing
         #expect(try LibvirtConnection().activeDomainNames().filter { $0.hasPrefix("daxrig-\(process.processIdentifier)-") }.isEmpty)
         #expect(try LibvirtConnection(uri: first).activeDomainNames().isEmpty)
         #expect(try LibvirtConnection(uri: first).daxrigPool().volumeNames().allSatisfy { !$0.hasPrefix("run-") })
+    }
+
+    /// Another host's accelerator is tried there, as this machine's is here: the probe
+    /// boots the kernel as a domain of that host and says yes only when it gets as far
+    /// as its root file system. Under TCG, which every host has, it does: the probe
+    /// can say yes. Under KVM the namespace host's answer is this machine's own (it is
+    /// this machine's kernel and /dev/kvm; nested here, so no). A run asks once per
+    /// host: the verdict is remembered for the URI, and the probe leaves the host
+    /// nothing but the kernel its boots use.
+    @Test func anotherHostsAcceleratorIsTriedThereOnceAndOnlyAKernelThatGetsToItsRootSaysYes() throws {
+        defer { Self.down("dxg") }
+        let uri = try Self.up("dxg", index: 47)
+        let kernel = try Rig.defaultKernel().bzImage
+        let directory = try Rig.scratch("accelerator")
+        defer { Files.removeDirectory(directory.path) }
+        let cache = Cache(root: directory)
+        let connection = try LibvirtConnection(uri: uri)
+        let host = try RemoteHostFingerprint.of(connection)
+        #expect(host.uri == uri && !host.uuid.isEmpty && host.libvirt.hasPrefix("9.") && host.hypervisor.hasPrefix("7."), "\(host)")
+
+        let tcg = Accelerator.probeKVM(on: connection, host: host, kernel: kernel, type: "qemu", cache: cache)
+        #expect(tcg.works, "\(tcg)")
+        let here = Accelerator.probeKVM(kernel: kernel, cache: cache)
+
+        let said = Lines()
+        let first = Accelerator.choose(on: connection, kernel: kernel, cache: cache, progress: said)
+        #expect(first == (here.works ? .kvm : .tcg), "there: \(first), here: \(here)")
+        #expect(said.all.contains { $0.contains("\(uri): trying KVM there") }, "\(said.all)")
+        let memo = try #require(Accelerator.rememberedHosts(cache: cache)[uri])
+        #expect(memo.accelerator == first && memo.host == host, "\(memo)")
+        if !here.works { #expect(memo.detail.contains("hung") || memo.detail.contains("offers no KVM"), "\(memo.detail)") }
+
+        let later = Lines()
+        let again = Accelerator.choose(on: try LibvirtConnection(uri: uri), kernel: kernel, cache: cache, progress: later)
+        #expect(again == first && !later.all.contains { $0.contains("trying KVM") } && later.all.contains { $0.contains("decided ") }, "\(later.all)")
+
+        #expect(try connection.activeDomainNames().isEmpty)
+        let left = try connection.daxrigPool().volumeNames()
+        #expect(left.count == 1 && left[0].contains("-bzImage-"), "\(left)")
+    }
+
+    /// Progress as lines, for a test to read.
+    final class Lines: ProgressSink {
+        private let lines = Mutex<[String]>([])
+        var all: [String] { lines.withLock { $0 } }
+        func phase(_ name: String, _ detail: String) { lines.withLock { $0.append("\(name): \(detail)") } }
+        func count(done: Int, expected: Int?, item: String) {}
+        func finish() {}
     }
 
     /// What a boot on another host cannot do yet is refused before anything starts.

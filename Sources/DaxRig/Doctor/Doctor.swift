@@ -85,6 +85,27 @@ public enum Doctor {
         return checks
     }
 
+    /// Another libvirt host (`daxrig doctor --host URI`): the host itself, then the
+    /// accelerator its boots use, decided there as a run decides it (probed if no
+    /// verdict for it is remembered: the cache's newest kernel boots under KVM there).
+    public static func checks(host uri: String, cache: Cache = .default) -> [DoctorCheck] {
+        let reached = host(uri)
+        guard reached.status != .failed, let connection = try? LibvirtConnection(uri: uri) else { return [reached] }
+        let name = "KVM on \(uri)"
+        guard let kernel = KernelStore(cache: cache).list().last else {
+            return [reached, .init(name: name, status: .warning, detail: "not tried yet: it is tried by booting a kernel there, and none is built",
+                                   fix: "run `daxrig kernel build`, then `daxrig doctor --host \(uri)` again")]
+        }
+        let accelerator = Accelerator.choose(on: connection, kernel: kernel.bzImage, cache: cache)
+        let memo = Accelerator.rememberedHosts(cache: cache)[uri]
+        let why = memo.map { "\($0.detail), decided \($0.decided)" } ?? "the probe could not tell; the next run there tries again"
+        if accelerator == .kvm { return [reached, .init(name: name, status: .ok, detail: "works: boots there use KVM (\(why))", fix: nil)] }
+        return [reached, .init(name: name, status: .warning, detail: "boots there use TCG (\(why))",
+                               fix: "nothing to do on a nested host; on a real one check its /dev/kvm and BIOS virtualization setting. "
+                                   + "A verdict holds until that host's libvirt, QEMU or KVM changes; remove its entry from "
+                                   + "accelerator-hosts.json in the cache to try again sooner")]
+    }
+
     /// A libvirt host, this one or another (`daxrig doctor --host URI`): reachable,
     /// its libvirt and QEMU, and what it offers guests. An unencrypted, unauthenticated
     /// transport (qemu+tcp) is a warning: tests reach namespace hosts so

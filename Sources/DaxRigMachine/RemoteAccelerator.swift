@@ -1,0 +1,165 @@
+import CLibvirt
+import DaxRigSupport
+import Foundation
+
+/// What another host's KVM verdict depends on, as far as its libvirtd lets daxrig see
+/// that host: which machine answers at the URI, its libvirt and QEMU, and what libvirt
+/// there says of KVM guests. A kvm module loaded there, or /dev/kvm given to QEMU, changes
+/// the last; an upgraded QEMU the versions; another machine behind the same name the
+/// UUID: each makes the next run probe again. Its boot is the one thing libvirt does not
+/// tell, so a verdict outlives a reboot that changed nothing of these.
+public struct RemoteHostFingerprint: Codable, Equatable, Sendable {
+    public var uri: String
+    public var uuid: String
+    public var libvirt: String
+    public var hypervisor: String
+    /// "offered <digest of the KVM domain capabilities>" or "refused: <libvirt's reason>".
+    public var kvm: String
+
+    public init(uri: String, uuid: String, libvirt: String, hypervisor: String, kvm: String) {
+        self.uri = uri
+        self.uuid = uuid
+        self.libvirt = libvirt
+        self.hypervisor = hypervisor
+        self.kvm = kvm
+    }
+
+    public var kvmOffered: Bool { kvm.hasPrefix("offered") }
+
+    public static func of(_ connection: LibvirtConnection) throws -> RemoteHostFingerprint {
+        let versions = try connection.versions()
+        let kvm: String
+        switch connection.kvmCapabilities() {
+        case .success(let xml): kvm = "offered " + ContentHash.of(xml).prefix(16)
+        case .failure(let error): kvm = "refused: " + error.message
+        }
+        return RemoteHostFingerprint(uri: connection.uri, uuid: try connection.hostUUID(), libvirt: versions.libvirt,
+                                     hypervisor: versions.hypervisor, kvm: kvm)
+    }
+}
+
+extension LibvirtConnection {
+    /// The host's UUID, from its capabilities (virConnectGetCapabilities).
+    func hostUUID() throws -> String {
+        guard let xml = virConnectGetCapabilities(pointer) else { throw LibvirtError.last("read the capabilities of \(uri)") }
+        defer { free(xml) }
+        let text = String(cString: xml)
+        guard let open = text.range(of: "<uuid>"), let close = text.range(of: "</uuid>", range: open.upperBound..<text.endIndex) else {
+            return "unknown"
+        }
+        return String(text[open.upperBound..<close.lowerBound])
+    }
+
+    /// libvirt's domain capabilities for KVM guests on q35 there, or its reason for
+    /// having none (no /dev/kvm, a QEMU without KVM).
+    func kvmCapabilities() -> Result<String, LibvirtError> {
+        guard let xml = virConnectGetDomainCapabilities(pointer, nil, "x86_64", "q35", "kvm", 0) else {
+            return .failure(LibvirtError.last("ask \(uri) for KVM guests"))
+        }
+        defer { free(xml) }
+        return .success(String(cString: xml))
+    }
+}
+
+extension Accelerator {
+    /// Another host's accelerator, decided there as `choose` decides this machine's:
+    /// KVM when libvirt there offers it and a kernel really boots under it, TCG
+    /// otherwise; `$DAXRIG_ACCEL` overrides. A conclusive verdict is remembered per URI
+    /// in the cache (accelerator-hosts.json) while the host's fingerprint holds, so a
+    /// host is probed once, not per cell; cells placed there at once wait for the one
+    /// probe. A host that cannot even be fingerprinted gets TCG, which every host has.
+    public static func choose(on connection: LibvirtConnection, kernel: String, cache: Cache = .default,
+                              progress: ProgressSink = SilentProgress()) -> Accelerator {
+        if let forced = ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:)) { return forced }
+        guard let host = try? RemoteHostFingerprint.of(connection) else { return .tcg }
+        let lock = try? cache.lock("accelerator-hosts")
+        defer { lock?.release() }
+        var memos = rememberedHosts(cache: cache)
+        let (accelerator, memo) = AcceleratorMemo.decide(memo: memos[connection.uri], host: host) {
+            progress.phase("host", "\(connection.uri): trying KVM there (a kernel booted under it, up to 20 s, once per host)")
+            return probeKVM(on: connection, host: host, kernel: kernel, cache: cache, progress: progress)
+        }
+        if memo != memos[connection.uri] {
+            memos[connection.uri] = memo
+            if let data = try? JSONCoding.encoder.encode(memos) { try? Files.write(data, to: hostsMemoPath(cache)) }
+        }
+        if let memo { progress.phase("host", "\(connection.uri): \(accelerator.rawValue) (\(memo.detail), decided \(memo.decided))") }
+        return accelerator
+    }
+
+    /// The verdicts remembered for other hosts, by URI (for `daxrig doctor --host`).
+    public static func rememberedHosts(cache: Cache = .default) -> [String: AcceleratorMemo<RemoteHostFingerprint>] {
+        (try? Data(contentsOf: URL(fileURLWithPath: hostsMemoPath(cache))))
+            .flatMap { try? JSONCoding.decoder.decode([String: AcceleratorMemo<RemoteHostFingerprint>].self, from: $0) } ?? [:]
+    }
+
+    static func hostsMemoPath(_ cache: Cache) -> String { cache.root.appendingPathComponent("accelerator-hosts.json").path }
+
+    /// Tries KVM on another host for real, as `probeKVM(kernel:)` does here: libvirt
+    /// there offering KVM guests is not enough (a nested host offers them and hangs).
+    /// Boots `kernel` (uploaded to daxrig's pool there, where its boots find it) as a
+    /// domain of `type` with no root file system, and waits for it to get as far as
+    /// failing to mount one. `type` is "qemu" only for the test that shows the probe
+    /// can say yes, on hosts where no KVM works.
+    public static func probeKVM(on connection: LibvirtConnection, host: RemoteHostFingerprint, kernel: String, type: String = "kvm",
+                                timeout: Double = 20, cache: Cache = .default, progress: ProgressSink = SilentProgress()) -> ProbeOutcome {
+        if type == "kvm", !host.kvmOffered { return .fails("libvirt on \(connection.uri) offers no KVM guests: \(host.kvm.dropFirst("refused: ".count))") }
+        let pool: LibvirtPool, kernelPath: String
+        do {
+            pool = try connection.daxrigPool()
+            let volume = try pool.upload(kernel)
+            kernelPath = volume.path
+            if volume.uploaded { progress.phase("host", "\(connection.uri): kernel uploaded (\(volume.bytes >> 20) MiB), first for the KVM probe") }
+        } catch { return .inconclusive("staging the kernel on \(connection.uri): \(error)") }
+        let name = DomainSpec.uniqueName()
+        let log = LibvirtPool.runVolume(name, "console.log")
+        // Ctrl-C during the probe stops its domain and removes its log there too.
+        let cleanup = Cleanup.shared.add("stop the KVM probe on \(connection.uri)") {
+            try? connection.destroyDomain(named: name)
+            RemoteBoot.release(domain: name, on: connection)
+        }
+        defer { Cleanup.shared.run(cleanup) }
+        let domain: LibvirtDomain
+        do {
+            domain = try connection.createTransient(xml: probeXML(name: name, type: type, kernel: kernelPath,
+                                                                  consoleLog: LibvirtPool.targetPath + "/" + log))
+        } catch {
+            let said = String("\(error)".prefix(300))
+            return said.lowercased().contains("kvm") ? .fails(said) : .inconclusive(said)
+        }
+        // panic=-1 and on_reboot destroy: a kernel that got there ends its domain itself.
+        let ended = domain.waitUntilStopped(timeout: timeout)
+        if !ended { try? domain.destroy() }
+        let text: String
+        do {
+            let directory = try Leftovers.runDirectory(in: cache)
+            defer { Files.removeDirectory(directory.path) }
+            let local = directory.appendingPathComponent("kvm-probe.log").path
+            guard try pool.volumeNames().contains(log) else { return .inconclusive("the probe's domain on \(connection.uri) left no console log") }
+            try pool.download(log, to: local)
+            text = (try? Files.read(local)) ?? ""
+        } catch { return .inconclusive("reading the probe's console from \(connection.uri): \(error)") }
+        let what = type == "kvm" ? "KVM" : type
+        if text.contains("VFS:") || text.contains("Kernel panic") { return .works("a kernel booted under \(what) on \(connection.uri)") }
+        if !ended { return .fails("a kernel under \(what) on \(connection.uri) did not get to mounting its root within \(Int(timeout)) s (hung)") }
+        return .inconclusive("the probe's domain on \(connection.uri) ended before its kernel printed anything")
+    }
+
+    static func probeXML(name: String, type: String, kernel: String, consoleLog: String) -> String {
+        """
+        <domain type='\(XMLText.escape(type))'>
+          <name>\(XMLText.escape(name))</name>
+          <memory unit='MiB'>128</memory>
+          <vcpu>1</vcpu>
+          <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(XMLText.escape(kernel))</kernel><cmdline>console=ttyS0 panic=-1</cmdline></os>
+          <on_poweroff>destroy</on_poweroff>
+          <on_reboot>destroy</on_reboot>
+          <on_crash>destroy</on_crash>
+          <devices>
+            <serial type='pty'><log file='\(XMLText.escape(consoleLog))' append='off'/><target port='0'/></serial>
+            <memballoon model='none'/>
+          </devices>
+        </domain>
+        """
+    }
+}
