@@ -15,14 +15,26 @@ import DaxRigMachine
 /// CONFIG_DAXRIG_FAKE_BROKEN, and each run of a spec passes or fails as `outcomes` says,
 /// judged by the real Judge on canned reports (hugetlbfs sharing, or FS/DAX private).
 final class FakeRig: CampaignRig {
+    typealias Run = (kernel: String, cases: [String], vcpuLimit: Int?, host: String?)
+    final class State: Sendable {
+        let value = Mutex<(outcomes: [Bool], runs: [Run])>(([], []))
+    }
     let cache: Cache
-    private let state = Mutex<(outcomes: [Bool], runs: [(kernel: String, cases: [String], vcpuLimit: Int?)])>(([], []))
+    /// The libvirt host this rig's runs go to (`on(host:)`); its runs are the rig's.
+    let placed: String?
+    private let shared: State
 
-    init(cache: Cache) { self.cache = cache }
+    init(cache: Cache, placed: String? = nil, shared: State = State()) {
+        self.cache = cache
+        self.placed = placed
+        self.shared = shared
+    }
+
+    func on(host uri: String?) -> any CampaignRig { FakeRig(cache: cache, placed: uri, shared: shared) }
 
     /// The next runs' outcomes, in order; a run past the end passes.
-    func script(_ outcomes: [Bool]) { state.withLock { $0.outcomes = outcomes } }
-    var runs: [(kernel: String, cases: [String], vcpuLimit: Int?)] { state.withLock { $0.runs } }
+    func script(_ outcomes: [Bool]) { shared.value.withLock { $0.outcomes = outcomes } }
+    var runs: [Run] { shared.value.withLock { $0.runs } }
 
     func kernel(_ request: KernelBuildRequest, progress: ProgressSink) throws -> KernelArtifacts {
         if request.config.options.contains(where: { $0.name == "CONFIG_DAXRIG_FAKE_BROKEN" }) {
@@ -51,8 +63,8 @@ final class FakeRig: CampaignRig {
 
     func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
-        let passes = state.withLock { state -> Bool in
-            state.runs.append((kernel, spec.workloads.map(\.spec.name) + spec.suites.map(\.name), vcpuLimit))
+        let passes = shared.value.withLock { state -> Bool in
+            state.runs.append((kernel, spec.workloads.map(\.spec.name) + spec.suites.map(\.name), vcpuLimit, placed))
             return state.outcomes.isEmpty ? true : state.outcomes.removeFirst()
         }
         let workloads = spec.workloads.map { item -> WorkloadResult in
@@ -183,6 +195,35 @@ final class FakeRig: CampaignRig {
         let good = second.findings.filter { $0.cell == "good" }
         #expect(good.map(\.test) == ["own.flips"] && good.first?.kind == .regression && good.first?.failedRuns == 2, "\(second.findings)")
         #expect(rig.runs.count == 4 && rig.runs.allSatisfy { $0.cases == ["own"] }, "\(rig.runs.map(\.cases))")
+    }
+
+    /// Issue 19: a new failure is re-run on the host its cell ran on, so its failure
+    /// rate is that host's as the cell's was; a host lost since leaves them here.
+    @Test func aCellIsReRunOnTheHostItRanOnAndHereOnceThatHostIsLost() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (_, second, store, rig) = try Self.night(after: [false, false, true], in: directory)
+        let run = try #require(second.cells.first { $0.cell == "good" }?.run)
+        let spec = try TestSpec.load(directory.appendingPathComponent("s.toml").path)
+        let host = HostFacts(accelerator: .tcg, memoryAvailable: 1 << 40, diskAvailable: 1 << 40)
+        rig.script([true, false])
+        let passed = try rig.run(spec, kernel: "/fake/good/bzImage", image: rig.image(progress: SilentProgress()), host: host,
+                                 vcpuLimit: nil, timeout: nil) { _, _ in }
+        let failed = try rig.run(spec, kernel: "/fake/good/bzImage", image: rig.image(progress: SilentProgress()), host: host,
+                                 vcpuLimit: nil, timeout: nil) { _, _ in }
+        let before = rig.runs.count
+        for (uri, lost) in [("qemu+tcp://10.77.99.2/system", false), ("qemu+tcp://10.77.98.2/system", true)] {
+            if lost { HostLoss.mark(uri) }
+            var cell = MatrixCell(kernel: "good", spec: "s", results: failed, runID: run, kernelImage: "/fake/good/bzImage")
+            cell.host = uri
+            let (ids, _) = try NightlyRunner(rig: rig, reruns: 2).rerun(cell, tonight: RunRecord(failed), baseline: RunRecord(passed),
+                                                                        night: second.night, store: store, command: "test") { _, _ in }
+            #expect(ids.count == 2)
+        }
+        let hosts = rig.runs.dropFirst(before).map(\.host)
+        #expect(hosts == ["qemu+tcp://10.77.99.2/system", "qemu+tcp://10.77.99.2/system", nil, nil], "\(hosts)")
+        // A night on this machine alone re-ran here.
+        #expect(rig.runs.prefix(before).allSatisfy { $0.host == nil })
     }
 
     /// Cells side by side share the cores: with jobs > 1 each run is given a vCPU limit

@@ -112,6 +112,8 @@ public struct MatrixCell: Sendable {
     public var runID: Int64?
     /// The kernel it ran, for a re-run.
     public var kernelImage: String?
+    /// The libvirt host its run ran on (nil: this machine), where a night re-runs it.
+    public var host: String?
 
     public var status: TestStatus {
         guard let results else { return buildError != nil ? .miss : .error }
@@ -200,14 +202,14 @@ public struct MatrixRunner: Sendable {
             let recording = store.map {
                 SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel)
             }
-            let outcome: (Int, SpecResults?, Int64?, String?)
+            let outcome: (Int, SpecResults?, Int64?, String?, String?)
             do {
                 let (results, id) = try rig.on(host: host.uri).run(item.spec, kernel: item.image, image: image, vcpuLimit: vcpuLimit,
                                                                     recording: recording, output: output)
-                outcome = (item.index, results as SpecResults?, id, nil as String?)
+                outcome = (item.index, results as SpecResults?, id, nil as String?, host.uri)
             } catch {
                 // The host failed this cell (recorded as its ERROR); the others still run.
-                outcome = (item.index, nil, nil, "\(error)")
+                outcome = (item.index, nil, nil, "\(error)", host.uri)
             }
             // A host lost under the cell (and the cell hurt by it: an error, or a test in
             // ERROR): its ERROR is the host's; the pool runs it again elsewhere, and the
@@ -224,8 +226,8 @@ public struct MatrixRunner: Sendable {
             return (outcome, lost)
         }
         if Cleanup.shared.interrupted { throw CancellationError() }
-        for (index, results, id, error) in finished {
-            (cells[index].results, cells[index].runID, cells[index].runError) = (results, id, error)
+        for (index, results, id, error, host) in finished {
+            (cells[index].results, cells[index].runID, cells[index].runError, cells[index].host) = (results, id, error, host)
         }
         // Cells the pool never started: every host they could go to was lost first.
         let ran = Set(finished.map(\.0))

@@ -15,7 +15,8 @@ public struct NightlyRunner: Sendable {
     public let rig: any CampaignRig
     public let progress: ProgressSink
     public let jobs: Int
-    /// The hosts the night's cells run on (MatrixRunner.hosts); its re-runs stay here.
+    /// The hosts the night's cells run on (MatrixRunner.hosts); a cell's re-runs run on
+    /// the host its run ran on.
     public var hosts: [String?] = [nil]
     public let reruns: Int
 
@@ -72,6 +73,8 @@ public struct NightlyRunner: Sendable {
 
     /// Re-runs the workloads of a cell's new failures; each re-run is stored as a run of
     /// the night that repeats the cell's run. A re-run the host fails counts as failed.
+    /// They run where the cell ran, so a failure rate is one host's, as the cell's was;
+    /// a host lost since then leaves them to this machine.
     func rerun(_ cell: MatrixCell, tonight: RunRecord, baseline: RunRecord?, night: Int64, store: ResultStore, command: String,
                output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> ([Int64], [RunRecord]) {
         guard reruns > 0, let results = cell.results, let id = cell.runID, let kernel = cell.kernelImage else { return ([], []) }
@@ -79,11 +82,14 @@ public struct NightlyRunner: Sendable {
         let names = Set(failing.compactMap(results.spec.caseName(of:)))
         guard !names.isEmpty else { return ([], []) }
         let image = try rig.image(progress: progress)
+        let host = cell.host.flatMap { HostLoss.isLost($0) ? nil : $0 }
+        let rig = rig.on(host: host)
+        let place = cell.host.map { host == nil ? " on this machine (\($0) was lost)" : " on \($0)" } ?? ""
         var ids: [Int64] = []
         var records: [RunRecord] = []
         for attempt in 1...reruns {
             guard !Cleanup.shared.interrupted else { break }
-            progress.phase("nightly", "re-run \(attempt)/\(reruns) of \(cell.kernel) x \(cell.spec): \(names.sorted().joined(separator: ", "))")
+            progress.phase("nightly", "re-run \(attempt)/\(reruns) of \(cell.kernel) x \(cell.spec)\(place): \(names.sorted().joined(separator: ", "))")
             let recording = SpecRunner.Recording(store: store, command: command + " [\(cell.kernel)] re-run \(attempt) of run \(id)", specText: nil,
                                                  night: night, cell: cell.kernel, rerunOf: id)
             do {
