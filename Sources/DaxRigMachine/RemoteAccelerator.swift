@@ -16,14 +16,6 @@ public struct RemoteHostFingerprint: Codable, Equatable, Sendable {
     /// "offered <digest of the KVM domain capabilities>" or "refused: <libvirt's reason>".
     public var kvm: String
 
-    public init(uri: String, uuid: String, libvirt: String, hypervisor: String, kvm: String) {
-        self.uri = uri
-        self.uuid = uuid
-        self.libvirt = libvirt
-        self.hypervisor = hypervisor
-        self.kvm = kvm
-    }
-
     public var kvmOffered: Bool { kvm.hasPrefix("offered") }
 
     public static func of(_ connection: LibvirtConnection) throws -> RemoteHostFingerprint {
