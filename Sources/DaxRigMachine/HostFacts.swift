@@ -59,7 +59,10 @@ extension GuestRunner {
             // probed there, once per host (Accelerator.choose(on:)).
             let connection: LibvirtConnection, capacity: HostCapacity
             do {
+                // Keepalive, as a boot's: a network cut silently mid-probe ends the probe, not the night.
+                _ = LibvirtEventLoop.started
                 connection = try LibvirtConnection(uri: uri)
+                connection.keepAlive()
                 capacity = try connection.capacity()
             } catch {
                 HostLoss.mark(uri)  // unreachable before the cell's first boot: the campaign places it elsewhere

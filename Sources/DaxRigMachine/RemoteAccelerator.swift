@@ -56,36 +56,42 @@ extension LibvirtConnection {
 extension Accelerator {
     /// Another host's accelerator, decided there as `choose` decides this machine's:
     /// KVM when libvirt there offers it and a kernel really boots under it, TCG
-    /// otherwise; `$DAXRIG_ACCEL` overrides. A conclusive verdict is remembered per URI
-    /// in the cache (accelerator-hosts.json) while the host's fingerprint holds, so a
-    /// host is probed once, not per cell; cells placed there at once wait for the one
-    /// probe. A host that cannot even be fingerprinted gets TCG, which every host has.
+    /// otherwise. `$DAXRIG_ACCEL` overrides it, for this machine and every host alike.
+    /// A conclusive verdict is remembered per URI (RemoteVerdicts) while the host's
+    /// fingerprint holds, for a day at most: a host is tried about once a day, not per
+    /// cell, and cells placed on it at once wait for its one try (cells on other hosts
+    /// do not). A try that could not tell is not remembered, but this process does not
+    /// try that host again: its boots use TCG, which every host has, as does a host
+    /// that cannot even be fingerprinted.
     public static func choose(on connection: LibvirtConnection, kernel: String, cache: Cache = .default,
-                              progress: ProgressSink = SilentProgress()) -> Accelerator {
+                              progress: ProgressSink = SilentProgress(), now: Date = Date()) -> Accelerator {
         if let forced = ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:)) { return forced }
-        guard let host = try? RemoteHostFingerprint.of(connection) else { return .tcg }
-        let lock = try? cache.lock("accelerator-hosts")
+        let uri = connection.uri
+        guard !RemoteVerdicts.unanswered(uri), let host = try? RemoteHostFingerprint.of(connection) else { return .tcg }
+        let lock = try? cache.lock("accelerator-" + ContentHash.of(uri).prefix(16))
         defer { lock?.release() }
-        var memos = rememberedHosts(cache: cache)
-        let (accelerator, memo) = AcceleratorMemo.decide(memo: memos[connection.uri], host: host) {
-            progress.phase("host", "\(connection.uri): trying KVM there (a kernel booted under it, up to 20 s, once per host)")
-            return probeKVM(on: connection, host: host, kernel: kernel, cache: cache, progress: progress)
+        let stored = RemoteVerdicts.remembered(cache: cache)[uri]
+        let known = stored.flatMap { now.timeIntervalSince($0.decided) < RemoteVerdicts.lifetime ? $0 : nil }
+        var outcome: ProbeOutcome?
+        let (accelerator, memo) = AcceleratorMemo.decide(memo: known, host: host, now: now) {
+            progress.phase("host", "\(uri): trying KVM there (a kernel booted under it, up to 20 s, about once a day per host)")
+            outcome = probeKVM(on: connection, host: host, kernel: kernel, cache: cache, progress: progress)
+            return outcome!
         }
-        if memo != memos[connection.uri] {
-            memos[connection.uri] = memo
-            if let data = try? JSONCoding.encoder.encode(memos) { try? Files.write(data, to: hostsMemoPath(cache)) }
+        if memo != stored { RemoteVerdicts.remember(memo, for: uri, cache: cache) }
+        if let memo {
+            progress.phase("host", "\(uri): \(accelerator.rawValue) (\(memo.detail), decided \(memo.decided))")
+        } else {
+            RemoteVerdicts.markUnanswered(uri)
+            progress.phase("host", "\(uri): tcg for this run; the KVM probe could not tell (\(outcome?.detail ?? "?"))")
         }
-        if let memo { progress.phase("host", "\(connection.uri): \(accelerator.rawValue) (\(memo.detail), decided \(memo.decided))") }
         return accelerator
     }
 
     /// The verdicts remembered for other hosts, by URI (for `daxrig doctor --host`).
     public static func rememberedHosts(cache: Cache = .default) -> [String: AcceleratorMemo<RemoteHostFingerprint>] {
-        (try? Data(contentsOf: URL(fileURLWithPath: hostsMemoPath(cache))))
-            .flatMap { try? JSONCoding.decoder.decode([String: AcceleratorMemo<RemoteHostFingerprint>].self, from: $0) } ?? [:]
+        RemoteVerdicts.remembered(cache: cache)
     }
-
-    static func hostsMemoPath(_ cache: Cache) -> String { cache.root.appendingPathComponent("accelerator-hosts.json").path }
 
     /// Tries KVM on another host for real, as `probeKVM(kernel:)` does here: libvirt
     /// there offering KVM guests is not enough (a nested host offers them and hangs).
@@ -113,6 +119,8 @@ extension Accelerator {
         defer { Cleanup.shared.run(cleanup) }
         let domain: LibvirtDomain
         do {
+            // Ctrl-C before this point ran the cleanup already: start nothing after it.
+            guard !Cleanup.shared.interrupted else { return .inconclusive("interrupted") }
             domain = try connection.createTransient(xml: probeXML(name: name, type: type, kernel: kernelPath,
                                                                   consoleLog: LibvirtPool.targetPath + "/" + log))
         } catch {
@@ -129,7 +137,8 @@ extension Accelerator {
             let local = directory.appendingPathComponent("kvm-probe.log").path
             guard try pool.volumeNames().contains(log) else { return .inconclusive("the probe's domain on \(connection.uri) left no console log") }
             try pool.download(log, to: local)
-            text = (try? Files.read(local)) ?? ""
+            // Bytes, not UTF-8 text: one stray byte on a console must not hide its lines.
+            text = String(decoding: FileManager.default.contents(atPath: local) ?? Data(), as: UTF8.self)
         } catch { return .inconclusive("reading the probe's console from \(connection.uri): \(error)") }
         let what = type == "kvm" ? "KVM" : type
         if text.contains("VFS:") || text.contains("Kernel panic") { return .works("a kernel booted under \(what) on \(connection.uri)") }
@@ -144,6 +153,7 @@ extension Accelerator {
           <memory unit='MiB'>128</memory>
           <vcpu>1</vcpu>
           <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(XMLText.escape(kernel))</kernel><cmdline>console=ttyS0 panic=-1</cmdline></os>
+          <features><acpi/></features>
           <on_poweroff>destroy</on_poweroff>
           <on_reboot>destroy</on_reboot>
           <on_crash>destroy</on_crash>

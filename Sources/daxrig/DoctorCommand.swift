@@ -12,7 +12,7 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "Print the checks as JSON.") var json = false
     @Option(name: .customLong("host"), help: ArgumentHelp(
         "Check this libvirt host instead of this machine's prerequisites: reachable, its libvirt and QEMU, its CPUs and memory, "
-            + "and whether boots there use KVM (probed once per host) "
+            + "and whether boots there use KVM (tried about once a day per host: a kernel goes up and boots there) "
             + "(repeatable; qemu:///system, qemu+ssh://user@host/system, qemu+tls://host/system).", valueName: "uri"))
     var hosts: [String] = []
 

@@ -77,6 +77,32 @@ import Testing
         #expect(!remote.kvmOffered && RemoteHostFingerprint(uri: "u", uuid: "", libvirt: "", hypervisor: "", kvm: "offered 0a1b").kvmOffered)
     }
 
+    /// The verdicts file: each entry read on its own (one broken entry costs that host a
+    /// new try, not every host its verdict), a verdict kept beside the others, and
+    /// forgotten when asked.
+    @Test func eachHostsVerdictIsKeptBesideTheOthersAndABrokenEntrySpoilsOnlyItself() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cache = Cache(root: directory)
+        func memo(_ uri: String, _ accelerator: Accelerator) -> AcceleratorMemo<RemoteHostFingerprint> {
+            AcceleratorMemo(accelerator: accelerator, detail: "d",
+                            host: RemoteHostFingerprint(uri: uri, uuid: "u", libvirt: "9.0.0", hypervisor: "7.2.0", kvm: "offered 1"),
+                            decided: Date(timeIntervalSince1970: 1_800_000_000))
+        }
+        RemoteVerdicts.remember(memo("qemu+ssh://a/system", .tcg), for: "qemu+ssh://a/system", cache: cache)
+        RemoteVerdicts.remember(memo("qemu+ssh://b/system", .kvm), for: "qemu+ssh://b/system", cache: cache)
+        #expect(RemoteVerdicts.remembered(cache: cache).mapValues(\.accelerator) == ["qemu+ssh://a/system": .tcg, "qemu+ssh://b/system": .kvm])
+        // b's entry spoilt (as a newer daxrig might write it): a is still known.
+        var entries = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: RemoteVerdicts.path(cache)))) as? [String: Any])
+        entries["qemu+ssh://b/system"] = ["accelerator": "quantum"]
+        try JSONSerialization.data(withJSONObject: entries).write(to: URL(fileURLWithPath: RemoteVerdicts.path(cache)))
+        #expect(RemoteVerdicts.remembered(cache: cache).mapValues(\.accelerator) == ["qemu+ssh://a/system": .tcg])
+        RemoteVerdicts.remember(nil, for: "qemu+ssh://a/system", cache: cache)
+        #expect(RemoteVerdicts.remembered(cache: cache).isEmpty)
+        try "not json".write(toFile: RemoteVerdicts.path(cache), atomically: true, encoding: .utf8)
+        #expect(RemoteVerdicts.remembered(cache: cache).isEmpty)
+    }
+
     /// The remote probe's domain is one libvirt's schema accepts.
     @Test func theRemoteProbesDomainIsValid() throws {
         let xml = Accelerator.probeXML(name: "daxrig-1-probe", type: "kvm", kernel: "/var/lib/libvirt/daxrig/k<&>-bzImage",

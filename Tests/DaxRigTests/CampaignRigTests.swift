@@ -18,6 +18,8 @@ final class FakeRig: CampaignRig {
     typealias Run = (kernel: String, cases: [String], vcpuLimit: Int?, host: String?)
     final class State: Sendable {
         let value = Mutex<(outcomes: [Bool], runs: [Run])>(([], []))
+        /// A host lost (HostLoss) by the first run placed on it, which then fails.
+        let losing = Mutex<String?>(nil)
     }
     let cache: Cache
     /// The libvirt host this rig's runs go to (`on(host:)`); its runs are the rig's.
@@ -31,6 +33,9 @@ final class FakeRig: CampaignRig {
     }
 
     func on(host uri: String?) -> any CampaignRig { FakeRig(cache: cache, placed: uri, shared: shared) }
+
+    /// The first run placed on `uri` loses that host and fails with it.
+    func lose(_ uri: String) { shared.losing.withLock { $0 = uri } }
 
     /// The next runs' outcomes, in order; a run past the end passes.
     func script(_ outcomes: [Bool]) { shared.value.withLock { $0.outcomes = outcomes } }
@@ -63,6 +68,11 @@ final class FakeRig: CampaignRig {
 
     func run(_ spec: TestSpec, kernel: String, image: GuestImage, host: HostFacts, vcpuLimit: Int?, timeout: Double?,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) throws -> SpecResults {
+        if let placed, shared.losing.withLock({ losing in defer { if losing == placed { losing = nil } }; return losing == placed }) {
+            shared.value.withLock { $0.runs.append((kernel, spec.workloads.map(\.spec.name), vcpuLimit, placed)) }
+            HostLoss.mark(placed)
+            throw LibvirtError(operation: "fake", code: 0, domain: 0, message: "the connection to the host was lost (\(placed))", hint: nil)
+        }
         let passes = shared.value.withLock { state -> Bool in
             state.runs.append((kernel, spec.workloads.map(\.spec.name) + spec.suites.map(\.name), vcpuLimit, placed))
             return state.outcomes.isEmpty ? true : state.outcomes.removeFirst()
@@ -220,8 +230,16 @@ final class FakeRig: CampaignRig {
                                                                         night: second.night, store: store, command: "test") { _, _ in }
             #expect(ids.count == 2)
         }
+        // A host lost under a re-run: that attempt is the host's, and runs again here.
+        let dying = "qemu+tcp://10.77.97.2/system"
+        rig.lose(dying)
+        var cell = MatrixCell(kernel: "good", spec: "s", results: failed, runID: run, kernelImage: "/fake/good/bzImage")
+        cell.host = dying
+        let (ids, records) = try NightlyRunner(rig: rig, reruns: 2).rerun(cell, tonight: RunRecord(failed), baseline: RunRecord(passed),
+                                                                         night: second.night, store: store, command: "test") { _, _ in }
+        #expect(ids.count == 2 && records.count == 2 && records.allSatisfy { !$0.tests.contains { $0.status == .error } }, "\(records)")
         let hosts = rig.runs.dropFirst(before).map(\.host)
-        #expect(hosts == ["qemu+tcp://10.77.99.2/system", "qemu+tcp://10.77.99.2/system", nil, nil], "\(hosts)")
+        #expect(hosts == ["qemu+tcp://10.77.99.2/system", "qemu+tcp://10.77.99.2/system", nil, nil, dying, nil, nil], "\(hosts)")
         // A night on this machine alone re-ran here.
         #expect(rig.runs.prefix(before).allSatisfy { $0.host == nil })
     }

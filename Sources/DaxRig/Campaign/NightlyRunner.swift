@@ -82,24 +82,42 @@ public struct NightlyRunner: Sendable {
         let names = Set(failing.compactMap(results.spec.caseName(of:)))
         guard !names.isEmpty else { return ([], []) }
         let image = try rig.image(progress: progress)
-        let host = cell.host.flatMap { HostLoss.isLost($0) ? nil : $0 }
-        let rig = rig.on(host: host)
-        let place = cell.host.map { host == nil ? " on this machine (\($0) was lost)" : " on \($0)" } ?? ""
         var ids: [Int64] = []
         var records: [RunRecord] = []
+        // Where the cell ran, while that host is up; once it is lost, here.
+        var target = cell.host.flatMap { HostLoss.isLost($0) ? nil : $0 }
         for attempt in 1...reruns {
             guard !Cleanup.shared.interrupted else { break }
-            progress.phase("nightly", "re-run \(attempt)/\(reruns) of \(cell.kernel) x \(cell.spec)\(place): \(names.sorted().joined(separator: ", "))")
-            let recording = SpecRunner.Recording(store: store, command: command + " [\(cell.kernel)] re-run \(attempt) of run \(id)", specText: nil,
-                                                 night: night, cell: cell.kernel, rerunOf: id)
-            do {
-                let (_, rerunID) = try rig.run(results.spec.only(names), kernel: BootableKernel(image: kernel), image: image, recording: recording, output: output)
-                if let rerunID {
-                    ids.append(rerunID)
-                    records.append(try store.record(rerunID))
+            while true {
+                let place = cell.host.map { target == nil ? " on this machine (\($0) was lost)" : " on \($0)" } ?? ""
+                progress.phase("nightly", "re-run \(attempt)/\(reruns) of \(cell.kernel) x \(cell.spec)\(place): \(names.sorted().joined(separator: ", "))")
+                let recording = SpecRunner.Recording(store: store, command: command + " [\(cell.kernel)] re-run \(attempt) of run \(id)", specText: nil,
+                                                     night: night, cell: cell.kernel, rerunOf: id)
+                do {
+                    let (_, rerunID) = try rig.on(host: target).run(results.spec.only(names), kernel: BootableKernel(image: kernel), image: image,
+                                                                    recording: recording, output: output)
+                    if let rerunID {
+                        let record = try store.record(rerunID)
+                        // A host lost under the re-run: its ERROR is the host's, not the
+                        // kernel's. The run leaves the night, and the re-run runs here.
+                        if let lost = target, HostLoss.isLost(lost), record.tests.contains(where: { $0.status == .error }) {
+                            try? store.detachFromNight(rerunID)
+                            progress.phase("nightly", "\(lost) was lost during re-run \(attempt); its run \(rerunID) is kept outside the night")
+                            target = nil
+                            continue
+                        }
+                        ids.append(rerunID)
+                        records.append(record)
+                    }
+                } catch {
+                    if let lost = target, HostLoss.isLost(lost) {
+                        progress.phase("nightly", "\(lost) was lost during re-run \(attempt)")
+                        target = nil
+                        continue
+                    }
+                    records.append(RunRecord(tests: failing.map { TestRecord(path: $0, status: .error, detail: "re-run failed on the host: \(error)") }, metrics: []))
                 }
-            } catch {
-                records.append(RunRecord(tests: failing.map { TestRecord(path: $0, status: .error, detail: "re-run failed on the host: \(error)") }, metrics: []))
+                break
             }
         }
         return (ids, records)

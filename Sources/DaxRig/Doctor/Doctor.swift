@@ -86,12 +86,23 @@ public enum Doctor {
     }
 
     /// Another libvirt host (`daxrig doctor --host URI`): the host itself, then the
-    /// accelerator its boots use, decided there as a run decides it (probed if no
-    /// verdict for it is remembered: the cache's newest kernel boots under KVM there).
+    /// accelerator its boots use, decided there as a run decides it (tried if no
+    /// verdict for it is remembered: the cache's newest kernel goes up and boots under
+    /// KVM there), only over a transport daxrig boots on.
     public static func checks(host uri: String, cache: Cache = .default) -> [DoctorCheck] {
         let reached = host(uri)
         guard reached.status != .failed, let connection = try? LibvirtConnection(uri: uri) else { return [reached] }
         let name = "KVM on \(uri)"
+        if let forced = ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:)) {
+            return [reached, .init(name: name, status: .warning, detail: "boots there use \(forced.rawValue), forced by DAXRIG_ACCEL (not tried)",
+                                   fix: "unset DAXRIG_ACCEL to have each host tried")]
+        }
+        if let problem = LibvirtConnection.transportProblem(uri) {
+            let memo = Accelerator.rememberedHosts(cache: cache)[uri]
+            return [reached, .init(name: name, status: .warning,
+                                   detail: "not tried: daxrig boots nothing over this transport (\(problem))"
+                                       + (memo.map { "; remembered: \($0.accelerator.rawValue), \($0.detail)" } ?? ""), fix: nil)]
+        }
         guard let kernel = KernelStore(cache: cache).list().last else {
             return [reached, .init(name: name, status: .warning, detail: "not tried yet: it is tried by booting a kernel there, and none is built",
                                    fix: "run `daxrig kernel build`, then `daxrig doctor --host \(uri)` again")]
