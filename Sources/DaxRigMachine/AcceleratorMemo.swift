@@ -52,6 +52,20 @@ public enum ProbeOutcome: Sendable, Equatable {
     public var detail: String {
         switch self { case .works(let d), .fails(let d), .inconclusive(let d): d }
     }
+
+    /// Whether a probe kernel's console shows it got as far as its root file system
+    /// (failing to mount one, or the panic that follows): the one sign, here or on
+    /// another host, that a kernel really ran under the accelerator tried.
+    static func reachedRoot(_ console: String) -> Bool {
+        console.contains("VFS:") || console.contains("Kernel panic")
+    }
+
+    /// An error from starting the probe: one that names KVM ("Could not access KVM
+    /// kernel module", "failed to initialize kvm") is a verdict; any other is QEMU's,
+    /// libvirt's or ours, and says nothing about KVM.
+    static func startFailed(_ said: String) -> ProbeOutcome {
+        said.lowercased().contains("kvm") ? .fails(said) : .inconclusive(said)
+    }
 }
 
 /// The remembered verdict, with the reason and the host it holds for: this machine

@@ -8,15 +8,19 @@ extension Accelerator {
     /// a probe that could not tell is not remembered, so the next run tries again (a run
     /// decides once, HostFacts, and all its boots use that).
     public static func choose(kernel: String, cache: Cache = .default) -> Accelerator {
-        if let forced = ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:)) {
-            return forced
-        }
+        if let forced { return forced }
         let path = memoPath(cache)
         let known = remembered(cache: cache)
         let (accelerator, memo) = AcceleratorMemo.decide(memo: known, host: .current()) { probeKVM(kernel: kernel, cache: cache) }
         if let memo, memo != known, let data = try? JSONCoding.encoder.encode(memo) { try? Files.write(data, to: path) }
         if memo == nil { Files.remove(path) }
         return accelerator
+    }
+
+    /// `$DAXRIG_ACCEL` (kvm or tcg): the accelerator of this machine and of every host,
+    /// untried. Anything else there is ignored.
+    public static var forced: Accelerator? {
+        ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:))
     }
 
     /// The remembered verdict, if any (for `daxrig doctor`).
@@ -58,21 +62,18 @@ extension Accelerator {
         let deadline = Date().addingTimeInterval(timeout)
         var works = false
         while Date() < deadline, process.isRunning {
-            if let text = try? Files.read(console), text.contains("VFS:") || text.contains("Kernel panic") { works = true; break }
+            if let text = try? Files.read(console), ProbeOutcome.reachedRoot(text) { works = true; break }
             usleep(100_000)
         }
         let hung = process.isRunning
         if hung { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         if works { return .works("a kernel booted under KVM") }
-        if let text = try? Files.read(console), text.contains("VFS:") || text.contains("Kernel panic") { return .works("a kernel booted under KVM") }
+        if let text = try? Files.read(console), ProbeOutcome.reachedRoot(text) { return .works("a kernel booted under KVM") }
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         if hung { return .fails("a kernel under KVM did not get to mounting its root within \(Int(timeout)) s (hung)") }
         if stderr.isEmpty { return .inconclusive("QEMU under KVM exited (status \(process.terminationStatus)) before the kernel printed anything, and said nothing") }
-        // QEMU stopped with an error: KVM's own ("Could not access KVM kernel module",
-        // "failed to initialize kvm") is a verdict; anything else is QEMU's or ours.
-        let said = String(stderr.prefix(300))
-        return said.lowercased().contains("kvm") ? .fails(said) : .inconclusive(said)
+        return .startFailed(String(stderr.prefix(300)))
     }
 }

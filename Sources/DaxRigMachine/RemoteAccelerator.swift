@@ -65,7 +65,7 @@ extension Accelerator {
     /// that cannot even be fingerprinted.
     public static func choose(on connection: LibvirtConnection, kernel: String, cache: Cache = .default,
                               progress: ProgressSink = SilentProgress(), now: Date = Date()) -> Accelerator {
-        if let forced = ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:)) { return forced }
+        if let forced { return forced }
         let uri = connection.uri
         guard !RemoteVerdicts.unanswered(uri), let host = try? RemoteHostFingerprint.of(connection) else { return .tcg }
         let lock = try? cache.lock("accelerator-" + ContentHash.of(uri).prefix(16))
@@ -124,8 +124,7 @@ extension Accelerator {
             domain = try connection.createTransient(xml: probeXML(name: name, type: type, kernel: kernelPath,
                                                                   consoleLog: LibvirtPool.targetPath + "/" + log))
         } catch {
-            let said = String("\(error)".prefix(300))
-            return said.lowercased().contains("kvm") ? .fails(said) : .inconclusive(said)
+            return .startFailed(String("\(error)".prefix(300)))
         }
         // panic=-1 and on_reboot destroy: a kernel that got there ends its domain itself.
         let ended = domain.waitUntilStopped(timeout: timeout)
@@ -141,7 +140,7 @@ extension Accelerator {
             text = String(decoding: FileManager.default.contents(atPath: local) ?? Data(), as: UTF8.self)
         } catch { return .inconclusive("reading the probe's console from \(connection.uri): \(error)") }
         let what = type == "kvm" ? "KVM" : type
-        if text.contains("VFS:") || text.contains("Kernel panic") { return .works("a kernel booted under \(what) on \(connection.uri)") }
+        if ProbeOutcome.reachedRoot(text) { return .works("a kernel booted under \(what) on \(connection.uri)") }
         if !ended { return .fails("a kernel under \(what) on \(connection.uri) did not get to mounting its root within \(Int(timeout)) s (hung)") }
         return .inconclusive("the probe's domain on \(connection.uri) ended before its kernel printed anything")
     }

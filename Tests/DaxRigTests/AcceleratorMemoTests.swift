@@ -104,6 +104,25 @@ import Testing
     }
 
     /// The remote probe's domain is one libvirt's schema accepts.
+    /// Both probes, here and on another host, judge a console and a start error by
+    /// these two rules: a kernel that reached its root said so, and only an error that
+    /// names KVM is a verdict on it (a missing file or a libvirt quirk is not).
+    @Test(arguments: [
+        ("[    1.2] VFS: Cannot open root device \"(null)\" or unknown-block(0,0): error -6", true),
+        ("[    1.3] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)", true),
+        ("SeaBIOS (version 1.16.2-debian-1.16.2-1)\nBooting from ROM..", false),
+        ("", false),
+    ])
+    func aProbeKernelReachedItsRootOnlyWhenItsConsoleSaysSo(console: String, reached: Bool) {
+        #expect(ProbeOutcome.reachedRoot(console) == reached)
+    }
+
+    @Test func onlyAStartErrorThatNamesKVMIsAVerdict() {
+        #expect(ProbeOutcome.startFailed("Could not access KVM kernel module: No such file or directory") == .fails("Could not access KVM kernel module: No such file or directory"))
+        #expect(ProbeOutcome.startFailed("failed to initialize kvm: Permission denied") == .fails("failed to initialize kvm: Permission denied"))
+        #expect(ProbeOutcome.startFailed("could not open kernel file '/nope': No such file") == .inconclusive("could not open kernel file '/nope': No such file"))
+    }
+
     @Test func theRemoteProbesDomainIsValid() throws {
         let xml = Accelerator.probeXML(name: "daxrig-1-probe", type: "kvm", kernel: "/var/lib/libvirt/daxrig/k<&>-bzImage",
                                        consoleLog: "/var/lib/libvirt/daxrig/run-daxrig-1-probe-console.log")

@@ -93,7 +93,7 @@ public enum Doctor {
         let reached = host(uri)
         guard reached.status != .failed, let connection = try? LibvirtConnection(uri: uri) else { return [reached] }
         let name = "KVM on \(uri)"
-        if let forced = ProcessInfo.processInfo.environment["DAXRIG_ACCEL"].flatMap(Accelerator.init(rawValue:)) {
+        if let forced = Accelerator.forced {
             return [reached, .init(name: name, status: .warning, detail: "boots there use \(forced.rawValue), forced by DAXRIG_ACCEL (not tried)",
                                    fix: "unset DAXRIG_ACCEL to have each host tried")]
         }
