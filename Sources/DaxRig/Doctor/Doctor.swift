@@ -113,8 +113,8 @@ public enum Doctor {
         if accelerator == .kvm { return [reached, .init(name: name, status: .ok, detail: "works: boots there use KVM (\(why))", fix: nil)] }
         return [reached, .init(name: name, status: .warning, detail: "boots there use TCG (\(why))",
                                fix: "nothing to do on a nested host; on a real one check its /dev/kvm and BIOS virtualization setting. "
-                                   + "A verdict holds until that host's libvirt, QEMU or KVM changes; remove its entry from "
-                                   + "accelerator-hosts.json in the cache to try again sooner")]
+                                   + "A verdict holds for a day at most, and less if that host's libvirt, QEMU or KVM changes; remove its "
+                                   + "entry from accelerator-hosts.json in the cache to try again sooner")]
     }
 
     /// A libvirt host, this one or another (`daxrig doctor --host URI`): reachable,
