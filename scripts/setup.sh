@@ -43,14 +43,15 @@ if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm
 fi
 
 # libvirt: virtlogd collects QEMU's logs, libvirtd serves qemu:///system.
-if ! pgrep -x virtlogd >/dev/null; then
+source "$(dirname "$0")/daemons.sh"
+if ! alive virtlogd; then
   echo "setup: starting virtlogd"
   virtlogd -d
 fi
 # libvirtd double-forks QEMU, so a finished QEMU is reaped by PID 1. Without
 # systemd, PID 1 may reap late, and libvirt waits on the zombie (1.2 s per domain
 # here). Under `tini -s` (a child subreaper) orphaned QEMUs are reaped at once.
-if ! pgrep -x libvirtd >/dev/null; then
+if ! alive libvirtd; then
   echo "setup: starting libvirtd (under tini -s, which reaps its QEMUs)"
   setsid tini -s -- libvirtd >/var/log/daxrig-libvirtd.log 2>&1 </dev/null &
 fi

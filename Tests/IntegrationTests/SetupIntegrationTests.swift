@@ -27,4 +27,53 @@ import DaxRigSupport
         let again = try Command("/bin/bash", [setup], environment: environment).runAllowingFailure()
         #expect(again.status == 0 && !again.standardOutput.contains("installing"), "\(again.standardOutput)")
     }
+
+    /// Setup starts virtlogd and libvirtd only when they do not run. A daemon that died
+    /// unreaped is a zombie, which `pgrep -x` (main's check until 2026-12-07) still
+    /// lists: setup then started nothing, and every boot failed on virtlogd's socket.
+    /// A real zombie and a real sleeping process, each under a name of its own, asked
+    /// through the function setup asks.
+    @Test(.timeLimit(.minutes(1))) func aDaemonThatDiedUnreapedIsNotTakenForARunningOne() throws {
+        let tag = String(ProcessInfo.processInfo.processIdentifier % 100_000)
+        let (dead, live) = ("dxdead\(tag)", "dxlive\(tag)")
+        let maker = Process()
+        maker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        maker.arguments = ["-c", """
+            import ctypes, os, sys
+            def child(name, stay):
+                pid = os.fork()
+                if pid == 0:
+                    ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)
+                    if stay: sys.stdin.read()
+                    os._exit(0)
+                return pid
+            pids = [child(sys.argv[1], False), child(sys.argv[2], True)]
+            print(*pids, flush=True)
+            sys.stdin.read()
+            """, dead, live]
+        let input = Pipe(), output = Pipe()
+        maker.standardInput = input
+        maker.standardOutput = output
+        try maker.run()
+        defer { try? input.fileHandleForWriting.close(); maker.waitUntilExit() }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let pids = line.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+        try #require(pids.count == 2, "\(line)")
+        // The first child exits at once; its parent never waits, so it stays a zombie.
+        var state = ""
+        for _ in 0..<50 {
+            state = (try? Files.read("/proc/\(pids[0])/stat"))?.split(separator: ")").last?.split(separator: " ").first.map(String.init) ?? ""
+            if state == "Z" { break }
+            usleep(100_000)
+        }
+        try #require(state == "Z", "the first child is \(state), not a zombie")
+        let daemons = Rig.packageRoot.appendingPathComponent("scripts/daemons.sh").path
+        func alive(_ name: String) throws -> Bool {
+            try Command("/bin/bash", ["-c", "source \"$1\" && alive \"$2\"", "bash", daemons, name]).runAllowingFailure().status == 0
+        }
+        #expect(try Command("pgrep", ["-x", dead]).runAllowingFailure().status == 0, "pgrep -x lists the zombie")
+        #expect(try !alive(dead))
+        #expect(try alive(live))
+        #expect(try !alive("dxnone\(tag)"))
+    }
 }
