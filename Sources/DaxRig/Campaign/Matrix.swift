@@ -202,22 +202,23 @@ public struct MatrixRunner: Sendable {
             let recording = store.map {
                 SpecRunner.Recording(store: $0, command: command + " [\(item.kernel)]", specText: nil, night: night, cell: item.kernel)
             }
-            let outcome: (Int, SpecResults?, Int64?, String?, String?)
+            // Labelled: the error and the host are both String?, and a swap would compile.
+            let outcome: (index: Int, results: SpecResults?, id: Int64?, error: String?, host: String?)
             do {
                 let (results, id) = try rig.on(host: host.uri).run(item.spec, kernel: item.image, image: image, vcpuLimit: vcpuLimit,
                                                                     recording: recording, output: output)
-                outcome = (item.index, results as SpecResults?, id, nil as String?, host.uri)
+                outcome = (index: item.index, results: results, id: id, error: nil, host: host.uri)
             } catch {
                 // The host failed this cell (recorded as its ERROR); the others still run.
-                outcome = (item.index, nil, nil, "\(error)", host.uri)
+                outcome = (index: item.index, results: nil, id: nil, error: "\(error)", host: host.uri)
             }
             // A host lost under the cell (and the cell hurt by it: an error, or a test in
             // ERROR): its ERROR is the host's; the pool runs it again elsewhere, and the
             // stored run leaves the night, kept for whoever looks for it by its id.
-            let hurt = outcome.3 != nil || outcome.1.map { RunRecord($0).tests.contains { $0.status == .error } } ?? true
+            let hurt = outcome.error != nil || outcome.results.map { RunRecord($0).tests.contains { $0.status == .error } } ?? true
             let lost = hurt && (host.uri.map(HostLoss.isLost) ?? false)
             if lost {
-                let kept = night == nil ? "" : outcome.2.map { id in
+                let kept = night == nil ? "" : outcome.id.map { id in
                     (try? store?.detachFromNight(id)).map { _ in "; its run \(id) is kept outside the night" } ?? ""
                 } ?? ""
                 progress.phase("matrix", "\(host.uri!) was lost during kernel \(item.kernel), spec \(item.spec.name): "
@@ -226,11 +227,12 @@ public struct MatrixRunner: Sendable {
             return (outcome, lost)
         }
         if Cleanup.shared.interrupted { throw CancellationError() }
-        for (index, results, id, error, host) in finished {
-            (cells[index].results, cells[index].runID, cells[index].runError, cells[index].host) = (results, id, error, host)
+        for outcome in finished {
+            (cells[outcome.index].results, cells[outcome.index].runID, cells[outcome.index].runError, cells[outcome.index].host)
+                = (outcome.results, outcome.id, outcome.error, outcome.host)
         }
         // Cells the pool never started: every host they could go to was lost first.
-        let ran = Set(finished.map(\.0))
+        let ran = Set(finished.map(\.index))
         for item in work where !ran.contains(item.index) {
             cells[item.index].runError = "not run: every host it could run on was lost"
         }
