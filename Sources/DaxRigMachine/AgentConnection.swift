@@ -1,41 +1,15 @@
 import DaxRigProtocol
 import Foundation
 
-/// The host end of the agent's virtio-serial channel: QEMU listens on a unix socket
-/// (libvirt channel, bind mode) and we connect and read AgentMessage lines.
+/// The host end of the agent's virtio-serial channel, AgentMessage lines read from a
+/// socket the channel's stream is pumped into (DomainStreams).
 public final class AgentConnection {
     private var fd: Int32 = -1
     private var lines = LineFramer()
     public private(set) var closed = false
 
-    /// Connects to `path`, retrying until `deadline`: QEMU creates the socket while
-    /// the domain starts.
-    public init(path: String, deadline: Date) throws {
-        while true {
-            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw AgentConnectionError.socket(path: path, errno: errno) }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let capacity = MemoryLayout.size(ofValue: address.sun_path)
-            guard path.utf8.count < capacity else { throw AgentConnectionError.pathTooLong(path: path) }
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: path.utf8)
-                raw[path.utf8.count] = 0
-            }
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            if result == 0 { return }
-            let error = errno
-            close(fd)
-            fd = -1
-            if Date() >= deadline { throw AgentConnectionError.connect(path: path, errno: error) }
-            usleep(20_000)
-        }
-    }
-
-    /// Reads an end of a socket something else fills: a channel stream's pump
-    /// (`StreamPump`). The connection owns `descriptor` from now on.
+    /// Reads an end of a socket something else fills: the channel stream's pump
+    /// (`StreamPump`), or a test. The connection owns `descriptor` from now on.
     init(descriptor: Int32) {
         fd = descriptor
     }
@@ -110,19 +84,4 @@ public struct AgentWriter: Sendable {
     }
 
     public func close() { if fd >= 0 { _ = Foundation.close(fd) } }
-}
-
-/// The results channel could not be opened.
-enum AgentConnectionError: Error, CustomStringConvertible {
-    case socket(path: String, errno: Int32)
-    case connect(path: String, errno: Int32)
-    case pathTooLong(path: String)
-
-    var description: String {
-        switch self {
-        case let .socket(path, code): "cannot create a socket for the agent channel \(path): \(String(cString: strerror(code)))"
-        case let .connect(path, code): "cannot connect to the agent channel \(path) that QEMU should have created: \(String(cString: strerror(code)))"
-        case let .pathTooLong(path): "the agent channel path \(path) is too long for a unix socket; set DAXRIG_CACHE to a shorter directory"
-        }
-    }
 }

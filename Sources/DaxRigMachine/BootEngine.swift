@@ -11,7 +11,6 @@ extension GuestRunner {
     func run(_ request: BootRequest, image: GuestImage, additions: Data = Data(), builtIn: Set<String>?, in directory: URL,
              output: @escaping @Sendable (AgentMessage.OutputStream, Data) -> Void) -> BootResult {
         let consoleLog = directory.appendingPathComponent("console.log").path
-        let socketPath = directory.appendingPathComponent("agent.sock").path
         var clock = PhaseClock()
         // Another host's is decided there, once its connection is open (below).
         var accelerator = host?.accelerator ?? (request.host != nil ? .tcg : Accelerator.choose(kernel: request.kernel, cache: cache))
@@ -38,7 +37,8 @@ extension GuestRunner {
         }
         let connection: LibvirtConnection
         do {
-            if request.host != nil { _ = LibvirtEventLoop.started }
+            // Streams need the event loop, and it must run before the connection opens.
+            _ = LibvirtEventLoop.started
             connection = try LibvirtConnection(uri: request.host ?? LibvirtConnection.defaultURI)
             if request.host != nil { connection.keepAlive() }
             if request.host != nil, host == nil {
@@ -71,9 +71,7 @@ extension GuestRunner {
             commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + request.extraKernelArguments,
                                                 haltOnPanic: request.dumpOnCrash || request.gdb != nil),
             nvdimms: zip(remote?.pmem ?? backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
-            consoleLog: consoleLog, agentSocket: socketPath)
-        spec.overStreams = remote != nil
-        spec.hostConsoleLog = remote?.consoleLog
+            console: remote.map { .pty(log: $0.consoleLog) } ?? .file(consoleLog))
         spec.gdb = request.gdb
         spec.vmcoreInfo = request.dumpOnCrash
         spec.shares = request.shares.enumerated().map { index, share in
@@ -95,13 +93,9 @@ extension GuestRunner {
         clock.lap(.start)
 
         let agent: AgentConnection
-        var pump: StreamPump?
+        let pump: StreamPump
         do {
-            if spec.overStreams {
-                (agent, pump) = try RemoteBoot.attach(domain, consoleLog: consoleLog)
-            } else {
-                agent = try AgentConnection(path: socketPath, deadline: Date().addingTimeInterval(10))
-            }
+            (agent, pump) = try DomainStreams.attach(domain, consoleLog: remote == nil ? nil : consoleLog, resume: !(spec.gdb?.wait ?? false))
         } catch { return finish(.infrastructure("\(error)")) }
         let feeder = request.terminalInput.map { TerminalFeeder(input: $0, writer: agent.writer()) }
         // The agent formatted the first nvdimm and waits: keep the template, then let it go on.
@@ -130,7 +124,7 @@ extension GuestRunner {
         feeder?.stop()
         var outcome = session.outcome ?? session.silentEnding
         // A host lost mid-boot is no verdict on the kernel, whatever the session got to.
-        if let lost = pump?.failures.withLock({ $0.first }) {
+        if let lost = pump.failures.withLock({ $0.first }) {
             // A stream's own error on a host that still answers is this boot's, not the host's.
             if !connection.isAlive { request.host.map(HostLoss.mark) }
             outcome = .infrastructure("\(lost) (\(connection.uri)) during the boot of \(spec.name): "
@@ -156,10 +150,8 @@ extension GuestRunner {
             _ = domain.waitUntilStopped(timeout: 5)
         }
         Cleanup.shared.run(destroy)
-        if let pump {
-            pump.stop()
-            do { try remote?.fetchConsole(to: consoleLog) } catch { progress.phase("console", "kept as the stream brought it: \(error)") }
-        }
+        pump.stop()
+        do { try remote?.fetchConsole(to: consoleLog) } catch { progress.phase("console", "kept as the stream brought it: \(error)") }
         clock.lap(.teardown)
         return finish(outcome, session)
     }
@@ -205,7 +197,7 @@ extension GuestRunner {
         while true {
             do {
                 // Streams are opened before the guest runs: a pty drops what no one reads.
-                return try connection.createTransient(xml: spec.xml(), paused: (spec.gdb?.wait ?? false) || spec.overStreams)
+                return try connection.createTransient(xml: spec.xml(), paused: true)
             } catch let error as LibvirtError where error.isQEMUExitAtStart && attempt < 3 && !Cleanup.shared.interrupted {
                 attempt += 1
                 progress.phase("boot", "QEMU exited while starting (\(error.message.prefix(160))); starting it again, attempt \(attempt) of 3")

@@ -79,14 +79,19 @@ public struct DomainSpec: Sendable, Equatable {
     public var initrd: String
     public var commandLine: String
     public var nvdimms: [NvdimmSpec]
-    public var consoleLog: String
-    public var agentSocket: String
-    /// Console and channel read as libvirt streams (a host that shares no file system
-    /// with daxrig): a pty serial port and a channel socket libvirt places on its host,
-    /// instead of `consoleLog` and `agentSocket` here.
-    public var overStreams = false
-    /// With `overStreams`: where QEMU also writes the console on its host (RemoteBoot).
-    public var hostConsoleLog: String?
+    /// Where the serial console goes. The results channel is always a libvirt stream
+    /// (DomainStreams).
+    public var console: Console
+
+    public enum Console: Sendable, Equatable {
+        /// On this machine: a file virtlogd writes, which daxrig reads as it grows.
+        case file(String)
+        /// On another host: a pty daxrig reads as a stream, and QEMU's log of it there
+        /// (`log`, in the pool), kept whole. Not this machine's way: the 8250 sends a
+        /// byte at a time, and each goes through libvirtd to the stream; a 2 MB console
+        /// cost 7 s more host CPU so, and a 9 MB flood outran a 120 s boot (2026-12-07).
+        case pty(log: String)
+    }
     /// QEMU's gdb stub, passed on QEMU's command line (libvirt has no element for it).
     public var gdb: GdbStub?
     /// Host directories, each a filesystem device the agent mounts by its tag.
@@ -96,7 +101,7 @@ public struct DomainSpec: Sendable, Equatable {
     public var vmcoreInfo = false
 
     public init(name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int, kernel: String, initrd: String,
-                commandLine: String, nvdimms: [NvdimmSpec], consoleLog: String, agentSocket: String, machine: MachineType = .q35) {
+                commandLine: String, nvdimms: [NvdimmSpec], console: Console, machine: MachineType = .q35) {
         self.machine = machine
         self.name = name
         self.accelerator = accelerator
@@ -106,8 +111,7 @@ public struct DomainSpec: Sendable, Equatable {
         self.initrd = initrd
         self.commandLine = commandLine
         self.nvdimms = nvdimms
-        self.consoleLog = consoleLog
-        self.agentSocket = agentSocket
+        self.console = console
     }
 
     /// "daxrig-<pid>-<random>": unique on the host, and recognisably ours.
@@ -150,10 +154,10 @@ public struct DomainSpec: Sendable, Equatable {
             "  <on_reboot>destroy</on_reboot>",
             "  <on_crash>destroy</on_crash>",
             "  <devices>",
-            overStreams ? "    <serial type='pty'>\(hostConsoleLog.map { "<log file='\(Self.escape($0))' append='off'/>" } ?? "")<target port='0'/></serial>"
-                : "    <serial type='file'><source path='\(Self.escape(consoleLog))'/><target port='0'/></serial>",
+            serialXML,
+            // libvirt places the channel's socket itself: it is read as a stream.
             "    <channel type='unix'>",
-            overStreams ? "      <source mode='bind'/>" : "      <source mode='bind' path='\(Self.escape(agentSocket))'/>",
+            "      <source mode='bind'/>",
             "      <target type='virtio' name='\(AgentMessage.channelName)'/>",
             "    </channel>",
         ]
@@ -194,6 +198,13 @@ public struct DomainSpec: Sendable, Equatable {
         }
         lines.append("</domain>")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    private var serialXML: String {
+        switch console {
+        case let .file(path): "    <serial type='file'><source path='\(Self.escape(path))'/><target port='0'/></serial>"
+        case let .pty(log): "    <serial type='pty'><log file='\(Self.escape(log))' append='off'/><target port='0'/></serial>"
+        }
     }
 
     static func escape(_ text: String) -> String { XMLText.escape(text) }

@@ -6,8 +6,8 @@ import Synchronization
 /// libvirt's default event loop, run on a thread of its own. A non-blocking stream
 /// receives nothing without it (tried: a console stream stayed empty for 60 s of a
 /// guest that printed 20 KB), and a connection uses it only when it is registered
-/// before the connection opens. Started only by a boot that needs streams, so the
-/// connections of a local boot keep libvirt's behaviour without one.
+/// before the connection opens. Started by the first boot (every boot reads streams);
+/// connections that read none (doctor, capacity) gain nothing from it.
 enum LibvirtEventLoop {
     static let started: Void = {
         virEventRegisterDefaultImpl()
@@ -77,17 +77,39 @@ final class LibvirtStream: @unchecked Sendable {
         }
     }
 
+    enum Sent: Equatable { case bytes(Int), notNow, failed(String) }
+
+    /// Up to `bytes.count` bytes toward the guest; `.notNow` when the stream's buffer
+    /// is full (non-blocking), to be offered again.
+    func send(_ bytes: UnsafeRawBufferPointer) -> Sent {
+        let put = virStreamSend(pointer, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
+        switch put {
+        case -2: return .notNow
+        case ..<0: return .failed(LibvirtError.last("write \(what)").message)
+        default: return .bytes(Int(put))
+        }
+    }
+
     /// Ends the stream from our side; what the guest still had to say is dropped.
     func abort() { _ = virStreamAbort(pointer) }
 }
 
 /// Copies a guest's console and channel streams into local descriptors as they come:
 /// the console into the run's console.log, the channel into a socket whose other end
-/// an `AgentConnection` reads, so everything after the streams is the code a local boot
-/// runs. One thread polls both; a stream that ends has its descriptor shut for writing
-/// (its reader sees the end), and the pump closes every descriptor when it is done.
+/// an `AgentConnection` reads; and what that connection's writers send (the template
+/// hand-off, a terminal's keystrokes) back up the channel to the guest. Everything
+/// around the streams is then the same for this machine and another host. One thread
+/// polls all of it; a stream that ends has its descriptor shut for writing (its reader
+/// sees the end), and the pump closes every descriptor when it is done.
 final class StreamPump: Sendable {
-    private let routes: [(stream: LibvirtStream, fd: Int32)]
+    struct Route {
+        var stream: LibvirtStream
+        var fd: Int32
+        /// Also carries what is written to `fd`'s other end to the guest.
+        var toGuest = false
+    }
+
+    private let routes: [Route]
     private let stopped = Mutex(false)
     private let stopCalled = Mutex(false)
     private let done = DispatchSemaphore(value: 0)
@@ -98,7 +120,7 @@ final class StreamPump: Sendable {
 
     /// `alive` is asked about once a second: a connection that died ends every stream
     /// (its streams may never say so themselves) with a failure.
-    init(_ routes: [(stream: LibvirtStream, fd: Int32)], alive: @escaping @Sendable () -> Bool) {
+    init(_ routes: [Route], alive: @escaping @Sendable () -> Bool) {
         self.routes = routes
         self.alive = alive
         let thread = Thread { [self] in pump() }
@@ -111,6 +133,9 @@ final class StreamPump: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
         var open = Array(repeating: true, count: routes.count)
+        // Toward the guest: bytes read from the socket that the stream has not taken yet.
+        var pending = Array(repeating: [UInt8](), count: routes.count)
+        var sending = routes.map(\.toGuest)
         var moved = true
         var lastCheck = Date()
         // Once stopped, on until a pass finds nothing: what was delivered is kept.
@@ -132,7 +157,8 @@ final class StreamPump: Sendable {
                     failures.withLock { $0.append(message) }
                     open[index] = false
                 }
-                if !open[index] { shutdown(route.fd, Int32(SHUT_WR)) }
+                if !open[index] { shutdown(route.fd, Int32(SHUT_WR)); sending[index] = false; continue }
+                if sending[index] { moved = toGuest(index, route, &pending[index], &sending[index], buffer) || moved }
             }
             if !moved { usleep(5_000) }
             if Date().timeIntervalSince(lastCheck) >= 1 {
@@ -145,6 +171,32 @@ final class StreamPump: Sendable {
         }
         for route in routes { close(route.fd) }
         done.signal()
+    }
+
+    /// One step of the way to the guest: what the socket has, once the stream took the
+    /// last of what it had; true if anything moved. The writers closing their ends
+    /// (recv's 0) or the stream refusing (a guest gone: its receiving side says why)
+    /// ends this direction only.
+    private func toGuest(_ index: Int, _ route: Route, _ pending: inout [UInt8], _ sending: inout Bool,
+                         _ buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        if pending.isEmpty {
+            let got = recv(route.fd, buffer.baseAddress!, buffer.count, Int32(MSG_DONTWAIT))
+            if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) { sending = false; return false }
+            guard got > 0 else { return false }
+            pending = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+        }
+        let sent = pending.withUnsafeBytes { route.stream.send($0) }
+        switch sent {
+        case let .bytes(count):
+            pending.removeFirst(count)
+            return true
+        case .notNow:
+            return false
+        case .failed:
+            pending = []
+            sending = false
+            return false
+        }
     }
 
     /// All of `bytes` to `fd`; false when it cannot take them, or when the pump is

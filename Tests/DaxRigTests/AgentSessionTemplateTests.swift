@@ -9,34 +9,24 @@ import Testing
 /// the host keep, as every later boot's pmem, a file system it had already written
 /// to. The host takes the offer once, and only before the pmem is mounted.
 @Suite struct AgentSessionTemplateTests {
-    /// Serves `messages` as the agent would on a unix socket, then closes.
+    /// Serves `messages` as the agent would on its channel (a socket pair, as the
+    /// channel's stream pump gives the session), then closes.
     func session(_ messages: [AgentMessage]) throws -> (offers: Int, session: AgentSession) {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("agent.sock").path
         let console = directory.appendingPathComponent("console.log").path
         try Files.write("", to: console)
-        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        try #require(bound == 0 && listen(listener, 1) == 0)
-        defer { close(listener) }
+        var pair: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
         let lines = try messages.map { try $0.encodedLine() }.reduce(Data(), +)
+        let guest = pair[1]
         let server = Thread {
-            let peer = accept(listener, nil, nil)
-            _ = lines.withUnsafeBytes { write(peer, $0.baseAddress!, $0.count) }
+            _ = lines.withUnsafeBytes { write(guest, $0.baseAddress!, $0.count) }
             usleep(200_000)
-            close(peer)
+            close(guest)
         }
         server.start()
-        let agent = try AgentConnection(path: path, deadline: Date().addingTimeInterval(5))
+        let agent = AgentConnection(descriptor: pair[0])
         var clock = PhaseClock()
         let offers = Mutex(0)
         let session = AgentSession.read(agent, until: Date().addingTimeInterval(10), timeout: 10, watch: ConsoleWatch(path: console),

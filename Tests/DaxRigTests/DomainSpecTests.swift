@@ -9,7 +9,7 @@ import DaxRigKernel
 @Suite struct DomainSpecTests {
     func spec(nvdimms: [NvdimmSpec], kernel: String = "/k/bzImage", commandLine: String = "console=ttyS0") -> DomainSpec {
         DomainSpec(name: "daxrig-1-test", accelerator: .tcg, memoryMiB: 512, vcpus: 2, kernel: kernel, initrd: "/k/initrd.cpio",
-                   commandLine: commandLine, nvdimms: nvdimms, consoleLog: "/r/console.log", agentSocket: "/r/agent.sock")
+                   commandLine: commandLine, nvdimms: nvdimms, console: .file("/r/console.log"))
     }
 
     /// libvirt's own schema check (libxml2-utils' virt-xml-validate with libvirt's RNG).
@@ -34,11 +34,24 @@ import DaxRigKernel
         #expect(xml.contains("<alignsize unit='KiB'>2048</alignsize>"))
         #expect(xml.contains("<pmem/>"))
         #expect(xml.contains("<target type='virtio' name='\(AgentMessage.channelName)'/>"))
+        // The channel is read as a stream; here the console is a file virtlogd writes.
+        #expect(xml.contains("<serial type='file'><source path='/r/console.log'/>"))
+        #expect(xml.contains("<channel type='unix'>\n      <source mode='bind'/>"))
         #expect(!xml.contains("<label>") || xml.contains("seclabel"))
     }
 
     /// `--gdb`: the stub on QEMU's command line, on loopback only, in a domain libvirt's
     /// schema takes; without it, no qemu namespace at all.
+    /// Another host's console: a pty for the stream, QEMU's log of it in the pool.
+    @Test func anotherHostsConsoleIsAPtyWithItsLogKeptThere() throws {
+        var remote = spec(nvdimms: [NvdimmSpec(backingFile: "/pool/run-d-pmem0", sizeBytes: 2 << 30)])
+        remote.console = .pty(log: "/pool/run-d-console.log")
+        let xml = remote.xml()
+        #expect(try validate(xml).status == 0)
+        #expect(xml.contains("<serial type='pty'><log file='/pool/run-d-console.log' append='off'/><target port='0'/></serial>"))
+        #expect(!xml.contains("type='file'"))
+    }
+
     @Test func aGdbStubIsOnQEMUsCommandLineOnLoopbackOnly() throws {
         var gdb = spec(nvdimms: [NvdimmSpec(backingFile: "/r/pmem0.img", sizeBytes: 2 << 30)])
         gdb.gdb = GdbStub(port: 4321, wait: true)
@@ -116,7 +129,7 @@ import DaxRigKernel
     /// chipset a KASAN kernel's ACPI finishes on); pc stays for a caller that asks.
     @Test func everyKernelBootsOnQ35UnlessACallerAsksForPc() throws {
         var spec = DomainSpec(name: "d", accelerator: .tcg, memoryMiB: 512, vcpus: 2, kernel: "/k", initrd: "/i", commandLine: "",
-                              nvdimms: [], consoleLog: "/c", agentSocket: "/s")
+                              nvdimms: [], console: .file("/c"))
         #expect(spec.xml().contains("<type arch='x86_64' machine='q35'>hvm</type>"))
         spec.machine = .pc
         #expect(spec.xml().contains("<type arch='x86_64' machine='pc'>hvm</type>"))

@@ -92,7 +92,7 @@ import Testing
 
     @Test func virtiofsGetsSharedMemoryAndItsDaemonAnd9pItsReadOnlyFlag() {
         var spec = DomainSpec(name: "d", accelerator: .tcg, memoryMiB: 512, vcpus: 2, kernel: "/k", initrd: "/i", commandLine: "c",
-                              nvdimms: [], consoleLog: "/c", agentSocket: "/s")
+                              nvdimms: [], console: .file("/c"))
         #expect(!spec.xml().contains("<filesystem"))
         spec.shares = [DomainShare(source: "/h/a'b", tag: "daxrig0", readOnly: true, transport: .virtiofs, virtiofsd: "/v")]
         let virtiofs = spec.xml()
