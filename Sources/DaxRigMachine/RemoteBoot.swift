@@ -6,9 +6,8 @@ import Synchronization
 /// What a boot on another libvirt host (`--host`, issue 19) needs there, since that
 /// host shares no file system with daxrig: the kernel in daxrig's pool (uploaded once
 /// per content), the run's initrd and a sparse pmem volume per nvdimm (the boot's own,
-/// removed when it ends); and, once the domain exists, its console and channel as
-/// streams pumped into the run directory's console.log and an agent socket, so all
-/// that follows reads them as a local boot does.
+/// removed when it ends). Its channel is a stream, as every boot's is, and so is its
+/// console, which on this machine is a file (DomainStreams, `DomainSpec.Console`).
 struct RemoteBoot {
     let pool: LibvirtPool
     let domain: String
@@ -40,40 +39,13 @@ struct RemoteBoot {
             + "initrd \(Files.size(initrd) >> 20) MiB uploaded, \(pmem.count) pmem volume(s)\(given == nil ? "" : " made for more than this boot") (\(seconds) s)")
     }
 
-    /// Opens the started (paused) domain's console and channel, starts copying them into
-    /// `consoleLog` and a socket, and lets the domain run: nothing it prints is missed.
-    /// Returns the agent's end of the socket and the pump, which the caller stops.
-    static func attach(_ domain: LibvirtDomain, consoleLog: String) throws -> (AgentConnection, StreamPump) {
-        let console = try LibvirtStream.console(of: domain)
-        let channel = try LibvirtStream.channel(AgentMessage.channelName, of: domain)
-        let log = open(consoleLog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard log >= 0 else { throw FileError.unwritable(path: consoleLog, reason: String(cString: strerror(errno))) }
-        var pair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            close(log)
-            throw FileError.unwritable(path: consoleLog, reason: "socketpair: \(String(cString: strerror(errno)))")
-        }
-        // The pump's end never blocks it: a full socket is waited on in poll, and given
-        // up once the pump is stopped (StreamPump.write).
-        _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)
-        let connection = domain.connection
-        let pump = StreamPump([(console, log), (channel, pair[1])]) { connection.isAlive }
-        do {
-            try domain.resume()
-        } catch {
-            pump.stop()
-            close(pair[0])
-            throw error
-        }
-        return (AgentConnection(descriptor: pair[0]), pump)
-    }
-
     /// What a boot on another host cannot do yet, refused before anything starts: each
-    /// reads or writes a file of this machine that the host does not have.
+    /// reads or writes a file of this machine that the host does not have, or (gdb's
+    /// stub) a port on the host's loopback. `--shell` goes: its keystrokes travel up the
+    /// channel's stream, as they do on this machine.
     static func check(_ request: BootRequest) throws {
         guard let host = request.host else { return }
-        let refused = [("--share", !request.shares.isEmpty), ("--shell", request.terminalInput != nil), ("--gdb", request.gdb != nil),
-                       ("--dump-on-crash", request.dumpOnCrash)]
+        let refused = [("--share", !request.shares.isEmpty), ("--gdb", request.gdb != nil), ("--dump-on-crash", request.dumpOnCrash)]
         if let (what, _) = refused.first(where: { $0.1 }) {
             throw BootLimitError(input: "--host", value: host, allowed: "\(what) is not supported on another libvirt host yet; boot on this machine for it")
         }

@@ -372,10 +372,39 @@ import Testing
         func finish() {}
     }
 
+    /// `--shell` on another host (issue 19): the keystrokes go up the channel's stream
+    /// (the pump carries both ways), the guest's answers come down it, and Ctrl-D ends
+    /// the guest there, leaving that host only its kernel. tmux plays the developer.
+    @Test func aShellOnAnotherHostTakesKeystrokesThroughTheChannelsStream() throws {
+        _ = try Rig.defaultKernel()
+        defer { Self.down("dxh") }
+        let uri = try Self.up("dxh", index: 48)
+        let directory = try Rig.scratch("remote-shell")
+        defer { Files.removeDirectory(directory.path) }
+        let run = try ShellIntegrationTests.ShellRun(in: directory, prefix: "env DAXRIG_INSECURE_HOSTS=1 ", arguments: "--host \(uri)")
+        let pane = run.pane
+        defer { _ = try? pane.tmux(["kill-server"]) }
+        #expect(pane.waitFor("daxrig:/mnt/pmem#", seconds: 180), "no prompt: \(pane.screen())")
+        // Its QEMU runs on that host, not here.
+        #expect(try LibvirtConnection(uri: uri).activeDomainNames().count == 1)
+        try pane.type("echo remote-$((6*7)); grep -c dax=always /proc/mounts", "Enter")
+        #expect(pane.waitFor("remote-42\n1"), "\(pane.screen())")
+        try pane.type("C-d")
+        let (status, modes, pid) = try run.ended()
+        #expect(status == "0", "\(pane.screen())")
+        #expect(modes.contains(" icanon") && !modes.contains("-icanon"), "\(modes)")
+        #expect(try LibvirtConnection(uri: uri).activeDomainNames().isEmpty)
+        #expect(try Rig.domainsLeft(by: pid).isEmpty)
+        let left = try LibvirtConnection(uri: uri).daxrigPool().volumeNames()
+        #expect(left.count == 1 && left[0].contains("-bzImage-"), "\(left)")
+    }
+
     /// What a boot on another host cannot do yet is refused before anything starts.
     @Test func aBootOnAnotherHostRefusesWhatNeedsThisMachinesFiles() throws {
         let shared = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--share", "/tmp", "--", "true"], environment: Self.insecure)
         #expect(shared.status == 2 && shared.standardError.contains("--share is not supported on another libvirt host yet"), "\(shared.standardError)")
+        let dump = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--dump-on-crash", "--", "true"], environment: Self.insecure)
+        #expect(dump.status == 2 && dump.standardError.contains("--dump-on-crash is not supported on another libvirt host yet"), "\(dump.standardError)")
         let bad = try Rig.run(["boot", "--host", "10.77.46.2", "--", "true"])
         #expect(bad.status == 2 && bad.standardError.contains("--host 10.77.46.2: not a libvirt URI"), "\(bad.standardError)")
         // Outside a test, no transport without encryption and authentication...

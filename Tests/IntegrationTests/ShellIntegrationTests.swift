@@ -55,10 +55,12 @@ import Testing
         let pane = Pane()
         let pidFile: String, statusFile: String, sttyFile: String
 
-        init(in directory: URL) throws {
+        /// `prefix` goes before daxrig's command (an environment for it), `arguments`
+        /// after `boot --shell` (another host).
+        init(in directory: URL, prefix: String = "", arguments: String = "") throws {
             (pidFile, statusFile, sttyFile) = (directory.appendingPathComponent("pid").path, directory.appendingPathComponent("status").path,
                                                directory.appendingPathComponent("stty").path)
-            try pane.start("sh -c 'echo $$ > \(pidFile); exec \(Rig.daxrig) boot --shell'; echo $? > \(statusFile); stty -a > \(sttyFile); sleep 600",
+            try pane.start("sh -c 'echo $$ > \(pidFile); exec \(prefix)\(Rig.daxrig) boot --shell \(arguments)'; echo $? > \(statusFile); stty -a > \(sttyFile); sleep 600",
                            columns: 100, rows: 30)
         }
 
