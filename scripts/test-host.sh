@@ -79,6 +79,11 @@ EOF
       mount --bind '$root/lib' /var/lib/libvirt
       mount --bind '$root/cache' /var/cache/libvirt
       mount --bind '$root/log' /var/log/libvirt
+      # Nothing of daxrig's side either: its cache, run directories and the tests'
+      # scratch live under these, and a host that saw them would let a path of this
+      # machine handed to it (a dump, a log) work by accident.
+      mount -t tmpfs -o size=1m,mode=0700 daxrig-hidden /root
+      mount -t tmpfs -o size=64m,mode=1777 daxrig-hidden /tmp
       virtlogd -d < /dev/null > '$root/virtlogd.log' 2>&1
       setsid tini -s -- libvirtd --listen > '$root/libvirtd.log' 2>&1 < /dev/null &
     "
