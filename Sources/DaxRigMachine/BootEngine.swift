@@ -142,7 +142,7 @@ extension GuestRunner {
             request.holdForGdb?(outcome)
             clock.lap(.held)
         }
-        if request.dumpOnCrash, session.consoleStop != nil { keepVmcore(of: domain, in: directory) }
+        if request.dumpOnCrash, session.consoleStop != nil { keepVmcore(of: domain, in: directory, remote: remote) }
         // A guest the console watch stopped for will not stop on its own.
         if !agent.closed, case .commandExited = outcome {} else if case .timeout = outcome {} else if session.consoleStop != nil {} else {
             // The channel closed on its own: a panic's reboot or a power-off is ending the

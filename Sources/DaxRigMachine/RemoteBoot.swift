@@ -39,13 +39,13 @@ struct RemoteBoot {
             + "initrd \(Files.size(initrd) >> 20) MiB uploaded, \(pmem.count) pmem volume(s)\(given == nil ? "" : " made for more than this boot") (\(seconds) s)")
     }
 
-    /// What a boot on another host cannot do yet, refused before anything starts: each
-    /// reads or writes a file of this machine that the host does not have, or (gdb's
-    /// stub) a port on the host's loopback. `--shell` goes: its keystrokes travel up the
-    /// channel's stream, as they do on this machine.
+    /// What a boot on another host cannot do yet, refused before anything starts: a
+    /// directory of this machine (`--share`) or a port on the host's loopback (gdb's
+    /// stub). `--shell`'s keystrokes travel up the channel's stream, as they do here,
+    /// and `--dump-on-crash`'s vmcore comes down from the pool (`dumpMemory`).
     static func check(_ request: BootRequest) throws {
         guard let host = request.host else { return }
-        let refused = [("--share", !request.shares.isEmpty), ("--gdb", request.gdb != nil), ("--dump-on-crash", request.dumpOnCrash)]
+        let refused = [("--share", !request.shares.isEmpty), ("--gdb", request.gdb != nil)]
         if let (what, _) = refused.first(where: { $0.1 }) {
             throw BootLimitError(input: "--host", value: host, allowed: "\(what) is not supported on another libvirt host yet; boot on this machine for it")
         }
@@ -63,6 +63,17 @@ struct RemoteBoot {
         for name in try pool.volumeNames() where name == stem || name.hasPrefix(stem + ".") {
             try pool.download(name, to: path + name.dropFirst(stem.count))
         }
+    }
+
+    /// The halted guest's memory, written by QEMU there into the pool as one of the
+    /// boot's volumes (removed with them by `release`), downloaded to `path`.
+    func dumpMemory(of domain: LibvirtDomain, to path: String) throws {
+        let name = LibvirtPool.runVolume(self.domain, "vmcore")
+        try domain.dumpMemory(to: LibvirtPool.targetPath + "/" + name)
+        guard try pool.volumeNames().contains(name) else {
+            throw FileError.unreadable(path: name, reason: "the dump is not among the volumes of daxrig's pool on \(domain.connection.uri)")
+        }
+        try pool.download(name, to: path)
     }
 
     /// Removes the volumes of boot `domain` (`run-<domain>-*`: its initrd, pmem and

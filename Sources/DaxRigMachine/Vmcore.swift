@@ -90,13 +90,15 @@ enum FlattenedDump {
 extension GuestRunner {
     /// The halted guest's memory as `vmcore` in the run directory (`dumpOnCrash`). A dump
     /// that fails leaves no file and says why; the boot's verdict stands either way.
-    func keepVmcore(of domain: LibvirtDomain, in directory: URL) {
+    /// On another host (`remote`) QEMU writes the dump there, into daxrig's pool, and
+    /// it comes down to the run directory as the console log does.
+    func keepVmcore(of domain: LibvirtDomain, in directory: URL, remote: RemoteBoot? = nil) {
         let started = Date()
         let vmcore = directory.appendingPathComponent(BootResult.vmcoreName).path
         let written = vmcore + ".qemu"
         progress.phase("dump", "the crashed guest's memory to \(vmcore) (kdump-compressed)")
         do {
-            try domain.dumpMemory(to: written)
+            if let remote { try remote.dumpMemory(of: domain, to: written) } else { try domain.dumpMemory(to: written) }
             try FlattenedDump.keep(written, as: vmcore)
             progress.phase("dump", String(format: "%.1f MiB in %.1f s", Double(Files.size(vmcore)) / 1_048_576, Date().timeIntervalSince(started)))
         } catch {

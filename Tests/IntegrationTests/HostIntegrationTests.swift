@@ -399,12 +399,32 @@ import Testing
         #expect(left.count == 1 && left[0].contains("-bzImage-"), "\(left)")
     }
 
+    /// `--dump-on-crash` on another host: QEMU dumps the halted guest into daxrig's pool
+    /// there, the vmcore comes down to the run directory here, makedumpfile reads the
+    /// panic back out of it, and the host keeps nothing of the boot but the kernel.
+    @Test func aPanicOnAnotherHostLeavesItsVmcoreHereAndNothingThere() throws {
+        _ = try Rig.defaultKernel()
+        defer { Self.down("dxv") }
+        let uri = try Self.up("dxv", index: 49)
+        let run = try Rig.run(["boot", "--host", uri, "--fs", "none", "--dump-on-crash", "--json", "--", "sh", "-c", "echo c > /proc/sysrq-trigger"],
+                              environment: Self.insecure)
+        #expect(run.status == BootOutcome.Code.kernelCrash, "\(run.standardError.suffix(3000))")
+        let report = try JSONCoding.decoder.decode(BootReport.self, from: Data(run.standardOutput.utf8))
+        let vmcore = try #require(report.vmcore, "\(run.standardError.suffix(3000))")
+        defer { Files.removeDirectory((vmcore as NSString).deletingLastPathComponent) }
+        #expect(FileHandle(forReadingAtPath: vmcore)?.readData(ofLength: 8) == Data("KDUMP   ".utf8))
+        let dmesg = vmcore + ".dmesg"
+        try Command("makedumpfile", ["--dump-dmesg", vmcore, dmesg]).run()
+        #expect(try Files.read(dmesg).contains("Kernel panic - not syncing: sysrq triggered crash"))
+        #expect(try LibvirtConnection(uri: uri).activeDomainNames().isEmpty)
+        let left = try LibvirtConnection(uri: uri).daxrigPool().volumeNames()
+        #expect(left.count == 1 && left[0].contains("-bzImage-"), "\(left)")
+    }
+
     /// What a boot on another host cannot do yet is refused before anything starts.
     @Test func aBootOnAnotherHostRefusesWhatNeedsThisMachinesFiles() throws {
         let shared = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--share", "/tmp", "--", "true"], environment: Self.insecure)
         #expect(shared.status == 2 && shared.standardError.contains("--share is not supported on another libvirt host yet"), "\(shared.standardError)")
-        let dump = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--dump-on-crash", "--", "true"], environment: Self.insecure)
-        #expect(dump.status == 2 && dump.standardError.contains("--dump-on-crash is not supported on another libvirt host yet"), "\(dump.standardError)")
         let bad = try Rig.run(["boot", "--host", "10.77.46.2", "--", "true"])
         #expect(bad.status == 2 && bad.standardError.contains("--host 10.77.46.2: not a libvirt URI"), "\(bad.standardError)")
         // Outside a test, no transport without encryption and authentication...
