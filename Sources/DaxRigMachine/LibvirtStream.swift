@@ -79,8 +79,10 @@ final class LibvirtStream: @unchecked Sendable {
 
     enum Sent: Equatable { case bytes(Int), notNow, failed(String) }
 
-    /// Up to `bytes.count` bytes toward the guest; `.notNow` when the stream's buffer
-    /// is full (non-blocking), to be offered again.
+    /// Up to `bytes.count` bytes toward the guest. Through libvirt's remote driver
+    /// (every URI daxrig opens, qemu:///system too) a send is queued whole or fails;
+    /// `.notNow` (a non-blocking stream with a full buffer, -2) is handled for drivers
+    /// that can say it.
     func send(_ bytes: UnsafeRawBufferPointer) -> Sent {
         let put = virStreamSend(pointer, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
         switch put {
@@ -128,44 +130,43 @@ final class StreamPump: Sendable {
         thread.start()
     }
 
+    /// A route's state on the pump's thread. Neither direction ever waits for the
+    /// other: a reader that is slow to take the guest's output (a terminal scrolling a
+    /// flood) holds up that output only, not the keystrokes going up.
+    private struct Flow {
+        /// Guest to host still carried; `down` is what the stream gave that the
+        /// descriptor has not taken yet (nothing more is received until it has).
+        var open = true
+        var down: [UInt8] = []
+        /// Host to guest still read; `up` is what the socket gave that the stream has not
+        /// taken yet. Once the stream refuses or has ended, what writers send is read and
+        /// dropped, so no writer blocks on a socket nobody empties.
+        var upOpen: Bool
+        var up: [UInt8] = []
+        var upDropping = false
+    }
+
     private func pump() {
         blockSIGPIPE()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
-        var open = Array(repeating: true, count: routes.count)
-        // Toward the guest: bytes read from the socket that the stream has not taken yet.
-        var pending = Array(repeating: [UInt8](), count: routes.count)
-        var sending = routes.map(\.toGuest)
+        var flows = routes.map { Flow(upOpen: $0.toGuest) }
         var moved = true
         var lastCheck = Date()
-        // Once stopped, on until a pass finds nothing: what was delivered is kept.
-        while open.contains(true), moved || !stopped.withLock({ $0 }) {
+        // Once stopped, on until a pass moves nothing: what was delivered is kept, and a
+        // reader that stopped reading (a run that ended) leaves its bytes behind.
+        while flows.contains(where: \.open), moved || !stopped.withLock({ $0 }) {
             moved = false
-            for (index, route) in routes.enumerated() where open[index] {
-                switch route.stream.receive(into: buffer) {
-                case let .bytes(count):
-                    moved = true
-                    if !write(route.fd, UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
-                        // Nobody reads any more (the run ended): stop copying this one.
-                        open[index] = false
-                    }
-                case .nothingYet:
-                    break
-                case .ended:
-                    open[index] = false
-                case let .failed(message):
-                    failures.withLock { $0.append(message) }
-                    open[index] = false
-                }
-                if !open[index] { shutdown(route.fd, Int32(SHUT_WR)); sending[index] = false; continue }
-                if sending[index] { moved = toGuest(index, route, &pending[index], &sending[index], buffer) || moved }
+            for (index, route) in routes.enumerated() {
+                moved = down(route, &flows[index], buffer) || moved
+                if flows[index].upOpen { moved = up(route, &flows[index], buffer) || moved }
             }
             if !moved { usleep(5_000) }
             if Date().timeIntervalSince(lastCheck) >= 1 {
                 lastCheck = Date()
                 if !alive() {
                     failures.withLock { $0.append("the connection to the host was lost") }
-                    for index in open.indices where open[index] { open[index] = false; shutdown(routes[index].fd, Int32(SHUT_WR)) }
+                    for index in flows.indices where flows[index].open { end(&flows[index], routes[index]) }
                 }
             }
         }
@@ -173,53 +174,73 @@ final class StreamPump: Sendable {
         done.signal()
     }
 
-    /// One step of the way to the guest: what the socket has, once the stream took the
-    /// last of what it had; true if anything moved. The writers closing their ends
-    /// (recv's 0) or the stream refusing (a guest gone: its receiving side says why)
-    /// ends this direction only.
-    private func toGuest(_ index: Int, _ route: Route, _ pending: inout [UInt8], _ sending: inout Bool,
-                         _ buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        if pending.isEmpty {
-            let got = recv(route.fd, buffer.baseAddress!, buffer.count, Int32(MSG_DONTWAIT))
-            if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) { sending = false; return false }
-            guard got > 0 else { return false }
-            pending = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+    /// Guest to host: what the stream has, once the descriptor took the last of it;
+    /// true if anything moved.
+    private func down(_ route: Route, _ flow: inout Flow, _ buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard flow.open else { return false }
+        var moved = false
+        if flow.down.isEmpty {
+            switch route.stream.receive(into: buffer) {
+            case let .bytes(count):
+                flow.down = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                moved = true
+            case .nothingYet:
+                return false
+            case .ended:
+                end(&flow, route)
+                return false
+            case let .failed(message):
+                failures.withLock { $0.append(message) }
+                end(&flow, route)
+                return false
+            }
         }
-        let sent = pending.withUnsafeBytes { route.stream.send($0) }
-        switch sent {
+        let put = flow.down.withUnsafeBytes { bytes -> Int in
+            let sent = send(route.fd, bytes.baseAddress!, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            // The console's file is no socket.
+            return sent < 0 && errno == ENOTSOCK ? Glibc.write(route.fd, bytes.baseAddress!, bytes.count) : sent
+        }
+        if put > 0 {
+            flow.down.removeFirst(put)
+            return true
+        }
+        if put < 0 && (errno == EAGAIN || errno == EINTR) { return moved }
+        // Nobody reads any more (the run ended): stop copying this one.
+        end(&flow, route)
+        return moved
+    }
+
+    /// Host to guest: what the socket has, once the stream took the last of it; true
+    /// if anything moved. The writers closing their ends (recv's 0) ends this direction.
+    private func up(_ route: Route, _ flow: inout Flow, _ buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        if flow.up.isEmpty {
+            let got = recv(route.fd, buffer.baseAddress!, buffer.count, Int32(MSG_DONTWAIT))
+            if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) { flow.upOpen = false; return false }
+            guard got > 0 else { return false }
+            if flow.upDropping { return true }
+            flow.up = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+        }
+        switch flow.up.withUnsafeBytes({ route.stream.send($0) }) {
         case let .bytes(count):
-            pending.removeFirst(count)
+            flow.up.removeFirst(count)
             return true
         case .notNow:
             return false
         case .failed:
-            pending = []
-            sending = false
+            // The guest's side is gone; its receiving half says why, if anything failed.
+            flow.up = []
+            flow.upDropping = true
             return false
         }
     }
 
-    /// All of `bytes` to `fd`; false when it cannot take them, or when the pump is
-    /// stopped while a reader that stopped reading (a run that ended, an agent
-    /// connection past a flood) leaves the socket full: the descriptors are
-    /// non-blocking, so a write waits in poll(2) and asks again. MSG_NOSIGNAL: a socket
-    /// whose reader has gone must not raise SIGPIPE in daxrig.
-    private func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            var put = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-            if put < 0 && errno == ENOTSOCK { put = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
-            if put < 0 && errno == EINTR { continue }
-            if put < 0 && errno == EAGAIN {
-                guard !stopped.withLock({ $0 }) else { return false }
-                var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&ready, 1, 100)
-                continue
-            }
-            guard put > 0 else { return false }
-            offset += put
-        }
-        return true
+    /// Ends a route's way down: its reader sees the end; what goes up is dropped from now.
+    private func end(_ flow: inout Flow, _ route: Route) {
+        flow.open = false
+        flow.down = []
+        flow.up = []
+        flow.upDropping = true
+        shutdown(route.fd, Int32(SHUT_WR))
     }
 
     /// Called once the domain is gone: waits up to `seconds` for every stream to end
