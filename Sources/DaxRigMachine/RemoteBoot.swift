@@ -65,15 +65,14 @@ struct RemoteBoot {
         }
     }
 
-    /// The halted guest's memory, written by QEMU there into the pool as one of the
-    /// boot's volumes (removed with them by `release`), downloaded to `path`.
+    /// The halted guest's memory, written by QEMU there into a volume of the pool made
+    /// for it first (so its path is the pool's, wherever the pool lives, and libvirt
+    /// knows it without a refresh), downloaded to `path`; the volume goes with the
+    /// boot's others (`release`).
     func dumpMemory(of domain: LibvirtDomain, to path: String) throws {
-        let name = LibvirtPool.runVolume(self.domain, "vmcore")
-        try domain.dumpMemory(to: LibvirtPool.targetPath + "/" + name)
-        guard try pool.volumeNames().contains(name) else {
-            throw FileError.unreadable(path: name, reason: "the dump is not among the volumes of daxrig's pool on \(domain.connection.uri)")
-        }
-        try pool.download(name, to: path)
+        let volume = try pool.createSparse(LibvirtPool.runVolume(self.domain, "vmcore"), bytes: 0)
+        try domain.dumpMemory(to: volume.path)
+        try pool.download(volume.name, to: path)
     }
 
     /// Removes the volumes of boot `domain` (`run-<domain>-*`: its initrd, pmem and
