@@ -17,8 +17,9 @@ public final class AgentConnection {
     deinit { if fd >= 0 { close(fd) } }
 
     /// A second descriptor of the same socket, for a thread that talks to the agent
-    /// while this one reads (the terminal's keystrokes); the caller closes it.
-    public func writer() -> AgentWriter { AgentWriter(fd: dup(fd)) }
+    /// while this one reads (the terminal's keystrokes); the caller closes it. Not
+    /// inherited by children (makedumpfile, addr2line), which would hold it open.
+    public func writer() -> AgentWriter { AgentWriter(fd: fcntl(fd, F_DUPFD_CLOEXEC, 0)) }
 
     /// The next message, waiting at most until `deadline`; nil on timeout or when the
     /// guest closed the channel (see `closed`). A line that is not a message is

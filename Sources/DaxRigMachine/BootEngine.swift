@@ -127,8 +127,9 @@ extension GuestRunner {
         if let lost = pump.failures.withLock({ $0.first }) {
             // A stream's own error on a host that still answers is this boot's, not the host's.
             if !connection.isAlive { request.host.map(HostLoss.mark) }
-            outcome = .infrastructure("\(lost) (\(connection.uri)) during the boot of \(spec.name): "
-                + "the guest may still run there until its libvirtd ends it; boot again, on this host or another")
+            outcome = .infrastructure("\(lost) (\(connection.uri)) during the boot of \(spec.name): " + (request.host == nil
+                ? "libvirtd here carries the guest's channel, and lost it (restarted? `daxrig doctor` checks it); boot again"
+                : "the guest may still run there until its libvirtd ends it; boot again, on this host or another"))
         }
         if request.plan.pmem.reuse, let key = templateKey, case let .agentFailure("pmem", message) = outcome {
             templates.discard(key)
