@@ -84,6 +84,8 @@ EOF
       # machine handed to it (a dump, a log) work by accident.
       mount -t tmpfs -o size=1m,mode=0700 daxrig-hidden /root
       mount -t tmpfs -o size=64m,mode=1777 daxrig-hidden /tmp
+      cd /
+      export HOME=/ TMPDIR=/tmp
       virtlogd -d < /dev/null > '$root/virtlogd.log' 2>&1
       setsid tini -s -- libvirtd --listen > '$root/libvirtd.log' 2>&1 < /dev/null &
     "
