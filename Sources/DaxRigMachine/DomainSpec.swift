@@ -88,8 +88,9 @@ public struct DomainSpec: Sendable, Equatable {
         case file(String)
         /// On another host: a pty daxrig reads as a stream, and QEMU's log of it there
         /// (`log`, in the pool), kept whole. Not this machine's way: the 8250 sends a
-        /// byte at a time, and each goes through libvirtd to the stream; a 2 MB console
-        /// cost 7 s more host CPU so, and a 9 MB flood outran a 120 s boot (2026-12-07).
+        /// byte at a time, and each goes through libvirtd to the stream: a 2 MB console
+        /// took 20.1 s against 13.6 s to a file, with 7 s more host CPU (3.5 s of it
+        /// libvirtd's), and a 9 MB flood outran a 120 s boot (2026-12-07).
         case pty(log: String)
     }
     /// QEMU's gdb stub, passed on QEMU's command line (libvirt has no element for it).

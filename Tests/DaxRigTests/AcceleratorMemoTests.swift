@@ -103,7 +103,6 @@ import Testing
         #expect(RemoteVerdicts.remembered(cache: cache).isEmpty)
     }
 
-    /// The remote probe's domain is one libvirt's schema accepts.
     /// Both probes, here and on another host, judge a console and a start error by
     /// these two rules: a kernel that reached its root said so, and only an error that
     /// names KVM is a verdict on it (a missing file or a libvirt quirk is not).
@@ -123,6 +122,7 @@ import Testing
         #expect(ProbeOutcome.startFailed("could not open kernel file '/nope': No such file") == .inconclusive("could not open kernel file '/nope': No such file"))
     }
 
+    /// The remote probe's domain is one libvirt's schema accepts.
     @Test func theRemoteProbesDomainIsValid() throws {
         let xml = Accelerator.probeXML(name: "daxrig-1-probe", type: "kvm", kernel: "/var/lib/libvirt/daxrig/k<&>-bzImage",
                                        consoleLog: "/var/lib/libvirt/daxrig/run-daxrig-1-probe-console.log")

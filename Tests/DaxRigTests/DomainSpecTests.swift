@@ -40,8 +40,6 @@ import DaxRigKernel
         #expect(!xml.contains("<label>") || xml.contains("seclabel"))
     }
 
-    /// `--gdb`: the stub on QEMU's command line, on loopback only, in a domain libvirt's
-    /// schema takes; without it, no qemu namespace at all.
     /// Another host's console: a pty for the stream, QEMU's log of it in the pool.
     @Test func anotherHostsConsoleIsAPtyWithItsLogKeptThere() throws {
         var remote = spec(nvdimms: [NvdimmSpec(backingFile: "/pool/run-d-pmem0", sizeBytes: 2 << 30)])
@@ -52,6 +50,8 @@ import DaxRigKernel
         #expect(!xml.contains("type='file'"))
     }
 
+    /// `--gdb`: the stub on QEMU's command line, on loopback only, in a domain libvirt's
+    /// schema takes; without it, no qemu namespace at all.
     @Test func aGdbStubIsOnQEMUsCommandLineOnLoopbackOnly() throws {
         var gdb = spec(nvdimms: [NvdimmSpec(backingFile: "/r/pmem0.img", sizeBytes: 2 << 30)])
         gdb.gdb = GdbStub(port: 4321, wait: true)
