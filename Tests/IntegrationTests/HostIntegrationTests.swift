@@ -389,6 +389,10 @@ import Testing
         #expect(try LibvirtConnection(uri: uri).activeDomainNames().count == 1)
         try pane.type("echo remote-$((6*7)); grep -c dax=always /proc/mounts", "Enter")
         #expect(pane.waitFor("remote-42\n1"), "\(pane.screen())")
+        // At the prompt again first: a Ctrl-D typed while the command still ran reached a
+        // terminal not yet back in ash's own line editing, and was lost (a rehearsal
+        // under load, 2026-12-07: the guest never ended).
+        #expect(pane.waitFor("daxrig:/mnt/pmem#", count: 2), "\(pane.screen())")
         try pane.type("C-d")
         let (status, modes, pid) = try run.ended()
         #expect(status == "0", "\(pane.screen())")
