@@ -56,7 +56,13 @@ import DaxRigSupport
         maker.standardOutput = output
         try maker.run()
         defer { try? input.fileHandleForWriting.close(); maker.waitUntilExit() }
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        // The whole line: a read may return it in parts (seen once in a loaded rehearsal).
+        var line = ""
+        while !line.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            line += String(decoding: data, as: UTF8.self)
+        }
         let pids = line.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
         try #require(pids.count == 2, "\(line)")
         // The first child exits at once; its parent never waits, so it stays a zombie.
