@@ -95,7 +95,9 @@ extension GuestRunner {
         let agent: AgentConnection
         let pump: StreamPump
         do {
-            (agent, pump) = try DomainStreams.attach(domain, consoleLog: remote == nil ? nil : consoleLog, resume: !(spec.gdb?.wait ?? false))
+            // The console is a stream where the domain's is a pty: the spec says so, once.
+            let streamed: String? = if case .pty = spec.console { consoleLog } else { nil }
+            (agent, pump) = try DomainStreams.attach(domain, consoleLog: streamed, resume: !(spec.gdb?.wait ?? false))
         } catch { return finish(.infrastructure("\(error)")) }
         let feeder = request.terminalInput.map { TerminalFeeder(input: $0, writer: agent.writer()) }
         // The agent formatted the first nvdimm and waits: keep the template, then let it go on.
