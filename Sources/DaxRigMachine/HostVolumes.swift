@@ -9,7 +9,8 @@ import Foundation
 /// connection's stream), over whatever transport the connection has (ssh, TLS).
 public final class LibvirtPool: @unchecked Sendable {
     public static let name = "daxrig"
-    /// On the host; a volume's path there is what its domain XML names.
+    /// Where daxrig defines the pool on a host that has none. A pool defined before
+    /// may be elsewhere: paths there come from libvirt's volumes, never from this.
     public static let targetPath = "/var/lib/libvirt/daxrig"
     /// Beside each uploaded volume: it exists only once the upload finished, so a
     /// volume without it (daxrig killed mid-upload) is never booted from.

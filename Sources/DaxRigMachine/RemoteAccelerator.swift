@@ -122,7 +122,7 @@ extension Accelerator {
             // Ctrl-C before this point ran the cleanup already: start nothing after it.
             guard !Cleanup.shared.interrupted else { return .inconclusive("interrupted") }
             domain = try connection.createTransient(xml: probeXML(name: name, type: type, kernel: kernelPath,
-                                                                  consoleLog: LibvirtPool.targetPath + "/" + log))
+                                                                  consoleLog: (kernelPath as NSString).deletingLastPathComponent + "/" + log))
         } catch {
             return .startFailed(String("\(error)".prefix(300)))
         }

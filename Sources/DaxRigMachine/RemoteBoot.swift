@@ -54,7 +54,9 @@ struct RemoteBoot {
     /// Where QEMU also logs the console on the host, in the pool (virtlogd writes it,
     /// rolling it over as it rolls a local one): a pty drops what its reader had not
     /// read when QEMU exits (a power-off's or a panic's last lines), this file does not.
-    var consoleLog: String { LibvirtPool.targetPath + "/" + LibvirtPool.runVolume(domain, "console.log") }
+    /// In the pool's directory as libvirt placed the kernel's volume, wherever the pool
+    /// was defined (another daxrig's, or an administrator's, may not be at `targetPath`).
+    var consoleLog: String { (kernel as NSString).deletingLastPathComponent + "/" + LibvirtPool.runVolume(domain, "console.log") }
 
     /// The host's console log, every rolled-over part, into `path` and its parts, once
     /// the domain is gone; what the stream brought stays where this fails.
