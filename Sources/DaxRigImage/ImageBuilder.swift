@@ -16,9 +16,9 @@ public struct GuestImage: Sendable {
 
 /// Builds guest images from a recipe and the agent binary, cached by content.
 ///
-/// The image never contains the run plan: a run appends its plan as a second small
-/// cpio archive (`writeRunInitrd`), so one cached image serves every run, and the
-/// kernel unpacks both archives in order into the same rootfs.
+/// The image never contains the run plan, which the host sends on the agent's channel
+/// (`HostMessage.plan`): one cached image is every run's initrd, byte for byte, unless
+/// the user adds files (`runInitrd`), whose archive the kernel unpacks after it.
 public struct ImageBuilder: Sendable {
     public let cache: Cache
     public let progress: ProgressSink
@@ -95,39 +95,20 @@ public struct ImageBuilder: Sendable {
         return GuestImage(key: key, directory: directory, manifest: manifest, cacheHit: true)
     }
 
-    /// The initrd for one run: the image's bytes, then small archives of the plan (at
-    /// `GuestPlan.path`), the CRNG seed and the user's additions, written in place: the
-    /// run directory is this boot's alone.
-    public static func writeRunInitrd(image: GuestImage, plan: GuestPlan, additions: Data = Data(), to path: String) throws {
-        // The image mapped and written from its mapping, then the run's own archives:
-        // FileManager's copy of the 26 MB image took half a second, a tenth of a whole
-        // boot; gathering it with the archives into one buffer and writing that to a
-        // temporary file to rename took 0.1 s more than this.
+    /// The initrd for one run: the cached image itself, which every boot of it shares
+    /// (and another host holds once, by content); or, with the user's additions, the
+    /// image's bytes and their archive written to `path`, this boot's alone.
+    public static func runInitrd(image: GuestImage, additions: Data, at path: String) throws -> String {
+        guard !additions.isEmpty else { return image.initramfs }
+        // The image mapped and written from its mapping, then the additions: FileManager's
+        // copy of the 26 MB image took half a second, a tenth of a whole boot.
         let bytes: Data
         do {
             bytes = try Data(contentsOf: URL(fileURLWithPath: image.initramfs), options: .alwaysMapped)
         } catch {
             throw FileError.unreadable(path: image.initramfs, reason: "\(error)")
         }
-        try Files.write([bytes, try planArchive(plan), try seedArchive(), additions], to: path)
+        try Files.write([bytes, additions], to: path)
+        return path
     }
-
-    /// The per-run archive on its own: /daxrig/ and /daxrig/plan.json.
-    public static func planArchive(_ plan: GuestPlan) throws -> Data {
-        let json = try JSONCoding.encoder.encode(plan)
-        let directory = (GuestPlan.path as NSString).deletingLastPathComponent
-        return try CpioArchive([.directory(directory), .file(GuestPlan.path, json, permissions: 0o644)]).bytes()
-    }
-
-    /// Fresh random bytes for the guest's CRNG, new for every boot. PID 1 credits them
-    /// before anything reads randomness, so no boot waits on the kernel gathering its
-    /// own: a verify boot in CI sat 900 s in that gathering when the vCPU it ran on
-    /// stopped taking timer interrupts (TCG), with the virtio-rng not yet heard from.
-    public static func seedArchive() throws -> Data {
-        var generator = SystemRandomNumberGenerator()
-        let seed = Data((0..<GuestPlan.entropySeedBytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-        let directory = (GuestPlan.entropySeedPath as NSString).deletingLastPathComponent
-        return try CpioArchive([.directory(directory), .file(GuestPlan.entropySeedPath, seed, permissions: 0o600)]).bytes()
-    }
-
 }

@@ -19,8 +19,7 @@ extension GuestRunner {
                           kernel: request.kernel)
         }
 
-        let initrd = directory.appendingPathComponent("initrd.cpio").path
-        let backing: [String]
+        let backing: [String], initrd: String
         var request = request
         request.plan.shares = request.shares.enumerated().map { index, share in
             ShareMount(tag: ShareMount.tag(index), guestPath: share.guest, readOnly: share.readOnly)
@@ -30,8 +29,8 @@ extension GuestRunner {
             PmemTemplates.key(for: request, image: image, nvdimm: NvdimmSpec(backingFile: "", sizeBytes: $0))
         }
         do {
-            backing = try prepare(&request, image: image, additions: additions, initrd: initrd, in: directory,
-                                  template: templateKey.map { ($0, templates) })
+            (backing, initrd) = try prepare(&request, image: image, additions: additions, in: directory,
+                                            template: templateKey.map { ($0, templates) })
         } catch {
             return finish(.infrastructure("preparing the run in \(directory.path): \(error)"))
         }
@@ -68,7 +67,7 @@ extension GuestRunner {
         var spec = DomainSpec(
             name: name, accelerator: accelerator, memoryMiB: request.memoryMiB, vcpus: request.vcpus,
             kernel: remote?.kernel ?? request.kernel, initrd: remote?.initrd ?? initrd,
-            commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + request.extraKernelArguments,
+            commandLine: Self.kernelCommandLine(extra: (request.gdb == nil ? [] : ["nokaslr"]) + [Self.channelWait(request)] + request.extraKernelArguments,
                                                 haltOnPanic: request.dumpOnCrash || request.gdb != nil),
             nvdimms: zip(remote?.pmem ?? backing, request.pmemSizes).map { NvdimmSpec(backingFile: $0.0, sizeBytes: $0.1) },
             console: remote.map { .pty(log: $0.consoleLog) } ?? .file(consoleLog))
@@ -99,6 +98,10 @@ extension GuestRunner {
             let streamed: String? = if case .pty = spec.console { consoleLog } else { nil }
             (agent, pump) = try DomainStreams.attach(domain, consoleLog: streamed, resume: !(spec.gdb?.wait ?? false))
         } catch { return finish(.infrastructure("\(error)")) }
+        // The plan first, which the agent waits for before anything else it does.
+        let planWriter = agent.writer()
+        planWriter.send(.plan(request.plan))
+        planWriter.close()
         let feeder = request.terminalInput.map { TerminalFeeder(input: $0, writer: agent.writer()) }
         // The agent formatted the first nvdimm and waits: keep the template, then let it go on.
         let formatted: (() -> Void)? = templateKey.map { key in {
@@ -168,11 +171,11 @@ extension GuestRunner {
     }
 
     /// The run's inputs: sparse pmem backing files, or the request's own (a persistence
-    /// check's second boot), the first one from its template where there is one; then
-    /// the initrd (the image, the plan, the user's additions), whose plan says whether
-    /// the pmem is formatted already (reuse) and whether to offer it as a template.
-    func prepare(_ request: inout BootRequest, image: GuestImage, additions: Data, initrd: String, in directory: URL,
-                 template: (key: String, store: PmemTemplates)?) throws -> [String] {
+    /// check's second boot), the first one from its template where there is one, which
+    /// the plan then says (formatted already, reuse; offer it as a template); and the
+    /// initrd (the image, and the user's additions if any).
+    func prepare(_ request: inout BootRequest, image: GuestImage, additions: Data, in directory: URL,
+                 template: (key: String, store: PmemTemplates)?) throws -> (backing: [String], initrd: String) {
         // On another host the pmem is a volume there (RemoteBoot), made once the initrd is.
         let backing = try request.host != nil ? [] : request.pmemBackingFiles ?? request.pmemSizes.enumerated().map { index, size in
             let path = directory.appendingPathComponent("pmem\(index).img").path
@@ -186,9 +189,13 @@ extension GuestRunner {
                 progress.phase("template", "pmem from \(template.store.path(template.key))")
             }
         }
-        request.plan.channelWait = min(300, max(10, request.timeout / 2))
-        try ImageBuilder.writeRunInitrd(image: image, plan: request.plan, additions: additions, to: initrd)
-        return backing
+        return (backing, try ImageBuilder.runInitrd(image: image, additions: additions, at: directory.appendingPathComponent("initrd.cpio").path))
+    }
+
+    /// The agent's wait for its channel and its plan (`GuestPlan.channelWaitParameter`):
+    /// half the boot's timeout, so the guest says why before the host gives up.
+    static func channelWait(_ request: BootRequest) -> String {
+        "\(GuestPlan.channelWaitParameter)=\(Int(min(300, max(10, request.timeout / 2))))"
     }
 
     /// Starts the domain; QEMU that exits while starting is started again, twice, and

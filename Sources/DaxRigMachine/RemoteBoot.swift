@@ -4,9 +4,10 @@ import Foundation
 import Synchronization
 
 /// What a boot on another libvirt host (`--host`, issue 19) needs there, since that
-/// host shares no file system with daxrig: the kernel in daxrig's pool (uploaded once
-/// per content), the run's initrd and a sparse pmem volume per nvdimm (the boot's own,
-/// removed when it ends). Its channel is a stream, as every boot's is, and so is its
+/// host shares no file system with daxrig: the kernel and the initrd in daxrig's pool
+/// (each uploaded once per content: the plan goes over the channel, so the initrd is
+/// the cached image) and a sparse pmem volume per nvdimm (the boot's own, removed when
+/// it ends). Its channel is a stream, as every boot's is, and so is its
 /// console, which on this machine is a file (DomainStreams, `DomainSpec.Console`).
 struct RemoteBoot {
     let pool: LibvirtPool
@@ -30,13 +31,14 @@ struct RemoteBoot {
         let started = Date()
         let uploaded = try pool.upload(kernel)
         self.kernel = uploaded.path
-        self.initrd = try pool.put(initrd, as: LibvirtPool.runVolume(domain, "initrd")).path
+        let image = try pool.upload(initrd)
+        self.initrd = image.path
         pmem = try given ?? pmemSizes.enumerated().map { index, size in
             try pool.createSparse(LibvirtPool.runVolume(domain, "pmem\(index)"), bytes: size).path
         }
         let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
         progress.phase("host", "\(connection.uri): kernel \(uploaded.uploaded ? "uploaded" : "already there"), "
-            + "initrd \(Files.size(initrd) >> 20) MiB uploaded, \(pmem.count) pmem volume(s)\(given == nil ? "" : " made for more than this boot") (\(seconds) s)")
+            + "initrd \(image.uploaded ? "uploaded (\(image.bytes >> 20) MiB)" : "already there"), \(pmem.count) pmem volume(s)\(given == nil ? "" : " made for more than this boot") (\(seconds) s)")
     }
 
     /// What a boot on another host cannot do yet, refused before anything starts: a
@@ -77,9 +79,9 @@ struct RemoteBoot {
         try pool.download(volume.name, to: path)
     }
 
-    /// Removes the volumes of boot `domain` (`run-<domain>-*`: its initrd, pmem and
-    /// console), staged or not (Ctrl-C may come mid-upload); the kernel stays for the
-    /// next boot. After the domain's destroy, since cleanups run newest first.
+    /// Removes the volumes of boot `domain` (`run-<domain>-*`: its pmem, console and
+    /// vmcore), staged or not (Ctrl-C may come mid-upload); the kernel and the initrd
+    /// stay for the next boot. After the domain's destroy, since cleanups run newest first.
     static func release(domain: String, on connection: LibvirtConnection) {
         guard let pool = try? connection.daxrigPool() else { return }
         let prefix = LibvirtPool.runVolume(domain, "")

@@ -4,9 +4,10 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// What the host asks of one guest boot. It travels as /daxrig/plan.json inside a
-/// small cpio archive that the host appends to the cached image for each run, so the
-/// image itself never changes with the plan.
+/// What the host asks of one guest boot. It travels as the first line the host sends
+/// on the agent's channel (`HostMessage.plan`), so the initrd is the cached image
+/// itself, whatever the plan: another host keeps one copy of it, uploaded once
+/// (issue 19). The agent leaves it at `path`, where its own tasks read it.
 public struct GuestPlan: Codable, Sendable, Equatable {
     /// Where the plan sits in the guest's root file system.
     public static let path = "/daxrig/plan.json"
@@ -15,11 +16,17 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     /// before `exited`. The command finds the path in $DAXRIG_REPORTS too.
     public static let reportsDirectory = "/daxrig/reports"
     public static let reportsEnvironmentVariable = "DAXRIG_REPORTS"
-    /// Random bytes the host packs beside the plan for each boot (ImageBuilder.seedArchive);
-    /// the agent credits them to the kernel's CRNG and removes the file.
-    public static let entropySeedPath = "/daxrig/seed"
+    /// Random bytes the host sends with the plan for each boot (`HostMessage.plan`),
+    /// which the agent credits to the kernel's CRNG and keeps nowhere.
     /// 512 bits, twice what the CRNG needs to count as initialized.
     public static let entropySeedBytes = 64
+    /// The kernel command-line word (`daxrig.channel_wait=SECONDS`) that says how long
+    /// the agent looks for its virtio-serial port and then waits for the plan, before it
+    /// fails at "channel" or "plan" and says why on the console. The host sets half its
+    /// boot timeout: long enough for a guest starved of CPU on a loaded host, short
+    /// enough that the reason is heard. A dotted word the kernel leaves alone.
+    public static let channelWaitParameter = "daxrig.channel_wait"
+    public static let defaultChannelWait = 60.0
 
     /// The pmem device(s) to prepare, in order; the first is mounted at `mountPoint`.
     public var pmem: PmemSetup
@@ -39,11 +46,6 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     public var terminal: TerminalSpec?
     /// Host directories to mount before the command, in order (`daxrig boot --share`).
     public var shares: [ShareMount] = []
-    /// Seconds the agent looks for its virtio-serial port before it fails at "channel"
-    /// and says why on the console. The host sets half its boot timeout: long enough for
-    /// a guest starved of CPU on a loaded host, short enough that the reason is heard.
-    public var channelWait: Double = 60
-
     public init(pmem: PmemSetup = PmemSetup(), command: [String] = [], environment: [String: String] = [:],
                 abruptPowerOff: Bool = false) {
         self.pmem = pmem

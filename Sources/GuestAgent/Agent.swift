@@ -38,12 +38,13 @@ final class Agent {
         // Kernel boot vs. waiting for the channel, when `started` comes late.
         let mountedAt = Clock.uptime()
 
-        // Read before the channel, which waits as long as the plan says; a plan that
-        // cannot be read fails on the console, which the host reads too.
-        let plan = try readPlan()
-        abruptPowerOff = plan.abruptPowerOff
-        let channel = try Channel.open(console: console, wait: plan.channelWait)
+        // The plan comes first on the channel; a channel or a plan that does not come
+        // fails on the console, which the host reads too.
+        let wait = Self.channelWait()
+        let channel = try Channel.open(console: console, wait: wait)
         self.channel = channel
+        let (plan, seed) = try receivePlan(on: channel, wait: wait)
+        abruptPowerOff = plan.abruptPowerOff
         var name = utsname()
         uname(&name)
         let release = withUnsafePointer(to: &name.release) {
@@ -53,7 +54,7 @@ final class Agent {
         channel.send(.step(name: "mount-early", detail: mounted.joined(separator: ", ") + "; at uptime \(mountedAt) s",
                            seconds: mountSeconds))
 
-        waitForRandomPool(channel: channel)
+        waitForRandomPool(seed: seed, channel: channel)
         if plan.pmem.fileSystem != .none {
             var preparer = PmemPreparer(setup: plan.pmem) { channel.send($0) }
             preparer.awaitHost = { channel.awaitProceed(timeout: 120) }
@@ -75,9 +76,9 @@ final class Agent {
     /// not-yet-ready getrandom for a second per UUID (ndctl took 5.5 s that way). The
     /// host's seed makes the CRNG ready at once; the blocking read of /dev/random after
     /// it proves that, and is the wait when there is no seed.
-    private func waitForRandomPool(channel: Channel) {
+    private func waitForRandomPool(seed: [UInt8], channel: Channel) {
         let started = Clock.now()
-        let seeded = EntropySeed.credit()
+        let seeded = EntropySeed.credit(seed)
         let fd = open("/dev/random", O_RDONLY | O_CLOEXEC)
         var byte: UInt8 = 0
         if fd >= 0 {
@@ -90,18 +91,44 @@ final class Agent {
             : "\(seeded); kernel random pool ready", seconds: seconds))
     }
 
-    private func readPlan() throws -> GuestPlan {
-        guard FileIO.exists(GuestPlan.path) else {
-            throw AgentFailure("plan", "no plan at \(GuestPlan.path): the host appends it to the initrd "
-                + "(ImageBuilder.writeRunInitrd); was the image given without it?")
+    /// The host's `daxrig.channel_wait=SECONDS` from the kernel's command line.
+    static func channelWait() -> Double {
+        let words = ((try? FileIO.readText("/proc/cmdline")) ?? "").split(whereSeparator: \.isWhitespace)
+        let prefix = GuestPlan.channelWaitParameter + "="
+        guard let word = words.last(where: { $0.hasPrefix(prefix) }), let seconds = Double(word.dropFirst(prefix.count)),
+              seconds > 0 else { return GuestPlan.defaultChannelWait }
+        return seconds
+    }
+
+    /// The plan the host sends first on the channel, left at `GuestPlan.path` for the
+    /// agent's own tasks, which read it there; the seed goes to the CRNG only.
+    private func receivePlan(on channel: Channel, wait: Double) throws -> (GuestPlan, [UInt8]) {
+        let line = try staged("plan") { try channel.receiveLine(timeout: wait) }
+        guard let line else {
+            throw AgentFailure("plan", "no plan from the host on the channel within \(Int(wait)) s "
+                + "(the host sends it as soon as the channel opens: was daxrig's side gone?)")
         }
-        let bytes = try staged("plan") { try FileIO.readBytes(GuestPlan.path) }
+        let message: HostMessage
         do {
-            return try JSONDecoder().decode(GuestPlan.self, from: Data(bytes))
+            message = try HostMessage.decode(line: line)
         } catch {
-            throw AgentFailure("plan", "\(GuestPlan.path) is not a GuestPlan this agent understands: \(error); "
+            throw AgentFailure("plan", "the host's first line is not a message this agent understands (\(error)); "
                 + "rebuild the image so host and agent share one DaxRigProtocol")
         }
+        guard case let .plan(plan, seed) = message else {
+            throw AgentFailure("plan", "the host's first message was not the plan: \(String(describing: message).prefix(200))")
+        }
+        // The plan alone: the seed must not be found by a command in the guest.
+        try staged("plan") {
+            try FileIO.makeDirectories(String(GuestPlan.path[..<GuestPlan.path.lastIndex(of: "/")!]))
+            let fd = open(GuestPlan.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw AgentFailure("plan", "cannot write \(GuestPlan.path): \(errnoText())") }
+            defer { close(fd) }
+            guard FileIO.writeAll(fd, Array(try JSONEncoder().encode(plan))) else {
+                throw AgentFailure("plan", "cannot write \(GuestPlan.path): \(errnoText())")
+            }
+        }
+        return (plan, Array(seed))
     }
 
     private func runCommand(_ plan: GuestPlan, channel: Channel) throws {

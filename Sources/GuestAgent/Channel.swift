@@ -98,6 +98,32 @@ final class Channel {
         return true
     }
 
+    /// The host's next line (without its newline), read a byte at a time so that what
+    /// follows it stays in the port for the next reader (`awaitProceed`, a terminal's
+    /// keystrokes); nil when `timeout` seconds pass first. A line past `limit` bytes is
+    /// a host that floods, and fails.
+    func receiveLine(timeout: Double, limit: Int = 16 << 20) throws -> [UInt8]? {
+        let deadline = Clock.now() + timeout
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while Clock.now() < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 100)
+            if ready < 0 && errno != EINTR { throw AgentFailure("channel", "poll: \(errnoText())") }
+            if ready <= 0 { continue }
+            guard poller.revents & Int16(POLLIN) != 0 else {
+                Clock.sleep(seconds: 0.05)  // POLLHUP: the host side is not connected (yet)
+                continue
+            }
+            // One byte per readiness: a host that stops mid-line cannot hold this past the deadline.
+            guard read(fd, &byte, 1) == 1 else { continue }
+            if byte == UInt8(ascii: "\n") { return line }
+            line.append(byte)
+            if line.count > limit { throw AgentFailure("channel", "the host sent a line of more than \(limit) bytes") }
+        }
+        return nil
+    }
+
     /// Waits for the host's `proceed` (the answer to `pmemFormatted`), reading the
     /// channel a line at a time; false when `timeout` seconds pass first or the channel
     /// is lost. Other lines are dropped: nothing else is sent at this stage (a shell's

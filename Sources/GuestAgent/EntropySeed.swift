@@ -1,24 +1,19 @@
 import DaxRigProtocol
 import Glibc
 
-/// The host's per-boot random bytes (GuestPlan.entropySeedPath), credited to the
-/// kernel's CRNG before anything in the guest reads randomness. Without them PID 1
-/// waits for the virtio-rng or the kernel's jitter gathering; in CI that wait never
-/// ended once, on a vCPU whose timer interrupts had stopped (TCG), and cost 900 s.
+/// The host's per-boot random bytes (sent with the plan, `HostMessage.plan`), credited
+/// to the kernel's CRNG before anything in the guest reads randomness. Without them
+/// PID 1 waits for the virtio-rng or the kernel's jitter gathering; in CI that wait
+/// never ended once, on a vCPU whose timer interrupts had stopped (TCG), and cost 900 s.
 enum EntropySeed {
     /// <linux/random.h>: RNDADDENTROPY = _IOW('R', 0x03, int[2]).
     private static let addEntropy: UInt = 0x4008_5203
 
     /// What happened, for the agent's "random" step. Never throws: without a seed the
     /// agent falls back to waiting, as it did before seeds.
-    static func credit() -> String {
-        let path = GuestPlan.entropySeedPath
-        guard FileIO.exists(path) else { return "no seed from the host" }
-        guard let seed = try? FileIO.readBytes(path, limit: 4096), !seed.isEmpty, seed.count % 4 == 0 else {
-            return "the host's seed at \(path) is unreadable or not whole 32-bit words"
-        }
-        // Read once: a command in the guest must not find the bytes the CRNG started from.
-        unlink(path)
+    static func credit(_ seed: [UInt8]) -> String {
+        guard !seed.isEmpty else { return "no seed from the host" }
+        guard seed.count <= 4096, seed.count % 4 == 0 else { return "the host's seed (\(seed.count) bytes) is not whole 32-bit words" }
         let fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return "cannot open /dev/urandom: \(errnoText())" }
         defer { close(fd) }

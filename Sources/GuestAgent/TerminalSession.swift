@@ -73,8 +73,8 @@ enum TerminalSession {
                         keys += data
                     case let .resize(rows, columns):
                         resize(master, rows: rows, columns: columns)
-                    case .proceed:
-                        break  // the pmem template's answer; a shell boot asks none
+                    case .proceed, .plan:
+                        break  // the pmem template's answer (a shell boot asks none); the plan came first
                     case nil:
                         channel.send(.step(name: "terminal", detail: "not a host message: \(String(decoding: line.prefix(80), as: UTF8.self))", seconds: 0))
                     }

@@ -92,33 +92,45 @@ import Testing
         #expect(throws: CpioError.self) { try broken.bytes() }
     }
 
-    /// The run initrd: the image archive, the plan archive and the seed archive back to
-    /// back; each part is a complete archive that cpio lists on its own.
-    @Test func runInitrdAppendsThePlanArchive() throws {
+    /// The run initrd: the cached image itself when the user adds nothing (every boot
+    /// shares it, another host holds it once); with additions, the image's bytes and
+    /// then their archive, each a complete archive that cpio lists on its own.
+    @Test func runInitrdIsTheImageItselfOrTheImageThenTheAdditions() throws {
         let dir = try Files.temporaryDirectory(in: FileManager.default.temporaryDirectory, prefix: "cpio-")
         defer { Files.remove(dir.path) }
         let image = try CpioArchive(Self.entries).bytes()
-        let plan = GuestPlan(pmem: PmemSetup(fileSystem: .ext4), command: ["/bin/sh", "-c", "true"])
-        let planBytes = try ImageBuilder.planArchive(plan)
-        #expect(planBytes.count % 512 == 0)
-        let tail = try write(planBytes, in: dir, name: "plan.cpio")
-        let listing = try Command("cpio", ["-t", "--quiet", "-F", tail]).run().standardOutput
-        #expect(listing == "daxrig\ndaxrig/plan.json\n")
-
-        let root = dir.appendingPathComponent("root")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try Command("cpio", ["-idm", "--quiet", "-F", tail], directory: root.path).run()
-        let decoded = try JSONDecoder().decode(GuestPlan.self, from: Data(contentsOf: root.appendingPathComponent("daxrig/plan.json")))
-        #expect(decoded == plan)
-
         let imageDir = try Files.temporaryDirectory(in: dir, prefix: "image-")
         try image.write(to: imageDir.appendingPathComponent("initramfs.cpio"))
         let guest = try Fixtures.guestImage(in: imageDir)
-        let runInitrd = dir.appendingPathComponent("run/initrd.cpio").path
-        try ImageBuilder.writeRunInitrd(image: guest, plan: plan, to: runInitrd)
-        let written = try #require(FileManager.default.contents(atPath: runInitrd))
-        #expect(written.prefix(image.count + planBytes.count) == image + planBytes)
-        let seed = try write(written.dropFirst(image.count + planBytes.count), in: dir, name: "seed.cpio")
-        #expect(try Command("cpio", ["-t", "--quiet", "-F", seed]).run().standardOutput == "daxrig\ndaxrig/seed\n")
+        let runPath = dir.appendingPathComponent("run/initrd.cpio").path
+
+        #expect(try ImageBuilder.runInitrd(image: guest, additions: Data(), at: runPath) == guest.initramfs)
+        #expect(!Files.exists(runPath), "nothing written for a boot that adds nothing")
+
+        let additions = try CpioArchive([.directory("/root"), .file("/root/repro.sh", Self.script, permissions: 0o755)]).bytes()
+        #expect(try ImageBuilder.runInitrd(image: guest, additions: additions, at: runPath) == runPath)
+        let written = try #require(FileManager.default.contents(atPath: runPath))
+        #expect(written == image + additions)
+        let tail = try write(written.dropFirst(image.count), in: dir, name: "additions.cpio")
+        #expect(try Command("cpio", ["-t", "--quiet", "-F", tail]).run().standardOutput == "root\nroot/repro.sh\n")
+    }
+
+    /// The plan travels as the host's first channel line, with a seed new for each boot:
+    /// it decodes to the same plan, and two boots never share the bytes their CRNGs start from.
+    @Test func thePlanMessageRoundTripsWithAFreshSeedEachTime() throws {
+        let plan = GuestPlan(pmem: PmemSetup(fileSystem: .ext4, reuse: true), command: ["/bin/sh", "-c", "echo 'a\nb'"], environment: ["A": "1"])
+        let lines = try (1...2).map { _ in try HostMessage.plan(plan).encodedLine() }
+        var seeds: [Data] = []
+        for line in lines {
+            #expect(line.last == UInt8(ascii: "\n") && line.dropLast().firstIndex(of: UInt8(ascii: "\n")) == nil, "one line")
+            guard case let .plan(decoded, seed) = try HostMessage.decode(line: line.dropLast()) else {
+                Issue.record("not a plan")
+                continue
+            }
+            #expect(decoded == plan)
+            #expect(seed.count == GuestPlan.entropySeedBytes)
+            seeds.append(seed)
+        }
+        #expect(seeds.count == 2 && seeds[0] != seeds[1])
     }
 }

@@ -149,13 +149,13 @@ import Testing
     /// with daxrig: the guest runs there (its QEMU log is in that host's directories,
     /// not ours) on pmem that is a volume there, its output and status come back over
     /// the channel stream (20 MB of it too), a panic is read from the console stream and
-    /// a WARN from one that outgrew a virtlogd part there, the kernel goes up
-    /// once, and each boot leaves the host nothing but the kernel; a persistence check's
+    /// a WARN from one that outgrew a virtlogd part there, the kernel and the image go
+    /// up once, and each boot leaves the host nothing but them; a persistence check's
     /// two boots share one volume there. Ctrl-C and SIGKILL
     /// leave no domain; a killed daxrig's volumes are swept by the next boot once
     /// stale; a host whose libvirtd dies mid-boot is an infrastructure failure at once,
     /// not a timeout or a verdict on the kernel.
-    @Test func aBootOnAnotherHostRunsThereAndLeavesItOnlyItsKernel() throws {
+    @Test func aBootOnAnotherHostRunsThereAndLeavesItOnlyItsKernelAndImage() throws {
         defer { Self.down("dxd") }
         let uri = try Self.up("dxd", index: 44)
         let root = "/var/tmp/daxrig-hosts/dxd/"
@@ -165,7 +165,7 @@ import Testing
         let first = try Rig.run(["boot", "--host", uri, "--", "sh", "-c", "grep ' /mnt/pmem ' /proc/mounts; exit 3"], environment: Self.insecure)
         #expect(first.status == 3, "\(first.standardError.suffix(2000))")
         #expect(first.standardOutput.contains("/dev/pmem0 /mnt/pmem xfs") && first.standardOutput.contains("dax=always"), "\(first.standardOutput)")
-        #expect(first.standardError.contains("\(uri): kernel uploaded"), "\(first.standardError.suffix(2000))")
+        #expect(first.standardError.contains("\(uri): kernel uploaded, initrd uploaded ("), "\(first.standardError.suffix(2000))")
         // Its accelerator decided there (AcceleratorIntegration below tries it out).
         #expect(first.standardError.contains("\(uri): tcg (") || first.standardError.contains("\(uri): kvm ("), "\(first.standardError.suffix(2000))")
         let ran = try FileManager.default.contentsOfDirectory(atPath: root + "log/qemu").filter { $0.hasSuffix(".log") }
@@ -173,14 +173,16 @@ import Testing
         let booted = try #require(first.standardError.firstMatch(of: /(daxrig-\d+-[0-9a-f]{8}): (tcg|kvm),/).map { String($0.1) },
                                   "\(first.standardError.suffix(2000))")
         #expect(ran.contains(booted + ".log") && ran.allSatisfy { $0.hasPrefix("daxrig-") }, "its QEMU ran on that host: \(ran)")
+        // The kernel and the image, each by its content: the plan went over the channel.
         let kernelOnly = try pool.volumeNames()
-        #expect(kernelOnly.count == 1 && kernelOnly[0].contains("-bzImage-"), "\(kernelOnly)")
+        #expect(kernelOnly.count == 2 && kernelOnly.contains { $0.contains("-bzImage-") } && kernelOnly.contains { $0.contains("-initramfs.cpio-") },
+                "\(kernelOnly)")
 
         let panic = try Rig.run(["boot", "--host", uri, "--", "sh", "-c",
                                  "mount -t debugfs none /sys/kernel/debug; echo PANIC > /sys/kernel/debug/provoke-crash/DIRECT"],
                                 environment: Self.insecure)
         #expect(panic.status == 110 && panic.standardError.contains("kernel panic"), "\(panic.standardError.suffix(2000))")
-        #expect(panic.standardError.contains("kernel already there"))
+        #expect(panic.standardError.contains("kernel already there, initrd already there"), "\(panic.standardError.suffix(2000))")
         #expect(try pool.volumeNames() == kernelOnly && domains().isEmpty)
 
         // A guest that floods both streams: 20 MB of output over the channel, then a WARN
@@ -220,12 +222,13 @@ import Testing
         }
         // The killed one's volumes stay until stale (a boot being staged has volumes and
         // no domain yet); made old, the next boot sweeps them.
+        // Its pmem and its console log: its initrd is the image, which stays.
         let left = try pool.volumeNames().filter { !kernelOnly.contains($0) }
-        #expect(left.count == 3 && left.allSatisfy { $0.hasPrefix("run-daxrig-") }, "\(left)")
+        #expect(left.count == 2 && left.allSatisfy { $0.hasPrefix("run-daxrig-") }, "\(left)")
         var old = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
         for name in left { #expect(utimes(root + "lib/daxrig/" + name, &old) == 0) }
         let sweeping = try Rig.run(["boot", "--host", uri, "--", "true"], environment: Self.insecure)
-        #expect(sweeping.status == 0 && sweeping.standardError.contains("removed 3 volume(s) of boots that ended without their daxrig"),
+        #expect(sweeping.status == 0 && sweeping.standardError.contains("removed 2 volume(s) of boots that ended without their daxrig"),
                 "\(sweeping.standardError.suffix(2000))")
         #expect(try pool.volumeNames() == kernelOnly)
 
@@ -282,6 +285,9 @@ import Testing
         }
         for uri in [first, second] {
             #expect(matrix.standardError.components(separatedBy: "\(uri): kernel uploaded").count - 1 == 1, "the kernel goes up once per host")
+            // And so does the image: every cell's plan went over its channel.
+            let images = matrix.standardError.split(separator: "\n").filter { $0.contains("\(uri): kernel") && $0.contains("initrd uploaded (") }
+            #expect(images.count == 1, "the initrd goes up once per host: \(images)")
         }
 
         let (process, out, err) = try Rig.start(["nightly", directory.appendingPathComponent("m.toml").path, "--store", store] + hosts, environment: Self.insecure)
@@ -374,7 +380,7 @@ import Testing
 
     /// `--shell` on another host (issue 19): the keystrokes go up the channel's stream
     /// (the pump carries both ways), the guest's answers come down it, and Ctrl-D ends
-    /// the guest there, leaving that host only its kernel. tmux plays the developer.
+    /// the guest there, leaving that host only its kernel and image. tmux plays the developer.
     @Test func aShellOnAnotherHostTakesKeystrokesThroughTheChannelsStream() throws {
         _ = try Rig.defaultKernel()
         defer { Self.down("dxh") }
@@ -400,12 +406,12 @@ import Testing
         #expect(try LibvirtConnection(uri: uri).activeDomainNames().isEmpty)
         #expect(try Rig.domainsLeft(by: pid).isEmpty)
         let left = try LibvirtConnection(uri: uri).daxrigPool().volumeNames()
-        #expect(left.count == 1 && left[0].contains("-bzImage-"), "\(left)")
+        #expect(left.count == 2 && left.contains { $0.contains("-bzImage-") } && left.contains { $0.contains("-initramfs.cpio-") }, "\(left)")
     }
 
     /// `--dump-on-crash` on another host: QEMU dumps the halted guest into daxrig's pool
     /// there, the vmcore comes down to the run directory here, makedumpfile reads the
-    /// panic back out of it, and the host keeps nothing of the boot but the kernel.
+    /// panic back out of it, and the host keeps nothing of the boot but the kernel and image.
     @Test func aPanicOnAnotherHostLeavesItsVmcoreHereAndNothingThere() throws {
         _ = try Rig.defaultKernel()
         defer { Self.down("dxv") }
@@ -422,7 +428,7 @@ import Testing
         #expect(try Files.read(dmesg).contains("Kernel panic - not syncing: sysrq triggered crash"))
         #expect(try LibvirtConnection(uri: uri).activeDomainNames().isEmpty)
         let left = try LibvirtConnection(uri: uri).daxrigPool().volumeNames()
-        #expect(left.count == 1 && left[0].contains("-bzImage-"), "\(left)")
+        #expect(left.count == 2 && left.contains { $0.contains("-bzImage-") } && left.contains { $0.contains("-initramfs.cpio-") }, "\(left)")
     }
 
     /// What a boot on another host cannot do yet is refused before anything starts.

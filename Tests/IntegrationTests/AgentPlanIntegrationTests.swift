@@ -1,0 +1,57 @@
+import DaxRigImage
+import DaxRigProtocol
+import DaxRigSupport
+import Foundation
+import Testing
+@testable import DaxRigMachine
+
+/// The plan is the first line the host sends on the agent's channel (the initrd is the
+/// cached image itself). A host that sends none, or sends something else first, must
+/// end the guest with the reason on its console, within the wait the command line
+/// gives, and not leave it hanging until the host's timeout or run it without a plan.
+@Suite struct AgentPlanIntegrationTests {
+    /// Boots the real kernel and image with the channel open but `first` (or nothing)
+    /// as the host's first line; returns the console once the guest has ended itself.
+    func boot(sending first: HostMessage?) throws -> (ended: Bool, seconds: Double, console: String) {
+        let kernel = try Rig.defaultKernel()
+        let image = try ImageBuilder().build(recipe: ImageRecipe.load(path: GuestImageIntegrationTests.recipePath), agent: AgentBinary.locate())
+        let directory = try Rig.scratch("plan")
+        defer { Files.removeDirectory(directory.path) }
+        let log = directory.appendingPathComponent("console.log").path
+        _ = LibvirtEventLoop.started
+        let connection = try LibvirtConnection()
+        let spec = DomainSpec(name: DomainSpec.uniqueName(), accelerator: .tcg, memoryMiB: 512, vcpus: 1, kernel: kernel.bzImage,
+                              initrd: image.initramfs, commandLine: GuestRunner.kernelCommandLine(extra: ["\(GuestPlan.channelWaitParameter)=5"]),
+                              nvdimms: [], console: .file(log))
+        let domain = try connection.createTransient(xml: spec.xml(), paused: true)
+        defer { try? connection.destroyDomain(named: spec.name) }
+        let started = Date()
+        let (agent, pump) = try DomainStreams.attach(domain, consoleLog: nil)
+        if let first {
+            let writer = agent.writer()
+            writer.send(first)
+            writer.close()
+        }
+        let ended = domain.waitUntilStopped(timeout: 150)
+        let seconds = Date().timeIntervalSince(started)
+        pump.stop()
+        return (ended, seconds, ConsoleLog.read(log).text)
+    }
+
+    @Test(.timeLimit(.minutes(4))) func aHostThatSendsNoPlanHearsWhyOnTheConsoleAndTheGuestEnds() throws {
+        let run = try boot(sending: nil)
+        #expect(run.ended, "the guest still ran after 150 s: \(run.console.suffix(2000))")
+        let failure = AgentConsoleLine.lastFailure(in: run.console)
+        #expect(failure?.stage == "plan" && failure?.message.contains("no plan from the host on the channel within 5 s") == true,
+                "\(run.console.suffix(2000))")
+        #expect(!run.console.contains("[command]"))
+    }
+
+    @Test(.timeLimit(.minutes(4))) func aFirstMessageThatIsNotThePlanIsRefusedAndNothingRuns() throws {
+        let run = try boot(sending: .input(Data("rm -rf /mnt/pmem\n".utf8)))
+        #expect(run.ended, "the guest still ran after 150 s: \(run.console.suffix(2000))")
+        let failure = AgentConsoleLine.lastFailure(in: run.console)
+        #expect(failure?.stage == "plan" && failure?.message.contains("the host's first message was not the plan") == true,
+                "\(run.console.suffix(2000))")
+    }
+}
