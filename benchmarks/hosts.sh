@@ -53,16 +53,17 @@ print(f"  1 host, this machine (floor): {floor:.1f} cells per minute")
 for name, label in [("remote", "1 host, another (namespace)"), ("two", "2 hosts, this machine + 1"), ("three", "3 hosts, this machine + 2")]:
     r = rate(name)
     print(f"  {label}: {r:.1f} cells per minute, {r / floor:.2f}x the floor")
-# The staging line each remote boot prints: "kernel uploaded" (kernel + initrd + pmem
-# volume) the first time on a host, "kernel already there" (initrd + pmem) after.
+# The staging line each remote boot prints: "kernel uploaded, initrd uploaded (N MiB)"
+# (kernel, image and pmem volume) the first time on a host, "kernel already there,
+# initrd already there" (the pmem volume only) after.
 first, later = [], []
 for i in range(1, n + 1):
     for name in ("remote", "two", "three"):
         for line in open(f"{s}/{name}{i}.log"):
-            m = re.search(r"kernel (uploaded|already there), initrd (\d+) MiB uploaded, .*\(([\d.]+) s\)", line)
+            m = re.search(r"kernel (uploaded|already there), initrd (uploaded|already there).*\(([\d.]+) s\)", line)
             if m:
-                (first if m.group(1) == "uploaded" else later).append(float(m.group(3)))
+                (later if m.group(1) == m.group(2) == "already there" else first).append(float(m.group(3)))
 if first and later:
-    print(f"  staging on a host: {statistics.median(first):.2f} s with the kernel's upload ({len(first)} boots), "
-          f"{statistics.median(later):.2f} s without ({len(later)} boots: the run's initrd and its pmem volume)")
+    print(f"  staging on a host: {statistics.median(first):.2f} s with an upload ({len(first)} boots), "
+          f"{statistics.median(later):.2f} s without ({len(later)} boots: the pmem volume only)")
 PY
