@@ -435,6 +435,9 @@ import Testing
     @Test func aBootOnAnotherHostRefusesWhatNeedsThisMachinesFiles() throws {
         let shared = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--share", "/tmp", "--", "true"], environment: Self.insecure)
         #expect(shared.status == 2 && shared.standardError.contains("--share is not supported on another libvirt host yet"), "\(shared.standardError)")
+        // gdb's stub would listen on that host's loopback, out of this machine's reach.
+        let gdb = try Rig.run(["boot", "--host", "qemu+tcp://10.77.46.2/system", "--gdb", "--", "true"], environment: Self.insecure)
+        #expect(gdb.status == 2 && gdb.standardError.contains("--gdb is not supported on another libvirt host yet"), "\(gdb.standardError)")
         let bad = try Rig.run(["boot", "--host", "10.77.46.2", "--", "true"])
         #expect(bad.status == 2 && bad.standardError.contains("--host 10.77.46.2: not a libvirt URI"), "\(bad.standardError)")
         // Outside a test, no transport without encryption and authentication...
