@@ -56,7 +56,7 @@ extension GuestRunner {
         var remote: RemoteBoot?
         if request.host != nil {
             do {
-                remote = try RemoteBoot(connection: connection, domain: name, kernel: request.kernel, initrd: initrd,
+                remote = try RemoteBoot(connection: connection, domain: name, kernel: request.kernel, initrd: initrd, image: image.initramfs,
                                         pmemSizes: request.pmemSizes, pmem: request.pmemBackingFiles, progress: progress)
             } catch {
                 if !connection.isAlive { request.host.map(HostLoss.mark) }
@@ -100,8 +100,12 @@ extension GuestRunner {
         } catch { return finish(.infrastructure("\(error)")) }
         // The plan first, which the agent waits for before anything else it does.
         let planWriter = agent.writer()
-        planWriter.send(.plan(request.plan))
+        let planSent = planWriter.send(.plan(request.plan))
         planWriter.close()
+        guard planSent else {
+            pump.stop(within: 0)
+            return finish(.infrastructure("the plan could not be sent on the channel of \(spec.name): its stream ended before the guest ran"))
+        }
         let feeder = request.terminalInput.map { TerminalFeeder(input: $0, writer: agent.writer()) }
         // The agent formatted the first nvdimm and waits: keep the template, then let it go on.
         let formatted: (() -> Void)? = templateKey.map { key in {
@@ -129,7 +133,7 @@ extension GuestRunner {
         feeder?.stop()
         var outcome = session.outcome ?? session.silentEnding
         // A host lost mid-boot is no verdict on the kernel, whatever the session got to.
-        if let lost = pump.failures.withLock({ $0.first }) {
+        if let lost = pump.failures.withLock({ $0.first }), !Self.streamEndedWithItsDomain(domain, on: connection) {
             // A stream's own error on a host that still answers is this boot's, not the host's.
             if !connection.isAlive { request.host.map(HostLoss.mark) }
             outcome = .infrastructure("\(lost) (\(connection.uri)) during the boot of \(spec.name): " + (request.host == nil
@@ -162,6 +166,15 @@ extension GuestRunner {
         return finish(outcome, session)
     }
 
+    /// Whether a stream failed only because its domain ended: QEMU closing a channel the
+    /// guest never opened (no agent ran), with the host's plan unread in it, resets the
+    /// socket libvirtd reads, and libvirt reports that as the stream's error. No loss:
+    /// the console says how the guest ended. A connection that died, or a stream that
+    /// failed under a guest still running, is one.
+    static func streamEndedWithItsDomain(_ domain: LibvirtDomain, on connection: LibvirtConnection) -> Bool {
+        connection.isAlive && domain.waitUntilStopped(timeout: 2)
+    }
+
     /// Whether a boot that ended so has a guest worth holding for gdb: one the console
     /// watch stopped (a panic halted by panic=0, a stall) or one still running at its
     /// timeout. A guest that powered off, or whose agent reported, has nothing left.
@@ -172,8 +185,9 @@ extension GuestRunner {
 
     /// The run's inputs: sparse pmem backing files, or the request's own (a persistence
     /// check's second boot), the first one from its template where there is one, which
-    /// the plan then says (formatted already, reuse; offer it as a template); and the
-    /// initrd (the image, and the user's additions if any).
+    /// the plan then says (formatted already, reuse; offer it as a template); the plan
+    /// as the guest gets it, in plan.json beside them, for a kept run (without the seed,
+    /// which only the guest sees); and the initrd (the image, and the additions if any).
     func prepare(_ request: inout BootRequest, image: GuestImage, additions: Data, in directory: URL,
                  template: (key: String, store: PmemTemplates)?) throws -> (backing: [String], initrd: String) {
         // On another host the pmem is a volume there (RemoteBoot), made once the initrd is.
@@ -189,6 +203,7 @@ extension GuestRunner {
                 progress.phase("template", "pmem from \(template.store.path(template.key))")
             }
         }
+        try JSONCoding.encoder.encode(request.plan).write(to: directory.appendingPathComponent("plan.json"))
         return (backing, try ImageBuilder.runInitrd(image: image, additions: additions, at: directory.appendingPathComponent("initrd.cpio").path))
     }
 
