@@ -21,7 +21,10 @@ struct RemoteBoot {
     /// boot's prefix (`release`), whether staging finished or not.
     /// `pmem`, when given, are volumes of the pool already (`GuestRunner.persistentPmem`):
     /// booted as they are, and left for their owner.
-    init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, pmemSizes: [UInt64], pmem given: [String]?,
+    /// `initrd` is the cached image (`image`) or, with the user's additions, this boot's
+    /// own file: the image goes up once per content and stays, as the kernel does; a
+    /// boot's own goes up for it and with it, like its pmem.
+    init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, image: String, pmemSizes: [UInt64], pmem given: [String]?,
          progress: ProgressSink) throws {
         let pool = try connection.daxrigPool()
         self.pool = pool
@@ -31,14 +34,14 @@ struct RemoteBoot {
         let started = Date()
         let uploaded = try pool.upload(kernel)
         self.kernel = uploaded.path
-        let image = try pool.upload(initrd)
-        self.initrd = image.path
+        let staged = initrd == image ? try pool.upload(initrd) : try pool.put(initrd, as: LibvirtPool.runVolume(domain, "initrd"))
+        self.initrd = staged.path
         pmem = try given ?? pmemSizes.enumerated().map { index, size in
             try pool.createSparse(LibvirtPool.runVolume(domain, "pmem\(index)"), bytes: size).path
         }
         let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
         progress.phase("host", "\(connection.uri): kernel \(uploaded.uploaded ? "uploaded" : "already there"), "
-            + "initrd \(image.uploaded ? "uploaded (\(image.bytes >> 20) MiB)" : "already there"), \(pmem.count) pmem volume(s)\(given == nil ? "" : " made for more than this boot") (\(seconds) s)")
+            + "initrd \(staged.uploaded ? "uploaded (\(staged.bytes >> 20) MiB)" : "already there"), \(pmem.count) pmem volume(s)\(given == nil ? "" : " made for more than this boot") (\(seconds) s)")
     }
 
     /// What a boot on another host cannot do yet, refused before anything starts: a
@@ -79,9 +82,9 @@ struct RemoteBoot {
         try pool.download(volume.name, to: path)
     }
 
-    /// Removes the volumes of boot `domain` (`run-<domain>-*`: its pmem, console and
-    /// vmcore), staged or not (Ctrl-C may come mid-upload); the kernel and the initrd
-    /// stay for the next boot. After the domain's destroy, since cleanups run newest first.
+    /// Removes the volumes of boot `domain` (`run-<domain>-*`: its pmem, console, vmcore
+    /// and an initrd with additions), staged or not (Ctrl-C may come mid-upload); the
+    /// kernel and the image stay for the next boot. After the domain's destroy, since cleanups run newest first.
     static func release(domain: String, on connection: LibvirtConnection) {
         guard let pool = try? connection.daxrigPool() else { return }
         let prefix = LibvirtPool.runVolume(domain, "")
