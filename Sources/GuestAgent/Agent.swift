@@ -38,12 +38,14 @@ final class Agent {
         // Kernel boot vs. waiting for the channel, when `started` comes late.
         let mountedAt = Clock.uptime()
 
-        // The plan comes first on the channel; a channel or a plan that does not come
+        // The plan comes first on the channel, within one wait for both (so the guest
+        // says why before the host's deadline); a channel or a plan that does not come
         // fails on the console, which the host reads too.
         let wait = Self.channelWait()
+        let deadline = Clock.now() + wait
         let channel = try Channel.open(console: console, wait: wait)
         self.channel = channel
-        let (plan, seed) = try receivePlan(on: channel, wait: wait)
+        let (plan, seed) = try receivePlan(on: channel, wait: wait, until: deadline)
         abruptPowerOff = plan.abruptPowerOff
         var name = utsname()
         uname(&name)
@@ -102,8 +104,8 @@ final class Agent {
 
     /// The plan the host sends first on the channel, left at `GuestPlan.path` for the
     /// agent's own tasks, which read it there; the seed goes to the CRNG only.
-    private func receivePlan(on channel: Channel, wait: Double) throws -> (GuestPlan, [UInt8]) {
-        let line = try staged("plan") { try channel.receiveLine(timeout: wait) }
+    private func receivePlan(on channel: Channel, wait: Double, until deadline: Double) throws -> (GuestPlan, [UInt8]) {
+        let line = try staged("plan") { try channel.receiveLine(timeout: max(0, deadline - Clock.now())) }
         guard let line else {
             throw AgentFailure("plan", "no plan from the host on the channel within \(Int(wait)) s "
                 + "(the host sends it as soon as the channel opens: was daxrig's side gone?)")

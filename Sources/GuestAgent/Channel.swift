@@ -115,8 +115,12 @@ final class Channel {
                 Clock.sleep(seconds: 0.05)  // POLLHUP: the host side is not connected (yet)
                 continue
             }
-            // One byte per readiness: a host that stops mid-line cannot hold this past the deadline.
-            guard read(fd, &byte, 1) == 1 else { continue }
+            // One byte per readiness: a host that stops mid-line cannot hold this past the
+            // deadline. A port whose host side closed polls readable and reads 0: no spin.
+            guard read(fd, &byte, 1) == 1 else {
+                Clock.sleep(seconds: 0.05)
+                continue
+            }
             if byte == UInt8(ascii: "\n") { return line }
             line.append(byte)
             if line.count > limit { throw AgentFailure("channel", "the host sent a line of more than \(limit) bytes") }
@@ -143,7 +147,10 @@ final class Channel {
                 continue
             }
             let count = read(fd, &buffer, buffer.count)
-            if count <= 0 { continue }
+            if count <= 0 {
+                Clock.sleep(seconds: 0.05)  // the host side closed: readable, and 0 bytes
+                continue
+            }
             pending += buffer[0..<count]
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[..<newline]

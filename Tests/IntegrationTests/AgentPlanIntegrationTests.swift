@@ -12,7 +12,7 @@ import Testing
 @Suite struct AgentPlanIntegrationTests {
     /// Boots the real kernel and image with the channel open but `first` (or nothing)
     /// as the host's first line; returns the console once the guest has ended itself.
-    func boot(sending first: HostMessage?) throws -> (ended: Bool, seconds: Double, console: String) {
+    func boot(sending first: HostMessage?) throws -> (ended: Bool, seconds: Double, console: String, messages: [AgentMessage]) {
         let kernel = try Rig.defaultKernel()
         let image = try ImageBuilder().build(recipe: ImageRecipe.load(path: GuestImageIntegrationTests.recipePath), agent: AgentBinary.locate())
         let directory = try Rig.scratch("plan")
@@ -32,10 +32,14 @@ import Testing
             writer.send(first)
             writer.close()
         }
-        let ended = domain.waitUntilStopped(timeout: 150)
+        // What the agent says on the channel until it closes (the guest powered off).
+        var messages: [AgentMessage] = []
+        let deadline = Date().addingTimeInterval(150)
+        while let message = agent.next(until: deadline) { messages.append(message) }
+        let ended = domain.waitUntilStopped(timeout: max(1, deadline.timeIntervalSinceNow))
         let seconds = Date().timeIntervalSince(started)
         pump.stop()
-        return (ended, seconds, ConsoleLog.read(log).text)
+        return (ended, seconds, ConsoleLog.read(log).text, messages)
     }
 
     @Test(.timeLimit(.minutes(4))) func aHostThatSendsNoPlanHearsWhyOnTheConsoleAndTheGuestEnds() throws {
@@ -44,7 +48,11 @@ import Testing
         let failure = AgentConsoleLine.lastFailure(in: run.console)
         #expect(failure?.stage == "plan" && failure?.message.contains("no plan from the host on the channel within 5 s") == true,
                 "\(run.console.suffix(2000))")
-        #expect(!run.console.contains("[command]"))
+        // Within the command line's 5 s of the agent's start, not the default 60 s nor
+        // the host's 150 s; and nothing began: not even `started`, which follows the plan.
+        #expect(run.seconds < 45, "ended after \(run.seconds) s")
+        #expect(run.messages.contains { if case .failed(stage: "plan", _) = $0 { true } else { false } }, "\(run.messages)")
+        #expect(!run.messages.contains { if case .started = $0 { true } else { false } }, "\(run.messages)")
     }
 
     @Test(.timeLimit(.minutes(4))) func aFirstMessageThatIsNotThePlanIsRefusedAndNothingRuns() throws {
@@ -53,5 +61,7 @@ import Testing
         let failure = AgentConsoleLine.lastFailure(in: run.console)
         #expect(failure?.stage == "plan" && failure?.message.contains("the host's first message was not the plan") == true,
                 "\(run.console.suffix(2000))")
+        #expect(!run.messages.contains { if case .started = $0 { true } else { false } }, "\(run.messages)")
+        #expect(!run.messages.contains { if case .step(name: "command", _, _) = $0 { true } else { false } }, "\(run.messages)")
     }
 }
