@@ -92,6 +92,9 @@ public struct ImageBuilder: Sendable {
               let data = try? Data(contentsOf: directory.appendingPathComponent("manifest.json")),
               let manifest = try? JSONCoding.decoder.decode(ImageManifest.self, from: data),
               manifest.key == key else { return nil }
+        // Its time is its last use, for `daxrig gc`'s oldest-first: boots use the image
+        // in place, as their initrd, so the one in use must not look like the oldest.
+        _ = utimes(directory.path, nil)
         return GuestImage(key: key, directory: directory, manifest: manifest, cacheHit: true)
     }
 

@@ -17,7 +17,8 @@ public struct BootRequest: Sendable {
     public var vcpus: Int
     /// Wall-clock limit for the whole boot, command included.
     public var timeout: Double
-    /// Keep the run directory (console log, initrd, backing files) for inspection.
+    /// Keep the run directory (console log, plan, backing files, and the initrd when
+    /// additions made one of its own) for inspection.
     public var keep: Bool
     public var extraKernelArguments: [String]
     /// Host files and directories copied into the run's initramfs (`--add`).

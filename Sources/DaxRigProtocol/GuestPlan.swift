@@ -17,7 +17,7 @@ public struct GuestPlan: Codable, Sendable, Equatable {
     public static let reportsDirectory = "/daxrig/reports"
     public static let reportsEnvironmentVariable = "DAXRIG_REPORTS"
     /// Random bytes the host sends with the plan for each boot (`HostMessage.plan`),
-    /// which the agent credits to the kernel's CRNG and keeps nowhere.
+    /// which the agent credits to the kernel's CRNG and writes to no file.
     /// 512 bits, twice what the CRNG needs to count as initialized.
     public static let entropySeedBytes = 64
     /// The kernel command-line word (`daxrig.channel_wait=SECONDS`) that says how long

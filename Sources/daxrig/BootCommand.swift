@@ -51,7 +51,7 @@ struct BootCommand: ParsableCommand {
             + "and initrd go up as volumes of its daxrig pool, the pmem is a volume there, console and results come back as streams.",
         valueName: "uri"))
     var host: String?
-    @Flag(help: "Keep the run directory (console log, initrd, backing file).") var keep = false
+    @Flag(help: "Keep the run directory (console log, plan.json, backing file; initrd.cpio with --add).") var keep = false
     @Flag(help: "Make the pmem's namespace and file system in this boot, instead of taking a template an earlier boot of the same kernel formatted.")
     var freshPmem = false
     @Flag(help: "Print a JSON summary on stdout after the command's output.") var json = false

@@ -129,6 +129,28 @@ import DaxRigRun
         try expectNothingLeft(run, keptConsole: false)
     }
 
+    /// `--keep` keeps what reproduces the boot: its console, its backing file and the
+    /// plan the guest got (without the seed). The initrd is the shared cached image,
+    /// so none is in the directory unless `--add` made the boot one of its own.
+    @Test func aKeptRunHoldsItsPlanAndItsOwnInitrdOnlyWhenItAddedFiles() throws {
+        let scratch = try Rig.scratch("keep")
+        defer { Files.removeDirectory(scratch.path) }
+        let added = scratch.appendingPathComponent("note.txt").path
+        try Files.write("kept\n", to: added)
+        for add in [false, true] {
+            let run = try boot(["--keep"] + (add ? ["--add", added] : []) + ["--fs", "none", "--", "cat", add ? "/root/note.txt" : "/proc/version"])
+            #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+            let log = try #require(run.stderr.split(separator: "\n").first { $0.contains("console log kept at ") }.map { String($0.split(separator: " ").last!) },
+                                   "\(run.stderr.suffix(2000))")
+            let directory = (log as NSString).deletingLastPathComponent
+            defer { Files.removeDirectory(directory) }
+            let names = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+            #expect(names.contains("console.log") && names.contains("plan.json") && names.contains("initrd.cpio") == add, "\(names)")
+            let plan = try Files.read(directory + "/plan.json")
+            #expect(plan.contains(add ? "note.txt" : "/proc/version") && !plan.contains("seed"), "\(plan)")
+        }
+    }
+
     /// Issue 14, item 1: virtlogd rolls the console file over at 2 MiB, and a WARNING
     /// followed by more output than that sat in console.log.0, unread: the boot passed
     /// clean. A flood through /dev/kmsg after a real WARN puts about 3.5 MB behind it.
