@@ -98,29 +98,33 @@ final class Channel {
         return true
     }
 
-    /// The host's next line (without its newline), read a byte at a time so that what
-    /// follows it stays in the port for the next reader (`awaitProceed`, a terminal's
-    /// keystrokes); nil when `timeout` seconds pass first. A line past `limit` bytes is
-    /// a host that floods, and fails.
-    func receiveLine(timeout: Double, limit: Int = 16 << 20) throws -> [UInt8]? {
-        let deadline = Clock.now() + timeout
-        var line: [UInt8] = []
+    /// The host's next byte, waiting until `deadline`; nil when it passes first. One
+    /// byte per readiness, so what follows stays in the port for the next reader, and a
+    /// host that stops mid-line cannot hold a reader past its deadline.
+    private func nextByte(until deadline: Double) throws -> UInt8? {
         var byte: UInt8 = 0
         while Clock.now() < deadline {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, 100)
             if ready < 0 && errno != EINTR { throw AgentFailure("channel", "poll: \(errnoText())") }
             if ready <= 0 { continue }
-            guard poller.revents & Int16(POLLIN) != 0 else {
-                Clock.sleep(seconds: 0.05)  // POLLHUP: the host side is not connected (yet)
-                continue
-            }
-            // One byte per readiness: a host that stops mid-line cannot hold this past the
-            // deadline. A port whose host side closed polls readable and reads 0: no spin.
-            guard read(fd, &byte, 1) == 1 else {
+            // POLLHUP alone: the host side is not connected (yet); readable with 0 bytes:
+            // it closed. poll says either at once, every time: wait instead of spinning.
+            guard poller.revents & Int16(POLLIN) != 0, read(fd, &byte, 1) == 1 else {
                 Clock.sleep(seconds: 0.05)
                 continue
             }
+            return byte
+        }
+        return nil
+    }
+
+    /// The host's next line (without its newline); nil when `timeout` seconds pass
+    /// first. A line past `limit` bytes is a host that floods, and fails.
+    func receiveLine(timeout: Double, limit: Int = 16 << 20) throws -> [UInt8]? {
+        let deadline = Clock.now() + timeout
+        var line: [UInt8] = []
+        while let byte = try nextByte(until: deadline) {
             if byte == UInt8(ascii: "\n") { return line }
             line.append(byte)
             if line.count > limit { throw AgentFailure("channel", "the host sent a line of more than \(limit) bytes") }
@@ -128,36 +132,22 @@ final class Channel {
         return nil
     }
 
-    /// Waits for the host's `proceed` (the answer to `pmemFormatted`), reading the
-    /// channel a line at a time; false when `timeout` seconds pass first or the channel
-    /// is lost. Other lines are dropped: nothing else is sent at this stage (a shell's
-    /// keystrokes would be, so a shell boot never asks for a template).
+    /// Waits for the host's `proceed` (the answer to `pmemFormatted`); false when
+    /// `timeout` seconds pass first or the channel is lost. Other lines are dropped:
+    /// nothing else is sent at this stage (a shell's keystrokes would be, so a shell
+    /// boot never asks for a template).
     func awaitProceed(timeout: Double) -> Bool {
         guard !lost else { return false }
         let deadline = Clock.now() + timeout
-        var pending: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while Clock.now() < deadline {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, 100)
-            if ready < 0 && errno != EINTR { return false }
-            if ready <= 0 { continue }
-            guard poller.revents & Int16(POLLIN) != 0 else {
-                Clock.sleep(seconds: 0.05)  // POLLHUP: the host side is not connected (yet)
+        var line: [UInt8] = []
+        while let byte = try? nextByte(until: deadline) {
+            guard byte == UInt8(ascii: "\n") else {
+                line.append(byte)
+                if line.count > 65536 { line.removeAll() }  // a host that floods: bounded
                 continue
             }
-            let count = read(fd, &buffer, buffer.count)
-            if count <= 0 {
-                Clock.sleep(seconds: 0.05)  // the host side closed: readable, and 0 bytes
-                continue
-            }
-            pending += buffer[0..<count]
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = pending[..<newline]
-                if (try? HostMessage.decode(line: line)) == .proceed { return true }
-                pending.removeSubrange(...newline)
-            }
-            if pending.count > 65536 { pending.removeAll() }  // a host that floods: bounded
+            if (try? HostMessage.decode(line: line)) == .proceed { return true }
+            line.removeAll()
         }
         return false
     }
