@@ -123,12 +123,7 @@ final class Agent {
         // The plan alone: the seed must not be found by a command in the guest.
         try staged("plan") {
             try FileIO.makeDirectories(String(GuestPlan.path[..<GuestPlan.path.lastIndex(of: "/")!]))
-            let fd = open(GuestPlan.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw AgentFailure("plan", "cannot write \(GuestPlan.path): \(errnoText())") }
-            defer { close(fd) }
-            guard FileIO.writeAll(fd, Array(try JSONEncoder().encode(plan))) else {
-                throw AgentFailure("plan", "cannot write \(GuestPlan.path): \(errnoText())")
-            }
+            try FileIO.write(Array(try JSONEncoder().encode(plan)), to: GuestPlan.path, stage: "plan")
         }
         return (plan, Array(seed))
     }

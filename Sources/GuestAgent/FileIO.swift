@@ -62,7 +62,7 @@ enum FileIO {
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if count < 0 {
                 if errno == EINTR { continue }
                 return false
@@ -70,6 +70,15 @@ enum FileIO {
             offset += count
         }
         return true
+    }
+
+    /// `bytes` as the whole of the file at `path`, made with `mode` if new; a failure is
+    /// stage `stage`'s, naming the path.
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644, stage: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw AgentFailure(stage, "cannot write \(path): \(errnoText())") }
+        defer { close(fd) }
+        guard writeAll(fd, bytes) else { throw AgentFailure(stage, "cannot write \(path): \(errnoText())") }
     }
 
     /// mkdir -p.

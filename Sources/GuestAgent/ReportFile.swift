@@ -12,8 +12,6 @@ enum ReportFile {
         let number = String(index)
         let padded = String(repeating: "0", count: max(0, 3 - number.count)) + number
         let path = "\(GuestPlan.reportsDirectory)/\(padded)-\(name).json"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0, FileIO.writeAll(fd, [UInt8](data)) else { throw AgentFailure(stage, "cannot write \(path): \(errnoText())") }
-        close(fd)
+        try FileIO.write([UInt8](data), to: path, stage: stage)
     }
 }
