@@ -21,6 +21,14 @@ public final class AgentConnection {
     /// inherited by children (makedumpfile, addr2line), which would hold it open.
     public func writer() -> AgentWriter { AgentWriter(fd: fcntl(fd, F_DUPFD_CLOEXEC, 0)) }
 
+    /// One message to the agent from a writer of its own (`writer`), which any thread
+    /// may do while this one reads; false once the agent's side is gone.
+    public func send(_ message: HostMessage) -> Bool {
+        let writer = writer()
+        defer { writer.close() }
+        return writer.send(message)
+    }
+
     /// The next message, waiting at most until `deadline`; nil on timeout or when the
     /// guest closed the channel (see `closed`). A line that is not a message is
     /// returned as a `.failed` from stage "channel" so it is never silently lost.

@@ -99,10 +99,7 @@ extension GuestRunner {
             (agent, pump) = try DomainStreams.attach(domain, consoleLog: streamed, resume: !(spec.gdb?.wait ?? false))
         } catch { return finish(.infrastructure("\(error)")) }
         // The plan first, which the agent waits for before anything else it does.
-        let planWriter = agent.writer()
-        let planSent = planWriter.send(.plan(request.plan))
-        planWriter.close()
-        guard planSent else {
+        guard agent.send(.plan(request.plan)) else {
             pump.stop(within: 0)
             return finish(.infrastructure("the plan could not be sent on the channel of \(spec.name): its stream ended before the guest ran"))
         }
@@ -124,9 +121,7 @@ extension GuestRunner {
             } catch {
                 progress.phase("template", "not kept: \(error)")
             }
-            let writer = agent.writer()
-            writer.send(.proceed)
-            writer.close()
+            _ = agent.send(.proceed)
         } }
         let session = AgentSession.read(agent, until: deadline, timeout: request.timeout, watch: ConsoleWatch(path: consoleLog), clock: &clock,
                                         progress: progress, formatted: formatted, output: output)
