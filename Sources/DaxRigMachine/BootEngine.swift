@@ -180,9 +180,10 @@ extension GuestRunner {
 
     /// The run's inputs: sparse pmem backing files, or the request's own (a persistence
     /// check's second boot), the first one from its template where there is one, which
-    /// the plan then says (formatted already, reuse; offer it as a template); the plan
-    /// as the guest gets it, in plan.json beside them, for a kept run (without the seed,
-    /// which only the guest sees); and the initrd (the image, and the additions if any).
+    /// the plan then says (formatted already, reuse; offer it as a template); for a run
+    /// kept whole (`keep`), the plan as the guest gets it, in plan.json beside them
+    /// (without the seed, which only the guest sees); and the initrd (the image, and the
+    /// additions if any).
     func prepare(_ request: inout BootRequest, image: GuestImage, additions: Data, in directory: URL,
                  template: (key: String, store: PmemTemplates)?) throws -> (backing: [String], initrd: String) {
         // On another host the pmem is a volume there (RemoteBoot), made once the initrd is.
@@ -198,7 +199,7 @@ extension GuestRunner {
                 progress.phase("template", "pmem from \(template.store.path(template.key))")
             }
         }
-        try JSONCoding.encoder.encode(request.plan).write(to: directory.appendingPathComponent("plan.json"))
+        if request.keep { try JSONCoding.encoder.encode(request.plan).write(to: directory.appendingPathComponent("plan.json")) }
         return (backing, try ImageBuilder.runInitrd(image: image, additions: additions, at: directory.appendingPathComponent("initrd.cpio").path))
     }
 
