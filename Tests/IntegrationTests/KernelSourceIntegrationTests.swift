@@ -4,50 +4,17 @@ import Testing
 import DaxRigKernel
 import DaxRigSupport
 
-/// The other two kinds of kernel source, built for real: a kernel tree directory and
-/// a git repository at a ref. Both start from the pristine tree the default build
-/// extracted, so ccache serves most of their compiles.
+/// A kernel tree directory as the source, built for real from a copy of the pristine
+/// tree the default build extracted, so ccache serves most of its compiles. A git
+/// repository at a ref is built at the end of the bisect test
+/// (BisectIntegrationTests.aRefBuildsWithoutTouchingTheUsersCheckout), in the work tree
+/// the bisect made, instead of a tree of its own.
 @Suite(.serialized, .timed) struct KernelSourceIntegrationTests {
     /// The default lineage's pristine work tree (a git repository of daxrig's own).
     func pristineTree() throws -> String {
         _ = try Rig.defaultKernel()
         let identity = try KernelSource.default.identity(cache: Rig.cache)
         return Workspace(cache: Rig.cache, lineage: identity.lineage).source
-    }
-
-    @Test func gitRepositoryAtARefBuildsWithoutTouchingTheUsersCheckout() throws {
-        let tree = try pristineTree()
-        let scratch = try Rig.scratch("git-source")
-        let repo = scratch.appendingPathComponent("linux").path
-        defer {
-            Rig.removeTree(of: .git(repository: repo, ref: "HEAD"))
-            Files.removeDirectory(scratch.path)
-        }
-        // A user's repository: the 6.1 tree plus one commit (the demo patch).
-        try Command("git", ["clone", "-q", "--shared", tree, repo]).run()
-        try Command("git", ["-C", repo, "am", "-q", Rig.packageRoot.path + "/kernels/patches/demo/0001-dax-say-at-boot-that-the-daxrig-demo-patch-is-applie.patch"],
-                    environment: ["GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"]).run()
-        try Files.write("a user's uncommitted work\n", to: repo + "/UNCOMMITTED")
-        let head = try Command("git", ["-C", repo, "rev-parse", "HEAD"]).run().standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-
-        let output = try Rig.run(["kernel", "build", "--git", repo, "--ref", "HEAD", "--json"])
-        #expect(output.status == 0, "\(output.standardError)")
-        let manifest = try JSONCoding.decoder.decode(KernelManifest.self, from: Data(output.standardOutput.utf8))
-        #expect(manifest.sourceIdentity.kind == "git")
-        #expect(manifest.sourceIdentity.id == head)
-        #expect(manifest.release.hasPrefix("6.1."))
-        // The commit's change is in the kernel: fs/dax.c was compiled with it.
-        let built = try #require(KernelStore(cache: Rig.cache).list().first { $0.manifest.key == manifest.key })
-        #expect(try Files.read(built.buildLog).contains("fs/dax.o") || manifest.compiledFiles == 0)
-        // The user's checkout is as it was: same HEAD, uncommitted file untouched, no build output.
-        #expect(try Command("git", ["-C", repo, "rev-parse", "HEAD"]).run().standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == head)
-        #expect(try Files.read(repo + "/UNCOMMITTED") == "a user's uncommitted work\n")
-        // Nothing else appeared, ignored files included (the kernel's .gitignore ignores "/*").
-        #expect(try Command("git", ["-C", repo, "status", "--porcelain", "--ignored"]).run().standardOutput == "!! UNCOMMITTED\n")
-        // A ref that is not there is named.
-        let bad = try Rig.run(["kernel", "build", "--git", repo, "--ref", "no-such-branch"])
-        #expect(bad.status == 2)
-        #expect(bad.standardError.contains("no-such-branch is not a commit in \(repo)"))
     }
 
     @Test func kernelTreeDirectoryIsCopiedAndBuiltAndKeyedByContent() throws {
