@@ -57,7 +57,7 @@ extension GuestRunner {
         if request.host != nil {
             do {
                 remote = try RemoteBoot(connection: connection, domain: name, kernel: request.kernel, initrd: initrd, image: image.initramfs,
-                                        pmemSizes: request.pmemSizes, pmem: request.pmemBackingFiles, progress: progress)
+                                        pmemSizes: request.pmemSizes, pmem: request.pmemBackingFiles, cache: cache, progress: progress)
             } catch {
                 if !connection.isAlive { request.host.map(HostLoss.mark) }
                 return finish(.infrastructure("staging the boot on \(connection.uri): \(error)"))

@@ -41,8 +41,13 @@ public final class LibvirtPool: @unchecked Sendable {
     /// daxrigs uploading the same kernel at once never write into, or delete, each
     /// other's; any one with its marker serves. One without its marker and untouched
     /// for `staleAfter` seconds is an upload that died, and is removed.
-    public func upload(_ file: String, staleAfter: Double = 600) throws -> Volume {
+    /// Daxrigs of this machine (a matrix's first cells, all starting at once) take
+    /// turns per host and content under a lock in `cache`, so only the first uploads and
+    /// the rest find its volume; daxrigs of other machines may still each upload one.
+    public func upload(_ file: String, cache: Cache, staleAfter: Double = 600) throws -> Volume {
         let hash = try ContentHash.ofFile(file)
+        let lock = try cache.lock(Self.uploadLock(uri: connection.uri, content: hash))
+        defer { lock.release() }
         // Only characters that need no escaping in the volume's XML, nor on its host's disk.
         let base = String((file as NSString).lastPathComponent.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
         let stem = String(hash.prefix(24)) + "-" + base + "-"
@@ -63,6 +68,11 @@ public final class LibvirtPool: @unchecked Sendable {
             throw error
         }
         return uploaded
+    }
+
+    /// The lock of one content's upload to one host (`upload`; `collect` takes it too).
+    static func uploadLock(uri: String, content: String) -> String {
+        "upload-" + ContentHash.of(uri).prefix(12) + "-" + content.prefix(24)
     }
 
     /// Volumes of one boot are named `run-<domain>-<what>`: removed when the boot ends,

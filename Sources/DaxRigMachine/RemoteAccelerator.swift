@@ -105,7 +105,7 @@ extension Accelerator {
         let pool: LibvirtPool, kernelPath: String
         do {
             pool = try connection.daxrigPool()
-            let volume = try pool.upload(kernel)
+            let volume = try pool.upload(kernel, cache: cache)
             kernelPath = volume.path
             if volume.uploaded { progress.phase("host", "\(connection.uri): kernel uploaded (\(volume.bytes >> 20) MiB), first for the KVM probe") }
         } catch { return .inconclusive("staging the kernel on \(connection.uri): \(error)") }

@@ -24,7 +24,7 @@ struct RemoteBoot {
     /// `initrd` is the cached image (`image`) or, with the user's additions, this boot's
     /// own file: the image goes up once per content and stays, as the kernel does; a
     /// boot's own goes up for it and with it, like its pmem.
-    init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, image: String, pmemSizes: [UInt64], pmem given: [String]?,
+    init(connection: LibvirtConnection, domain: String, kernel: String, initrd: String, image: String, pmemSizes: [UInt64], pmem given: [String]?, cache: Cache,
          progress: ProgressSink) throws {
         let pool = try connection.daxrigPool()
         self.pool = pool
@@ -32,9 +32,9 @@ struct RemoteBoot {
         let swept = try pool.sweepRuns()
         if !swept.isEmpty { progress.phase("host", "removed \(swept.count) volume(s) of boots that ended without their daxrig") }
         let started = Date()
-        let uploaded = try pool.upload(kernel)
+        let uploaded = try pool.upload(kernel, cache: cache)
         self.kernel = uploaded.path
-        let staged = initrd == image ? try pool.upload(initrd) : try pool.put(initrd, as: LibvirtPool.runVolume(domain, "initrd"))
+        let staged = initrd == image ? try pool.upload(initrd, cache: cache) : try pool.put(initrd, as: LibvirtPool.runVolume(domain, "initrd"))
         self.initrd = staged.path
         pmem = try given ?? pmemSizes.enumerated().map { index, size in
             try pool.createSparse(LibvirtPool.runVolume(domain, "pmem\(index)"), bytes: size).path
