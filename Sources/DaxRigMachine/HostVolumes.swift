@@ -149,6 +149,35 @@ public final class LibvirtPool: @unchecked Sendable {
         }
     }
 
+    /// A volume as `gc --host` weighs it.
+    public struct Held: Sendable, Equatable {
+        public var name: String
+        public var path: String
+        /// Bytes it takes on the host's disk (a sparse pmem volume counts what it holds).
+        public var bytes: UInt64
+        public var modified: Date
+        /// Its upload finished (its marker is there); run volumes have none.
+        public var finished: Bool
+        /// The lock its uploads take on this machine (`upload`), for content volumes.
+        public var uploadLock: String? { isRun ? nil : LibvirtPool.uploadLock(uri: uri, content: name) }
+        public var isRun: Bool { name.hasPrefix("run-") }
+        let uri: String
+    }
+
+    /// Every volume of the pool, markers folded into what they mark.
+    public func held() throws -> [Held] {
+        let names = try allNames()
+        let all = Set(names)
+        return names.filter { !$0.hasSuffix(Self.doneSuffix) }.sorted().compactMap { name in
+            guard let volume = virStorageVolLookupByName(pointer, name) else { return nil }
+            defer { virStorageVolFree(volume) }
+            var info = virStorageVolInfo()
+            guard virStorageVolGetInfo(volume, &info) == 0, let path = try? path(of: volume, name: name) else { return nil }
+            let modified = age(of: name).map { Date().addingTimeInterval(-$0) } ?? .distantPast
+            return Held(name: name, path: path, bytes: info.allocation, modified: modified, finished: all.contains(name + Self.doneSuffix), uri: connection.uri)
+        }
+    }
+
     private func path(of volume: virStorageVolPtr, name: String) throws -> String {
         guard let path = virStorageVolGetPath(volume) else { throw LibvirtError.last("read the path of volume \(name)") }
         defer { free(path) }

@@ -16,7 +16,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     public init(uri: String = LibvirtConnection.defaultURI) throws {
         LibvirtError.silenceDefaultPrinting
         guard let pointer = virConnectOpen(uri) else {
-            throw LibvirtError.last("connect to \(uri)", hint: "Is libvirtd running? scripts/setup.sh starts it (virtlogd -d; libvirtd -d).")
+            throw LibvirtError.last("connect to \(uri)", hint: uri == Self.defaultURI
+                ? "Is libvirtd running? scripts/setup.sh starts it (virtlogd -d; libvirtd -d)."
+                : "Is libvirtd running on that host and reachable over this transport? `daxrig doctor --host \(uri)` checks it.")
         }
         self.pointer = pointer
         self.uri = uri
@@ -90,6 +92,20 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// Names of the running domains, to check that none of ours is left behind.
     public func activeDomainNames() throws -> [String] {
+        try activeDomains { domain in virDomainGetName(domain).map { String(cString: $0) } }
+    }
+
+    /// The running domains' XML, whoever started them: what files they use (`gc --host`
+    /// leaves a kernel or initrd a guest booted from).
+    public func activeDomainDescriptions() throws -> [String] {
+        try activeDomains { domain in
+            guard let xml = virDomainGetXMLDesc(domain, 0) else { return nil }
+            defer { free(xml) }
+            return String(cString: xml)
+        }
+    }
+
+    private func activeDomains<T>(_ each: (virDomainPtr) -> T?) throws -> [T] {
         var list: UnsafeMutablePointer<virDomainPtr?>?
         let count = virConnectListAllDomains(pointer, &list, UInt32(VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue))
         guard count >= 0, let list else { throw LibvirtError.last("list domains") }
@@ -97,7 +113,7 @@ public final class LibvirtConnection: @unchecked Sendable {
         return (0..<Int(count)).compactMap { index in
             guard let domain = list[index] else { return nil }
             defer { virDomainFree(domain) }
-            return virDomainGetName(domain).map { String(cString: $0) }
+            return each(domain)
         }
     }
 }

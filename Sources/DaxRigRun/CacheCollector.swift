@@ -10,6 +10,9 @@ public struct CacheCollector: Sendable {
     public enum Kind: String, Sendable, Codable {
         case keptRun = "kept-run", kernel, image, tree, selftests
         case pmemTemplate = "pmem-template"
+        /// On another libvirt host (HostCollector): an uploaded kernel or image, an
+        /// upload that never finished, a run's volume whose boot and daxrig are gone.
+        case hostVolume = "host-volume", deadUpload = "dead-upload", runVolume = "run-volume"
     }
 
     public struct Item: Sendable, Codable, Equatable {

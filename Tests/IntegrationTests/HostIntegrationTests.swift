@@ -149,6 +149,90 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: disk).isEmpty)
     }
 
+    /// `daxrig gc --host`: a host's pool loses its oldest uploads and what dead uploads
+    /// left, and never what a guest running there boots from, nor an upload this machine
+    /// has under way; bad input is refused before anything goes.
+    @Test func gcOnAHostRemovesOldUploadsButNothingAGuestThereUsesOrAnUploadHolds() throws {
+        defer { Self.down("dxk") }
+        let uri = try Self.up("dxk", index: 50)
+        let disk = "/var/tmp/daxrig-hosts/dxk/lib/daxrig/"
+        let pool = try LibvirtConnection(uri: uri).daxrigPool()
+        let scratch = try Rig.scratch("gc-host")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        func file(_ name: String, mib: Int) throws -> String {
+            let path = scratch.appendingPathComponent(name).path
+            try Data((0..<(mib << 20)).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        func age(_ name: String, hours: Int) {
+            var old = [timeval(tv_sec: time(nil) - hours * 3600, tv_usec: 0), timeval(tv_sec: time(nil) - hours * 3600, tv_usec: 0)]
+            for each in [name, name + ".done"] where Files.exists(disk + each) { _ = utimes(disk + each, &old) }
+        }
+        // A guest there boots from the kernel and the image while gc runs.
+        let (boot, out, err) = try Rig.start(["boot", "--host", uri, "--", "sleep", "600"], environment: Self.insecure)
+        let deadline = Date().addingTimeInterval(300)
+        // The boot's own domain (the host's KVM probe boots one first, with the kernel only).
+        func booted() throws -> Bool {
+            let volumes = try pool.volumeNames()
+            return try LibvirtConnection(uri: uri).activeDomainNames().contains { volumes.contains(LibvirtPool.runVolume($0, "pmem0")) }
+        }
+        while try !booted(), Date() < deadline, boot.isRunning { usleep(100_000) }
+        let inUse = try pool.volumeNames().filter { !$0.hasPrefix("run-") }
+        let names = try pool.volumeNames()
+        try #require(inUse.count == 2, "the kernel and the image: \(names)")
+        age(inUse[0], hours: 72); age(inUse[1], hours: 72)
+        // Older than everything else, but this machine is uploading it now: it stays.
+        let busy = try pool.upload(try file("busy", mib: 1), cache: Rig.cache)
+        age(busy.name, hours: 96)
+        // An old upload nobody uses, a newer one, an upload that died, one under way elsewhere.
+        let old = try pool.upload(try file("old", mib: 3), cache: Rig.cache)
+        age(old.name, hours: 48)
+        let new = try pool.upload(try file("new", mib: 2), cache: Rig.cache)
+        let dead = try pool.put(try file("dead", mib: 1), as: String(repeating: "d", count: 24) + "-dead-1")
+        age(dead.name, hours: 1)
+        let young = try pool.put(try file("young", mib: 1), as: String(repeating: "e", count: 24) + "-young-1")
+        let before = try pool.volumeNames()
+        let lock = try Rig.cache.lock(try #require(try pool.held().first { $0.name == busy.name }?.uploadLock))
+
+        // A budget that holds what the guest uses, the busy upload and the new one, and
+        // not the old one: the new stays, the old one and the dead one go. The guest's
+        // own volumes are its boot's, in no budget.
+        let kept = try pool.held().filter { !$0.isRun && $0.name != old.name && $0.name != dead.name && $0.name != young.name }
+        let keep = "\((kept.map(\.bytes).reduce(0, +) >> 10) + 1024)K"
+        let dry = try Rig.run(["gc", "--host", uri, "--keep", keep, "--dry-run"], environment: Self.insecure)
+        #expect(dry.status == 0, "\(dry.standardError)")
+        #expect(dry.standardOutput.contains("would remove host-volume \(old.path) on \(uri) (3 MiB)"), "\(dry.standardOutput)")
+        #expect(dry.standardOutput.contains("would remove dead-upload \(dead.path) on \(uri)"), "\(dry.standardOutput)")
+        #expect(try pool.volumeNames() == before)
+        let real = try Rig.run(["gc", "--host", uri, "--keep", keep, "--json"], environment: Self.insecure)
+        #expect(real.status == 0, "\(real.standardError)")
+        struct Item: Decodable { var kind: String; var path: String }
+        struct Report: Decodable { var host: String; var removed: [Item]; var skipped: [Item] }
+        let report = try #require(try JSONDecoder().decode([Report].self, from: Data(real.standardOutput.utf8)).first, "\(real.standardOutput)")
+        #expect(report.host == uri)
+        #expect(Set(report.removed.map(\.path)) == [old.path, dead.path], "\(report.removed)")
+        #expect(Set(report.skipped.map(\.path)) == Set(([busy.name] + inUse).map { LibvirtPool.targetPath + "/" + $0 }), "\(report.skipped)")
+        #expect(try pool.volumeNames() == before.filter { $0 != old.name && $0 != dead.name })
+        #expect(boot.isRunning, "the guest ran through it")
+
+        // Its guest gone and the upload done, everything but the young upload goes.
+        kill(boot.processIdentifier, SIGINT)
+        _ = Rig.finish(boot, out, err)
+        lock.release()
+        let all = try Rig.run(["gc", "--host", uri, "--keep", "0"], environment: Self.insecure)
+        #expect(all.status == 0, "\(all.standardError)")
+        #expect(try pool.volumeNames() == [young.name], "\(all.standardOutput)")
+
+        // Bad input names itself, exit 2; a host that is not there is the host's failure.
+        let here = try Rig.run(["gc", "--host", "qemu:///system"])
+        #expect(here.status == 2 && here.standardError.contains("daxrig gc` collects its cache"), "\(here.standardError)")
+        let budget = try Rig.run(["gc", "--host", uri, "--keep", "lots"], environment: Self.insecure)
+        #expect(budget.status == 2 && budget.standardError.contains("'lots' is not a size"), "\(budget.standardError)")
+        let gone = try Rig.run(["gc", "--host", "qemu+tcp://127.0.0.1:1/system"], environment: Self.insecure)
+        #expect(gone.status == 3 && gone.standardError.contains("cannot connect to qemu+tcp://127.0.0.1:1/system"), "\(gone.standardError)")
+        #expect(gone.standardError.contains("daxrig doctor --host qemu+tcp://127.0.0.1:1/system"), "\(gone.standardError)")
+    }
+
     /// `daxrig boot --host` for real, on a namespace host that shares no file system
     /// with daxrig: the guest runs there (its QEMU log is in that host's directories,
     /// not ours) on pmem that is a volume there, its output and status come back over
