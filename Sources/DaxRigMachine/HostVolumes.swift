@@ -27,13 +27,17 @@ public final class LibvirtPool: @unchecked Sendable {
     deinit { virStoragePoolFree(pointer) }
 
     /// A volume of the pool, as an upload left it.
-    public struct Volume: Sendable, Equatable {
+    public struct Volume: Sendable {
         public var name: String
         /// Its path on the host.
         public var path: String
         public var bytes: Int
         /// False when the host held it already.
         public var uploaded: Bool
+        /// Held (shared) from the moment `upload` found or made it for as long as its
+        /// caller keeps this value: `gc --host` on this machine leaves the volume alone
+        /// meanwhile, before a boot's domain names it as well as after.
+        public var use: FileLock? = nil
     }
 
     /// The volume holding `file`'s bytes, uploaded unless the host has it already.
@@ -48,6 +52,8 @@ public final class LibvirtPool: @unchecked Sendable {
         let hash = try ContentHash.ofFile(file)
         let lock = try cache.lock(Self.uploadLock(uri: connection.uri, content: hash))
         defer { lock.release() }
+        // Taken while the upload lock is held, so gc (which takes both) cannot come between.
+        let use = try cache.lock(Self.useLock(uri: connection.uri, content: hash), shared: true)
         // Only characters that need no escaping in the volume's XML, nor on its host's disk.
         let base = String((file as NSString).lastPathComponent.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
         let stem = String(hash.prefix(24)) + "-" + base + "-"
@@ -58,21 +64,34 @@ public final class LibvirtPool: @unchecked Sendable {
             if let age = age(of: name), age > staleAfter { try delete(name) }
         }
         if let done = uploads.sorted().first(where: { names.contains($0 + Self.doneSuffix) }), let path = path(of: done) {
-            return Volume(name: done, path: path, bytes: bytes, uploaded: false)
+            return Volume(name: done, path: path, bytes: bytes, uploaded: false, use: use)
         }
-        let uploaded = try put(file, as: stem + String(UInt32.random(in: .min ... .max), radix: 16))
+        var uploaded = try put(file, as: stem + String(UInt32.random(in: .min ... .max), radix: 16))
         do {
             virStorageVolFree(try create(uploaded.name + Self.doneSuffix, bytes: 0))
         } catch {
             try? delete(uploaded.name)
             throw error
         }
+        uploaded.use = use
         return uploaded
     }
 
-    /// The lock of one content's upload to one host (`upload`; `collect` takes it too).
+    /// The lock of one content's upload to one host (`upload`; `gc --host` takes it too).
     static func uploadLock(uri: String, content: String) -> String {
         "upload-" + ContentHash.of(uri).prefix(12) + "-" + content.prefix(24)
+    }
+
+    /// The lock boots of this machine hold, shared, while they use one content's volume
+    /// on one host (`Volume.use`); `gc --host` takes it exclusively or leaves the volume.
+    static func useLock(uri: String, content: String) -> String {
+        "use-" + ContentHash.of(uri).prefix(12) + "-" + content.prefix(24)
+    }
+
+    /// What `upload` names a content's volume: its hash's first 24 hex digits, the
+    /// file's name, a nonce. Nothing else in the pool is an upload of daxrig's.
+    static func isUploadName(_ name: String) -> Bool {
+        name.wholeMatch(of: /[0-9a-f]{24}-[A-Za-z0-9._-]+-[0-9a-f]{1,8}/) != nil
     }
 
     /// Volumes of one boot are named `run-<domain>-<what>`: removed when the boot ends,
@@ -158,21 +177,27 @@ public final class LibvirtPool: @unchecked Sendable {
         public var modified: Date
         /// Its upload finished (its marker is there); run volumes have none.
         public var finished: Bool
-        /// The lock its uploads take on this machine (`upload`), for content volumes.
-        public var uploadLock: String? { isRun ? nil : LibvirtPool.uploadLock(uri: uri, content: name) }
+        /// The locks daxrig on this machine takes for an upload's content (`upload`,
+        /// `Volume.use`); none for run volumes.
+        public var locks: [String] {
+            isRun ? [] : [LibvirtPool.uploadLock(uri: uri, content: name), LibvirtPool.useLock(uri: uri, content: name)]
+        }
         public var isRun: Bool { name.hasPrefix("run-") }
         let uri: String
     }
 
-    /// Every volume of the pool, markers folded into what they mark.
+    /// Every volume of the pool daxrig made (uploads and run volumes, markers folded
+    /// into what they mark): a pool defined before daxrig's may hold an administrator's
+    /// files and directories too, which are none of daxrig's business.
     public func held() throws -> [Held] {
         let names = try allNames()
         let all = Set(names)
-        return names.filter { !$0.hasSuffix(Self.doneSuffix) }.sorted().compactMap { name in
+        return names.filter { !$0.hasSuffix(Self.doneSuffix) && ($0.hasPrefix("run-") || Self.isUploadName($0)) }.sorted().compactMap { name in
             guard let volume = virStorageVolLookupByName(pointer, name) else { return nil }
             defer { virStorageVolFree(volume) }
             var info = virStorageVolInfo()
-            guard virStorageVolGetInfo(volume, &info) == 0, let path = try? path(of: volume, name: name) else { return nil }
+            guard virStorageVolGetInfo(volume, &info) == 0, info.type == Int32(VIR_STORAGE_VOL_FILE.rawValue),
+                  let path = try? path(of: volume, name: name) else { return nil }
             let modified = age(of: name).map { Date().addingTimeInterval(-$0) } ?? .distantPast
             return Held(name: name, path: path, bytes: info.allocation, modified: modified, finished: all.contains(name + Self.doneSuffix), uri: connection.uri)
         }
@@ -274,6 +299,17 @@ public final class LibvirtPool: @unchecked Sendable {
 }
 
 extension LibvirtConnection {
+    /// daxrig's pool on this host if it has one and it is started, changing nothing
+    /// (`gc --host` on a host named by mistake defines nothing there).
+    public func existingDaxrigPool() -> LibvirtPool? {
+        guard let found = virStoragePoolLookupByName(pointer, LibvirtPool.name) else { return nil }
+        guard virStoragePoolIsActive(found) == 1 else {
+            virStoragePoolFree(found)
+            return nil
+        }
+        return LibvirtPool(pointer: found, connection: self)
+    }
+
     /// daxrig's pool on this host: defined, built (its directory made) and started if
     /// it is not, and marked to start with libvirtd.
     public func daxrigPool() throws -> LibvirtPool {

@@ -102,13 +102,16 @@ extension Accelerator {
     public static func probeKVM(on connection: LibvirtConnection, host: RemoteHostFingerprint, kernel: String, type: String = "kvm",
                                 timeout: Double = 20, cache: Cache = .default, progress: ProgressSink = SilentProgress()) -> ProbeOutcome {
         if type == "kvm", !host.kvmOffered { return .fails("libvirt on \(connection.uri) offers no KVM guests: \(host.kvm.dropFirst("refused: ".count))") }
-        let pool: LibvirtPool, kernelPath: String
+        let pool: LibvirtPool, kernelPath: String, use: FileLock?
         do {
             pool = try connection.daxrigPool()
             let volume = try pool.upload(kernel, cache: cache)
             kernelPath = volume.path
+            use = volume.use
             if volume.uploaded { progress.phase("host", "\(connection.uri): kernel uploaded (\(volume.bytes >> 20) MiB), first for the KVM probe") }
         } catch { return .inconclusive("staging the kernel on \(connection.uri): \(error)") }
+        // Held until the probe's domain is gone: gc --host here leaves the kernel meanwhile.
+        defer { use?.release() }
         let name = DomainSpec.uniqueName()
         let log = LibvirtPool.runVolume(name, "console.log")
         // Ctrl-C during the probe stops its domain and removes its log there too.

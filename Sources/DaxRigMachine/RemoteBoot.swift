@@ -15,6 +15,9 @@ struct RemoteBoot {
     var kernel: String
     var initrd: String
     var pmem: [String]
+    /// The kernel's and the image's use locks (`LibvirtPool.Volume.use`), held for the
+    /// boot: `gc --host` on this machine never removes what a boot here stands on.
+    let uses: [FileLock]
 
     /// Stages the boot's files on the connection's host. Volumes of boots whose daxrig
     /// died are swept first. What this boot made is its caller's to remove, by the
@@ -36,6 +39,7 @@ struct RemoteBoot {
         self.kernel = uploaded.path
         let staged = initrd == image ? try pool.upload(initrd, cache: cache) : try pool.put(initrd, as: LibvirtPool.runVolume(domain, "initrd"))
         self.initrd = staged.path
+        uses = [uploaded.use, staged.use].compactMap { $0 }
         pmem = try given ?? pmemSizes.enumerated().map { index, size in
             try pool.createSparse(LibvirtPool.runVolume(domain, "pmem\(index)"), bytes: size).path
         }

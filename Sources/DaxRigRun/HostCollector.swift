@@ -11,10 +11,11 @@ import Foundation
 /// What goes first, whatever the budget: a run's volumes whose boot is over and whose
 /// daxrig died (`LibvirtPool.sweepRuns`), and an upload that never finished and has not
 /// changed for `staleAfter`. What never goes: a volume a running domain uses (its path
-/// is in the domain's XML, whoever started it), and an upload daxrig on this machine has
-/// under way (its upload lock is held). A boot on another machine that found a volume
-/// and has not started its domain yet can still lose it: that boot's start fails as an
-/// infrastructure error, re-run as one; collect a host between nights to avoid it.
+/// is in the domain's XML, whoever started it), one a boot or an upload of this machine
+/// holds (`LibvirtPool.Volume.use`, the upload lock), and only daxrig's own volumes are
+/// looked at. A boot on another machine that found a volume and has not started its
+/// domain yet can still lose it, and fails as an infrastructure error: collect a host
+/// between nights.
 public struct HostCollector: Sendable {
     public let uri: String
     public let cache: Cache
@@ -28,10 +29,10 @@ public struct HostCollector: Sendable {
 
     /// `keep` bounds the uploads (kernels and images): the running boots' own volumes
     /// are theirs, counted and removed by no budget, as a running run's directory is not
-    /// in the cache's.
+    /// in the cache's. A host without daxrig's pool has nothing to collect, and gets none.
     public func collect(keep: UInt64, dryRun: Bool = false) throws -> (removed: [CacheCollector.Item], skipped: [CacheCollector.Item], before: UInt64) {
         let connection = try LibvirtConnection(uri: uri)
-        let pool = try connection.daxrigPool()
+        guard let pool = connection.existingDaxrigPool() else { return ([], [], 0) }
         var removed: [CacheCollector.Item] = []
         if !dryRun {
             let before = Dictionary(try pool.held().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -41,39 +42,55 @@ public struct HostCollector: Sendable {
         }
         let uploads = try pool.held().filter { !$0.isRun }
         let before = (uploads.map(\.bytes) + removed.map(\.bytes)).reduce(0, +)
-        let used = try connection.activeDomainDescriptions().joined(separator: "\n")
         var skipped: [CacheCollector.Item] = []
+        // Uploads under way stay, and take their room in the budget (reported as nothing).
+        var underWay: UInt64 = 0
         var live: [CacheCollector.Item] = []
         var byPath: [String: LibvirtPool.Held] = [:]
         for volume in uploads {
             byPath[volume.path] = volume
-            if used.contains(volume.path) {
-                skipped.append(Self.item(.hostVolume, volume))
-            } else if volume.finished {
+            if volume.finished {
                 live.append(Self.item(.hostVolume, volume))
-            } else if Date().timeIntervalSince(volume.modified) > staleAfter {
+            } else if Date().timeIntervalSince(volume.modified) > staleAfter,
+                      try remove(volume, from: pool, connection: connection, dryRun: dryRun) {
+                removed.append(Self.item(.deadUpload, volume))
+            } else {
                 // Young, it may be an upload under way on another machine.
-                if try remove(volume, as: .deadUpload, from: pool, dryRun: dryRun) { removed.append(Self.item(.deadUpload, volume)) }
+                underWay += volume.bytes
             }
         }
-        // Oldest first until the rest fits; one that stays (an upload of it under way
-        // here) counts as kept, and the next oldest is weighed instead.
+        // Oldest first until the rest fits; one that stays (a guest uses it, or a boot or
+        // an upload here holds it) counts as kept, and the next oldest is weighed instead.
         while true {
-            let held = skipped.map(\.bytes).reduce(0, +)
+            let held = skipped.map(\.bytes).reduce(underWay, +)
             guard let next = CacheCollector.chooseOldestFirst(live, keep: keep > held ? keep - held : 0).first,
                   let volume = byPath[next.path] else { break }
             live.removeAll { $0 == next }
-            if try remove(volume, as: .hostVolume, from: pool, dryRun: dryRun) { removed.append(next) } else { skipped.append(next) }
+            if try remove(volume, from: pool, connection: connection, dryRun: dryRun) { removed.append(next) } else { skipped.append(next) }
         }
         return (removed, skipped, before)
     }
 
-    /// Removes `volume` unless daxrig on this machine is uploading or finding that
-    /// content now (its upload lock is held); says whether it went.
-    private func remove(_ volume: LibvirtPool.Held, as kind: CacheCollector.Kind, from pool: LibvirtPool, dryRun: Bool) throws -> Bool {
-        guard let name = volume.uploadLock, let lock = try cache.attemptLock(name) else { return false }
-        defer { lock.release() }
-        if !dryRun { try pool.delete(volume.name) }
+    /// Removes `volume` unless daxrig on this machine uploads or uses that content now
+    /// (its locks are held) or a running domain there names it, looked at once the locks
+    /// are taken: a boot here takes its use lock before its domain exists, and holds it
+    /// until the domain is gone. Says whether it went (or would, dry).
+    private func remove(_ volume: LibvirtPool.Held, from pool: LibvirtPool, connection: LibvirtConnection, dryRun: Bool) throws -> Bool {
+        var locks: [FileLock] = []
+        defer { locks.forEach { $0.release() } }
+        for name in volume.locks {
+            guard let lock = try cache.attemptLock(name) else { return false }
+            locks.append(lock)
+        }
+        if try connection.activeDomainDescriptions().contains(where: { $0.contains(volume.path) }) { return false }
+        guard !dryRun else { return true }
+        do {
+            try pool.delete(volume.name)
+        } catch {
+            // Another machine's gc or sweep may have taken it first: gone is gone.
+            guard try pool.volumeNames().contains(volume.name) else { return true }
+            throw error
+        }
         return true
     }
 

@@ -40,8 +40,8 @@ public struct Cache: Sendable {
 
     /// An exclusive lock named `name`, held until the returned lock is released or the
     /// process dies (flock), so a killed daxrig never leaves the cache locked.
-    public func lock(_ name: String) throws -> FileLock {
-        try FileLock(path: directory(locks).appendingPathComponent(name + ".lock").path)
+    public func lock(_ name: String, shared: Bool = false) throws -> FileLock {
+        try FileLock(path: directory(locks).appendingPathComponent(name + ".lock").path, shared: shared)
     }
 
     /// The lock named `name` if nobody holds it, without waiting.
@@ -66,7 +66,9 @@ public final class FileLock: @unchecked Sendable {
 
     private static func key(_ path: String) -> String { "daxrig.lock:" + path }
 
-    public init(path: String) throws {
+    /// `shared`: many holders at once, while nobody holds it exclusively (a boot using
+    /// a host's volume holds it so; `gc --host` tries it exclusively and steps aside).
+    public init(path: String, shared: Bool = false) throws {
         self.path = path
         let held = Thread.current.threadDictionary
         if held[Self.key(path)] != nil {
@@ -79,9 +81,10 @@ public final class FileLock: @unchecked Sendable {
         registry = held
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let mode = shared ? LOCK_SH : LOCK_EX
+        if flock(fd, mode | LOCK_NB) != 0 {
             FileHandle.standardError.write(Data("waiting for \(path) (another daxrig holds it)\n".utf8))
-            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+            while flock(fd, mode) != 0 && errno == EINTR {}
         }
         held[Self.key(path)] = true
     }

@@ -49,15 +49,16 @@ struct GcCommand: ParsableCommand {
     }
 
     /// `--host`: each host's pool, one after another; a host that cannot be reached is
-    /// an infrastructure error naming it, after the hosts before it were collected.
+    /// an infrastructure error naming it, after what the hosts before it lost is printed.
     private func collectHosts() throws {
         let budget = try CLI.guarded { try ByteSize.parse(keep) }
-        let uris = try CLI.hosts(hosts).compactMap { $0 }
-        guard uris.count == hosts.count else {
+        if hosts.contains(LibvirtConnection.defaultURI) {
             throw ValidationError("--host \(LibvirtConnection.defaultURI) is this machine, whose pool daxrig does not use: `daxrig gc` collects its cache")
         }
+        let uris = try CLI.hosts(hosts).compactMap { $0 }
         struct Report: Encodable { var host: String; var removed: [CacheCollector.Item]; var skipped: [CacheCollector.Item]; var before: UInt64; var after: UInt64; var dryRun: Bool }
         var reports: [Report] = []
+        defer { if json { try? CLI.printJSON(reports) } }
         for uri in uris {
             let (removed, skipped, before) = try CLI.guarded { try HostCollector(uri: uri).collect(keep: budget, dryRun: dryRun) }
             let after = before - removed.reduce(UInt64(0)) { $0 + $1.bytes }
@@ -66,9 +67,8 @@ struct GcCommand: ParsableCommand {
             for item in removed {
                 print("\(dryRun ? "would remove" : "removed") \(item.kind.rawValue) \(item.path) on \(uri) (\(ByteSize.format(item.bytes)))")
             }
-            for item in skipped { print("kept \(item.kind.rawValue) \(item.path) on \(uri): a guest there uses it, or an upload here holds it") }
+            for item in skipped { print("kept \(item.kind.rawValue) \(item.path) on \(uri): a guest there uses it, or a boot or an upload here holds it") }
             print("\(uri): daxrig's pool \(ByteSize.format(before)) before, \(ByteSize.format(after)) after (keep \(keep))")
         }
-        if json { try CLI.printJSON(reports) }
     }
 }

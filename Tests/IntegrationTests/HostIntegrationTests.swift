@@ -177,6 +177,7 @@ import Testing
             return try LibvirtConnection(uri: uri).activeDomainNames().contains { volumes.contains(LibvirtPool.runVolume($0, "pmem0")) }
         }
         while try !booted(), Date() < deadline, boot.isRunning { usleep(100_000) }
+        try #require(try booted(), "the boot's domain runs there")
         let inUse = try pool.volumeNames().filter { !$0.hasPrefix("run-") }
         let names = try pool.volumeNames()
         try #require(inUse.count == 2, "the kernel and the image: \(names)")
@@ -188,11 +189,17 @@ import Testing
         let old = try pool.upload(try file("old", mib: 3), cache: Rig.cache)
         age(old.name, hours: 48)
         let new = try pool.upload(try file("new", mib: 2), cache: Rig.cache)
+        // Nothing here uses these three from now on (a boot holds its volumes' use locks).
+        for each in [busy, old, new] { each.use?.release() }
         let dead = try pool.put(try file("dead", mib: 1), as: String(repeating: "d", count: 24) + "-dead-1")
         age(dead.name, hours: 1)
         let young = try pool.put(try file("young", mib: 1), as: String(repeating: "e", count: 24) + "-young-1")
+        // A pool defined before daxrig's may hold an administrator's files: never daxrig's to remove.
+        let theirs = try pool.put(try file("theirs", mib: 1), as: "guest-disk.img")
+        age(theirs.name, hours: 200)
         let before = try pool.volumeNames()
-        let lock = try Rig.cache.lock(try #require(try pool.held().first { $0.name == busy.name }?.uploadLock))
+        // This machine uploading it: its upload lock held.
+        let lock = try Rig.cache.lock(try #require(try pool.held().first { $0.name == busy.name }?.locks.first))
 
         // A budget that holds what the guest uses, the busy upload and the new one, and
         // not the old one: the new stays, the old one and the dead one go. The guest's
@@ -201,7 +208,7 @@ import Testing
         let keep = "\((kept.map(\.bytes).reduce(0, +) >> 10) + 1024)K"
         let dry = try Rig.run(["gc", "--host", uri, "--keep", keep, "--dry-run"], environment: Self.insecure)
         #expect(dry.status == 0, "\(dry.standardError)")
-        #expect(dry.standardOutput.contains("would remove host-volume \(old.path) on \(uri) (3 MiB)"), "\(dry.standardOutput)")
+        #expect(dry.standardOutput.contains("would remove host-volume \(old.path) on \(uri) ("), "\(dry.standardOutput)")
         #expect(dry.standardOutput.contains("would remove dead-upload \(dead.path) on \(uri)"), "\(dry.standardOutput)")
         #expect(try pool.volumeNames() == before)
         let real = try Rig.run(["gc", "--host", uri, "--keep", keep, "--json"], environment: Self.insecure)
@@ -215,14 +222,28 @@ import Testing
         #expect(try pool.volumeNames() == before.filter { $0 != old.name && $0 != dead.name })
         #expect(boot.isRunning, "the guest ran through it")
 
-        // Its guest gone and the upload done, everything but the young upload goes.
+        // Its guest gone and the upload done, a boot here that found the kernel and has
+        // no domain yet still holds it...
         kill(boot.processIdentifier, SIGINT)
         _ = Rig.finish(boot, out, err)
         lock.release()
+        let found = try pool.upload(try Rig.defaultKernel().bzImage, cache: Rig.cache)
+        #expect(!found.uploaded && inUse.contains(found.name))
+        let held = try Rig.run(["gc", "--host", uri, "--keep", "0"], environment: Self.insecure)
+        #expect(held.standardOutput.contains("kept host-volume \(found.path) on \(uri)"), "\(held.standardOutput)")
+        #expect(try pool.volumeNames().contains(found.name))
+        // ...and once it lets go, everything but the young upload goes.
+        found.use?.release()
         let all = try Rig.run(["gc", "--host", uri, "--keep", "0"], environment: Self.insecure)
         #expect(all.status == 0, "\(all.standardError)")
-        #expect(try pool.volumeNames() == [young.name], "\(all.standardOutput)")
+        #expect(try pool.volumeNames() == [young.name, theirs.name].sorted(), "\(all.standardOutput)")
 
+        // A host without daxrig's pool: nothing to collect, and nothing made there.
+        for step in ["pool-destroy", "pool-undefine"] { _ = try Command("virsh", ["-c", uri, step, LibvirtPool.name]).run() }
+        let none = try Rig.run(["gc", "--host", uri], environment: Self.insecure)
+        #expect(none.status == 0 && none.standardOutput.contains("\(uri): daxrig's pool 0 B before"), "\(none.standardOutput)\(none.standardError)")
+        let pools = try Command("virsh", ["-c", uri, "pool-list", "--all", "--name"]).run().standardOutput
+        #expect(!pools.contains(LibvirtPool.name), "\(pools)")
         // Bad input names itself, exit 2; a host that is not there is the host's failure.
         let here = try Rig.run(["gc", "--host", "qemu:///system"])
         #expect(here.status == 2 && here.standardError.contains("daxrig gc` collects its cache"), "\(here.standardError)")
