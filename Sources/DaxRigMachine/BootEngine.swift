@@ -90,6 +90,8 @@ extension GuestRunner {
         let domain: LibvirtDomain
         do { domain = try start(spec, builtIn: builtIn, on: connection) } catch { return finish(.infrastructure("\(error)")) }
         clock.lap(.start)
+        let stops = DomainStopWatch.watch(domain)
+        defer { stops?.stop() }
 
         let agent: AgentConnection
         let pump: StreamPump
@@ -127,6 +129,12 @@ extension GuestRunner {
                                         progress: progress, formatted: formatted, output: output)
         feeder?.stop()
         var outcome = session.outcome ?? session.silentEnding
+        // The guest went silent because QEMU died under it: nothing was said about the kernel.
+        if session.outcome == nil, stops?.emulatorDied(within: 3) == true {
+            outcome = .infrastructure("QEMU died under \(spec.name) during \(session.phase) (libvirt: stopped, failed: the emulator crashed or was "
+                + "killed, not the guest) on \(connection.uri); this is no verdict on the kernel: boot again"
+                + (request.host == nil ? " (QEMU's own log: /var/log/libvirt/qemu/\(spec.name).log)" : ""))
+        }
         // A host lost mid-boot is no verdict on the kernel, whatever the session got to.
         if let lost = pump.failures.withLock({ $0.first }), !Self.streamEndedWithItsDomain(domain, on: connection) {
             // A stream's own error on a host that still answers is this boot's, not the host's.

@@ -227,6 +227,42 @@ import DaxRigRun
         try expectNothingLeft(run, keptConsole: true)
     }
 
+    /// QEMU that dies under the guest (here SIGSEGV, as a TCG fault killed one in a
+    /// rehearsal on 2026-12-07) says nothing about the kernel: the rig's failure, exit
+    /// 125, naming QEMU. It was a boot failure (111) before the agent started and an
+    /// agent failure (112) after (both seen), which a bisect would blame on the kernel.
+    @Test func aQemuThatDiesUnderTheGuestIsTheRigsFailureNotTheKernels() throws {
+        _ = try Rig.defaultKernel()
+        func qemu(of pid: Int32) -> Int32? {
+            let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return all.compactMap { Int32($0) }.first { Rig.commandLine(of: $0).contains("guest=daxrig-\(pid)-") }
+        }
+        for when in ["before the agent", "during the command"] {
+            let marker = "daxrig-test-qemu-dies-\(UInt32.random(in: 0...UInt32.max))"
+            let (process, out, err) = try Rig.start(["boot", "--fs", "none", "--timeout", "240", "--", "sh", "-c", "echo \(marker) > /dev/kmsg; sleep 600"])
+            let deadline = Date().addingTimeInterval(300)
+            var victim: Int32?
+            // Once the kernel runs (its banner is on the console; QEMU killed while libvirt
+            // still starts it is a start that is tried again), or its command does.
+            let awaited = when == "before the agent" ? "Linux version" : marker
+            while victim == nil, process.isRunning, Date() < deadline {
+                victim = qemu(of: process.processIdentifier)
+                let consoles = Rig.runDirectoriesLeft(by: process.processIdentifier).map { Rig.cache.runs.appendingPathComponent($0).path + "/console.log" }
+                if !consoles.contains(where: { ((try? Files.read($0)) ?? "").contains(awaited) }) { victim = nil }
+                if victim == nil { usleep(10_000) }
+            }
+            try #require(victim != nil, "\(when): no QEMU of this boot was found")
+            kill(victim!, SIGSEGV)
+            let (_, stderr) = Rig.finish(process, out, err)
+            let text = String(decoding: stderr, as: UTF8.self)
+            #expect(process.terminationStatus == BootOutcome.Code.infrastructure, "\(when): \(process.terminationStatus) \(text.suffix(2000))")
+            #expect(text.contains("QEMU died under daxrig-\(process.processIdentifier)-") && text.contains("no verdict on the kernel"),
+                    "\(when): \(text.suffix(2000))")
+            try expectNothingLeft(Run(status: process.terminationStatus, stdout: "", stderr: text, pid: process.processIdentifier),
+                                  keptConsole: text.contains("console log kept at"))
+        }
+    }
+
     @Test func kernelThatCannotStartTheAgentIsABootFailure() throws {
         let run = try boot(["--fs", "none", "--append", "rdinit=/daxrig-no-such-init", "--", "true"])
         #expect(run.status == BootOutcome.Code.bootFailure)
