@@ -33,22 +33,18 @@ public struct HostCollector: Sendable {
     public func collect(keep: UInt64, dryRun: Bool = false) throws -> (removed: [CacheCollector.Item], skipped: [CacheCollector.Item], before: UInt64) {
         let connection = try LibvirtConnection(uri: uri)
         guard let pool = connection.existingDaxrigPool() else { return ([], [], 0) }
-        var removed: [CacheCollector.Item] = []
-        if !dryRun {
-            let before = Dictionary(try pool.held().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            for name in try pool.sweepRuns(staleAfter: staleAfter) {
-                if let volume = before[name] { removed.append(Self.item(.runVolume, volume)) }
-            }
-        }
-        let uploads = try pool.held().filter { !$0.isRun }
+        // One listing: the sweep below removes run volumes only, never an upload.
+        let volumes = try pool.held()
+        let swept = dryRun ? [] : Set(try pool.sweepRuns(staleAfter: staleAfter))
+        var removed = volumes.filter { swept.contains($0.name) }.map { Self.item(.runVolume, $0) }
+        let uploads = volumes.filter { !$0.isRun }
         let before = (uploads.map(\.bytes) + removed.map(\.bytes)).reduce(0, +)
         var skipped: [CacheCollector.Item] = []
         // Uploads under way stay, and take their room in the budget (reported as nothing).
         var underWay: UInt64 = 0
         var live: [CacheCollector.Item] = []
-        var byPath: [String: LibvirtPool.Held] = [:]
+        let byPath = Dictionary(uploads.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         for volume in uploads {
-            byPath[volume.path] = volume
             if volume.finished {
                 live.append(Self.item(.hostVolume, volume))
             } else if Date().timeIntervalSince(volume.modified) > staleAfter,

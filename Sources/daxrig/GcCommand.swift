@@ -29,6 +29,16 @@ struct GcCommand: ParsableCommand {
     @Flag(help: "Say what would go, remove nothing.") var dryRun = false
     @Flag(help: "Print what went as JSON.") var json = false
 
+    /// What `--json` prints, for the cache or (with `host`, one per host) a host's pool.
+    struct Report: Encodable {
+        var removed: [CacheCollector.Item]
+        var skipped: [CacheCollector.Item]
+        var before: UInt64
+        var after: UInt64
+        var dryRun: Bool
+        var host: String? = nil
+    }
+
     func run() throws {
         if !hosts.isEmpty { return try collectHosts() }
         let (removed, skipped, before) = try CLI.guarded { () -> ([CacheCollector.Item], [CacheCollector.Item], UInt64) in
@@ -37,7 +47,6 @@ struct GcCommand: ParsableCommand {
         }
         let freed = removed.reduce(UInt64(0)) { $0 + $1.bytes }
         if json {
-            struct Report: Encodable { var removed: [CacheCollector.Item]; var skipped: [CacheCollector.Item]; var before: UInt64; var after: UInt64; var dryRun: Bool }
             try CLI.printJSON(Report(removed: removed, skipped: skipped, before: before, after: before - freed, dryRun: dryRun))
             return
         }
@@ -56,13 +65,12 @@ struct GcCommand: ParsableCommand {
             throw ValidationError("--host \(LibvirtConnection.defaultURI) is this machine, whose pool daxrig does not use: `daxrig gc` collects its cache")
         }
         let uris = try CLI.hosts(hosts).compactMap { $0 }
-        struct Report: Encodable { var host: String; var removed: [CacheCollector.Item]; var skipped: [CacheCollector.Item]; var before: UInt64; var after: UInt64; var dryRun: Bool }
         var reports: [Report] = []
         defer { if json { try? CLI.printJSON(reports) } }
         for uri in uris {
             let (removed, skipped, before) = try CLI.guarded { try HostCollector(uri: uri).collect(keep: budget, dryRun: dryRun) }
             let after = before - removed.reduce(UInt64(0)) { $0 + $1.bytes }
-            reports.append(Report(host: uri, removed: removed, skipped: skipped, before: before, after: after, dryRun: dryRun))
+            reports.append(Report(removed: removed, skipped: skipped, before: before, after: after, dryRun: dryRun, host: uri))
             guard !json else { continue }
             for item in removed {
                 print("\(dryRun ? "would remove" : "removed") \(item.kind.rawValue) \(item.path) on \(uri) (\(ByteSize.format(item.bytes)))")
