@@ -33,8 +33,8 @@ extension Accelerator {
     /// Tries KVM for real: /dev/kvm can exist while KVM is unusable (nested, as on
     /// these machines, where firmware still runs but a kernel hangs before its first
     /// line). Boots `kernel` under KVM with no root file system and waits for it to get
-    /// as far as failing to mount one; an assert, a hang or an error within the time
-    /// limit means no.
+    /// as far as failing to mount one; an assert, a hang (ProbeWatch: a silent console
+    /// for 8 s, or no root within `timeout`) or an error means no.
     public static func probeKVM(kernel: String, timeout: Double = 20, cache: Cache = .default) -> ProbeOutcome {
         guard Files.exists("/dev/kvm") else { return .fails("/dev/kvm does not exist") }
         guard let qemu = Command.which("qemu-system-x86_64") else { return .fails("qemu-system-x86_64 is not installed") }
@@ -59,20 +59,23 @@ extension Accelerator {
             }, stop: { kill($0, SIGKILL) })
         } catch { return .inconclusive("cannot start QEMU: \(error)") }
         defer { Cleanup.shared.drop(stop) }
-        let deadline = Date().addingTimeInterval(timeout)
-        var works = false
-        while Date() < deadline, process.isRunning {
-            if let text = try? Files.read(console), ProbeOutcome.reachedRoot(text) { works = true; break }
-            usleep(100_000)
+        // Bytes, not UTF-8 text: one stray byte must neither hide a line nor pass for silence.
+        func text() -> String? { FileManager.default.contents(atPath: console).map { String(decoding: $0, as: UTF8.self) } }
+        let started = Date()
+        var watch = ProbeWatch.watching
+        while watch == .watching {
+            let console = text() ?? ""
+            watch = ProbeWatch.judge(elapsed: Date().timeIntervalSince(started), printed: !console.isEmpty,
+                                     reachedRoot: ProbeOutcome.reachedRoot(console), running: process.isRunning, timeout: timeout)
+            if watch == .watching { usleep(100_000) }
         }
-        let hung = process.isRunning
-        if hung { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        if works { return .works("a kernel booted under KVM") }
-        if let text = try? Files.read(console), ProbeOutcome.reachedRoot(text) { return .works("a kernel booted under KVM") }
+        // QEMU that ended on its own may have written its last lines as it went.
+        if watch == .ended, let text = text(), ProbeOutcome.reachedRoot(text) { watch = .reachedRoot }
+        if let verdict = watch.outcome(what: "KVM", where: "", timeout: timeout) { return verdict }
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        if hung { return .fails("a kernel under KVM did not get to mounting its root within \(Int(timeout)) s (hung)") }
         if stderr.isEmpty { return .inconclusive("QEMU under KVM exited (status \(process.terminationStatus)) before the kernel printed anything, and said nothing") }
         return .startFailed(String(stderr.prefix(300)))
     }

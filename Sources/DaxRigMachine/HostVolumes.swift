@@ -223,6 +223,16 @@ public final class LibvirtPool: @unchecked Sendable {
         try allNames().filter { !$0.hasSuffix(Self.doneSuffix) }.sorted()
     }
 
+    /// The size of volume `name` as its file is now (nil: no such volume), for a
+    /// console log another host writes while its domain runs.
+    public func bytes(of name: String) throws -> UInt64? {
+        guard try allNames().contains(name), let volume = virStorageVolLookupByName(pointer, name) else { return nil }
+        defer { virStorageVolFree(volume) }
+        var info = virStorageVolInfo()
+        guard virStorageVolGetInfo(volume, &info) == 0 else { throw LibvirtError.last("size of volume \(name) on \(connection.uri)") }
+        return UInt64(info.capacity)
+    }
+
     /// Every volume's name, markers too, as the pool's directory holds them now:
     /// libvirt answers from its own list until refreshed, and refuses a refresh while
     /// another client's volume is being made, so that is tried again for a while.

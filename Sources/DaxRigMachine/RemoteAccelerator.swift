@@ -74,7 +74,7 @@ extension Accelerator {
         let known = stored.flatMap { now.timeIntervalSince($0.decided) < RemoteVerdicts.lifetime ? $0 : nil }
         var outcome: ProbeOutcome?
         let (accelerator, memo) = AcceleratorMemo.decide(memo: known, host: host, now: now) {
-            progress.phase("host", "\(uri): trying KVM there (a kernel booted under it, up to 20 s, about once a day per host)")
+            progress.phase("host", "\(uri): trying KVM there (a kernel booted under it, up to 20 s, 8 when it prints nothing, about once a day per host)")
             outcome = probeKVM(on: connection, host: host, kernel: kernel, cache: cache, progress: progress)
             return outcome!
         }
@@ -130,8 +130,17 @@ extension Accelerator {
             return .startFailed(String("\(error)".prefix(300)))
         }
         // panic=-1 and on_reboot destroy: a kernel that got there ends its domain itself.
-        let ended = domain.waitUntilStopped(timeout: timeout)
-        if !ended { try? domain.destroy() }
+        // The console is looked at once, when ProbeWatch's silence is up: one pool
+        // refresh on that host, not one every tenth of a second.
+        let silence = min(ProbeWatch.silence, timeout)
+        var watch: ProbeWatch = domain.waitUntilStopped(timeout: silence) ? .ended : .watching
+        if watch == .watching {
+            // A log that cannot be sized counts as printed: wait the whole timeout out.
+            let printed = ((try? pool.bytes(of: log)) ?? nil).map { $0 > 0 } ?? true
+            watch = ProbeWatch.judge(elapsed: silence, printed: printed, reachedRoot: false, running: true, timeout: timeout)
+            if watch == .watching { watch = domain.waitUntilStopped(timeout: timeout - silence) ? .ended : .timedOut }
+        }
+        if watch != .ended { try? domain.destroy() }
         let text: String
         do {
             let directory = try Leftovers.runDirectory(in: cache)
@@ -143,8 +152,8 @@ extension Accelerator {
             text = String(decoding: FileManager.default.contents(atPath: local) ?? Data(), as: UTF8.self)
         } catch { return .inconclusive("reading the probe's console from \(connection.uri): \(error)") }
         let what = type == "kvm" ? "KVM" : type
-        if ProbeOutcome.reachedRoot(text) { return .works("a kernel booted under \(what) on \(connection.uri)") }
-        if !ended { return .fails("a kernel under \(what) on \(connection.uri) did not get to mounting its root within \(Int(timeout)) s (hung)") }
+        if ProbeOutcome.reachedRoot(text) { watch = .reachedRoot }
+        if let verdict = watch.outcome(what: what, where: " on \(connection.uri)", timeout: timeout) { return verdict }
         return .inconclusive("the probe's domain on \(connection.uri) ended before its kernel printed anything")
     }
 

@@ -116,6 +116,36 @@ import Testing
         #expect(ProbeOutcome.reachedRoot(console) == reached)
     }
 
+    /// Both probes' watch: a silent console is a hang once ProbeWatch.silence is up,
+    /// while a kernel that printed anything gets the whole timeout to reach its root;
+    /// reaching it is a yes even when QEMU has just ended, and an end without it is no
+    /// verdict of the watch's own.
+    @Test(arguments: [
+        (7.9, false, false, true, ProbeWatch.watching),
+        (8.0, false, false, true, .silent),
+        (8.0, true, false, true, .watching),
+        (19.9, true, false, true, .watching),
+        (20.0, true, false, true, .timedOut),
+        (20.0, false, false, true, .timedOut),
+        (3.0, true, true, false, .reachedRoot),
+        (30.0, true, true, true, .reachedRoot),
+        (3.0, true, false, false, .ended),
+        (9.0, false, false, false, .ended),
+    ])
+    func aProbeIsAHangWhenItsConsoleStaysSilentOrItsRootNeverComes(elapsed: Double, printed: Bool, root: Bool, running: Bool, expected: ProbeWatch) {
+        #expect(ProbeWatch.judge(elapsed: elapsed, printed: printed, reachedRoot: root, running: running, timeout: 20) == expected)
+    }
+
+    @Test func aProbesVerdictSaysWhichHangItWasAndWhere() {
+        #expect(ProbeWatch.silent.outcome(what: "KVM", where: "", timeout: 20) == .fails("a kernel under KVM printed nothing within 8 s (hung)"))
+        #expect(ProbeWatch.timedOut.outcome(what: "qemu", where: " on qemu+ssh://h/system", timeout: 0.3)
+            == .fails("a kernel under qemu on qemu+ssh://h/system did not get to mounting its root within 0.3 s (hung)"))
+        #expect(ProbeWatch.reachedRoot.outcome(what: "KVM", where: "", timeout: 20) == .works("a kernel booted under KVM"))
+        #expect(ProbeWatch.ended.outcome(what: "KVM", where: "", timeout: 20) == nil)
+        // A timeout shorter than the silence is the timeout's.
+        #expect(ProbeWatch.judge(elapsed: 0.3, printed: false, reachedRoot: false, running: true, timeout: 0.3) == .timedOut)
+    }
+
     @Test func onlyAStartErrorThatNamesKVMIsAVerdict() {
         #expect(ProbeOutcome.startFailed("Could not access KVM kernel module: No such file or directory") == .fails("Could not access KVM kernel module: No such file or directory"))
         #expect(ProbeOutcome.startFailed("failed to initialize kvm: Permission denied") == .fails("failed to initialize kvm: Permission denied"))
