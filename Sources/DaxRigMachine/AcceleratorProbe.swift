@@ -62,17 +62,21 @@ extension Accelerator {
         // Bytes, not UTF-8 text: one stray byte must neither hide a line nor pass for silence.
         func text() -> String? { FileManager.default.contents(atPath: console).map { String(decoding: $0, as: UTF8.self) } }
         let started = Date()
+        var opened: Date?
         var watch = ProbeWatch.watching
         while watch == .watching {
-            let console = text() ?? ""
-            watch = ProbeWatch.judge(elapsed: Date().timeIntervalSince(started), printed: !console.isEmpty,
-                                     reachedRoot: ProbeOutcome.reachedRoot(console), running: process.isRunning, timeout: timeout)
+            let console = text()
+            if opened == nil, console != nil { opened = Date() }
+            let printed = !(console ?? "").isEmpty
+            watch = ProbeWatch.judge(elapsed: Date().timeIntervalSince(started),
+                                     silentFor: printed ? nil : opened.map { Date().timeIntervalSince($0) } ?? 0,
+                                     reachedRoot: ProbeOutcome.reachedRoot(console ?? ""), running: process.isRunning, timeout: timeout)
             if watch == .watching { usleep(100_000) }
         }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        // QEMU that ended on its own may have written its last lines as it went.
-        if watch == .ended, let text = text(), ProbeOutcome.reachedRoot(text) { watch = .reachedRoot }
+        // The last lines may have come between the last look and QEMU's end, or its kill.
+        if watch != .reachedRoot, let text = text(), ProbeOutcome.reachedRoot(text) { watch = .reachedRoot }
         if let verdict = watch.outcome(what: "KVM", where: "", timeout: timeout) { return verdict }
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -26,16 +26,37 @@ public enum ProbeWatch: Equatable, Sendable {
     /// Seconds of a silent console after which a probe kernel is taken as hung.
     public static let silence: Double = 8
 
-    /// What `elapsed` seconds of a probe say: whether its console has any byte yet,
-    /// whether it shows the root reached (ProbeOutcome.reachedRoot), and whether its
-    /// QEMU still runs.
-    public static func judge(elapsed: Double, printed: Bool, reachedRoot: Bool, running: Bool, timeout: Double,
+    /// What a probe says `elapsed` seconds after its QEMU started: `silentFor` is how
+    /// long its console has been open with nothing on it (nil once it printed), whether
+    /// it shows the root reached (ProbeOutcome.reachedRoot), and whether QEMU still runs.
+    /// The silence is counted from the console's opening, not from QEMU's start: a
+    /// loaded host can take seconds to start QEMU, and a wrong "hung" pins the host to
+    /// TCG for as long as it stays up, where the rule saves 12 s.
+    public static func judge(elapsed: Double, silentFor: Double?, reachedRoot: Bool, running: Bool, timeout: Double,
                              silence: Double = ProbeWatch.silence) -> ProbeWatch {
         if reachedRoot { return .reachedRoot }
         if !running { return .ended }
         if elapsed >= timeout { return .timedOut }
-        if !printed, elapsed >= silence { return .silent }
+        if let silentFor, silentFor >= silence { return .silent }
         return .watching
+    }
+
+    /// The watch of a probe on another host, where the console is a volume there: one
+    /// look at its size when the silence is up (a pool refresh there, not one every
+    /// tenth of a second), then the rest of the timeout, as measured by `now`.
+    /// `waitUntilStopped(seconds)` is true when the domain ended within them; a log that
+    /// cannot be sized (`logBytes` nil) counts as printed, so only the timeout can call
+    /// it hung; a domain that ended while it was sized has ended, not gone silent.
+    static func remote(timeout: Double, silence: Double = ProbeWatch.silence, now: () -> Double,
+                       waitUntilStopped: (Double) -> Bool, logBytes: () -> UInt64?, isActive: () -> Bool) -> ProbeWatch {
+        let started = now()
+        if waitUntilStopped(min(silence, timeout)) { return .ended }
+        let bytes = logBytes()
+        let elapsed = now() - started
+        let watch = judge(elapsed: elapsed, silentFor: bytes == 0 ? elapsed : nil, reachedRoot: false,
+                          running: isActive(), timeout: timeout, silence: silence)
+        guard watch == .watching else { return watch }
+        return waitUntilStopped(max(0, timeout - (now() - started))) ? .ended : .timedOut
     }
 
     /// The verdict a watch that stopped here gives, worded for `what` (KVM, or the type

@@ -130,16 +130,9 @@ extension Accelerator {
             return .startFailed(String("\(error)".prefix(300)))
         }
         // panic=-1 and on_reboot destroy: a kernel that got there ends its domain itself.
-        // The console is looked at once, when ProbeWatch's silence is up: one pool
-        // refresh on that host, not one every tenth of a second.
-        let silence = min(ProbeWatch.silence, timeout)
-        var watch: ProbeWatch = domain.waitUntilStopped(timeout: silence) ? .ended : .watching
-        if watch == .watching {
-            // A log that cannot be sized counts as printed: wait the whole timeout out.
-            let printed = ((try? pool.bytes(of: log)) ?? nil).map { $0 > 0 } ?? true
-            watch = ProbeWatch.judge(elapsed: silence, printed: printed, reachedRoot: false, running: true, timeout: timeout)
-            if watch == .watching { watch = domain.waitUntilStopped(timeout: timeout - silence) ? .ended : .timedOut }
-        }
+        var watch = ProbeWatch.remote(timeout: timeout, now: { Date().timeIntervalSinceReferenceDate },
+                                      waitUntilStopped: { domain.waitUntilStopped(timeout: $0) },
+                                      logBytes: { (try? pool.bytes(of: log)) ?? nil }, isActive: { domain.isActive })
         if watch != .ended { try? domain.destroy() }
         let text: String
         do {

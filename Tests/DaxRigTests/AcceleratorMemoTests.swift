@@ -116,34 +116,78 @@ import Testing
         #expect(ProbeOutcome.reachedRoot(console) == reached)
     }
 
-    /// Both probes' watch: a silent console is a hang once ProbeWatch.silence is up,
-    /// while a kernel that printed anything gets the whole timeout to reach its root;
-    /// reaching it is a yes even when QEMU has just ended, and an end without it is no
-    /// verdict of the watch's own.
+    /// Both probes' watch: a console silent since it opened is a hang once
+    /// ProbeWatch.silence is up (counted from the opening, so a QEMU slow to start is
+    /// not called hung), while a kernel that printed anything gets the whole timeout to
+    /// reach its root; reaching it is a yes even when QEMU has just ended, and an end
+    /// without it is no verdict of the watch's own.
     @Test(arguments: [
-        (7.9, false, false, true, ProbeWatch.watching),
-        (8.0, false, false, true, .silent),
-        (8.0, true, false, true, .watching),
-        (19.9, true, false, true, .watching),
-        (20.0, true, false, true, .timedOut),
-        (20.0, false, false, true, .timedOut),
-        (3.0, true, true, false, .reachedRoot),
-        (30.0, true, true, true, .reachedRoot),
-        (3.0, true, false, false, .ended),
-        (9.0, false, false, false, .ended),
-    ])
-    func aProbeIsAHangWhenItsConsoleStaysSilentOrItsRootNeverComes(elapsed: Double, printed: Bool, root: Bool, running: Bool, expected: ProbeWatch) {
-        #expect(ProbeWatch.judge(elapsed: elapsed, printed: printed, reachedRoot: root, running: running, timeout: 20) == expected)
+        (7.9, 7.9, false, true, ProbeWatch.watching),
+        (8.0, 8.0, false, true, .silent),
+        (12.0, 7.9, false, true, .watching),
+        (8.0, nil, false, true, .watching),
+        (19.9, nil, false, true, .watching),
+        (20.0, nil, false, true, .timedOut),
+        (20.0, 3.0, false, true, .timedOut),
+        (3.0, nil, true, false, .reachedRoot),
+        (30.0, nil, true, true, .reachedRoot),
+        (3.0, nil, false, false, .ended),
+        (9.0, 9.0, false, false, .ended),
+    ] as [(Double, Double?, Bool, Bool, ProbeWatch)])
+    func aProbeIsAHangWhenItsConsoleStaysSilentOrItsRootNeverComes(elapsed: Double, silentFor: Double?, root: Bool, running: Bool, expected: ProbeWatch) {
+        #expect(ProbeWatch.judge(elapsed: elapsed, silentFor: silentFor, reachedRoot: root, running: running, timeout: 20) == expected)
     }
 
     @Test func aProbesVerdictSaysWhichHangItWasAndWhere() {
         #expect(ProbeWatch.silent.outcome(what: "KVM", where: "", timeout: 20) == .fails("a kernel under KVM printed nothing within 8 s (hung)"))
         #expect(ProbeWatch.timedOut.outcome(what: "qemu", where: " on qemu+ssh://h/system", timeout: 0.3)
             == .fails("a kernel under qemu on qemu+ssh://h/system did not get to mounting its root within 0.3 s (hung)"))
+        #expect(ProbeWatch.timedOut.outcome(what: "KVM", where: "", timeout: 20)
+            == .fails("a kernel under KVM did not get to mounting its root within 20 s (hung)"), "the wording remembered verdicts had")
         #expect(ProbeWatch.reachedRoot.outcome(what: "KVM", where: "", timeout: 20) == .works("a kernel booted under KVM"))
         #expect(ProbeWatch.ended.outcome(what: "KVM", where: "", timeout: 20) == nil)
         // A timeout shorter than the silence is the timeout's.
-        #expect(ProbeWatch.judge(elapsed: 0.3, printed: false, reachedRoot: false, running: true, timeout: 0.3) == .timedOut)
+        #expect(ProbeWatch.judge(elapsed: 0.3, silentFor: 0.3, reachedRoot: false, running: true, timeout: 0.3) == .timedOut)
+    }
+
+    /// The probe on another host, on a clock of its own: waits advance it, and so may
+    /// sizing the log (a pool refresh that retries).
+    final class FakeDomain {
+        var clock = 0.0, stopsAt = Double.infinity, bytes: UInt64? = 0, sizing = 0.0, sized = 0
+        var waits: [Double] = []
+        func watch(timeout: Double = 20) -> ProbeWatch {
+            ProbeWatch.remote(timeout: timeout, now: { self.clock }, waitUntilStopped: { seconds in
+                self.waits.append(seconds)
+                if self.clock + seconds >= self.stopsAt { self.clock = max(self.clock, self.stopsAt); return true }
+                self.clock += seconds
+                return false
+            }, logBytes: { self.sized += 1; self.clock += self.sizing; return self.bytes }, isActive: { self.clock < self.stopsAt })
+        }
+    }
+
+    @Test func aProbeOnAnotherHostLooksAtItsConsoleOnceAndCountsTheTimeThatTook() {
+        let quick = FakeDomain()
+        quick.stopsAt = 3
+        #expect(quick.watch() == .ended && quick.sized == 0, "a kernel that got to its root ends its domain: nothing to size")
+        let silent = FakeDomain()
+        #expect(silent.watch() == .silent && silent.waits == [8] && silent.sized == 1)
+        let printed = FakeDomain()
+        printed.bytes = 120
+        printed.sizing = 5
+        #expect(printed.watch() == .timedOut && printed.waits == [8, 7], "20 s in all, the refresh's 5 s counted: \(printed.waits)")
+        let later = FakeDomain()
+        later.bytes = 120
+        later.stopsAt = 15
+        #expect(later.watch() == .ended)
+        // A log that cannot be sized is not silence: only the timeout can call it hung.
+        let unknown = FakeDomain()
+        unknown.bytes = nil
+        #expect(unknown.watch() == .timedOut)
+        // The domain that ended while its log was sized ended: no remembered "hung".
+        let died = FakeDomain()
+        died.stopsAt = 9
+        died.sizing = 2
+        #expect(died.watch() == .ended)
     }
 
     @Test func onlyAStartErrorThatNamesKVMIsAVerdict() {
