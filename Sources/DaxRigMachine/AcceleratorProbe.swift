@@ -59,8 +59,8 @@ extension Accelerator {
             }, stop: { kill($0, SIGKILL) })
         } catch { return .inconclusive("cannot start QEMU: \(error)") }
         defer { Cleanup.shared.drop(stop) }
-        // Bytes, not UTF-8 text: one stray byte must neither hide a line nor pass for silence.
-        func text() -> String? { FileManager.default.contents(atPath: console).map { String(decoding: $0, as: UTF8.self) } }
+        // Lossy: one stray byte must neither hide a line nor pass for silence.
+        func text() -> String? { Files.readLossy(console) }
         let started = Date()
         var opened: Date?
         var watch = ProbeWatch.watching

@@ -65,10 +65,10 @@ public struct ConsoleLog: Sendable, Equatable {
     /// Reads `path` and its rolled-over parts.
     public static func read(_ path: String, settings: VirtlogdSettings = .current()) -> ConsoleLog {
         let parts = Self.parts(of: path, settings: settings)
-        // Bytes, decoded leniently: one byte that is not UTF-8 (a guest writing to its
-        // serial port, a corrupt string in a report) must not make the whole log unreadable,
-        // and an unreadable log must not read as a clean one.
-        let texts = parts.map { String(decoding: FileManager.default.contents(atPath: $0) ?? Data(), as: UTF8.self) }
+        // Decoded leniently: one byte that is not UTF-8 (a guest writing to its serial
+        // port, a corrupt string in a report) must not make the whole log unreadable, and
+        // an unreadable log must not read as a clean one.
+        let texts = parts.map { Files.readLossy($0) ?? "" }
         let oldest = settings.maxBackups > 0 ? "\(path).\(settings.maxBackups - 1)" : path
         let lost = settings.maxSize > 0 && Files.exists(oldest) && !(texts.first?.prefix(4096).contains(banner) ?? false)
         return ConsoleLog(text: texts.joined(), parts: parts, lostBeginning: lost, settings: settings)

@@ -226,7 +226,8 @@ public final class LibvirtPool: @unchecked Sendable {
     /// The size of volume `name` as its file is now (nil: no such volume), for a
     /// console log another host writes while its domain runs.
     public func bytes(of name: String) throws -> UInt64? {
-        guard try allNames().contains(name), let volume = virStorageVolLookupByName(pointer, name) else { return nil }
+        try refresh()
+        guard let volume = virStorageVolLookupByName(pointer, name) else { return nil }
         defer { virStorageVolFree(volume) }
         var info = virStorageVolInfo()
         guard virStorageVolGetInfo(volume, &info) == 0 else { throw LibvirtError.last("size of volume \(name) on \(connection.uri)") }
@@ -237,12 +238,7 @@ public final class LibvirtPool: @unchecked Sendable {
     /// libvirt answers from its own list until refreshed, and refuses a refresh while
     /// another client's volume is being made, so that is tried again for a while.
     private func allNames() throws -> [String] {
-        var attempts = 0
-        while virStoragePoolRefresh(pointer, 0) != 0 {
-            attempts += 1
-            guard attempts < 50 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
-            usleep(100_000)
-        }
+        try refresh()
         var list: UnsafeMutablePointer<virStorageVolPtr?>?
         let count = virStoragePoolListAllVolumes(pointer, &list, 0)
         guard count >= 0, let list else { throw LibvirtError.last("list the volumes of pool \(Self.name) on \(connection.uri)") }
@@ -251,6 +247,17 @@ public final class LibvirtPool: @unchecked Sendable {
             guard let volume = list[index] else { return nil }
             defer { virStorageVolFree(volume) }
             return virStorageVolGetName(volume).map { String(cString: $0) }
+        }
+    }
+
+    /// Makes libvirt read the pool's directory again, trying for a while when another
+    /// client's volume is being made (libvirt refuses a refresh then).
+    private func refresh() throws {
+        var attempts = 0
+        while virStoragePoolRefresh(pointer, 0) != 0 {
+            attempts += 1
+            guard attempts < 50 else { throw LibvirtError.last("refresh pool \(Self.name) on \(connection.uri)") }
+            usleep(100_000)
         }
     }
 

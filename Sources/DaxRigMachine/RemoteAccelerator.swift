@@ -141,8 +141,7 @@ extension Accelerator {
             let local = directory.appendingPathComponent("kvm-probe.log").path
             guard try pool.volumeNames().contains(log) else { return .inconclusive("the probe's domain on \(connection.uri) left no console log") }
             try pool.download(log, to: local)
-            // Bytes, not UTF-8 text: one stray byte on a console must not hide its lines.
-            text = String(decoding: FileManager.default.contents(atPath: local) ?? Data(), as: UTF8.self)
+            text = Files.readLossy(local) ?? ""
         } catch { return .inconclusive("reading the probe's console from \(connection.uri): \(error)") }
         let what = type == "kvm" ? "KVM" : type
         if ProbeOutcome.reachedRoot(text) { watch = .reachedRoot }

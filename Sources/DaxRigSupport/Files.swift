@@ -16,6 +16,13 @@ public enum Files {
         catch { throw FileError.unreadable(path: path, reason: error.localizedDescription) }
     }
 
+    /// `path`'s bytes as text, any byte that is not UTF-8 replaced; nil when it cannot
+    /// be read. For what a guest wrote (a console): one stray byte must neither make the
+    /// whole file unreadable nor hide the lines around it.
+    public static func readLossy(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     public static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)
     }

@@ -234,8 +234,7 @@ import DaxRigRun
     @Test func aQemuThatDiesUnderTheGuestIsTheRigsFailureNotTheKernels() throws {
         _ = try Rig.defaultKernel()
         func qemu(of pid: Int32) -> Int32? {
-            let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-            return all.compactMap { Int32($0) }.first { Rig.commandLine(of: $0).contains("guest=daxrig-\(pid)-") }
+            ProcessGroup.running().map(\.pid).first { Rig.commandLine(of: $0).contains("guest=daxrig-\(pid)-") }
         }
         for when in ["before the agent", "during the command"] {
             let marker = "daxrig-test-qemu-dies-\(UInt32.random(in: 0...UInt32.max))"
