@@ -125,9 +125,8 @@ public struct DomainSpec: Sendable, Equatable {
     public func xml() -> String {
         let nvdimmKiB = nvdimms.reduce(UInt64(0)) { $0 + $1.sizeBytes / 1024 }
         let memoryKiB = UInt64(memoryMiB) * 1024
-        let qemuNamespace = gdb == nil ? "" : " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
         var lines = [
-            "<domain type='\(accelerator == .kvm ? "kvm" : "qemu")'\(qemuNamespace)>",
+            "<domain type='\(accelerator == .kvm ? "kvm" : "qemu")' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>",
             "  <name>\(Self.escape(name))</name>",
             "  <memory unit='KiB'>\(memoryKiB)</memory>",
         ]
@@ -192,6 +191,12 @@ public struct DomainSpec: Sendable, Equatable {
             // this domain's QEMU as root and leave file ownership alone.
             "  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>",
         ]
+        // Without this capability libvirt reads the guest CPU's features back one QMP
+        // qom-get each, ~400 of them, between QEMU's start and `cont`: 0.27 of a
+        // domain start's 0.40 s here (2026-12-07; median of 6, 0.40 -> 0.13 s). The
+        // x86 path it falls back to reads the same features in two. What it costs: the
+        // domain is logged as tainted, "custom-hypervisor-feature".
+        lines.append("  <qemu:capabilities><qemu:del capability='\(Self.slowCPUQueryCapability)'/></qemu:capabilities>")
         if let gdb {
             // Loopback only: the stub reads and writes all of the guest's memory.
             lines += ["  <qemu:commandline>", "    <qemu:arg value='-gdb'/>",
@@ -207,6 +212,10 @@ public struct DomainSpec: Sendable, Equatable {
         case let .pty(log): "    <serial type='pty'><log file='\(Self.escape(log))' append='off'/><target port='0'/></serial>"
         }
     }
+
+    /// libvirt's name for QEMU's `unavailable-features` CPU property, whose presence
+    /// makes libvirt fetch the started guest's CPU features one by one.
+    static let slowCPUQueryCapability = "cpu-unavailable-features"
 
     static func escape(_ text: String) -> String { XMLText.escape(text) }
 }

@@ -25,7 +25,9 @@ import DaxRigKernel
         let xml = spec(nvdimms: [NvdimmSpec(backingFile: "/r/pmem0.img", sizeBytes: 2 << 30)]).xml()
         let result = try validate(xml)
         #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
-        #expect(xml.contains("<domain type='qemu'>"))
+        #expect(xml.contains("<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"))
+        // libvirt then reads the started guest's CPU features in two QMP calls, not ~400.
+        #expect(xml.contains("<qemu:capabilities><qemu:del capability='cpu-unavailable-features'/></qemu:capabilities>"))
         #expect(xml.contains("<maxMemory slots='1' unit='KiB'>\(512 * 1024 + 2 * 1024 * 1024)</maxMemory>"))
         #expect(xml.contains("<cell id='0' cpus='0-1' memory='524288' unit='KiB'/>"))
         #expect(xml.contains("<features><acpi/></features>"))
@@ -51,7 +53,7 @@ import DaxRigKernel
     }
 
     /// `--gdb`: the stub on QEMU's command line, on loopback only, in a domain libvirt's
-    /// schema takes; without it, no qemu namespace at all.
+    /// schema takes; without it, nothing on QEMU's command line.
     @Test func aGdbStubIsOnQEMUsCommandLineOnLoopbackOnly() throws {
         var gdb = spec(nvdimms: [NvdimmSpec(backingFile: "/r/pmem0.img", sizeBytes: 2 << 30)])
         gdb.gdb = GdbStub(port: 4321, wait: true)
@@ -60,7 +62,7 @@ import DaxRigKernel
         #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
         #expect(xml.contains("<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"))
         #expect(xml.contains("<qemu:arg value='-gdb'/>\n    <qemu:arg value='tcp:127.0.0.1:4321'/>"))
-        #expect(!spec(nvdimms: []).xml().contains("qemu:"))
+        #expect(!spec(nvdimms: []).xml().contains("qemu:commandline"))
         #expect(GdbStub(port: 4321).command(vmlinux: "/k/vmlinux", scripts: "/k/vmlinux-gdb.py")
             == "gdb -iex 'add-auto-load-safe-path /k' /k/vmlinux -ex 'target remote 127.0.0.1:4321'")
         #expect(GdbStub().command(vmlinux: "/k/vmlinux", scripts: nil) == "gdb /k/vmlinux -ex 'target remote 127.0.0.1:1234'")
