@@ -30,6 +30,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // glibc's memmem (a GNU extension the Glibc module leaves out): libc, nothing to link.
+        .systemLibrary(name: "CBytes"),
         .target(
             name: "DaxRigProtocol",
             // Optimized in every configuration, as the agent is: the agent's loops call
@@ -58,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "DaxRigMachine",
-            dependencies: ["DaxRigSupport", "DaxRigProtocol", "DaxRigImage", "CLibvirt"]
+            dependencies: ["DaxRigSupport", "DaxRigProtocol", "DaxRigImage", "CLibvirt", "CBytes"]
         ),
         .target(
             name: "DaxRigRun",

@@ -109,9 +109,18 @@ public enum ConsoleScanner {
         /// between (the "WARNING: CPU:" or "Oops:" line of a message-first report) is part of it.
         var traced: Bool
 
+        /// A text every line this pattern matches holds: what ConsoleLines looks for.
+        var needle: String {
+            switch match {
+            case let .text(text): text
+            case .dieHeader: " [#"
+            case .slabReport: "BUG "
+            }
+        }
+
         func matches(_ line: Substring) -> Bool {
             switch match {
-            case let .text(text): line.contains(text)
+            case let .text(text): ConsoleLines.holds(line, text)
             case .dieHeader: ConsoleScanner.isDieHeader(line)
             case .slabReport: ConsoleScanner.isSlabReport(line)
             }
@@ -177,6 +186,13 @@ public enum ConsoleScanner {
         p(.warning, traced: true, "WARNING:"),
     ].flatMap { $0 }
 
+    /// The patterns' needles, less each that holds another (a line with "BUG: KASAN" holds
+    /// "BUG:"): the fewer passes over the log, the same lines marked.
+    static let needles: [String] = {
+        let all = Set(patterns.map(\.needle))
+        return all.filter { text in !all.contains { $0 != text && text.contains($0) } }.sorted()
+    }()
+
     /// An x86 `die()` header, "<what>: <4 hex digits> [#<n>]" (`__die_header`): "Oops: 0002
     /// [#1] SMP", "general protection fault, probably for non-canonical address 0x...: 0000
     /// [#1]", "invalid opcode: 0000 [#1]", "stack segment: ...", "Bad pagetable: ...".
@@ -213,11 +229,13 @@ public enum ConsoleScanner {
     /// or to the end of its call trace.
     public static func scan(_ log: String, context: Int = 12) -> [ConsoleFinding] {
         // Serial output ends lines with "\r\n", which Swift reads as one Character.
-        let lines = log.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        let console = ConsoleLines(log)
+        let lines = console.lines
+        let candidates = console.holding(any: needles)
         var findings: [ConsoleFinding] = []
         var index = 0
         while index < lines.count {
-            guard let pattern = patterns.first(where: { $0.matches(lines[index]) }) else {
+            guard candidates[index], let pattern = patterns.first(where: { $0.matches(lines[index]) }) else {
                 index += 1
                 continue
             }
