@@ -21,7 +21,11 @@ public struct ConsoleSections: Sendable, Equatable {
     public init(log: String) {
         var cases: [String: Range<Int>] = [:]
         var open: (name: String, line: Int)?
-        for (index, line) in log.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+        // Only the lines holding a marker's bytes are looked at (ConsoleLines): a flood
+        // of millions of console lines is cut and searched once, in C.
+        let console = ConsoleLines(log)
+        let marked = console.holding(any: [Self.begins, Self.end])
+        for (index, line) in console.lines.enumerated() where marked[index] {
             let number = index + 1
             let begins = line.range(of: Self.begins)
             guard begins != nil || line.contains(Self.end) else { continue }

@@ -1,4 +1,5 @@
 import Foundation
+import DaxRigProtocol
 import Testing
 @testable import DaxRigMachine
 
@@ -9,7 +10,8 @@ import Testing
     /// Every line break `isNewline` knows, CR LF and a lone CR, next to multi-byte and
     /// combining characters, the Kelvin sign, the needles' own pieces, and nothing.
     static let pieces = ["\n", "\r", "\r\n", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}", "a", " ", "é", "e\u{301}",
-                         "\u{301}", "\u{212A}", "K", "BUG", "BUG:", " [#", ": bad p", "md ", "Oops:", "WARNING:", "🙂", "\u{FFFD}", "\0", ""]
+                         "\u{301}", "\u{212A}", "K", "BUG", "BUG:", " [#", ": bad p", "md ", "Oops:", "WARNING:", "🙂", "\u{FFFD}", "\0", "",
+                         CaseMarker.beginning("a"), CaseMarker.beginning("b"), CaseMarker.end, "daxrig: case"]
 
     static func logs(count: Int) -> [String] {
         var random = Mutator(seed: 0xC0_1E5)
@@ -46,6 +48,23 @@ import Testing
         #expect(console.holding(any: ConsoleScanner.needles) == Array(repeating: true, count: lines.count))
         #expect(ConsoleScanner.scan(lines.joined(separator: "\n")).count >= 1)
         #expect(ConsoleScanner.needles.count < Set(ConsoleScanner.patterns.map(\.needle)).count)
+    }
+
+    /// ConsoleSections looks only at the lines holding a marker; its sections are those
+    /// of every line looked at, as it did before.
+    @Test func sectionsAreThoseOfEveryLineReadInTurn() {
+        for log in Self.logs(count: 3_000) {
+            var expected: [String: Range<Int>] = [:]
+            var open: (name: String, line: Int)?
+            for (index, line) in log.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+                let begins = line.range(of: CaseMarker.begins)
+                guard begins != nil || line.contains(CaseMarker.end) else { continue }
+                if let current = open, expected[current.name] == nil { expected[current.name] = current.line..<(index + 1) }
+                open = begins.map { (String(line[$0.upperBound...]).trimmingCharacters(in: .whitespaces), index + 1) }
+            }
+            if let current = open, expected[current.name] == nil { expected[current.name] = current.line..<Int.max }
+            #expect(ConsoleSections(log: log).cases == expected, "\(log.debugDescription)")
+        }
     }
 
     /// Foundation's `contains` matched canonical equivalents: U+212A (KELVIN SIGN) for
