@@ -6,10 +6,10 @@ extension ConsoleScanner {
     static func excerptEnd(_ lines: [Substring], from start: Int, context: Int, traceWithin: Int = 24, limit: Int = 64) -> Int {
         let window = min(lines.count, start + 1 + context)
         let traceWindow = min(lines.count, start + 1 + max(context, traceWithin))
-        guard let trace = (start + 1..<traceWindow).first(where: { lines[$0].contains("Call Trace:") }) else { return window }
+        guard let trace = (start + 1..<traceWindow).first(where: { ConsoleLines.holds(lines[$0], "Call Trace:") }) else { return window }
         let last = min(lines.count, start + limit)
         guard trace + 1 < last else { return window }
-        for index in trace + 1..<last where lines[index].contains("</TASK>") || lines[index].contains("---[ end ") {
+        for index in trace + 1..<last where ConsoleLines.holds(lines[index], "</TASK>") || ConsoleLines.holds(lines[index], "---[ end ") {
             return index + 1
         }
         return window

@@ -190,7 +190,7 @@ public enum ConsoleScanner {
     /// "BUG:"): the fewer passes over the log, the same lines marked.
     static let needles: [String] = {
         let all = Set(patterns.map(\.needle))
-        return all.filter { text in !all.contains { $0 != text && text.contains($0) } }.sorted()
+        return all.filter { text in !all.contains { $0 != text && ConsoleLines.holds(Substring(text), $0) } }.sorted()
     }()
 
     /// An x86 `die()` header, "<what>: <4 hex digits> [#<n>]" (`__die_header`): "Oops: 0002
@@ -219,8 +219,8 @@ public enum ConsoleScanner {
     /// finding of its own.
     static func traceEnd(_ lines: [Substring], from start: Int) -> Int? {
         for index in start + 1..<min(lines.count, start + 100) {
-            if lines[index].contains("---[ end ") { return index }
-            if lines[index].contains("Kernel panic - not syncing") { return index - 1 }
+            if ConsoleLines.holds(lines[index], "---[ end ") { return index }
+            if ConsoleLines.holds(lines[index], "Kernel panic - not syncing") { return index - 1 }
         }
         return nil
     }
@@ -246,9 +246,9 @@ public enum ConsoleScanner {
             var next = index + 1
             if pattern.traced, let end = traceEnd(lines, from: index) {
                 let block = lines[index...end]
-                let oops = block.contains { $0.contains("Oops:") }
+                let oops = block.contains { ConsoleLines.holds($0, "Oops:") }
                 if kind == .bug, oops { kind = .oops }
-                if !kind.isCrash, block.dropFirst().contains(where: { $0.contains("kernel BUG at") || isDieHeader($0) }) {
+                if !kind.isCrash, block.dropFirst().contains(where: { ConsoleLines.holds($0, "kernel BUG at") || isDieHeader($0) }) {
                     kind = oops ? .oops : .bug
                 }
                 next = end + 1
