@@ -15,12 +15,12 @@ struct ConsoleLines {
     private let starts: [Int]
 
     init(_ log: String) {
+        // withUTF8, not withContiguousStorageIfAvailable: it never declines, so a log can
+        // never come out as one unmarked line, read as clean.
         var log = log
-        log.makeContiguousUTF8()
-        self.log = log
         var starts = [0]
         var ends: [Int] = []
-        log.utf8.withContiguousStorageIfAvailable { bytes in
+        log.withUTF8 { bytes in
             var index = 0
             while index < bytes.count {
                 let width = Self.newlineWidth(bytes, at: index)
@@ -31,6 +31,7 @@ struct ConsoleLines {
             }
         }
         ends.append(log.utf8.count)
+        self.log = log
         let utf8 = log.utf8
         lines = zip(starts, ends).map { start, end in
             log[utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: end)]
@@ -56,7 +57,8 @@ struct ConsoleLines {
     /// Whether each line holds at least one of `texts` (none of which holds a line break).
     func holding(any texts: [String]) -> [Bool] {
         var marked = [Bool](repeating: false, count: lines.count)
-        log.utf8.withContiguousStorageIfAvailable { bytes in
+        var log = log
+        log.withUTF8 { bytes in
             guard let base = bytes.baseAddress else { return }
             for text in texts where !text.isEmpty {
                 var needle = Array(text.utf8)
@@ -78,14 +80,12 @@ struct ConsoleLines {
     /// equivalents: "\u{212A}ernel panic" for "Kernel panic". The kernel prints ASCII.)
     static func holds(_ line: Substring, _ text: String) -> Bool {
         var line = line, text = text
-        line.makeContiguousUTF8()
-        text.makeContiguousUTF8()
-        return line.utf8.withContiguousStorageIfAvailable { bytes in
-            text.utf8.withContiguousStorageIfAvailable { needle in
+        return line.withUTF8 { bytes in
+            text.withUTF8 { needle in
                 guard let base = bytes.baseAddress, let needleBase = needle.baseAddress else { return needle.isEmpty }
                 return memmem(base, bytes.count, needleBase, needle.count) != nil
-            } ?? false
-        } ?? false
+            }
+        }
     }
 
     /// The line a byte offset falls in: the last whose start is at or before it.

@@ -42,20 +42,26 @@ import DaxRigSupport
         #expect(!Files.exists(directory + "/.config"))
         #expect(!Files.exists(directory + "/vmlinux"))
 
-        // Then as a fresh checkout of the same tree leaves it (every mtime new) with one
-        // file changed and older than its object (as rsync -a or cp -p leave one). Only
-        // that file is compiled: the workspace takes content, not mtimes (rsync
-        // --checksum --no-times), and the builder touches every file that changed since
-        // the build directory's last build before make runs (StaleObjects stays as the
-        // check after). With rsync -a the new mtimes came along and make compiled all
-        // 1,350 files again: ccache hits, still 100 s and 130 CPU-s here.
+        // Then as a fresh checkout of the same tree leaves it (every mtime new), with one
+        // file changed. Only that file is compiled: the workspace takes content, not
+        // mtimes (rsync --checksum --no-times). With rsync -a the new mtimes came along
+        // and make compiled all 1,350 files again: ccache hits, still 100 s and 130 CPU-s.
+        // The changed file is also in the workspace already, with that content and an
+        // mtime older than its object (as a copy that kept its mtime, or a killed sync,
+        // leaves one): rsync leaves it alone, make alone would skip it, and only the
+        // builder's touch of every file that changed since the build directory's last
+        // build (StaleObjects stays as the check after) gets it compiled.
         // (Built once as it is first, so this tree's objects exist even when the
         // pristine kernel came from the cache; the comment above is unique to this run,
         // so neither build is a cache hit.)
         #expect(try Rig.run(["kernel", "build", "--source", directory]).status == 0)
         try Command("sh", ["-c", "find . -type f -exec touch {} +"], directory: directory).run()
-        try Files.write(try Files.read(directory + "/fs/dax.c") + "\nint daxrig_stale_guard_marker = 1;\n", to: directory + "/fs/dax.c")
-        try Command("touch", ["-d", "2020-01-01 00:00:00", directory + "/fs/dax.c"]).run()
+        let changed = try Files.read(directory + "/fs/dax.c") + "\nint daxrig_stale_guard_marker = 1;\n"
+        let workspace = Workspace(cache: Rig.cache, lineage: try KernelSource.directory(path: directory).identity(cache: Rig.cache).lineage).source
+        for tree in [directory, workspace] {
+            try Files.write(changed, to: tree + "/fs/dax.c")
+            try Command("touch", ["-d", "2020-01-01 00:00:00", tree + "/fs/dax.c"]).run()
+        }
         let stale = try Rig.run(["kernel", "build", "--source", directory, "--json"])
         #expect(stale.status == 0, "\(stale.standardError.suffix(2000))")
         #expect(stale.standardError.contains("fs/dax.o"), "\(stale.standardError.suffix(2000))")
